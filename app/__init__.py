@@ -1,0 +1,141 @@
+"""Kameng: one Flask application serving every shop by host name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request
+
+from app.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app. ``overrides`` win over the environment (tests, scripts)."""
+    app = Flask(
+        __name__,
+        instance_path=str((overrides or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+        static_folder=None,
+    )
+    app.config.update(load_config(app.instance_path, overrides))
+    logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING)
+
+    from app.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+    from tenants.guard import install_guard
+
+    from app.core.themes import init_themes
+
+    init_themes(app)  # first: it replaces the Jinja environment others extend
+    install_guard()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    _init_babel(app, babel)
+    _init_limiter(app, limiter)
+
+    from tenants.web import install_request_hooks
+
+    install_request_hooks(app)
+
+    from app.core import health
+
+    app.register_blueprint(health.bp)
+
+    from app.platform.views import bp as platform_bp
+    from app.storefront.views import bp as storefront_bp
+    from app.console.views import bp as console_bp
+    from app.accounts.views import bp as accounts_bp
+
+    app.register_blueprint(platform_bp)
+    app.register_blueprint(storefront_bp)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(accounts_bp)
+
+    @app.route("/")
+    def index():
+        """The one URL both sites share: dispatch on the site of the host."""
+        from app.platform.views import landing
+        from app.storefront.views import home
+
+        return landing() if g.site == "platform" else home()
+
+    from app.api import init_api
+
+    init_api(app, api, csrf)
+
+    from app.core.problems import register_error_handlers
+
+    register_error_handlers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+
+    @app.context_processor
+    def _globals():
+        from flask_babel import get_locale
+
+        from app.core.links import platform_url, shop_url
+
+        return {
+            "get_locale": get_locale,
+            "shop": getattr(g, "shop", None),
+            "site": getattr(g, "site", None),
+            "platform_name": app.config["PLATFORM_NAME"],
+            "shop_url": shop_url,
+            "platform_url": platform_url,
+        }
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+    return app
+
+
+def _select_locale():
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    wanted = request.args.get("lang") or request.cookies.get("lang")
+    if wanted in languages:
+        return wanted
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best in ("zh-CN", "zh"):
+        return "zh_CN"
+    if best == "en":
+        return "en"
+    shop = getattr(g, "shop", None)
+    if shop is not None and shop.locale in languages:
+        return shop.locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _init_babel(app: Flask, babel) -> None:
+    babel.init_app(
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=str(ROOT / "app" / "translations"),
+    )
+
+
+def _init_limiter(app: Flask, limiter) -> None:
+    from app.core.redisconn import resolve_redis_url
+
+    url = app.config.get("REDIS_URL")
+    if not url and app.config.get("RATELIMIT_ENABLED", True):
+        url = resolve_redis_url(app)
+    storage = url or "memory://"
+    if storage.startswith("unix://"):
+        storage = "redis+unix://" + storage[len("unix://") :].split("?", 1)[0]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", storage)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    limiter.init_app(app)

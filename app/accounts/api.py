@@ -1,0 +1,115 @@
+"""Accounts endpoints: who am I, the shop's accounts, operator API keys."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.accounts import services
+from app.accounts.auth import current_principal, require
+from app.accounts.schemas import (
+    AccountPage,
+    AccountPatch,
+    AccountQuery,
+    AccountSchema,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeySchema,
+    MeSchema,
+)
+from app.core.errors import NotFound, Unauthorized
+from app.core.ids import parse_uuid
+
+blp = Blueprint("accounts_api", __name__, description="Accounts and API keys")
+SECURED = [{"apiKey": []}]
+
+
+def _id(raw: str):
+    ident = parse_uuid(raw)
+    if ident is None:
+        raise NotFound("No such resource.")
+    return ident
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    @blp.doc(security=SECURED)
+    def get(self):
+        """Who the request is authenticated as, with roles and permissions."""
+        principal = current_principal()
+        if not principal.is_authenticated:
+            raise Unauthorized()
+        return {
+            "kind": principal.kind,
+            "id": principal.id,
+            "email": principal.email,
+            "roles": sorted(principal.roles),
+            "permissions": sorted(principal.permissions()),
+        }
+
+
+@blp.route("/accounts")
+class Accounts(MethodView):
+    @require("accounts.view")
+    @blp.arguments(AccountQuery, location="query")
+    @blp.response(200, AccountPage)
+    @blp.doc(security=SECURED)
+    def get(self, args):
+        """The shop's buyer, agent and supplier accounts, newest first."""
+        rows, total = services.list_shop_accounts(
+            role=args.get("role"), page=args["page"], per_page=args["per_page"]
+        )
+        return {"items": rows, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+@blp.route("/accounts/<account_id>")
+class Account(MethodView):
+    @require("accounts.view")
+    @blp.response(200, AccountSchema)
+    @blp.doc(security=SECURED)
+    def get(self, account_id):
+        """One account of this shop."""
+        return services.get_shop_account(_id(account_id))
+
+    @require("accounts.manage")
+    @blp.arguments(AccountPatch)
+    @blp.response(200, AccountSchema)
+    @blp.doc(security=SECURED)
+    def patch(self, data, account_id):
+        """Change an account's role (customer, agent, supplier), name or active flag."""
+        return services.update_shop_account(_id(account_id), **data)
+
+
+@blp.route("/api-keys")
+class ApiKeys(MethodView):
+    @require("apikeys.manage")
+    @blp.response(200, ApiKeyList)
+    @blp.doc(security=SECURED)
+    def get(self):
+        """The shop's API keys (prefix only; the secret is never shown again)."""
+        return {"items": services.list_api_keys()}
+
+    @require("apikeys.manage")
+    @blp.arguments(ApiKeyCreate)
+    @blp.response(201, ApiKeyCreated)
+    @blp.doc(security=SECURED)
+    def post(self, data):
+        """Create a key. The answer's ``key`` is shown this once."""
+        principal = current_principal()
+        created_by = principal.id if principal.kind == "platform_user" else None
+        key, plaintext = services.create_api_key(data["name"], created_by, data["role"])
+        body = ApiKeySchema().dump(key)
+        body["key"] = plaintext
+        return body
+
+
+@blp.route("/api-keys/<key_id>")
+class ApiKeyItem(MethodView):
+    @require("apikeys.manage")
+    @blp.response(200, ApiKeySchema)
+    @blp.doc(security=SECURED)
+    def delete(self, key_id):
+        """Revoke a key. Idempotent; the key stops working at once."""
+        return services.revoke_api_key(_id(key_id))

@@ -1,0 +1,69 @@
+"""The one permission check. Every view and endpoint asks ``authorize``
+(directly or through ``require``) with a permission name; roles map to
+permissions here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from app.core.errors import Forbidden, Unauthorized
+
+# Who may do what. A role is what the principal is *in the current shop*
+# (or on the platform site, for the platform owner).
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "platform_admin": frozenset({"platform.admin", "platform.console"}),
+    "operator": frozenset({"platform.console"}),
+    "owner": frozenset(
+        {
+            "shop.console",
+            "shop.manage",
+            "apikeys.manage",
+            "accounts.view",
+            "accounts.manage",
+            "members.view",
+        }
+    ),
+    "staff": frozenset({"shop.console", "accounts.view", "members.view"}),
+    "agent": frozenset({"account.self", "agent.buy"}),
+    "supplier": frozenset({"account.self", "supplier.stock"}),
+    "customer": frozenset({"account.self"}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking. ``kind``: platform_user | shop_account | api_key | anonymous."""
+
+    kind: str
+    id: uuid.UUID | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    email: str | None = None
+    via: str = "session"  # session | api_key
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.kind != "anonymous"
+
+    def permissions(self) -> frozenset[str]:
+        perms: set[str] = set()
+        for role in self.roles:
+            perms |= ROLE_PERMISSIONS.get(role, frozenset())
+        return frozenset(perms)
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions()
+
+
+ANONYMOUS = Principal("anonymous")
+
+
+def authorize(principal: Principal, permission: str) -> None:
+    """Raise ``Unauthorized`` (no one signed in) or ``Forbidden`` unless allowed."""
+    if permission not in {p for perms in ROLE_PERMISSIONS.values() for p in perms}:
+        raise ValueError(f"unknown permission {permission!r}")
+    if not principal.is_authenticated:
+        raise Unauthorized("Sign in, or send an API key as 'Authorization: Bearer …'.")
+    if not principal.can(permission):
+        raise Forbidden("Your role does not allow this.")

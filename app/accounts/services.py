@@ -1,0 +1,321 @@
+"""Sign-up, sign-in and API keys. The only place account rows change.
+
+Platform users are platform-level rows; shop accounts and API keys are
+tenant-owned and so only reachable inside the current shop's context.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timezone
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select, update
+
+from app.accounts.models import (
+    MEMBER_ROLES,
+    ROLE_CUSTOMER,
+    ROLE_OWNER,
+    SHOP_ROLES,
+    ApiKey,
+    Membership,
+    PlatformUser,
+    ShopAccount,
+)
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.security import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    digests_equal,
+    hash_password,
+    needs_rehash,
+    token_digest,
+    verify_password,
+)
+from app.extensions import db
+from tenants.context import all_tenants, current_tenant_id
+
+API_KEY_PREFIX = "km_"
+
+
+def normalize_email(email: str) -> str:
+    """Validate syntax (no DNS) and return the address with its domain lower-cased."""
+    try:
+        info = validate_email((email or "").strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(
+            "That email address is not valid.", errors={"email": [str(exc)]}
+        ) from exc
+    return info.normalized.lower()
+
+
+def check_password(password: str) -> str:
+    if not password or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.",
+            errors={"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]},
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            "The password is too long.",
+            errors={"password": [f"At most {MAX_PASSWORD_LENGTH} characters."]},
+        )
+    return password
+
+
+# --- platform users -------------------------------------------------------
+
+
+def create_platform_user(
+    email: str, password: str, *, platform_admin: bool = False, display_name: str | None = None
+) -> PlatformUser:
+    """Create an operator (or the platform owner). Commits; ``Conflict`` if the email exists."""
+    email = normalize_email(email)
+    check_password(password)
+    if db.session.scalar(select(PlatformUser.id).where(PlatformUser.email == email)):
+        raise Conflict(
+            "An account with this email already exists.", errors={"email": ["Already registered."]}
+        )
+    user = PlatformUser(
+        email=email,
+        password_hash=hash_password(password),
+        is_platform_admin=platform_admin,
+        display_name=display_name,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def set_platform_admin(email: str, password: str | None) -> PlatformUser:
+    """Make ``email`` a platform owner, creating the user when needed. Idempotent."""
+    email = normalize_email(email)
+    user = db.session.scalar(select(PlatformUser).where(PlatformUser.email == email))
+    if user is None:
+        if password is None:
+            raise ValidationFailed("A password is needed for a new user.")
+        return create_platform_user(email, password, platform_admin=True)
+    user.is_platform_admin = True
+    if password is not None:
+        user.password_hash = hash_password(check_password(password))
+    db.session.commit()
+    return user
+
+
+def authenticate_platform_user(email: str, password: str) -> PlatformUser | None:
+    """The active user with this email and password, else ``None`` (same cost either way)."""
+    try:
+        email = normalize_email(email)
+    except ValidationFailed:
+        verify_password(None, password or "")
+        return None
+    user = db.session.scalar(select(PlatformUser).where(PlatformUser.email == email))
+    if not verify_password(user.password_hash if user else None, password or ""):
+        return None
+    if not user.is_active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = datetime.now(timezone.utc)
+    db.session.commit()
+    return user
+
+
+def get_platform_user(user_id: uuid.UUID) -> PlatformUser | None:
+    return db.session.get(PlatformUser, user_id)
+
+
+def membership_of(user_id: uuid.UUID) -> Membership | None:
+    """The user's membership of the current shop, if any."""
+    return db.session.scalar(select(Membership).where(Membership.user_id == user_id))
+
+
+def shops_of(user_id: uuid.UUID) -> list[tuple[Membership, object]]:
+    """Every shop the user belongs to, across shops (platform site)."""
+    from tenants.models import Tenant
+
+    with all_tenants():
+        rows = db.session.execute(
+            select(Membership, Tenant)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Tenant.created_at)
+        ).all()
+    return [(m, t) for m, t in rows]
+
+
+def add_member(user: PlatformUser, role: str) -> Membership:
+    """Add a platform user to the current shop. Commits."""
+    if role not in MEMBER_ROLES:
+        raise ValidationFailed(f"Role must be one of {', '.join(MEMBER_ROLES)}.")
+    if membership_of(user.id):
+        raise Conflict("That user is already a member of this shop.")
+    member = Membership(user_id=user.id, role=role)
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+# --- shop accounts --------------------------------------------------------
+
+
+def create_shop_account(
+    email: str, password: str, *, role: str = ROLE_CUSTOMER, display_name: str | None = None
+) -> ShopAccount:
+    """Create a buyer/agent/supplier in the current shop. Commits.
+
+    ``Conflict`` when the email already has an account in this shop (the
+    same email at another shop is another account).
+    """
+    if role not in SHOP_ROLES:
+        raise ValidationFailed(
+            f"Role must be one of {', '.join(SHOP_ROLES)}.", errors={"role": ["Unknown role."]}
+        )
+    email = normalize_email(email)
+    check_password(password)
+    if db.session.scalar(select(ShopAccount.id).where(ShopAccount.email == email)):
+        raise Conflict(
+            "An account with this email already exists in this shop.",
+            errors={"email": ["Already registered."]},
+        )
+    account = ShopAccount(
+        email=email, password_hash=hash_password(password), role=role, display_name=display_name
+    )
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+def authenticate_shop_account(email: str, password: str) -> ShopAccount | None:
+    """The current shop's active account with these credentials, else ``None``."""
+    try:
+        email = normalize_email(email)
+    except ValidationFailed:
+        verify_password(None, password or "")
+        return None
+    account = db.session.scalar(select(ShopAccount).where(ShopAccount.email == email))
+    if not verify_password(account.password_hash if account else None, password or ""):
+        return None
+    if not account.is_active:
+        return None
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    account.last_login_at = datetime.now(timezone.utc)
+    db.session.commit()
+    return account
+
+
+def get_shop_account(account_id: uuid.UUID) -> ShopAccount:
+    """An account of the current shop; ``NotFound`` for any other id."""
+    account = db.session.scalar(select(ShopAccount).where(ShopAccount.id == account_id))
+    if account is None:
+        raise NotFound("No such account.")
+    return account
+
+
+def list_shop_accounts(
+    *, role: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[ShopAccount], int]:
+    query = select(ShopAccount)
+    if role:
+        query = query.where(ShopAccount.role == role)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(ShopAccount.created_at.desc(), ShopAccount.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), int(total or 0)
+
+
+def update_shop_account(
+    account_id: uuid.UUID,
+    *,
+    role: str | None = None,
+    is_active: bool | None = None,
+    display_name: str | None = None,
+) -> ShopAccount:
+    """Change an account of the current shop. Commits."""
+    account = get_shop_account(account_id)
+    if role is not None:
+        if role not in SHOP_ROLES:
+            raise ValidationFailed("Unknown role.", errors={"role": ["Unknown role."]})
+        account.role = role
+    if is_active is not None:
+        account.is_active = is_active
+    if display_name is not None:
+        account.display_name = display_name.strip() or None
+    db.session.commit()
+    return account
+
+
+# --- API keys -------------------------------------------------------------
+
+
+def create_api_key(name: str, created_by: uuid.UUID | None, role: str = ROLE_OWNER):
+    """Create an operator API key for the current shop.
+
+    Returns ``(ApiKey, plaintext)``; the plaintext is never stored and
+    cannot be shown again.
+    """
+    name = (name or "").strip() or "API key"
+    if len(name) > 80:
+        raise ValidationFailed("The key name is too long.", errors={"name": ["At most 80."]})
+    if role not in MEMBER_ROLES:
+        raise ValidationFailed("Unknown role.", errors={"role": ["Unknown role."]})
+    prefix = secrets.token_hex(4)
+    plaintext = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        name=name,
+        prefix=prefix,
+        key_hash=token_digest(plaintext),
+        role=role,
+        created_by_id=created_by,
+    )
+    db.session.add(key)
+    db.session.commit()
+    return key, plaintext
+
+
+def list_api_keys() -> list[ApiKey]:
+    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())).all())
+
+
+def revoke_api_key(key_id: uuid.UUID) -> ApiKey:
+    """Revoke a key of the current shop. Idempotent."""
+    key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id))
+    if key is None:
+        raise NotFound("No such API key.")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(timezone.utc)
+        db.session.commit()
+    return key
+
+
+def authenticate_api_key(plaintext: str) -> ApiKey | None:
+    """The live key of the current shop matching ``plaintext``, else ``None``.
+
+    A key of another shop never matches: the lookup runs under the guard.
+    """
+    if current_tenant_id() is None or not plaintext.startswith(API_KEY_PREFIX):
+        return None
+    try:
+        prefix = plaintext[len(API_KEY_PREFIX) :].split("_", 1)[0]
+    except IndexError:
+        return None
+    key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or key.revoked_at is not None:
+        return None
+    if not digests_equal(key.key_hash, token_digest(plaintext)):
+        return None
+    now = datetime.now(timezone.utc)
+    last = key.last_used_at
+    if last is None or (now - _aware(last)).total_seconds() > 60:
+        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        db.session.commit()
+    return key
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

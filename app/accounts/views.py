@@ -1,0 +1,69 @@
+"""Shop-account pages on a shop host: sign-up, sign-in, my account."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+
+from app.accounts import services
+from app.accounts.auth import current_principal, principal_for_shop_account, require, sign_in, sign_out
+from app.accounts.forms import LoginForm, SignupForm
+from app.core.errors import KamengError
+from app.core.pages import flash_error, only_on
+from app.core.themes import render_shop
+from app.extensions import db, limiter
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+bp.before_request(only_on("shop"))
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def signup():
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            account = services.create_shop_account(form.email.data, form.password.data)
+        except KamengError as err:
+            db.session.rollback()
+            flash_error(form, err)
+        else:
+            sign_in(principal_for_shop_account(account), account)
+            flash(_("Welcome! Your account is ready."), "success")
+            return redirect(_safe_next(url_for("accounts.me")))
+    return render_shop("account/signup.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        account = services.authenticate_shop_account(form.email.data, form.password.data)
+        if account is None:
+            flash(_("Wrong email or password."), "error")
+        else:
+            sign_in(principal_for_shop_account(account), account, remember=form.remember.data)
+            return redirect(_safe_next(url_for("accounts.me")))
+    return render_shop("account/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    sign_out()
+    return redirect(url_for("index"))
+
+
+@bp.get("/")
+@require("account.self")
+def me():
+    principal = current_principal()
+    account = services.get_shop_account(principal.id)
+    return render_shop("account/index.html", account=account)

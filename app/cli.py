@@ -1,0 +1,99 @@
+"""Command-line entry points: ``flask --app wsgi <group> <command>``.
+
+Bad input prints one line on stderr and exits non-zero (click's
+``ClickException``); nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.core.errors import KamengError
+
+admin_cli = AppGroup("admin", help="The platform owner's accounts.")
+demo_cli = AppGroup("demo", help="The demo shop of the development set-up.")
+
+DEMO_ADMIN = ("admin@example.com", "admin-password")
+DEMO_OWNER = ("owner@example.com", "demo-password")
+DEMO_BUYER = ("buyer@example.com", "buyer-password")
+
+
+@admin_cli.command("create")
+@click.argument("email")
+@click.option("--password", help="Asked for when not given.")
+def admin_create(email: str, password: str | None) -> None:
+    """Make EMAIL a platform owner (creating the user when needed)."""
+    from app.accounts import services
+    from app.extensions import db
+    from tenants.cli import fail
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = services.set_platform_admin(email, password)
+    except KamengError as err:
+        db.session.rollback()
+        fail(err)
+    click.echo(f"platform owner {user.email}")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the platform owner, the demo shop and a buyer. Idempotent."""
+    from sqlalchemy import select
+
+    from app.accounts import services
+    from app.accounts.models import PlatformUser, ShopAccount
+    from app.extensions import db
+    from tenants import provisioning
+    from tenants.context import tenant_context
+    from tenants.models import Tenant
+
+    services.set_platform_admin(*DEMO_ADMIN)
+    owner = db.session.scalar(select(PlatformUser).where(PlatformUser.email == DEMO_OWNER[0]))
+    if owner is None:
+        owner = services.create_platform_user(*DEMO_OWNER, display_name="Demo owner")
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == "demo"))
+    if tenant is None:
+        tenant = provisioning.create_shop("demo", "Kameng Demo 卡盟", owner)
+    with tenant_context(tenant):
+        if not db.session.scalar(select(ShopAccount.id).where(ShopAccount.email == DEMO_BUYER[0])):
+            services.create_shop_account(*DEMO_BUYER)
+    click.echo("demo shop ready")
+
+
+@click.command("worker")
+@click.option("--queues", default=None, help="Comma-separated; default: all, by priority.")
+@click.option("--cron", "with_cron", is_flag=True, help="Also run the periodic-job scheduler.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker_command(queues: str | None, with_cron: bool, burst: bool) -> None:
+    """Run an RQ worker with the app's context (jobs run in-process)."""
+    from app.core.queues import QUEUE_NAMES, run_worker
+
+    names = [q.strip() for q in queues.split(",")] if queues else list(QUEUE_NAMES)
+    unknown = [q for q in names if q not in QUEUE_NAMES]
+    if unknown:
+        raise click.ClickException(
+            f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(QUEUE_NAMES)}"
+        )
+    run_worker(current_app._get_current_object(), names, with_cron=with_cron, burst=burst)
+
+
+@click.command("cron")
+def cron_command() -> None:
+    """Run the periodic-job scheduler (one per deployment)."""
+    from app.core.queues import build_cron
+
+    build_cron(current_app._get_current_object()).start()
+
+
+def register_cli(app: Flask) -> None:
+    from tenants.cli import tenants_cli
+
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(admin_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(cron_command)

@@ -1,0 +1,125 @@
+"""Settings, read from the environment in one place.
+
+Every setting has an embedded default that runs on a fresh machine: SQLite
+under ``instance/``, an embedded Redis server (see ``app.core.redisconn``),
+``PLATFORM_DOMAIN=localhost`` and development secrets generated into
+``instance/``. ``ENV=production`` refuses those development defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from app.core.errors import ConfigurationError
+
+DEV_SECRET_FILE = "secret_key"
+DEV_CARD_KEY_FILE = "card_key"
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret(instance_path: Path, name: str, nbytes: int) -> str:
+    """Return a development secret kept in ``instance/``, creating it once."""
+    path = instance_path / name
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(nbytes))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the Flask config dict from the environment plus ``overrides``.
+
+    ``overrides`` (used by tests and scripts) win over the environment.
+    Raises ``ConfigurationError`` when ``ENV=production`` and a development
+    default is still in force.
+    """
+    env = dict(os.environ)
+    overrides = dict(overrides or {})
+    inst = Path(instance_path)
+    production = (overrides.get("ENV") or env.get("ENV", "development")) == "production"
+
+    def get(name: str, default=None):
+        if name in overrides:
+            return overrides[name]
+        return env.get(name, default)
+
+    secret_key = get("SECRET_KEY")
+    card_key = get("CARD_KEY")
+    cfg: dict = {
+        "ENV": "production" if production else get("ENV", "development"),
+        "SECRET_KEY": secret_key,
+        "CARD_KEY": card_key,
+        "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL")
+        or f"sqlite:///{inst / 'kameng.sqlite3'}",
+        "REDIS_URL": get("REDIS_URL") or "",
+        "PLATFORM_DOMAIN": (get("PLATFORM_DOMAIN") or "localhost").lower().strip("."),
+        "PLATFORM_NAME": get("PLATFORM_NAME", "Kameng"),
+        "PAYMENT_PROVIDERS": [
+            p.strip()
+            for p in (get("PAYMENT_PROVIDERS") or "sandbox,wallet,stripe").split(",")
+            if p.strip()
+        ],
+        "PREFERRED_URL_SCHEME": get("URL_SCHEME", "https" if production else "http"),
+        "PUBLIC_PORT": get("PUBLIC_PORT", ""),
+        "SESSION_COOKIE_SECURE": _bool(get("SESSION_COOKIE_SECURE"), production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "kameng_session",
+        # Host-only cookies: a session on one shop's host is never sent to another.
+        "SESSION_COOKIE_DOMAIN": False,
+        "REMEMBER_COOKIE_SECURE": _bool(get("SESSION_COOKIE_SECURE"), production),
+        "WTF_CSRF_ENABLED": _bool(get("WTF_CSRF_ENABLED"), True),
+        "WTF_CSRF_TIME_LIMIT": 3600 * 8,
+        "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED"), True),
+        "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "BABEL_DEFAULT_LOCALE": get("DEFAULT_LOCALE", "zh_CN"),
+        "LANGUAGES": ["zh_CN", "en"],
+        "TENANT_CACHE_SECONDS": int(get("TENANT_CACHE_SECONDS", "300")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": int(get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
+        "API_TITLE": "Kameng API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "MAIL_SERVER": get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": int(get("MAIL_PORT", "25")),
+        "MAIL_FROM": get("MAIL_FROM", "Kameng <no-reply@localhost>"),
+        "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": get("STRIPE_API_BASE", ""),
+    }
+    for key, value in overrides.items():
+        if key not in {"DATABASE_URL"}:
+            cfg[key] = value
+    if "DATABASE_URL" in overrides:
+        cfg["SQLALCHEMY_DATABASE_URI"] = overrides["DATABASE_URL"]
+
+    if production:
+        problems = []
+        if not secret_key:
+            problems.append("SECRET_KEY must be set")
+        if not card_key:
+            problems.append("CARD_KEY must be set")
+        if "sandbox" in cfg["PAYMENT_PROVIDERS"]:
+            problems.append("the sandbox payment provider is refused in production")
+        if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            problems.append("DATABASE_URL must point at PostgreSQL")
+        if not cfg["REDIS_URL"]:
+            problems.append("REDIS_URL must be set")
+        if problems:
+            raise ConfigurationError("ENV=production: " + "; ".join(problems))
+    else:
+        cfg["SECRET_KEY"] = secret_key or _dev_secret(inst, DEV_SECRET_FILE, 32)
+        cfg["CARD_KEY"] = card_key or _dev_secret(inst, DEV_CARD_KEY_FILE, 32)
+    return cfg

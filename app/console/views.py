@@ -1,0 +1,109 @@
+"""The operator console on a shop host (``/console``).
+
+Operators sign in with their platform account (or arrive through the
+platform's one-time hand-off); the shop's membership decides their role.
+"""
+
+from __future__ import annotations
+
+
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from app.accounts import services
+from app.accounts.auth import current_principal, principal_for_platform_user, require, sign_in, sign_out
+from app.accounts.forms import ApiKeyForm, LoginForm
+from app.accounts.handoff import redeem_handoff
+from app.core.errors import KamengError, NotFound
+from app.core.ids import parse_uuid
+from app.core.pages import flash_error, only_on
+from app.extensions import db, limiter
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+bp.before_request(only_on("shop"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate_platform_user(form.email.data, form.password.data)
+        principal = principal_for_platform_user(user) if user else None
+        if principal is None or not principal.roles:
+            flash(_("Wrong email or password, or you are not a member of this shop."), "error")
+        else:
+            sign_in(principal, user, remember=form.remember.data)
+            return redirect(url_for("console.dashboard"))
+    return render_template("console/login.html", form=form)
+
+
+@bp.get("/handoff")
+def handoff():
+    user_id = redeem_handoff(request.args.get("token", ""), g.shop.id)
+    user = services.get_platform_user(user_id) if user_id else None
+    principal = principal_for_platform_user(user) if user else None
+    if principal is None or not principal.roles:
+        flash(_("That sign-in link has expired. Sign in here instead."), "error")
+        return redirect(url_for("console.login"))
+    sign_in(principal, user)
+    return redirect(url_for("console.dashboard"))
+
+
+@bp.post("/logout")
+def logout():
+    sign_out()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@require("shop.console")
+def dashboard():
+    _, accounts_total = services.list_shop_accounts(per_page=1)
+    return render_template(
+        "console/dashboard.html", principal=current_principal(), accounts_total=accounts_total
+    )
+
+
+@bp.route("/api-keys", methods=["GET", "POST"])
+@require("apikeys.manage")
+def api_keys():
+    form = ApiKeyForm()
+    created = None
+    if form.validate_on_submit():
+        try:
+            key, created = services.create_api_key(form.name.data, current_principal().id)
+        except KamengError as err:
+            db.session.rollback()
+            flash_error(form, err)
+        else:
+            form = ApiKeyForm(formdata=None)
+            flash(_("Copy the key now: it will not be shown again."), "success")
+    return render_template(
+        "console/api_keys.html", form=form, keys=services.list_api_keys(), created=created
+    )
+
+
+@bp.post("/api-keys/<key_id>/revoke")
+@require("apikeys.manage")
+def revoke_api_key(key_id: str):
+    ident = parse_uuid(key_id)
+    if ident is None:
+        raise NotFound()
+    key = services.revoke_api_key(ident)
+    flash(_("Key %(prefix)s is revoked.", prefix=key.prefix), "success")
+    return redirect(url_for("console.api_keys"))
+
+
+@bp.get("/accounts")
+@require("accounts.view")
+def accounts():
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    role = request.args.get("role") or None
+    rows, total = services.list_shop_accounts(role=role, page=page, per_page=50)
+    return render_template(
+        "console/accounts.html", rows=rows, total=total, page=page, role=role
+    )
+
+

@@ -1,0 +1,155 @@
+"""The edge where errors become responses, once for the whole app.
+
+API requests (``/api/``, or a client that prefers JSON) get RFC 9457 problem
+details (``application/problem+json``) with field errors under ``errors``;
+pages get a readable page in the shop's theme or the platform's layout.
+Unexpected exceptions are logged with their traceback and answered with a
+generic 500: no internals, no secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.core.errors import PROBLEM_BASE, KamengError, Unauthorized
+
+log = logging.getLogger(__name__)
+
+_HTTP_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def problem_response(problem: dict, headers: dict | None = None):
+    response = jsonify(problem)
+    response.status_code = problem["status"]
+    response.mimetype = "application/problem+json"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _page(problem: dict, template: str | None = None):
+    from app.core.themes import render_shop
+
+    status = problem["status"]
+    shop = getattr(g, "shop", None)
+    if shop is not None:
+        name = template or ("404.html" if status == 404 else "error.html")
+        return render_shop(name, problem=problem, shop=shop), status
+    return render_template("platform/error.html", problem=problem), status
+
+
+def _login_redirect():
+    """Pages answer "sign in first" with a redirect to the site's sign-in."""
+    if g.get("site") == "platform":
+        endpoint = "platform.login"
+    elif request.path.startswith("/console"):
+        endpoint = "console.login"
+    else:
+        endpoint = "accounts.login"
+    return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
+
+
+def render_error(err: KamengError, template: str | None = None):
+    problem = err.to_problem(instance=request.path)
+    if wants_json():
+        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+        return problem_response(problem, headers)
+    if isinstance(err, Unauthorized) and g.get("site"):
+        return _login_redirect()
+    return _page(problem, template)
+
+
+def _http_problem(exc: HTTPException) -> dict:
+    status = exc.code or 500
+    problem = {
+        "type": PROBLEM_BASE + _HTTP_SLUGS.get(status, "error"),
+        "title": exc.name,
+        "status": status,
+        "detail": exc.description if status != 500 else "Something went wrong on our side.",
+        "instance": request.path,
+    }
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:
+        # webargs/marshmallow: {"json": {"field": ["msg"]}} -> {"field": ["msg"]}
+        errors: dict = {}
+        for location, fields in messages.items():
+            if isinstance(fields, dict):
+                errors.update(fields)
+            else:
+                errors[location] = fields
+        problem["errors"] = errors
+        problem["type"] = PROBLEM_BASE + "validation-failed"
+        problem["title"] = "The request has invalid fields"
+        problem["detail"] = "Some fields are missing or invalid; see 'errors'."
+    return problem
+
+
+def handle_http_exception(exc: HTTPException):
+    if exc.code is None:  # a redirect raised as an exception
+        return exc
+    if isinstance(exc, CSRFError):
+        problem = {
+            "type": PROBLEM_BASE + "csrf-failed",
+            "title": "The form expired or was not sent from this site",
+            "status": 400,
+            "detail": "Reload the page and try again." if not wants_json() else exc.description,
+            "instance": request.path,
+        }
+    else:
+        problem = _http_problem(exc)
+    if wants_json():
+        headers = {}
+        if exc.code == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        return problem_response(problem, headers)
+    return _page(problem)
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    problem = {
+        "type": PROBLEM_BASE + "internal-error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "Something went wrong on our side. It has been logged.",
+        "instance": request.path,
+    }
+    if wants_json():
+        return problem_response(problem)
+    return _page(problem)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(KamengError, render_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    if not app.testing and not app.debug:
+        app.register_error_handler(Exception, handle_unexpected)

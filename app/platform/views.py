@@ -1,0 +1,155 @@
+"""The platform site (apex host): landing, operator sign-up and sign-in,
+"my shops", and the platform owner's console."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.accounts import services
+from app.accounts.auth import (
+    current_principal,
+    principal_for_platform_user,
+    require,
+    sign_in,
+    sign_out,
+)
+from app.accounts.forms import LoginForm, NewShopForm, ShopSignupForm
+from app.accounts.handoff import issue_handoff
+from app.core.errors import KamengError, NotFound
+from app.core.links import shop_url
+from app.core.pages import flash_error, only_on
+from app.extensions import db, limiter
+from tenants import provisioning
+from tenants.context import all_tenants
+from tenants.models import Tenant
+
+bp = Blueprint("platform", __name__)
+bp.before_request(only_on("platform"))
+
+
+def landing():
+    return render_template("platform/landing.html", principal=current_principal())
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def signup():
+    form = ShopSignupForm()
+    if form.validate_on_submit():
+        try:
+            slug = provisioning.validate_slug(form.slug.data)
+            provisioning.validate_shop_name(form.shop_name.data)
+            with all_tenants():
+                taken = db.session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+            if taken:
+                raise KamengError(
+                    _("That shop address is taken."), errors={"slug": [_("Already taken.")]}
+                )
+            user = services.create_platform_user(form.email.data, form.password.data)
+            tenant = provisioning.create_shop(slug, form.shop_name.data, user)
+        except KamengError as err:
+            db.session.rollback()
+            flash_error(form, err)
+        else:
+            sign_in(principal_for_platform_user(user), user)
+            flash(_("Your shop %(name)s is open.", name=tenant.name), "success")
+            return redirect(url_for("platform.shops", created=tenant.slug))
+    return render_template("platform/signup.html", form=form, domain=_domain())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate_platform_user(form.email.data, form.password.data)
+        if user is None:
+            flash(_("Wrong email or password."), "error")
+        else:
+            sign_in(principal_for_platform_user(user), user, remember=form.remember.data)
+            target = request.args.get("next", "")
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("platform.shops")
+            return redirect(target)
+    return render_template("platform/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    sign_out()
+    return redirect(url_for("index"))
+
+
+@bp.route("/shops", methods=["GET", "POST"])
+@require("platform.console")
+def shops():
+    principal = current_principal()
+    form = NewShopForm()
+    if form.validate_on_submit():
+        user = services.get_platform_user(principal.id)
+        try:
+            tenant = provisioning.create_shop(form.slug.data, form.shop_name.data, user)
+        except KamengError as err:
+            db.session.rollback()
+            flash_error(form, err)
+        else:
+            flash(_("Your shop %(name)s is open.", name=tenant.name), "success")
+            return redirect(url_for("platform.shops", created=tenant.slug))
+    rows = services.shops_of(principal.id)
+    return render_template(
+        "platform/shops.html",
+        rows=rows,
+        form=form,
+        created=request.args.get("created"),
+        domain=_domain(),
+    )
+
+
+@bp.post("/shops/<slug>/console")
+@require("platform.console")
+def open_console(slug: str):
+    """Hand the signed-in operator over to the shop's own console session."""
+    principal = current_principal()
+    for member, tenant in services.shops_of(principal.id):
+        if tenant.slug == slug:
+            token = issue_handoff(principal.id, tenant.id)
+            return redirect(shop_url(slug, url_for("console.handoff", token=token)))
+    raise NotFound(_("You are not a member of that shop."))
+
+
+@bp.get("/admin")
+@require("platform.admin")
+def admin():
+    query = (request.args.get("q") or "").strip().lower()
+    with all_tenants():
+        stmt = select(Tenant).order_by(Tenant.created_at.desc())
+        if query:
+            stmt = stmt.where(
+                Tenant.slug.contains(query, autoescape=True)
+                | func.lower(Tenant.name).contains(query, autoescape=True)
+            )
+        tenants = db.session.scalars(stmt.limit(500)).all()
+        total = db.session.scalar(select(func.count(Tenant.id)))
+    return render_template(
+        "platform/admin.html", tenants=tenants, total=total, q=query
+    )
+
+
+@bp.post("/admin/shops/<slug>/<action>")
+@require("platform.admin")
+def admin_shop_action(slug: str, action: str):
+    if action == "suspend":
+        tenant = provisioning.suspend_shop(slug, request.form.get("reason") or None)
+        flash(_("%(slug)s is suspended.", slug=tenant.slug), "success")
+    elif action == "resume":
+        tenant = provisioning.resume_shop(slug)
+        flash(_("%(slug)s is live again.", slug=tenant.slug), "success")
+    else:
+        raise NotFound()
+    return redirect(url_for("platform.admin"))
+
+
+def _domain() -> str:
+    return current_app.config["PLATFORM_DOMAIN"]

@@ -1,0 +1,61 @@
+"""Shops (tenants) and their custom domains."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, String, Uuid, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.ids import uuid7
+from app.extensions import db
+from tenants.guard import TenantOwned
+
+TENANT_ACTIVE = "active"
+TENANT_SUSPENDED = "suspended"
+
+
+class Tenant(db.Model):
+    """A shop. Platform-level: not itself tenant-owned."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default=TENANT_ACTIVE)
+    suspended_reason: Mapped[str | None] = mapped_column(String(500))
+    theme: Mapped[str] = mapped_column(String(40), default="default")
+    locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == TENANT_SUSPENDED
+
+
+class CustomDomain(TenantOwned, db.Model):
+    """A host name an operator points at the shop; served once verified.
+
+    Verification: the operator publishes ``verification_token`` in a DNS TXT
+    record ``_kameng.<host>``; ``verified_at`` is set when it is seen.
+    """
+
+    __tablename__ = "custom_domains"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    # Unique across the platform: a host maps to one shop. Directory data
+    # (looked up before any shop is known), hence not led by tenant_id.
+    host: Mapped[str] = mapped_column(String(253), unique=True)
+    verification_token: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

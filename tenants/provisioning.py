@@ -1,0 +1,173 @@
+"""Opening, suspending and resuming shops.
+
+Each function owns its transaction (commits on success) and publishes the
+change to every process's host cache after the commit.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+
+from app.accounts.models import ROLE_OWNER, Membership, PlatformUser
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from tenants.context import all_tenants, tenant_context
+from tenants.models import TENANT_ACTIVE, TENANT_SUSPENDED, CustomDomain, Tenant
+from tenants.resolve import invalidate_resolution, normalize_host
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$")
+RESERVED_SLUGS = frozenset(
+    """www api admin static mail smtp imap pop ftp platform app apps console dashboard
+    help support status docs blog shop shops store login signup register account accounts
+    billing pay payment payments checkout webhook webhooks cdn assets media img images
+    auth oauth sso dev test staging demo-admin root system kameng healthz metrics
+    ns ns1 ns2 mx""".split()
+)
+
+
+def validate_slug(slug: str) -> str:
+    """Return the normalised slug or raise ``ValidationFailed`` saying why."""
+    value = (slug or "").strip().lower()
+    if not 3 <= len(value) <= 32:
+        raise ValidationFailed(
+            "The shop address must be 3 to 32 characters long.",
+            errors={"slug": ["Must be 3 to 32 characters long."]},
+        )
+    if not SLUG_RE.match(value) or "--" in value:
+        raise ValidationFailed(
+            "The shop address may use lowercase letters, digits and single hyphens, "
+            "and must not start or end with a hyphen.",
+            errors={"slug": ["Use a-z, 0-9 and single hyphens, not at the ends."]},
+        )
+    if value in RESERVED_SLUGS:
+        raise ValidationFailed(
+            f"'{value}' is reserved; choose another shop address.",
+            errors={"slug": ["This address is reserved."]},
+        )
+    return value
+
+
+def validate_shop_name(name: str) -> str:
+    value = (name or "").strip()
+    if not 1 <= len(value) <= 120:
+        raise ValidationFailed(
+            "The shop name must be 1 to 120 characters long.",
+            errors={"name": ["Must be 1 to 120 characters long."]},
+        )
+    return value
+
+
+def create_shop(slug: str, name: str, owner: PlatformUser, *, locale: str = "zh_CN") -> Tenant:
+    """Open a shop with ``owner`` as its owner. Atomic; raises ``Conflict``
+    when the slug is taken. The shop answers on its host right after."""
+    slug = validate_slug(slug)
+    name = validate_shop_name(name)
+    with all_tenants():
+        if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
+            raise Conflict(
+                f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]}
+            )
+        tenant = Tenant(slug=slug, name=name, locale=locale)
+        db.session.add(tenant)
+        db.session.flush()
+    with tenant_context(tenant):
+        db.session.add(Membership(tenant_id=tenant.id, user_id=owner.id, role=ROLE_OWNER))
+        try:
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+    invalidate_resolution()
+    return tenant
+
+
+def get_shop(slug: str) -> Tenant:
+    with all_tenants():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == (slug or "").lower()))
+    if tenant is None:
+        raise NotFound(f"No shop '{slug}'.")
+    return tenant
+
+
+def set_shop_status(slug: str, status: str, reason: str | None = None) -> Tenant:
+    """Suspend or resume a shop. Idempotent; its data is kept either way."""
+    if status not in (TENANT_ACTIVE, TENANT_SUSPENDED):
+        raise ValidationFailed(f"Unknown shop status '{status}'.")
+    tenant = get_shop(slug)
+    with all_tenants():
+        db.session.execute(
+            update(Tenant)
+            .where(Tenant.id == tenant.id)
+            .values(
+                status=status,
+                suspended_reason=reason if status == TENANT_SUSPENDED else None,
+            )
+        )
+        db.session.commit()
+        db.session.refresh(tenant)
+    invalidate_resolution()
+    return tenant
+
+
+def suspend_shop(slug: str, reason: str | None = None) -> Tenant:
+    return set_shop_status(slug, TENANT_SUSPENDED, reason)
+
+
+def resume_shop(slug: str) -> Tenant:
+    return set_shop_status(slug, TENANT_ACTIVE)
+
+
+def add_custom_domain(tenant: Tenant, host: str) -> CustomDomain:
+    """Register ``host`` for the shop; it serves once verified."""
+    from app.core.errors import BadHost
+
+    try:
+        host = normalize_host(host)
+    except BadHost as exc:
+        raise ValidationFailed("Not a valid host name.", errors={"host": [exc.detail]}) from exc
+    with all_tenants():
+        if db.session.scalar(select(CustomDomain.id).where(CustomDomain.host == host)):
+            raise Conflict("That domain is already connected to a shop.")
+    with tenant_context(tenant):
+        domain = CustomDomain(host=host, verification_token=secrets.token_urlsafe(24))
+        db.session.add(domain)
+        db.session.commit()
+    return domain
+
+
+def mark_domain_verified(tenant: Tenant, host: str) -> CustomDomain:
+    """Record that the domain's ownership was verified; it serves at once."""
+    with tenant_context(tenant):
+        domain = db.session.scalar(select(CustomDomain).where(CustomDomain.host == host))
+        if domain is None:
+            raise NotFound(f"No domain '{host}' for this shop.")
+        domain.verified_at = datetime.now(timezone.utc)
+        db.session.commit()
+    invalidate_resolution()
+    return domain
+
+
+def verify_domain_dns(tenant: Tenant, host: str) -> CustomDomain:
+    """Check the ``_kameng.<host>`` TXT record and mark the domain verified."""
+    import dns.exception
+    import dns.resolver
+
+    with tenant_context(tenant):
+        domain = db.session.scalar(select(CustomDomain).where(CustomDomain.host == host))
+        if domain is None:
+            raise NotFound(f"No domain '{host}' for this shop.")
+        token = domain.verification_token
+    try:
+        answers = dns.resolver.resolve(f"_kameng.{host}", "TXT", lifetime=5)
+        values = {b"".join(r.strings).decode("ascii", "replace") for r in answers}
+    except dns.exception.DNSException as exc:
+        raise ValidationFailed(
+            f"No TXT record _kameng.{host} was found ({type(exc).__name__})."
+        ) from exc
+    if token not in values:
+        raise ValidationFailed(f"The TXT record _kameng.{host} does not hold the token.")
+    return mark_domain_verified(tenant, host)

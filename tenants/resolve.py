@@ -1,0 +1,177 @@
+"""Host name → shop.
+
+``<slug>.<PLATFORM_DOMAIN>`` or a verified custom domain is a shop; the apex
+and ``www.`` are the platform site; anything else is unknown. Resolution is
+cached per process; every change to a shop or a domain bumps a generation
+counter in Redis (``invalidate_resolution``), and a process that sees a new
+generation drops its cache, so all web processes agree within one request.
+Without Redis the cache is bypassed, never trusted stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.core.errors import BadHost
+from app.extensions import db
+from tenants.context import all_tenants
+from tenants.models import TENANT_SUSPENDED, CustomDomain, Tenant
+
+log = logging.getLogger(__name__)
+
+GENERATION_KEY = "kameng:tenants:generation"
+MAX_HOST_HEADER = 300
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_PORT = re.compile(r"^[0-9]{1,5}$")
+
+
+@dataclass(frozen=True)
+class ShopSnapshot:
+    """What a request needs to know of its shop; safe to cache and share."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    theme: str
+    locale: str
+    currency: str
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == TENANT_SUSPENDED
+
+    @classmethod
+    def of(cls, t: Tenant) -> ShopSnapshot:
+        return cls(t.id, t.slug, t.name, t.status, t.theme, t.locale, t.currency)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    kind: str  # "platform" | "shop" | "unknown"
+    host: str
+    shop: ShopSnapshot | None = None
+
+
+def normalize_host(raw: str | None) -> str:
+    """Return the lower-case ASCII host name of a Host header, without port.
+
+    Raises ``BadHost`` for an empty, over-long or malformed header. Unicode
+    (IDN) names are converted to their punycode form; a trailing dot is
+    dropped.
+    """
+    if not raw or len(raw) > MAX_HOST_HEADER:
+        raise BadHost("The Host header is missing or too long.")
+    value = raw.strip()
+    if value.startswith("["):  # IPv6 literal, never a shop
+        end = value.find("]")
+        if end == -1:
+            raise BadHost()
+        host, rest = value[1:end], value[end + 1 :]
+        if rest and not (rest.startswith(":") and _PORT.match(rest[1:])):
+            raise BadHost()
+        return "[" + host.lower() + "]"
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host = value
+    elif not _PORT.match(port) or int(port) > 65535:
+        raise BadHost("The port in the Host header is not a number.")
+    host = host.rstrip(".").lower()
+    if not host:
+        raise BadHost()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise BadHost("The host name is not a valid international domain name.") from exc
+    if len(host) > 253:
+        raise BadHost("The host name is longer than 253 characters.")
+    for label in host.split("."):
+        if not _LABEL.match(label):
+            raise BadHost("The host name has an invalid label.")
+    return host
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[str, tuple[Resolution, float]] = {}
+        self.generation: bytes | None = None
+
+
+_cache = _Cache()
+
+
+def _generation() -> bytes | None:
+    from app.core.redisconn import get_redis
+
+    try:
+        return get_redis().get(GENERATION_KEY) or b"0"
+    except Exception:  # noqa: BLE001 - any Redis failure means "do not trust the cache"
+        log.warning("tenant cache: Redis unavailable, resolving from the database")
+        return None
+
+
+def invalidate_resolution() -> None:
+    """Tell every process that a shop or domain changed. Call after commit."""
+    from app.core.redisconn import get_redis
+
+    with _cache.lock:
+        _cache.entries.clear()
+    try:
+        get_redis().incr(GENERATION_KEY)
+    except Exception:  # noqa: BLE001
+        log.warning("tenant cache: could not publish invalidation; caches expire by TTL")
+
+
+def _lookup(host: str) -> Resolution:
+    domain = current_app.config["PLATFORM_DOMAIN"]
+    if host in (domain, "www." + domain):
+        return Resolution("platform", host)
+    with all_tenants():
+        if host.endswith("." + domain):
+            slug = host[: -len(domain) - 1]
+            if "." in slug:
+                return Resolution("unknown", host)
+            tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+        else:
+            tenant = db.session.scalar(
+                select(Tenant)
+                .join(CustomDomain, CustomDomain.tenant_id == Tenant.id)
+                .where(CustomDomain.host == host, CustomDomain.verified_at.is_not(None))
+            )
+        if tenant is None:
+            return Resolution("unknown", host)
+        return Resolution("shop", host, ShopSnapshot.of(tenant))
+
+
+def resolve_host(raw_host: str | None) -> Resolution:
+    """Resolve a raw Host header. Raises ``BadHost``; never touches the request."""
+    host = normalize_host(raw_host)
+    generation = _generation()
+    now = time.monotonic()
+    if generation is not None:
+        with _cache.lock:
+            if generation != _cache.generation:
+                _cache.entries.clear()
+                _cache.generation = generation
+            hit = _cache.entries.get(host)
+        if hit and hit[1] > now:
+            return hit[0]
+    result = _lookup(host)
+    if generation is not None:
+        ttl = current_app.config["TENANT_CACHE_SECONDS"]
+        with _cache.lock:
+            if _cache.generation == generation:
+                if len(_cache.entries) > 50_000:
+                    _cache.entries.clear()
+                _cache.entries[host] = (result, now + ttl)
+    return result
