@@ -14,18 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app. ``overrides`` win over the environment (tests, scripts)."""
-    app = Flask(
-        __name__,
-        instance_path=str((overrides or {}).get("INSTANCE_PATH") or ROOT / "instance"),
-        static_folder=None,
-    )
+    import os
+
+    instance = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
+    app = Flask(__name__, instance_path=str(instance or ROOT / "instance"), static_folder=None)
     app.config.update(load_config(app.instance_path, overrides))
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING)
 
+    from app.core.themes import init_themes
     from app.extensions import api, babel, csrf, db, limiter, login_manager, migrate
     from tenants.guard import install_guard
-
-    from app.core.themes import init_themes
 
     init_themes(app)  # first: it replaces the Jinja environment others extend
     install_guard()
@@ -45,10 +43,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
 
+    from app.accounts.views import bp as accounts_bp
+    from app.console.views import bp as console_bp
     from app.platform.views import bp as platform_bp
     from app.storefront.views import bp as storefront_bp
-    from app.console.views import bp as console_bp
-    from app.accounts.views import bp as accounts_bp
 
     app.register_blueprint(platform_bp)
     app.register_blueprint(storefront_bp)

@@ -57,8 +57,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "ENV": "production" if production else get("ENV", "development"),
         "SECRET_KEY": secret_key,
         "CARD_KEY": card_key,
-        "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL")
-        or f"sqlite:///{inst / 'kameng.sqlite3'}",
+        "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL") or f"sqlite:///{inst / 'kameng.sqlite3'}",
         "REDIS_URL": get("REDIS_URL") or "",
         "PLATFORM_DOMAIN": (get("PLATFORM_DOMAIN") or "localhost").lower().strip("."),
         "PLATFORM_NAME": get("PLATFORM_NAME", "Kameng"),

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextvars
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 ALL = object()  # marker: explicitly across tenants
 

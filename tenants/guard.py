@@ -62,9 +62,7 @@ def _on_execute(state: ORMExecuteState) -> None:
     if tid is None:
         if _involves_tenant_owned(state):
             names = sorted(
-                m.class_.__name__
-                for m in state.all_mappers
-                if issubclass(m.class_, TenantOwned)
+                m.class_.__name__ for m in state.all_mappers if issubclass(m.class_, TenantOwned)
             )
             raise TenantContextMissing(
                 f"query of {', '.join(names)} with no tenant context; "

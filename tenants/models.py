@@ -29,9 +29,7 @@ class Tenant(db.Model):
     theme: Mapped[str] = mapped_column(String(40), default="default")
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -56,6 +54,4 @@ class CustomDomain(TenantOwned, db.Model):
     host: Mapped[str] = mapped_column(String(253), unique=True)
     verification_token: Mapped[str] = mapped_column(String(64))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
@@ -145,7 +145,7 @@ def mark_domain_verified(tenant: Tenant, host: str) -> CustomDomain:
         domain = db.session.scalar(select(CustomDomain).where(CustomDomain.host == host))
         if domain is None:
             raise NotFound(f"No domain '{host}' for this shop.")
-        domain.verified_at = datetime.now(timezone.utc)
+        domain.verified_at = datetime.now(UTC)
         db.session.commit()
     invalidate_resolution()
     return domain

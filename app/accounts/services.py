@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
@@ -117,7 +117,7 @@ def authenticate_platform_user(email: str, password: str) -> PlatformUser | None
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = datetime.now(timezone.utc)
+    user.last_login_at = datetime.now(UTC)
     db.session.commit()
     return user
 
@@ -201,7 +201,7 @@ def authenticate_shop_account(email: str, password: str) -> ShopAccount | None:
         return None
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    account.last_login_at = datetime.now(timezone.utc)
+    account.last_login_at = datetime.now(UTC)
     db.session.commit()
     return account
 
@@ -288,7 +288,7 @@ def revoke_api_key(key_id: uuid.UUID) -> ApiKey:
     if key is None:
         raise NotFound("No such API key.")
     if key.revoked_at is None:
-        key.revoked_at = datetime.now(timezone.utc)
+        key.revoked_at = datetime.now(UTC)
         db.session.commit()
     return key
 
@@ -309,7 +309,7 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
         return None
     if not digests_equal(key.key_hash, token_digest(plaintext)):
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     last = key.last_used_at
     if last is None or (now - _aware(last)).total_seconds() > 60:
         db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
@@ -318,4 +318,4 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -6,7 +6,13 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from app.accounts import services
-from app.accounts.auth import current_principal, principal_for_shop_account, require, sign_in, sign_out
+from app.accounts.auth import (
+    current_principal,
+    principal_for_shop_account,
+    require,
+    sign_in,
+    sign_out,
+)
 from app.accounts.forms import LoginForm, SignupForm
 from app.core.errors import KamengError
 from app.core.pages import flash_error, only_on

@@ -6,13 +6,17 @@ platform's one-time hand-off); the shop's membership decides their role.
 
 from __future__ import annotations
 
-
-
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.accounts import services
-from app.accounts.auth import current_principal, principal_for_platform_user, require, sign_in, sign_out
+from app.accounts.auth import (
+    current_principal,
+    principal_for_platform_user,
+    require,
+    sign_in,
+    sign_out,
+)
 from app.accounts.forms import ApiKeyForm, LoginForm
 from app.accounts.handoff import redeem_handoff
 from app.core.errors import KamengError, NotFound
@@ -102,8 +106,4 @@ def accounts():
     page = max(1, request.args.get("page", 1, type=int) or 1)
     role = request.args.get("role") or None
     rows, total = services.list_shop_accounts(role=role, page=page, per_page=50)
-    return render_template(
-        "console/accounts.html", rows=rows, total=total, page=page, role=role
-    )
-
-
+    return render_template("console/accounts.html", rows=rows, total=total, page=page, role=role)

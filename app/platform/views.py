@@ -112,7 +112,7 @@ def shops():
 def open_console(slug: str):
     """Hand the signed-in operator over to the shop's own console session."""
     principal = current_principal()
-    for member, tenant in services.shops_of(principal.id):
+    for _member, tenant in services.shops_of(principal.id):
         if tenant.slug == slug:
             token = issue_handoff(principal.id, tenant.id)
             return redirect(shop_url(slug, url_for("console.handoff", token=token)))
@@ -132,9 +132,7 @@ def admin():
             )
         tenants = db.session.scalars(stmt.limit(500)).all()
         total = db.session.scalar(select(func.count(Tenant.id)))
-    return render_template(
-        "platform/admin.html", tenants=tenants, total=total, q=query
-    )
+    return render_template("platform/admin.html", tenants=tenants, total=total, q=query)
 
 
 @bp.post("/admin/shops/<slug>/<action>")

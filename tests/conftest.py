@@ -1,0 +1,296 @@
+"""Fixtures on real services.
+
+``scripts/test`` starts PostgreSQL and Redis and passes ``DATABASE_URL`` and
+``REDIS_URL``; run bare (``pytest``), the suite uses the embedded defaults:
+a SQLite file and the embedded Redis server, both in a temporary folder.
+The schema is built by the Alembic migrations (so they are tested too);
+after each test every table is emptied and our Redis keys are deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-key-not-for-production"
+CARD_KEY = "00" * 32
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    # Unix socket paths are short-limited: keep the folder name small.
+    path = Path(tmp_path_factory.mktemp("inst"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_config(instance_dir) -> dict:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance_dir),
+        "DATABASE_URL": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance_dir / 'test.sqlite3'}",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "SECRET_KEY": SECRET,
+        "CARD_KEY": CARD_KEY,
+        "PLATFORM_DOMAIN": "localhost",
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        _fresh_schema(app)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    if not app_config["REDIS_URL"]:
+        from app.core.redisconn import stop_embedded_redis
+
+        stop_embedded_redis(app_config["INSTANCE_PATH"])
+
+
+def _fresh_schema(app) -> None:
+    from flask_migrate import upgrade
+
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(directory=str(ROOT / "migrations"))
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        from app.core.redisconn import get_redis
+
+        r = get_redis(app)
+        keys = list(r.scan_iter("kameng:*")) + list(r.scan_iter("LIMITS*"))
+        if keys:
+            r.delete(*keys)
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+# --- clients bound to a host ---------------------------------------------
+
+
+class HostClient:
+    """A Flask test client whose requests go to one host name.
+
+    Cookies are kept per host by the underlying client, as a browser does.
+    """
+
+    def __init__(self, app, host: str, client=None) -> None:
+        self.app = app
+        self.host = host
+        self.client = client or app.test_client()
+
+    def open(self, method: str, path: str, **kwargs):
+        kwargs.setdefault("base_url", f"http://{self.host}")
+        return self.client.open(path, method=method, **kwargs)
+
+    def get(self, path, **kw):
+        return self.open("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.open("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.open("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.open("DELETE", path, **kw)
+
+    def put(self, path, **kw):
+        return self.open("PUT", path, **kw)
+
+    def csrf_token(self, page: str) -> str:
+        """Fetch ``page`` and return the CSRF token of its first form."""
+        html = self.get(page).get_data(as_text=True)
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+            r'value="([^"]+)"[^>]*name="csrf_token"', html
+        )
+        assert match, f"no CSRF token on {page}"
+        return match.group(1)
+
+    def submit(self, page: str, data: dict, action: str | None = None, **kw):
+        """Post a form the way a browser does: token from the page first."""
+        data = {"csrf_token": self.csrf_token(page), **data}
+        return self.post(action or page, data=data, **kw)
+
+    def on(self, host: str) -> HostClient:
+        """The same browser (cookie jar), another host."""
+        return HostClient(self.app, host, self.client)
+
+
+@pytest.fixture
+def platform(app) -> HostClient:
+    return HostClient(app, "localhost")
+
+
+@pytest.fixture
+def browser_for(app):
+    def make(host: str) -> HostClient:
+        return HostClient(app, host)
+
+    return make
+
+
+# --- factories -----------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_shop(app):
+    """make_shop(slug) -> (tenant, owner): a shop with its owner, committed."""
+    from app.accounts import services
+    from tenants import provisioning
+
+    def make(slug: str, name: str | None = None, owner_email: str | None = None):
+        with app.app_context():
+            owner = services.create_platform_user(
+                owner_email or f"owner@{slug}.example.com", PASSWORD
+            )
+            tenant = provisioning.create_shop(slug, name or f"Shop {slug}", owner)
+            db.session.expunge_all()
+            return tenant, owner
+
+    return make
+
+
+@pytest.fixture
+def make_account(app):
+    """make_account(tenant, email, role='customer') -> ShopAccount."""
+    from app.accounts import services
+    from tenants.context import tenant_context
+
+    def make(tenant, email: str, role: str = "customer"):
+        with app.app_context(), tenant_context(tenant):
+            account = services.create_shop_account(email, PASSWORD, role=role)
+            db.session.expunge_all()
+            return account
+
+    return make
+
+
+@pytest.fixture
+def make_api_key(app):
+    """make_api_key(tenant, role='owner') -> plaintext key."""
+    from app.accounts import services
+    from tenants.context import tenant_context
+
+    def make(tenant, role: str = "owner") -> str:
+        with app.app_context(), tenant_context(tenant):
+            _, plaintext = services.create_api_key("test key", None, role)
+            return plaintext
+
+    return make
+
+
+@pytest.fixture
+def two_shops(make_shop, make_account, make_api_key):
+    """Two shops, each with an owner key, a buyer and an agent."""
+    shops = {}
+    for slug in ("alpha", "bravo"):
+        tenant, owner = make_shop(slug)
+        shops[slug] = {
+            "tenant": tenant,
+            "owner": owner,
+            "key": make_api_key(tenant),
+            "buyer": make_account(tenant, f"buyer@{slug}.example.com"),
+            "agent": make_account(tenant, f"agent@{slug}.example.com", "agent"),
+        }
+    return shops
+
+
+# --- a real RQ worker ----------------------------------------------------
+
+
+@pytest.fixture
+def worker(app, app_config):
+    """A real ``flask worker`` process on the test database and Redis."""
+    from app.core.redisconn import get_redis
+
+    with app.app_context():
+        redis_url = app.config["REDIS_URL"] or get_redis(app).connection_pool.connection_kwargs
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": app_config["DATABASE_URL"],
+            "INSTANCE_PATH": app_config["INSTANCE_PATH"],
+            "SECRET_KEY": SECRET,
+            "CARD_KEY": CARD_KEY,
+        }
+    )
+    if isinstance(redis_url, str) and redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)  # the embedded server in INSTANCE_PATH
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--cron"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    from rq import Worker
+
+    deadline = time.monotonic() + 30
+    with app.app_context():
+        while time.monotonic() < deadline:
+            if any(w.pid == proc.pid for w in Worker.all(connection=get_redis(app))):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode())
+            time.sleep(0.1)
+        else:
+            proc.kill()
+            raise RuntimeError("worker did not register in 30 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
