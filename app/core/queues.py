@@ -8,16 +8,19 @@ milliseconds and a card shop promises codes within a second. Each worker
 builds the Flask app once and keeps its app context; jobs take ids and a
 tenant id and enter the tenant context themselves.
 
-Periodic jobs are declared in ``PERIODIC`` and run by RQ's own
-``CronScheduler`` (``flask --app wsgi cron``, or ``worker --cron``); run
-exactly one of those per deployment.
+Periodic jobs are declared in ``PERIODIC`` and enqueued by RQ's own
+``CronScheduler`` (``flask --app wsgi cron``: one per deployment; ``worker
+--cron`` starts it as a child process beside the worker). It runs in its own
+process because it installs signal handlers, which only a main thread may.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from flask import Flask, current_app
 from rq import Queue, SimpleWorker
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("fulfilment", "default", "imports", "sync", "mail")
 HEARTBEAT_KEY = "kameng:cron:heartbeat"
+ROOT = Path(__file__).resolve().parents[2]
 
 # (dotted function path, queue, interval in seconds)
 PERIODIC: list[tuple[str, str, int]] = [
@@ -69,20 +73,25 @@ def build_cron(app: Flask) -> CronScheduler:
 
 def run_worker(app: Flask, queues: list[str], with_cron: bool = False, burst: bool = False) -> None:
     """Run a worker until stopped (SIGINT/SIGTERM) or, with ``burst``, until idle."""
-    with app.app_context():
-        connection = get_redis(app)
-        if with_cron:
-            cron = build_cron(app)
-
-            def cron_loop() -> None:
-                with app.app_context():
-                    cron.start()
-
-            threading.Thread(target=cron_loop, name="kameng-cron", daemon=True).start()
-        worker = SimpleWorker(
-            [Queue(q, connection=connection) for q in queues], connection=connection
+    cron_process = None
+    if with_cron:
+        cron_process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "cron"], cwd=ROOT
         )
-        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    try:
+        with app.app_context():
+            connection = get_redis(app)
+            worker = SimpleWorker(
+                [Queue(q, connection=connection) for q in queues], connection=connection
+            )
+            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        if cron_process is not None:
+            cron_process.terminate()
+            try:
+                cron_process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                cron_process.kill()
 
 
 def worker_count() -> int:
