@@ -1,0 +1,54 @@
+"""Error titles, marked so ``pybabel extract`` puts them in the catalogs.
+
+Error pages show ``_(problem.title)``: the title is translated when the page
+is rendered, but it is defined elsewhere as a plain string, which the
+extractor cannot see. The titles come from three places:
+
+- the ``title`` of each error class in ``app.core.errors``;
+- the literal titles in ``app.core.problems`` (CSRF, 500, field errors);
+- werkzeug's HTTP exception names, used for plain ``abort(code)`` errors.
+
+``N_`` marks a string and returns it unchanged, so importing this module
+changes nothing at run time. ``tests/browser/test_i18n_pages.py`` fails when
+an error class gains a title that is missing here.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction (gettext_noop); return it unchanged."""
+    return message
+
+
+ERROR_TITLES = (
+    N_("Bad request"),
+    N_("The request has invalid fields"),
+    N_("Not found"),
+    N_("Conflict"),
+    N_("Authentication required"),
+    N_("Not allowed"),
+    N_("This shop is suspended"),
+    N_("No shop answers at this address"),
+    N_("The Host header is not a valid host name"),
+    N_("Too many requests"),
+)
+
+PAGE_TITLES = (
+    N_("The form expired or was not sent from this site"),
+    N_("Internal error"),
+)
+
+HTTP_TITLES = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Unprocessable Entity"),
+    N_("Too Many Requests"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+)
