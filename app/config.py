@@ -18,7 +18,9 @@ DEV_SECRET_FILE = "secret_key"
 DEV_CARD_KEY_FILE = "card_key"
 
 
-def _bool(value: str | None, default: bool = False) -> bool:
+def _bool(value: str | bool | None, default: bool = False) -> bool:
+    if isinstance(value, bool):
+        return value
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,76 @@
+"""Configuration: embedded defaults in development, refusal in production."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.core.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_PRODUCTION = {
+    "ENV": "production",
+    "SECRET_KEY": "a-real-secret-from-the-vault",
+    "CARD_KEY": "11" * 32,
+    "DATABASE_URL": "postgresql+psycopg://kameng@db.internal/kameng",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "PAYMENT_PROVIDERS": "wallet,stripe",
+}
+
+
+@pytest.mark.parametrize(
+    "missing, message",
+    [
+        ("SECRET_KEY", "SECRET_KEY must be set"),
+        ("CARD_KEY", "CARD_KEY must be set"),
+        ("DATABASE_URL", "DATABASE_URL must point at PostgreSQL"),
+        ("REDIS_URL", "REDIS_URL must be set"),
+    ],
+)
+def test_production_refuses_development_defaults(tmp_path, monkeypatch, missing, message):
+    for name in GOOD_PRODUCTION:
+        monkeypatch.delenv(name, raising=False)
+    config = {k: v for k, v in GOOD_PRODUCTION.items() if k != missing}
+    config["INSTANCE_PATH"] = str(tmp_path)
+    with pytest.raises(ConfigurationError, match=message):
+        create_app(config)
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_refuses_the_sandbox_payment_provider(tmp_path):
+    config = {**GOOD_PRODUCTION, "PAYMENT_PROVIDERS": "sandbox,stripe"}
+    with pytest.raises(ConfigurationError, match="sandbox"):
+        create_app({**config, "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_starts_with_real_settings(tmp_path):
+    app = create_app({**GOOD_PRODUCTION, "INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_DOMAIN"] is False
+    assert app.config["SECRET_KEY"] == GOOD_PRODUCTION["SECRET_KEY"]
+
+
+def test_development_generates_its_secrets_once(tmp_path):
+    first = create_app({"INSTANCE_PATH": str(tmp_path), "RATELIMIT_ENABLED": False})
+    second = create_app({"INSTANCE_PATH": str(tmp_path), "RATELIMIT_ENABLED": False})
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_process_exits_with_a_clear_message(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "ENV": "production", "INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "tenants", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
