@@ -22,11 +22,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING)
 
     from app.core.themes import init_themes
-    from app.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+    from app.extensions import (
+        api,
+        babel,
+        configure_sqlite,
+        csrf,
+        db,
+        limiter,
+        login_manager,
+        migrate,
+    )
     from tenants.guard import install_guard
 
     init_themes(app)  # first: it replaces the Jinja environment others extend
     install_guard()
+    configure_sqlite()
+    _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -97,6 +108,14 @@ def create_app(overrides: dict | None = None) -> Flask:
         return response
 
     return app
+
+
+def _import_models() -> None:
+    """Every model module, so metadata (and Alembic) sees every table."""
+    import app.accounts.models  # noqa: F401
+    import app.catalog.models  # noqa: F401
+    import app.core.audit  # noqa: F401
+    import tenants.models  # noqa: F401
 
 
 def _select_locale():

@@ -16,6 +16,7 @@ from app.core.errors import ConfigurationError
 
 DEV_SECRET_FILE = "secret_key"
 DEV_CARD_KEY_FILE = "card_key"
+DEV_CARD_HASH_KEY_FILE = "card_hash_key"
 
 
 def _bool(value: str | bool | None, default: bool = False) -> bool:
@@ -55,10 +56,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
 
     secret_key = get("SECRET_KEY")
     card_key = get("CARD_KEY")
+    card_hash_key = get("CARD_HASH_KEY")
     cfg: dict = {
         "ENV": "production" if production else get("ENV", "development"),
         "SECRET_KEY": secret_key,
         "CARD_KEY": card_key,
+        "CARD_KEYS_OLD": get("CARD_KEYS_OLD", ""),
+        "CARD_HASH_KEY": card_hash_key,
+        "CARD_IMPORT_SYNC_LIMIT": int(get("CARD_IMPORT_SYNC_LIMIT", "5000")),
+        "UPLOAD_MAX_IMAGE_BYTES": int(get("UPLOAD_MAX_IMAGE_BYTES", str(2 * 1024 * 1024))),
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL") or f"sqlite:///{inst / 'kameng.sqlite3'}",
         "REDIS_URL": get("REDIS_URL") or "",
         "PLATFORM_DOMAIN": (get("PLATFORM_DOMAIN") or "localhost").lower().strip("."),
@@ -112,6 +118,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             problems.append("SECRET_KEY must be set")
         if not card_key:
             problems.append("CARD_KEY must be set")
+        if not card_hash_key:
+            problems.append("CARD_HASH_KEY must be set")
         if "sandbox" in cfg["PAYMENT_PROVIDERS"]:
             problems.append("the sandbox payment provider is refused in production")
         if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -123,4 +131,5 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     else:
         cfg["SECRET_KEY"] = secret_key or _dev_secret(inst, DEV_SECRET_FILE, 32)
         cfg["CARD_KEY"] = card_key or _dev_secret(inst, DEV_CARD_KEY_FILE, 32)
+        cfg["CARD_HASH_KEY"] = card_hash_key or _dev_secret(inst, DEV_CARD_HASH_KEY_FILE, 32)
     return cfg

@@ -39,3 +39,37 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=_limit_key, default_limits=[], headers_enabled=True)
 api = Api()
+
+
+def configure_sqlite() -> None:
+    """Make the embedded SQLite default behave for a multi-process app.
+
+    pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT;
+    we take it over (SQLAlchemy's documented recipe) and begin every
+    transaction with ``BEGIN IMMEDIATE``: SQLite then serialises writers at
+    the start of a transaction, so a read-then-write (reserving stock) can
+    never interleave with another writer. Foreign keys are enforced and a
+    locked database is waited for rather than failed.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if getattr(configure_sqlite, "done", False):
+        return
+
+    @event.listens_for(Engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    @event.listens_for(Engine, "begin")
+    def _on_begin(connection):
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    configure_sqlite.done = True

@@ -25,6 +25,7 @@ from app.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production"
 CARD_KEY = "00" * 32
+CARD_HASH_KEY = "ab" * 32
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,7 @@ def app_config(instance_dir) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "SECRET_KEY": SECRET,
         "CARD_KEY": CARD_KEY,
+        "CARD_HASH_KEY": CARD_HASH_KEY,
         "PLATFORM_DOMAIN": "localhost",
         "SERVER_NAME": None,
     }
@@ -112,6 +114,19 @@ def app_ctx(app):
         db.session.remove()
 
 
+def end_outer_transaction() -> None:
+    """Commit the test's own session (if any) before work in another session.
+
+    On SQLite every transaction begins with BEGIN IMMEDIATE (see
+    ``app.extensions.configure_sqlite``), so a test holding a transaction
+    open in its app context would block the request it is about to make.
+    """
+    from flask import has_app_context
+
+    if has_app_context():
+        db.session.commit()
+
+
 # --- clients bound to a host ---------------------------------------------
 
 
@@ -127,6 +142,7 @@ class HostClient:
         self.client = client or app.test_client()
 
     def open(self, method: str, path: str, **kwargs):
+        end_outer_transaction()
         kwargs.setdefault("base_url", f"http://{self.host}")
         return self.client.open(path, method=method, **kwargs)
 
@@ -189,6 +205,7 @@ def make_shop(app):
     from tenants import provisioning
 
     def make(slug: str, name: str | None = None, owner_email: str | None = None):
+        end_outer_transaction()
         with app.app_context():
             owner = services.create_platform_user(
                 owner_email or f"owner@{slug}.example.com", PASSWORD
@@ -207,6 +224,7 @@ def make_account(app):
     from tenants.context import tenant_context
 
     def make(tenant, email: str, role: str = "customer"):
+        end_outer_transaction()
         with app.app_context(), tenant_context(tenant):
             account = services.create_shop_account(email, PASSWORD, role=role)
             db.session.expunge_all()
@@ -222,6 +240,7 @@ def make_api_key(app):
     from tenants.context import tenant_context
 
     def make(tenant, role: str = "owner") -> str:
+        end_outer_transaction()
         with app.app_context(), tenant_context(tenant):
             _, plaintext = services.create_api_key("test key", None, role)
             return plaintext
@@ -262,6 +281,7 @@ def worker(app, app_config):
             "INSTANCE_PATH": app_config["INSTANCE_PATH"],
             "SECRET_KEY": SECRET,
             "CARD_KEY": CARD_KEY,
+            "CARD_HASH_KEY": CARD_HASH_KEY,
         }
     )
     if isinstance(redis_url, str) and redis_url:

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # (dotted function path, queue, interval in seconds)
 PERIODIC: list[tuple[str, str, int]] = [
     ("app.core.queues.heartbeat", "default", 30),
+    ("app.catalog.jobs.release_expired_holds", "default", 60),
 ]
 
 

@@ -16,6 +16,7 @@ GOOD_PRODUCTION = {
     "ENV": "production",
     "SECRET_KEY": "a-real-secret-from-the-vault",
     "CARD_KEY": "11" * 32,
+    "CARD_HASH_KEY": "22" * 32,
     "DATABASE_URL": "postgresql+psycopg://kameng@db.internal/kameng",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "PAYMENT_PROVIDERS": "wallet,stripe",
@@ -27,6 +28,7 @@ GOOD_PRODUCTION = {
     [
         ("SECRET_KEY", "SECRET_KEY must be set"),
         ("CARD_KEY", "CARD_KEY must be set"),
+        ("CARD_HASH_KEY", "CARD_HASH_KEY must be set"),
         ("DATABASE_URL", "DATABASE_URL must point at PostgreSQL"),
         ("REDIS_URL", "REDIS_URL must be set"),
     ],

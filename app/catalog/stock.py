@@ -1,0 +1,272 @@
+"""Stock moves: the only code that changes a card's status or a product's
+``stock_available`` counter. Every function runs in the caller's transaction
+and the current shop's context; the caller commits.
+
+Guarantees:
+
+- ``reserve`` is all-or-nothing: it takes exactly ``n`` cards or raises
+  ``OutOfStock`` having changed nothing. A card is never in two orders: rows
+  are picked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (concurrent
+  buyers take different rows instead of waiting on each other; a buyer may
+  see "sold out" while another's uncommitted hold is still in doubt), and on
+  SQLite every transaction starts with ``BEGIN IMMEDIATE`` (see
+  ``configure_sqlite``). The claiming UPDATE names the state it expects.
+- A reservation's expiry is part of the query: a reserved card whose hold
+  has passed is available to the next buyer even if no worker has tidied it
+  up. ``release_expired`` only tidies.
+- ``stock_available`` always equals the number of cards in status
+  ``available`` (expired holds are added on top when stock is shown).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+
+from app.catalog.models import (
+    CARD_AVAILABLE,
+    CARD_RESERVED,
+    CARD_SOLD,
+    CARD_VOID,
+    Card,
+    Product,
+    StockAlert,
+)
+from app.core.errors import KamengError
+from app.extensions import db
+
+DEFAULT_HOLD = timedelta(minutes=15)
+
+
+class OutOfStock(KamengError):
+    status = 409
+    slug = "out-of-stock"
+    title = "Not enough stock"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _claimable(now: datetime):
+    return or_(
+        Card.status == CARD_AVAILABLE,
+        and_(Card.status == CARD_RESERVED, Card.reserved_until < now),
+    )
+
+
+def reserve(
+    product_id: uuid.UUID, n: int, order_id: uuid.UUID, hold: timedelta = DEFAULT_HOLD
+) -> list[uuid.UUID]:
+    """Reserve ``n`` cards of the product for ``order_id`` until now + ``hold``.
+
+    Returns the card ids. Raises ``OutOfStock`` (nothing changed) when fewer
+    than ``n`` can be had.
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    now = _now()
+    rows = db.session.execute(
+        select(Card.id, Card.status)
+        .where(Card.product_id == product_id, _claimable(now))
+        .order_by(Card.id)
+        .limit(n)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if len(rows) < n:
+        raise OutOfStock(f"Only {len(rows)} left; {n} requested.", available=len(rows))
+    ids = [r.id for r in rows]
+    fresh = sum(1 for r in rows if r.status == CARD_AVAILABLE)
+    claimed = db.session.execute(
+        update(Card)
+        .where(Card.id.in_(ids), _claimable(now))
+        .values(status=CARD_RESERVED, order_id=order_id, reserved_until=now + hold)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != n:
+        # Cannot happen: PostgreSQL holds the row locks, SQLite serialises
+        # writers from BEGIN IMMEDIATE. If it does, stop loudly.
+        raise RuntimeError(f"stock race on product {product_id}: claimed {claimed} of {n}")
+    if fresh:
+        _move_counter(product_id, -fresh)
+    return ids
+
+
+def release(order_id: uuid.UUID) -> int:
+    """Return the order's reserved (unsold) cards to stock. Idempotent; returns
+    how many came back."""
+    rows = db.session.execute(
+        select(Card.product_id, func.count())
+        .where(Card.order_id == order_id, Card.status == CARD_RESERVED)
+        .group_by(Card.product_id)
+    ).all()
+    total = 0
+    for product_id, _count in rows:
+        moved = db.session.execute(
+            update(Card)
+            .where(
+                Card.order_id == order_id,
+                Card.product_id == product_id,
+                Card.status == CARD_RESERVED,
+            )
+            .values(status=CARD_AVAILABLE, order_id=None, reserved_until=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved:
+            _move_counter(product_id, moved)
+            total += moved
+    return total
+
+
+def sell(order_id: uuid.UUID) -> list[Card]:
+    """Mark the order's reserved cards sold and return every card the order
+    holds (already sold ones too, so a repeat is harmless)."""
+    now = _now()
+    db.session.execute(
+        update(Card)
+        .where(Card.order_id == order_id, Card.status == CARD_RESERVED)
+        .values(status=CARD_SOLD, sold_at=now, reserved_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        db.session.scalars(
+            select(Card)
+            .where(Card.order_id == order_id, Card.status == CARD_SOLD)
+            .order_by(Card.id)
+        ).all()
+    )
+
+
+def void(card_ids: list[uuid.UUID]) -> int:
+    """Take cards out of circulation for good (a refunded delivered code, a
+    bad code). Void cards are never sold again; returns how many changed."""
+    if not card_ids:
+        return 0
+    rows = db.session.execute(
+        select(Card.product_id, Card.status, func.count())
+        .where(Card.id.in_(card_ids), Card.status != CARD_VOID)
+        .group_by(Card.product_id, Card.status)
+    ).all()
+    changed = db.session.execute(
+        update(Card)
+        .where(Card.id.in_(card_ids), Card.status != CARD_VOID)
+        .values(status=CARD_VOID, reserved_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    for product_id, status, count in rows:
+        if status == CARD_AVAILABLE:
+            _move_counter(product_id, -count)
+    return changed
+
+
+def add_available(product_id: uuid.UUID, n: int) -> None:
+    """Count ``n`` newly stored available cards (the import calls this in the
+    transaction that inserts them)."""
+    if n:
+        _move_counter(product_id, n)
+
+
+def release_expired(limit: int = 10_000) -> int:
+    """Tidy up: expired holds go back to ``available``. Safe to run anytime."""
+    now = _now()
+    rows = db.session.execute(
+        select(Card.id, Card.product_id)
+        .where(Card.status == CARD_RESERVED, Card.reserved_until < now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    by_product: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for card_id, product_id in rows:
+        by_product.setdefault(product_id, []).append(card_id)
+    total = 0
+    for product_id, ids in by_product.items():
+        moved = db.session.execute(
+            update(Card)
+            .where(Card.id.in_(ids), Card.status == CARD_RESERVED, Card.reserved_until < now)
+            .values(status=CARD_AVAILABLE, order_id=None, reserved_until=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved:
+            _move_counter(product_id, moved)
+            total += moved
+    return total
+
+
+def counts(product_id: uuid.UUID) -> dict[str, int]:
+    """Cards of the product by status, plus ``sellable`` (available + expired holds)."""
+    now = _now()
+    result = dict.fromkeys((CARD_AVAILABLE, CARD_RESERVED, CARD_SOLD, CARD_VOID), 0)
+    for status, count in db.session.execute(
+        select(Card.status, func.count()).where(Card.product_id == product_id).group_by(Card.status)
+    ).all():
+        result[status] = count
+    expired = db.session.scalar(
+        select(func.count()).where(
+            Card.product_id == product_id,
+            Card.status == CARD_RESERVED,
+            Card.reserved_until < now,
+        )
+    )
+    result["sellable"] = result[CARD_AVAILABLE] + int(expired or 0)
+    return result
+
+
+def sellable_stock(product_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Stock a buyer can have now, per product, in two indexed queries."""
+    if not product_ids:
+        return {}
+    now = _now()
+    stock = dict(
+        db.session.execute(
+            select(Product.id, Product.stock_available).where(Product.id.in_(product_ids))
+        ).all()
+    )
+    for product_id, expired in db.session.execute(
+        select(Card.product_id, func.count())
+        .where(
+            Card.product_id.in_(product_ids),
+            Card.status == CARD_RESERVED,
+            Card.reserved_until < now,
+        )
+        .group_by(Card.product_id)
+    ).all():
+        stock[product_id] = stock.get(product_id, 0) + expired
+    return stock
+
+
+def _move_counter(product_id: uuid.UUID, delta: int) -> None:
+    """Move the counter and record a stock alert when a threshold is crossed."""
+    row = db.session.execute(
+        update(Product)
+        .where(Product.id == product_id)
+        .values(stock_available=Product.stock_available + delta)
+        .returning(Product.stock_available, Product.low_stock_threshold, Product.tenant_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        raise KamengError("No such product.")
+    after, threshold, tenant_id = row
+    before = after - delta
+    if delta < 0:
+        if after == 0 and before > 0:
+            db.session.add(
+                StockAlert(
+                    tenant_id=tenant_id,
+                    product_id=product_id,
+                    kind="sold_out",
+                    stock=0,
+                    threshold=threshold,
+                )
+            )
+        elif threshold and after <= threshold < before:
+            db.session.add(
+                StockAlert(
+                    tenant_id=tenant_id,
+                    product_id=product_id,
+                    kind="low",
+                    stock=after,
+                    threshold=threshold,
+                )
+            )
