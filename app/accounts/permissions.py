@@ -23,9 +23,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.view",
             "accounts.manage",
             "members.view",
+            "catalog.view",
+            "catalog.manage",
         }
     ),
-    "staff": frozenset({"shop.console", "accounts.view", "members.view"}),
+    "staff": frozenset(
+        {"shop.console", "accounts.view", "members.view", "catalog.view", "catalog.manage"}
+    ),
     "agent": frozenset({"account.self", "agent.buy"}),
     "supplier": frozenset({"account.self", "supplier.stock"}),
     "customer": frozenset({"account.self"}),
