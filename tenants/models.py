@@ -29,6 +29,8 @@ class Tenant(db.Model):
     theme: Mapped[str] = mapped_column(String(40), default="default")
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    #: the operator's connected Stripe account (acct_…), if they connected one
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

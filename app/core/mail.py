@@ -1,0 +1,27 @@
+"""Outgoing mail over SMTP (``MAIL_SERVER``, ``MAIL_PORT``, ``MAIL_FROM``;
+optional ``MAIL_USERNAME``/``MAIL_PASSWORD`` and ``MAIL_STARTTLS``). Sent
+from the ``mail`` queue, never during a request."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+
+
+def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None:
+    cfg = current_app.config
+    message = EmailMessage()
+    message["From"] = cfg["MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    with smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=20) as smtp:
+        if cfg.get("MAIL_STARTTLS"):
+            smtp.starttls()
+        if cfg.get("MAIL_USERNAME"):
+            smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+        smtp.send_message(message)

@@ -1,0 +1,83 @@
+"""Double-entry ledger: accounts, transactions and their entries.
+
+Every movement of value is one ``LedgerTransaction`` whose entries sum to
+zero, with an idempotency key unique per shop. An account's balance is the
+sum of its entries; wallets also cache it on the account row (updated under
+a row lock in the same transaction) so reading a balance is one row.
+
+Sign convention: an entry's ``amount`` is what the account gains. A wallet
+recharge paid by card is ``wallet +N, clearing:<provider> -N``; paying an
+order from the wallet is ``wallet -N, sales +N``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.ids import uuid7
+from app.extensions import db
+from tenants.guard import TenantOwned
+
+
+class LedgerAccount(TenantOwned, db.Model):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        CheckConstraint("kind <> 'wallet' OR balance >= 0", name="wallet_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    #: ``wallet:<shop account id>``, ``sales``, ``clearing:<provider>``, ``refunds``
+    code: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))  # wallet | revenue | clearing | expense
+    currency: Mapped[str] = mapped_column(String(3))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the shop account of a wallet
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LedgerTransaction(TenantOwned, db.Model):
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_ledger_transactions_tenant_order", "tenant_id", "order_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    idempotency_key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(24))  # recharge | order_payment | refund | ...
+    memo: Mapped[str] = mapped_column(String(200), default="")
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LedgerEntry(TenantOwned, db.Model):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_tenant_account", "tenant_id", "account_id", "created_at"),
+        Index("ix_ledger_entries_tenant_transaction", "tenant_id", "transaction_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    transaction_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("ledger_transactions.id", ondelete="RESTRICT")
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("ledger_accounts.id", ondelete="RESTRICT")
+    )
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,192 @@
+"""Posting to the ledger. The only code that writes ledger rows.
+
+``post`` runs in the caller's transaction and current shop (the caller
+commits, so a payment and the order it pays stand or fall together). It is
+idempotent by key: posting the same key with the same lines again returns
+the first transaction and changes nothing; the same key with other lines is
+a ``Conflict``. Wallet rows are locked (``FOR UPDATE``, in id order so two
+transactions never deadlock) before their cached balance moves, and a wallet
+that would go below zero raises ``InsufficientFunds`` with nothing written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from app.core.errors import Conflict, KamengError
+from app.extensions import db
+from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+
+SALES = "sales"
+REFUNDS = "refunds"
+
+
+class InsufficientFunds(KamengError):
+    status = 402
+    slug = "insufficient-funds"
+    title = "Not enough balance"
+
+
+class Unbalanced(ValueError):
+    """Entries of a transaction must sum to zero (a programming error)."""
+
+
+@dataclass(frozen=True)
+class Line:
+    code: str
+    amount: int
+
+
+def wallet_code(shop_account_id: uuid.UUID) -> str:
+    return f"wallet:{shop_account_id}"
+
+
+def clearing_code(provider: str) -> str:
+    return f"clearing:{provider}"
+
+
+_KINDS = {"wallet": "wallet", "clearing": "clearing", SALES: "revenue", REFUNDS: "expense"}
+
+
+def get_or_create_account(code: str, currency: str) -> LedgerAccount:
+    """The shop's account with this code, created on first use."""
+    account = db.session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    if account is not None:
+        return account
+    prefix, _, rest = code.partition(":")
+    kind = _KINDS.get(prefix)
+    if kind is None:
+        raise ValueError(f"unknown ledger account {code!r}")
+    owner = uuid.UUID(rest) if prefix == "wallet" else None
+    account = LedgerAccount(code=code, kind=kind, currency=currency, owner_id=owner, balance=0)
+    # A concurrent first use may insert the same code; the savepoint keeps
+    # the caller's transaction alive and we read the winner's row.
+    try:
+        with db.session.begin_nested():
+            db.session.add(account)
+    except Exception:  # noqa: BLE001 - IntegrityError from the unique (tenant_id, code)
+        account = db.session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+        if account is None:
+            raise
+    return account
+
+
+def post(
+    key: str,
+    kind: str,
+    lines: list[Line],
+    currency: str,
+    *,
+    memo: str = "",
+    order_id: uuid.UUID | None = None,
+) -> LedgerTransaction:
+    """Record one balanced transaction (see module doc for the guarantees)."""
+    if not lines or sum(line.amount for line in lines) != 0:
+        raise Unbalanced(f"entries of {key} do not sum to zero")
+    if any(not isinstance(line.amount, int) or isinstance(line.amount, bool) for line in lines):
+        raise TypeError("ledger amounts are integer minor units")
+    existing = db.session.scalar(
+        select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
+    )
+    if existing is not None:
+        _check_same(existing, lines)
+        return existing
+
+    accounts = {line.code: get_or_create_account(line.code, currency) for line in lines}
+    wallets = sorted((a for a in accounts.values() if a.kind == "wallet"), key=lambda a: str(a.id))
+    if wallets:
+        # Lock the wallet rows and read their committed balances.
+        db.session.execute(
+            select(LedgerAccount.id)
+            .where(LedgerAccount.id.in_([w.id for w in wallets]))
+            .order_by(LedgerAccount.id)
+            .with_for_update()
+        ).all()
+    tx = LedgerTransaction(idempotency_key=key, kind=kind, memo=memo[:200], order_id=order_id)
+    db.session.add(tx)
+    db.session.flush()
+    deltas: dict[str, int] = {}
+    for line in lines:
+        deltas[line.code] = deltas.get(line.code, 0) + line.amount
+        db.session.add(
+            LedgerEntry(transaction_id=tx.id, account_id=accounts[line.code].id, amount=line.amount)
+        )
+    for code, delta in deltas.items():
+        account = accounts[code]
+        if account.kind != "wallet" or delta == 0:
+            continue
+        moved = db.session.execute(
+            update(LedgerAccount)
+            .where(LedgerAccount.id == account.id, LedgerAccount.balance + delta >= 0)
+            .values(balance=LedgerAccount.balance + delta)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved != 1:
+            raise InsufficientFunds("The wallet balance is too low for this payment.")
+    db.session.flush()
+    return tx
+
+
+def _check_same(existing: LedgerTransaction, lines: list[Line]) -> None:
+    rows = db.session.execute(
+        select(LedgerAccount.code, LedgerEntry.amount)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.transaction_id == existing.id)
+    ).all()
+    if sorted((r.code, r.amount) for r in rows) != sorted((x.code, x.amount) for x in lines):
+        raise Conflict("That idempotency key was used for a different ledger transaction.")
+
+
+def wallet_balance(shop_account_id: uuid.UUID) -> int:
+    """The cached balance (0 for a wallet never used)."""
+    balance = db.session.scalar(
+        select(LedgerAccount.balance).where(LedgerAccount.code == wallet_code(shop_account_id))
+    )
+    return int(balance or 0)
+
+
+def wallet_entries(shop_account_id: uuid.UUID, limit: int = 50, offset: int = 0) -> list[dict]:
+    rows = db.session.execute(
+        select(LedgerEntry, LedgerTransaction)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerAccount.code == wallet_code(shop_account_id))
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [
+        {
+            "id": entry.id,
+            "amount": entry.amount,
+            "kind": tx.kind,
+            "memo": tx.memo,
+            "order_id": tx.order_id,
+            "created_at": entry.created_at,
+        }
+        for entry, tx in rows
+    ]
+
+
+def trial_balance() -> dict[str, int]:
+    """Sum of entries per account code in the current shop (sums to zero)."""
+    rows = db.session.execute(
+        select(LedgerAccount.code, func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id, isouter=True)
+        .group_by(LedgerAccount.code)
+    ).all()
+    return {code: int(total) for code, total in rows}
+
+
+def cached_balances_match() -> bool:
+    """Every wallet's cached balance equals the sum of its entries."""
+    rows = db.session.execute(
+        select(LedgerAccount.balance, func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id, isouter=True)
+        .where(LedgerAccount.kind == "wallet")
+        .group_by(LedgerAccount.id, LedgerAccount.balance)
+    ).all()
+    return all(int(cached) == int(total) for cached, total in rows)

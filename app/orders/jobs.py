@@ -1,0 +1,87 @@
+"""Order jobs (RQ). They take ids, enter the shop's context, and are safe to
+run twice: delivery is a conditional transition, mail is sent once per
+delivered order (a Redis marker), the sweepers only re-enqueue."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import render_template
+from sqlalchemy import distinct, select
+
+from app.core.redisconn import get_redis
+from app.extensions import db
+from app.orders import services
+from app.orders.models import PENDING, Order
+from tenants.context import all_tenants, tenant_context
+
+log = logging.getLogger(__name__)
+
+
+def fulfil_order(tenant_id: str, order_id: str) -> str:
+    """``fulfilment`` queue: deliver a paid order."""
+    with tenant_context(uuid.UUID(tenant_id)):
+        try:
+            return services.fulfil(uuid.UUID(order_id))
+        finally:
+            db.session.remove()
+
+
+def mail_delivery(tenant_id: str, order_id: str) -> str:
+    """``mail`` queue: email the buyer their codes, once."""
+    from app.core.mail import send_mail
+    from tenants.models import Tenant
+
+    marker = f"kameng:mailed:{order_id}"
+    redis = get_redis()
+    if not redis.set(marker, "1", nx=True, ex=7 * 86400):
+        return "already sent"
+    try:
+        with tenant_context(uuid.UUID(tenant_id)):
+            order = services.get_order_by_id(uuid.UUID(order_id))
+            shop = db.session.get(Tenant, order.tenant_id)
+            codes = services.delivered_codes(order)
+            context = {
+                "order": order,
+                "shop": shop,
+                "codes": codes,
+                "token": services.lookup_token(order.id),
+            }
+            text = render_template("mail/delivery.txt", **context)
+            send_mail(order.email, f"[{shop.name}] Order {order.number}", text)
+        return "sent"
+    except Exception:
+        redis.delete(marker)
+        raise
+    finally:
+        db.session.remove()
+
+
+def _due_shops(condition) -> list[uuid.UUID]:
+    with all_tenants():
+        return list(db.session.scalars(select(distinct(Order.tenant_id)).where(condition)))
+
+
+def expire_orders() -> int:
+    """Periodic: expire unpaid orders past their hold, shop by shop."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    total = 0
+    try:
+        for tenant_id in _due_shops((Order.status == PENDING) & (Order.expires_at < now)):
+            with tenant_context(tenant_id):
+                total += services.expire_due()
+    finally:
+        db.session.remove()
+    return total
+
+
+def sweep_orders() -> int:
+    """Periodic: re-enqueue paid orders with no live fulfilment."""
+    try:
+        with all_tenants():
+            return services.sweep()
+    finally:
+        db.session.remove()

@@ -1,0 +1,131 @@
+"""Orders, their event history and exception tickets (异常工单).
+
+An order buys one product in some quantity (a cart of several products is a
+later extension: it would add order items; the state machine and the ledger
+postings stay as they are). Cards reserved or delivered for an order point
+back at it (``cards.order_id``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.ids import uuid7
+from app.extensions import db
+from tenants.guard import TenantOwned
+
+PENDING = "pending_payment"
+PAID = "paid"
+FULFILLING = "fulfilling"
+DELIVERED = "delivered"
+PARTIAL = "partially_delivered"
+EXPIRED = "expired"
+CANCELLED = "cancelled"
+FAILED = "failed"
+REFUNDED = "refunded"
+ORDER_STATUSES = (
+    PENDING,
+    PAID,
+    FULFILLING,
+    DELIVERED,
+    PARTIAL,
+    EXPIRED,
+    CANCELLED,
+    FAILED,
+    REFUNDED,
+)
+
+
+class Order(TenantOwned, db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_orders_tenant_status_expires", "tenant_id", "status", "expires_at"),
+        Index("ix_orders_tenant_email", "tenant_id", "email"),
+        Index("ix_orders_tenant_buyer", "tenant_id", "buyer_id"),
+        Index("ix_orders_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    number: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("products.id", ondelete="RESTRICT")
+    )
+    product_kind: Mapped[str] = mapped_column(String(8))
+    product_name: Mapped[str] = mapped_column(String(120))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    quote: Mapped[dict] = mapped_column(JSON, default=dict)
+    email: Mapped[str] = mapped_column(String(254))
+    buyer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    inputs: Mapped[dict] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    payment_provider: Mapped[str | None] = mapped_column(String(16))
+    payment_ref: Mapped[str | None] = mapped_column(String(120))
+    #: hand-delivered content of a manual item, encrypted like card codes
+    manual_key_id: Mapped[str | None] = mapped_column(String(8))
+    manual_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfil_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfil_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OrderEvent(TenantOwned, db.Model):
+    """One transition: who or what moved the order, from where to where, when."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_tenant_order", "tenant_id", "order_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Ticket(TenantOwned, db.Model):
+    """An exception ticket (异常工单): an order the system could not finish."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_tenant_status", "tenant_id", "status", "created_at"),
+        Index("ix_tickets_tenant_order", "tenant_id", "order_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(40))  # out_of_stock | fulfilment_failed | ...
+    detail: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | resolved
+    resolution: Mapped[str | None] = mapped_column(String(20))  # retried | delivered | refunded
+    actions: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

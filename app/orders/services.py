@@ -1,0 +1,645 @@
+"""Orders from "buy" to delivered: create, pay, fulfil, expire, refund.
+
+Every public function here runs in the current shop's context and owns its
+transaction (commits before it returns), except where it says it runs in the
+caller's. Side effects outside the database (enqueueing a job, sending
+mail) happen after the commit that justifies them, and are safe to repeat:
+a sweeper re-enqueues whatever a lost message left behind.
+
+The guarantees a buyer relies on:
+
+- the same ``Idempotency-Key`` with the same request returns the same order;
+  with another request it is refused;
+- a confirmed payment is never lost (掉单): a payment confirmed after its
+  order expired re-reserves stock and delivers if it can; otherwise the
+  order is paid and an exception ticket offers delivery or a refund;
+- no order is delivered twice, whatever replays, retries or crashes happen:
+  delivery is a conditional transition and cards are sold once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from app.catalog import stock
+from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Card, Product
+from app.core.crypto import get_cipher
+from app.core.errors import Conflict, KamengError, NotFound, ValidationFailed
+from app.core.ids import uuid7
+from app.extensions import db
+from app.ledger import services as ledger
+from app.orders import state
+from app.orders.models import (
+    DELIVERED,
+    EXPIRED,
+    FAILED,
+    FULFILLING,
+    PAID,
+    PARTIAL,
+    PENDING,
+    REFUNDED,
+    Order,
+    OrderEvent,
+    Ticket,
+)
+from app.pricing.quote import quote
+from tenants.context import current_tenant_id
+
+log = logging.getLogger(__name__)
+
+FULFIL_LEASE = timedelta(seconds=60)
+MAX_FULFIL_ATTEMPTS = 5
+
+
+class OrderNotPayable(KamengError):
+    status = 409
+    slug = "order-not-payable"
+    title = "This order cannot be paid"
+
+
+# --- lookup tokens ----------------------------------------------------------
+
+
+def lookup_token(order_id: uuid.UUID) -> str:
+    """The order's lookup token: an HMAC of its id, so it is never stored and
+    can be shown again to whoever already holds the order."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, b"order-lookup:" + order_id.bytes, hashlib.sha256).hexdigest()
+    return digest[:32]
+
+
+def token_matches(order: Order, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(lookup_token(order.id), token or "")
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def get_order(number: str) -> Order:
+    order = db.session.scalar(select(Order).where(Order.number == (number or "").strip()))
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def get_order_by_id(order_id: uuid.UUID) -> Order:
+    order = db.session.scalar(select(Order).where(Order.id == order_id))
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def order_events(order_id: uuid.UUID) -> list[OrderEvent]:
+    return list(
+        db.session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order_id)
+            .order_by(OrderEvent.created_at, OrderEvent.id)
+        ).all()
+    )
+
+
+def delivered_codes(order: Order) -> list[dict]:
+    """The codes delivered to the order, decrypted for its buyer (callers show
+    them only to the buyer: token, session or audited operator view). Never
+    logged."""
+    cipher = get_cipher()
+    codes = []
+    for card in db.session.scalars(
+        select(Card)
+        .where(Card.order_id == order.id, Card.status.in_(("sold", "void")))
+        .order_by(Card.id)
+    ):
+        number, _, password = cipher.decrypt(card.id, card.key_id, card.secret).partition("\t")
+        codes.append({"code": number, "password": password or None, "void": card.status == "void"})
+    if order.manual_secret is not None:
+        codes.append(
+            {
+                "code": cipher.decrypt(order.id, order.manual_key_id, order.manual_secret),
+                "password": None,
+                "void": False,
+            }
+        )
+    return codes
+
+
+def payment_options(order: Order, buyer_id: uuid.UUID | None = None) -> list[str]:
+    enabled = current_app.config["PAYMENT_PROVIDERS"]
+    options = [p for p in ("sandbox", "stripe") if p in enabled]
+    if "wallet" in enabled and (order.buyer_id or buyer_id):
+        options.insert(0, "wallet")
+    if "stripe" in options and not current_app.config.get("STRIPE_SECRET_KEY"):
+        options.remove("stripe")
+    return options
+
+
+# --- creating ---------------------------------------------------------------
+
+
+def _request_hash(product_id, quantity, email, inputs, buyer_id) -> str:
+    body = json.dumps(
+        {
+            "product_id": str(product_id),
+            "quantity": quantity,
+            "email": email,
+            "inputs": inputs or {},
+            "buyer": str(buyer_id) if buyer_id else None,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _new_number() -> str:
+    return datetime.now(UTC).strftime("%y%m%d") + f"{secrets.randbelow(10**8):08d}"
+
+
+def hold_time() -> timedelta:
+    return timedelta(minutes=int(current_app.config.get("ORDER_HOLD_MINUTES", 15)))
+
+
+def create_order(
+    *,
+    product_id: uuid.UUID,
+    quantity: int,
+    email: str,
+    inputs: dict | None = None,
+    buyer_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+    actor: str = "buyer",
+) -> tuple[Order, bool]:
+    """Create an order and reserve its stock. Returns ``(order, created)``.
+
+    Same key + same request → the existing order, ``created`` False. Same
+    key + another request → ``Conflict`` (422 at the edge).
+    """
+    from app.accounts.services import normalize_email
+
+    email = normalize_email(email)
+    request_hash = _request_hash(product_id, quantity, email, inputs, buyer_id)
+    if idempotency_key:
+        existing = db.session.scalar(select(Order).where(Order.idempotency_key == idempotency_key))
+        if existing is not None:
+            if existing.request_hash != request_hash:
+                raise IdempotencyMismatch()
+            return existing, False
+
+    product = db.session.scalar(select(Product).where(Product.id == product_id))
+    if product is None or product.status != STATUS_ON_SALE:
+        raise NotFound("No such product on sale.")
+    if not isinstance(quantity, int) or isinstance(quantity, bool):
+        raise ValidationFailed(
+            "Quantity must be a whole number.", errors={"quantity": ["Invalid."]}
+        )
+    if not product.min_quantity <= quantity <= product.max_quantity:
+        raise ValidationFailed(
+            f"Quantity must be between {product.min_quantity} and {product.max_quantity}.",
+            errors={"quantity": [f"{product.min_quantity}–{product.max_quantity}."]},
+        )
+    clean_inputs = _validate_inputs(product, inputs or {})
+    shop_currency = _shop_currency()
+    priced = quote(
+        unit_price=product.price,
+        quantity=quantity,
+        currency=shop_currency,
+        product_name=product.name,
+    )
+    now = datetime.now(UTC)
+    order = Order(
+        id=uuid7(),
+        number=_new_number(),
+        status=PENDING,
+        product_id=product.id,
+        product_kind=product.kind,
+        product_name=product.name,
+        quantity=quantity,
+        unit_price=priced.unit_price,
+        total=priced.total,
+        currency=priced.currency,
+        quote=priced.snapshot(),
+        email=email,
+        buyer_id=buyer_id,
+        inputs=clean_inputs,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        expires_at=now + hold_time(),
+    )
+    db.session.add(order)
+    db.session.flush()
+    db.session.add(OrderEvent(order_id=order.id, from_status=None, to_status=PENDING, actor=actor))
+    if product.kind == KIND_CARD:
+        stock.reserve(product.id, quantity, order.id, hold=hold_time())
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        if idempotency_key:
+            # A concurrent request with the same key won the insert.
+            existing = db.session.scalar(
+                select(Order).where(Order.idempotency_key == idempotency_key)
+            )
+            if existing is not None and existing.request_hash == request_hash:
+                return existing, False
+        raise
+    return order, True
+
+
+class IdempotencyMismatch(KamengError):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "This Idempotency-Key was used for a different request"
+
+
+def _validate_inputs(product: Product, inputs: dict) -> dict:
+    try:
+        from app.catalog.services import validate_inputs
+    except ImportError:  # pragma: no cover - the catalog service is always there
+        return {}
+    return validate_inputs(product, inputs)
+
+
+def _shop_currency() -> str:
+    from tenants.models import Tenant
+
+    return db.session.scalar(select(Tenant.currency).where(Tenant.id == current_tenant_id()))
+
+
+# --- paying -----------------------------------------------------------------
+
+
+def confirm_payment(
+    order_id: uuid.UUID,
+    *,
+    provider: str,
+    provider_ref: str,
+    amount: int,
+    actor: str,
+    ledger_source: str | None = None,
+) -> bool:
+    """The one path by which any provider's confirmation marks an order paid.
+
+    Posts ``pay:<order>`` to the ledger (from ``clearing:<provider>``, or
+    from ``ledger_source`` e.g. the buyer's wallet), moves the order to
+    paid, re-reserves stock for a late payment, and after commit enqueues
+    fulfilment. Idempotent: a repeat returns False and changes nothing. A
+    second, different payment for an already paid order opens a ticket.
+    """
+    order = get_order_by_id(order_id)
+    if amount != order.total:
+        _open_ticket(order.id, "amount_mismatch", f"{provider} {provider_ref} paid {amount}")
+        db.session.commit()
+        return False
+    now = datetime.now(UTC)
+    late = order.status == EXPIRED
+    moved = state.transition(
+        order.id,
+        (PENDING, EXPIRED),
+        PAID,
+        actor=actor,
+        note=f"{provider} {provider_ref}" + (" (after expiry)" if late else ""),
+        paid_at=now,
+        payment_provider=provider,
+        payment_ref=provider_ref,
+    )
+    if not moved:
+        db.session.rollback()
+        order = get_order_by_id(order_id)
+        if order.payment_ref != provider_ref and order.status not in (PENDING, EXPIRED):
+            _open_ticket(
+                order.id,
+                "duplicate_payment",
+                f"{provider} {provider_ref} paid again for an order already paid "
+                f"by {order.payment_provider} {order.payment_ref}; refund one",
+            )
+            db.session.commit()
+        return False
+    source = ledger_source or ledger.clearing_code(provider)
+    ledger.post(
+        f"pay:{order.id}",
+        "order_payment",
+        [ledger.Line(source, -order.total), ledger.Line(ledger.SALES, order.total)],
+        order.currency,
+        memo=f"order {order.number}",
+        order_id=order.id,
+    )
+    if order.product_kind == KIND_CARD:
+        _ensure_reserved(order, late)
+    db.session.commit()
+    enqueue_fulfilment(order.id)
+    return True
+
+
+def _hold_paid_stock(order: Order) -> None:
+    """A paid order keeps its cards: holds stop expiring, and whatever a late
+    payment lost to other buyers is reserved again. Raises ``OutOfStock``."""
+    held = stock.keep_for_paid_order(order.id)
+    missing = order.quantity - held
+    if missing > 0:
+        stock.reserve(order.product_id, missing, order.id, hold=stock.PAID_HOLD)
+        stock.keep_for_paid_order(order.id)
+
+
+def _ensure_reserved(order: Order, late: bool) -> None:
+    """After a (late) payment the order must hold its cards, or get a ticket."""
+    try:
+        with db.session.begin_nested():
+            _hold_paid_stock(order)
+    except stock.OutOfStock:
+        _open_ticket(
+            order.id,
+            "out_of_stock",
+            "Paid after the hold expired and the stock was gone; deliver when stock "
+            "returns, or refund.",
+        )
+
+
+def pay_with_wallet(order: Order, buyer_id: uuid.UUID, actor: str) -> bool:
+    """Pay from the buyer's wallet in one transaction (commits)."""
+    if order.buyer_id is not None and order.buyer_id != buyer_id:
+        raise NotFound("No such order.")
+    return confirm_payment(
+        order.id,
+        provider="wallet",
+        provider_ref=f"wallet:{order.id}",
+        amount=order.total,
+        actor=actor,
+        ledger_source=ledger.wallet_code(buyer_id),
+    )
+
+
+def ensure_payable(order: Order) -> None:
+    if order.status == PENDING:
+        if _aware(order.expires_at) <= datetime.now(UTC):
+            raise OrderNotPayable("This order has expired; place a new one.")
+        return
+    if order.status == EXPIRED:
+        raise OrderNotPayable("This order has expired; place a new one.")
+    raise OrderNotPayable(f"This order is {order.status.replace('_', ' ')}.")
+
+
+# --- fulfilling -------------------------------------------------------------
+
+
+def enqueue_fulfilment(order_id: uuid.UUID) -> None:
+    """Queue the fulfilment job; a lost enqueue is repaired by ``sweep``."""
+    from app.core.queues import get_queue
+
+    try:
+        get_queue("fulfilment").enqueue(
+            "app.orders.jobs.fulfil_order",
+            str(current_tenant_id()),
+            str(order_id),
+            job_id=f"fulfil-{order_id}",
+            result_ttl=300,
+            failure_ttl=86400,
+        )
+    except Exception:  # noqa: BLE001 - Redis down: the sweeper will enqueue it
+        log.warning("order %s: fulfilment not enqueued; the sweeper will retry", order_id)
+
+
+def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
+    """Deliver a paid order. Idempotent and safe under concurrency: only the
+    caller that takes the fulfilment lease delivers. Returns the status."""
+    order = get_order_by_id(order_id)
+    if order.product_kind != KIND_CARD:
+        return order.status  # top-ups wait for suppliers, manual items for the operator
+    now = datetime.now(UTC)
+    took = state.transition(
+        order.id,
+        (PAID, FULFILLING),
+        FULFILLING,
+        actor=actor,
+        where=or_(
+            Order.status == PAID,
+            Order.fulfil_started_at.is_(None),
+            Order.fulfil_started_at < now - FULFIL_LEASE,
+        ),
+        fulfil_started_at=now,
+        fulfil_attempts=Order.fulfil_attempts + 1,
+    )
+    if not took:
+        db.session.rollback()
+        return get_order_by_id(order_id).status
+    sold = stock.sell(order.id)
+    if len(sold) >= order.quantity:
+        state.transition(
+            order.id, FULFILLING, DELIVERED, actor=actor, delivered_at=datetime.now(UTC)
+        )
+        db.session.commit()
+        _notify_delivered(order.id)
+        return DELIVERED
+    open_ticket = db.session.scalar(
+        select(Ticket.id).where(Ticket.order_id == order.id, Ticket.status == "open")
+    )
+    state.transition(
+        order.id,
+        FULFILLING,
+        FAILED,
+        actor=actor,
+        note=f"{len(sold)} of {order.quantity} codes available",
+        last_error="not enough reserved stock",
+    )
+    if open_ticket is None:
+        _open_ticket(order.id, "out_of_stock", f"{len(sold)} of {order.quantity} codes in stock.")
+    db.session.commit()
+    return FAILED
+
+
+def _notify_delivered(order_id: uuid.UUID) -> None:
+    from app.core.queues import get_queue
+
+    try:
+        get_queue("mail").enqueue(
+            "app.orders.jobs.mail_delivery",
+            str(current_tenant_id()),
+            str(order_id),
+            job_id=f"mail-{order_id}",
+        )
+    except Exception:  # noqa: BLE001
+        log.warning("order %s: delivery mail not enqueued", order_id)
+
+
+def sweep(limit: int = 500) -> int:
+    """Re-enqueue paid orders whose fulfilment job is gone (a lost message, a
+    killed worker). Runs across shops from the scheduler."""
+    now = datetime.now(UTC)
+    rows = db.session.execute(
+        select(Order.id, Order.tenant_id)
+        .where(
+            Order.product_kind == KIND_CARD,
+            or_(
+                (Order.status == PAID) & (Order.paid_at < now - timedelta(seconds=10)),
+                (Order.status == FULFILLING) & (Order.fulfil_started_at < now - FULFIL_LEASE),
+            ),
+            Order.fulfil_attempts < MAX_FULFIL_ATTEMPTS,
+        )
+        .limit(limit)
+    ).all()
+    from app.core.queues import get_queue
+
+    queue = get_queue("fulfilment")
+    for order_id, tenant_id in rows:
+        queue.enqueue(
+            "app.orders.jobs.fulfil_order",
+            str(tenant_id),
+            str(order_id),
+            job_id=f"fulfil-{order_id}",
+        )
+    return len(rows)
+
+
+def expire_due(limit: int = 1000) -> int:
+    """Expire unpaid orders past their hold and return their stock."""
+    now = datetime.now(UTC)
+    ids = db.session.scalars(
+        select(Order.id).where(Order.status == PENDING, Order.expires_at < now).limit(limit)
+    ).all()
+    expired = 0
+    for order_id in ids:
+        if state.transition(order_id, PENDING, EXPIRED, actor="expiry"):
+            stock.release(order_id)
+            expired += 1
+    db.session.commit()
+    return expired
+
+
+# --- operator actions on exceptions ----------------------------------------
+
+
+def _open_ticket(order_id: uuid.UUID, reason: str, detail: str) -> Ticket:
+    ticket = Ticket(order_id=order_id, reason=reason, detail=detail)
+    db.session.add(ticket)
+    return ticket
+
+
+def list_tickets(status: str | None = "open") -> list[Ticket]:
+    query = select(Ticket).order_by(Ticket.created_at.desc())
+    if status:
+        query = query.where(Ticket.status == status)
+    return list(db.session.scalars(query.limit(200)).all())
+
+
+def _resolve_tickets(order_id: uuid.UUID, resolution: str, actor: str) -> None:
+    now = datetime.now(UTC)
+    for ticket in db.session.scalars(
+        select(Ticket).where(Ticket.order_id == order_id, Ticket.status == "open")
+    ):
+        ticket.status = "resolved"
+        ticket.resolution = resolution
+        ticket.resolved_at = now
+        ticket.actions = [
+            *ticket.actions,
+            {"action": resolution, "by": actor, "at": now.isoformat()},
+        ]
+
+
+def retry(order_id: uuid.UUID, actor: str) -> str:
+    """Operator: try delivering a failed order again (re-reserving what is
+    missing; ``OutOfStock`` when the shop still has none)."""
+    order = get_order_by_id(order_id)
+    if order.status != FAILED:
+        raise Conflict(f"Only a failed order can be retried; this one is {order.status}.")
+    _hold_paid_stock(order)
+    if not state.transition(
+        order.id, FAILED, FULFILLING, actor=actor, note="retry", fulfil_started_at=None
+    ):
+        raise Conflict("The order changed meanwhile; reload and try again.")
+    _resolve_tickets(order.id, "retried", actor)
+    db.session.commit()
+    return fulfil(order.id, actor=actor)
+
+
+def deliver_manually(order_id: uuid.UUID, content: str, actor: str) -> Order:
+    """Operator: deliver by hand (a manual item, or a failed card order).
+    The content is encrypted like card codes and shown to the buyer."""
+    content = (content or "").strip()
+    if not content:
+        raise ValidationFailed("Give what to deliver.", errors={"content": ["Required."]})
+    order = get_order_by_id(order_id)
+    cipher = get_cipher()
+    moved = state.transition(
+        order.id,
+        (PAID, FAILED, FULFILLING),
+        DELIVERED,
+        actor=actor,
+        note="delivered by hand",
+        delivered_at=datetime.now(UTC),
+        manual_key_id=cipher.current_id,
+        manual_secret=cipher.encrypt(order.id, content),
+    )
+    if not moved:
+        raise Conflict(f"This order is {order.status}; it cannot be delivered by hand.")
+    stock.release(order.id)
+    _resolve_tickets(order.id, "delivered", actor)
+    db.session.commit()
+    _notify_delivered(order.id)
+    return get_order_by_id(order.id)
+
+
+def refund(order_id: uuid.UUID, *, to: str, actor: str) -> Order:
+    """Refund a paid order to the buyer's wallet or the original payment.
+
+    Undelivered codes return to stock; delivered ones are voided, never
+    resold. Idempotent by the ledger key ``refund:<order>``.
+    """
+    order = get_order_by_id(order_id)
+    if order.status == FULFILLING:
+        raise Conflict("This order is being delivered right now; try again in a minute.")
+    if order.status not in (PAID, DELIVERED, PARTIAL, FAILED):
+        raise Conflict(f"This order is {order.status}; there is nothing to refund.")
+    if to == "wallet":
+        if order.buyer_id is None:
+            raise ValidationFailed(
+                "A guest order can only be refunded to the original payment.",
+                errors={"to": ["This buyer has no wallet."]},
+            )
+        target = ledger.wallet_code(order.buyer_id)
+    elif to == "original":
+        if order.payment_provider == "wallet":
+            target = ledger.wallet_code(order.buyer_id)
+        else:
+            from app.payments import providers
+
+            providers.refund_original(order)
+            target = ledger.clearing_code(order.payment_provider or "unknown")
+    else:
+        raise ValidationFailed("Refund to 'wallet' or 'original'.", errors={"to": ["Unknown."]})
+    moved = state.transition(
+        order.id,
+        (PAID, DELIVERED, PARTIAL, FAILED),
+        REFUNDED,
+        actor=actor,
+        note=f"refund to {to}",
+    )
+    if not moved:
+        raise Conflict("The order changed meanwhile; reload and try again.")
+    ledger.post(
+        f"refund:{order.id}",
+        "refund",
+        [ledger.Line(ledger.SALES, -order.total), ledger.Line(target, order.total)],
+        order.currency,
+        memo=f"refund of order {order.number}",
+        order_id=order.id,
+    )
+    stock.release(order.id)
+    sold_ids = list(
+        db.session.scalars(select(Card.id).where(Card.order_id == order.id, Card.status == "sold"))
+    )
+    stock.void(sold_ids)
+    _resolve_tickets(order.id, "refunded", actor)
+    db.session.commit()
+    return get_order_by_id(order.id)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,89 @@
+"""Order transitions: the only code that changes ``orders.status``.
+
+Each transition is one conditional UPDATE naming the states it expects
+(``… WHERE status IN (:expected)``) plus an event row, in the caller's
+transaction. It returns whether this call moved the order: a repeat, or a
+racing second caller, gets ``False`` and must not repeat the side effects
+(deliver, mail, post to the ledger) that belong to the transition.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import update
+
+from app.extensions import db
+from app.orders.models import (
+    CANCELLED,
+    DELIVERED,
+    EXPIRED,
+    FAILED,
+    FULFILLING,
+    PAID,
+    PARTIAL,
+    PENDING,
+    REFUNDED,
+    Order,
+    OrderEvent,
+)
+
+ALLOWED: dict[str, set[str]] = {
+    PENDING: {PAID, EXPIRED, CANCELLED},
+    EXPIRED: {PAID},  # a payment that arrives late is never lost (掉单)
+    PAID: {FULFILLING, DELIVERED, FAILED, REFUNDED},
+    FULFILLING: {DELIVERED, PARTIAL, FAILED, FULFILLING},
+    FAILED: {FULFILLING, DELIVERED, REFUNDED},
+    PARTIAL: {DELIVERED, REFUNDED},
+    DELIVERED: {REFUNDED},
+    CANCELLED: set(),
+    REFUNDED: set(),
+}
+
+
+class IllegalTransition(ValueError):
+    """A transition the state machine does not allow (a programming error)."""
+
+
+def transition(
+    order_id: uuid.UUID,
+    expected: str | tuple[str, ...],
+    to: str,
+    *,
+    actor: str,
+    note: str = "",
+    where=None,
+    **values,
+) -> bool:
+    """Move the order from one of ``expected`` to ``to``, setting ``values``.
+
+    ``where`` adds a condition (e.g. a stale fulfilment lease). Returns
+    ``True`` when this call made the move.
+    """
+    expected = (expected,) if isinstance(expected, str) else tuple(expected)
+    for state in expected:
+        if to not in ALLOWED.get(state, set()):
+            raise IllegalTransition(f"{state} -> {to}")
+    stmt = (
+        update(Order)
+        .where(Order.id == order_id, Order.status.in_(expected))
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if where is not None:
+        stmt = stmt.where(where)
+    # The guard scopes ORM UPDATEs to the current shop; RETURNING tells us the
+    # state we left without a second read.
+    moved = db.session.execute(stmt.returning(Order.id)).first()
+    if moved is None:
+        return False
+    db.session.add(
+        OrderEvent(
+            order_id=order_id,
+            from_status="|".join(expected) if len(expected) > 1 else expected[0],
+            to_status=to,
+            actor=actor[:120],
+            note=note,
+        )
+    )
+    return True
