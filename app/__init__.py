@@ -100,6 +100,13 @@ def create_app(overrides: dict | None = None) -> Flask:
         }
 
     @app.after_request
+    def _remember_language(response):
+        wanted = request.args.get("lang")
+        if wanted in app.config["LANGUAGES"] and request.cookies.get("lang") != wanted:
+            response.set_cookie("lang", wanted, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -115,6 +122,9 @@ def _import_models() -> None:
     import app.accounts.models  # noqa: F401
     import app.catalog.models  # noqa: F401
     import app.core.audit  # noqa: F401
+    import app.ledger.models  # noqa: F401
+    import app.orders.models  # noqa: F401
+    import app.payments.models  # noqa: F401
     import tenants.models  # noqa: F401
 
 

@@ -102,9 +102,19 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_SERVER": get("MAIL_SERVER", "localhost"),
         "MAIL_PORT": int(get("MAIL_PORT", "25")),
         "MAIL_FROM": get("MAIL_FROM", "Kameng <no-reply@localhost>"),
+        "MAIL_USERNAME": get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": get("MAIL_PASSWORD", ""),
+        "MAIL_STARTTLS": _bool(get("MAIL_STARTTLS"), False),
+        "ORDER_HOLD_MINUTES": int(get("ORDER_HOLD_MINUTES", "15")),
+        "PLATFORM_FEE_BPS": int(get("PLATFORM_FEE_BPS", "300")),
         "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": get("STRIPE_API_BASE", ""),
+        "STRIPE_PAYMENT_METHODS": [
+            m.strip()
+            for m in (get("STRIPE_PAYMENT_METHODS") or "card,alipay,wechat_pay").split(",")
+            if m.strip()
+        ],
     }
     for key, value in overrides.items():
         if key not in {"DATABASE_URL"}:

@@ -25,5 +25,5 @@ def flash_error(form, err: KamengError) -> None:
         if target is not None:
             target.errors = list(target.errors or []) + list(messages)
             shown = True
-    if not shown or err.detail:
+    if not shown:
         flash(err.detail, "error")

@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PERIODIC: list[tuple[str, str, int]] = [
     ("app.core.queues.heartbeat", "default", 30),
     ("app.catalog.jobs.release_expired_holds", "default", 60),
+    ("app.orders.jobs.expire_orders", "default", 30),
+    ("app.orders.jobs.sweep_orders", "fulfilment", 15),
 ]
 
 
