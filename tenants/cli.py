@@ -48,11 +48,12 @@ def create(slug: str, name: str, owner_email: str, owner_password: str | None) -
                 raise click.ClickException(
                     f"{email} is not a platform user yet; give --owner-password."
                 )
-            with all_tenants():
-                if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-                    raise KamengError(f"The shop address '{slug}' is taken.")
-            owner = services.create_platform_user(email, owner_password)
-        tenant = provisioning.create_shop(slug, name, owner)
+            # The new owner and the shop are written together or not at all.
+            owner, tenant = services.sign_up_operator(
+                email, owner_password, shop_slug=slug, shop_name=name
+            )
+        else:
+            tenant = provisioning.create_shop(slug, name, owner)
     except KamengError as err:
         db.session.rollback()
         fail(err)

@@ -100,7 +100,8 @@ class ApiKeys(MethodView):
         principal = current_principal()
         created_by = principal.id if principal.kind == "platform_user" else None
         key, plaintext = services.create_api_key(data["name"], created_by, data["role"])
-        body = ApiKeySchema().dump(key)
+        # Raw values, not a dump: the response schema serialises them once.
+        body = {name: getattr(key, name) for name in ApiKeySchema().fields}
         body["key"] = plaintext
         return body
 

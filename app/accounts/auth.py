@@ -2,8 +2,13 @@
 ``require`` decorator that every protected view and endpoint uses.
 
 Sessions are bound to the site they were made on: the cookie is host-only,
-and the session also records the shop id (or ``platform``) at sign-in; a
-session presented elsewhere loads no user.
+and the user id Flask-Login keeps (in the session and in the "keep me signed
+in" cookie) names the shop id (or ``platform``) it was made for; an id
+presented on another site loads no user.
+
+API keys authenticate ``/api/`` requests only. Pages ignore the
+``Authorization`` header: it may carry a proxy's Basic credentials, and a key
+must not open the console, whose forms rely on a session and its CSRF token.
 """
 
 from __future__ import annotations
@@ -11,21 +16,38 @@ from __future__ import annotations
 import functools
 import uuid
 
-from flask import g, request, session
+from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import services
 from app.accounts.models import PlatformUser, ShopAccount
 from app.accounts.permissions import ANONYMOUS, Principal, authorize
-from app.core.errors import Unauthorized
-from app.extensions import csrf, login_manager
+from app.core.errors import NotFound, Unauthorized
+from app.extensions import csrf, limiter, login_manager
 
-SITE_KEY = "_site"
+
+def _sign_in_limit_key() -> str:
+    # Per client address and per *site*, not per Host header: the header is
+    # the client's to choose, and "alpha.localhost:8080" or "www." must not
+    # buy a fresh budget of password guesses.
+    return f"{request.remote_addr or '-'}|{_site_marker()}"
+
+
+#: Decorator for every form that checks a password: LOGIN_RATE_LIMIT (POSTs
+#: only) per client address and site; the 11th try in a minute gets a 429.
+limit_sign_in = limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_sign_in_limit_key,
+)
 
 
 def _site_marker() -> str:
     shop = getattr(g, "shop", None)
-    return str(shop.id) if shop else "platform"
+    if shop is not None:
+        return str(shop.id)
+    # Pages of unknown hosts (error pages) are no site: no session loads there.
+    return "platform" if g.get("site") == "platform" else "nowhere"
 
 
 class SessionUser:
@@ -40,8 +62,9 @@ class SessionUser:
         self.row = row
 
     def get_id(self) -> str:
+        """``<kind>:<site>:<id>``: the site makes the id worthless anywhere else."""
         prefix = "p" if self.principal.kind == "platform_user" else "s"
-        return f"{prefix}:{self.principal.id}"
+        return f"{prefix}:{_site_marker()}:{self.principal.id}"
 
 
 def principal_for_platform_user(user: PlatformUser) -> Principal:
@@ -64,9 +87,9 @@ def principal_for_shop_account(account: ShopAccount) -> Principal:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SessionUser | None:
-    if session.get(SITE_KEY) != _site_marker():
+    kind, site, raw = ((user_id or "").split(":", 2) + ["", ""])[:3]
+    if site != _site_marker():
         return None
-    kind, _, raw = (user_id or "").partition(":")
     try:
         ident = uuid.UUID(raw)
     except ValueError:
@@ -83,7 +106,7 @@ def _load_user(user_id: str) -> SessionUser | None:
     if kind == "s" and shop is not None:
         try:
             account = services.get_shop_account(ident)
-        except Exception:  # noqa: BLE001 - NotFound: the account is gone
+        except NotFound:  # the account is gone
             return None
         if not account.is_active:
             return None
@@ -94,7 +117,6 @@ def _load_user(user_id: str) -> SessionUser | None:
 def sign_in(principal: Principal, row, remember: bool = False) -> None:
     """Start a session for ``principal`` on this site (shop or platform)."""
     session.clear()
-    session[SITE_KEY] = _site_marker()
     login_user(SessionUser(principal, row), remember=remember)
 
 
@@ -108,7 +130,7 @@ def current_principal() -> Principal:
     if "principal" in g:
         return g.principal
     principal = ANONYMOUS
-    header = request.headers.get("Authorization", "")
+    header = request.headers.get("Authorization", "") if request.path.startswith("/api/") else ""
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -123,24 +145,30 @@ def current_principal() -> Principal:
     return principal
 
 
-def require(permission: str):
-    """Decorator: the view runs only for a principal holding ``permission``.
+def authenticate_api_request() -> Principal:
+    """Authenticate an ``/api/`` request before any endpoint runs.
 
-    For session-authenticated writes to the API, the CSRF token is checked
-    too (forms are checked by CSRFProtect already; API keys need none).
+    A key that is not valid for this shop is refused (401) on every endpoint,
+    public ones included. A session caller's writes must carry the CSRF token
+    (``X-CSRFToken``), as forms do; API keys need none.
     """
+    principal = current_principal()
+    if (
+        principal.is_authenticated
+        and principal.via == "session"
+        and request.method not in ("GET", "HEAD", "OPTIONS")
+    ):
+        csrf.protect()
+    return principal
+
+
+def require(permission: str):
+    """Decorator: the view runs only for a principal holding ``permission``."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = current_principal()
-            authorize(principal, permission)
-            if (
-                principal.via == "session"
-                and request.method not in ("GET", "HEAD", "OPTIONS")
-                and request.path.startswith("/api/")
-            ):
-                csrf.protect()
+            authorize(current_principal(), permission)
             return view(*args, **kwargs)
 
         wrapper.required_permission = permission

@@ -88,6 +88,40 @@ def create_platform_user(
     return user
 
 
+def sign_up_operator(email: str, password: str, *, shop_slug: str, shop_name: str):
+    """Create an operator and their first shop in one transaction: both or
+    neither. Returns ``(PlatformUser, Tenant)``; the shop answers on its host
+    at once. ``ValidationFailed`` for bad input, ``Conflict`` when the email or
+    the shop address is taken; nothing is written in either case.
+    """
+    from tenants import provisioning
+    from tenants.models import Tenant
+
+    slug = provisioning.validate_slug(shop_slug)
+    provisioning.validate_shop_name(shop_name)
+    email = normalize_email(email)
+    check_password(password)
+    with all_tenants():
+        if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
+            raise Conflict(
+                f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]}
+            )
+    if db.session.scalar(select(PlatformUser.id).where(PlatformUser.email == email)):
+        raise Conflict(
+            "An account with this email already exists; sign in to open another shop.",
+            errors={"email": ["Already registered."]},
+        )
+    user = PlatformUser(email=email, password_hash=hash_password(password))
+    try:
+        db.session.add(user)
+        db.session.flush()
+        tenant = provisioning.create_shop(slug, shop_name, user)  # commits user and shop
+    except Exception:
+        db.session.rollback()
+        raise
+    return user, tenant
+
+
 def set_platform_admin(email: str, password: str | None) -> PlatformUser:
     """Make ``email`` a platform owner, creating the user when needed. Idempotent."""
     email = normalize_email(email)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from app.accounts import services
 from app.accounts.auth import (
     current_principal,
+    limit_sign_in,
     principal_for_shop_account,
     require,
     sign_in,
@@ -17,7 +18,7 @@ from app.accounts.forms import LoginForm, SignupForm
 from app.core.errors import KamengError
 from app.core.pages import flash_error, only_on
 from app.core.themes import render_shop
-from app.extensions import db, limiter
+from app.extensions import db
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 bp.before_request(only_on("shop"))
@@ -31,7 +32,7 @@ def _safe_next(default: str) -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limit_sign_in
 def signup():
     form = SignupForm()
     if form.validate_on_submit():
@@ -48,7 +49,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limit_sign_in
 def login():
     form = LoginForm()
     if form.validate_on_submit():

@@ -3,21 +3,31 @@
 
 Domain packages own their endpoints (``<domain>/api.py``, flask-smorest
 blueprints); this module registers them, declares the bearer-key security
-scheme, and makes every API blueprint shop-only and CSRF-exempt (session
-callers are CSRF-checked in ``require`` instead; API keys need no CSRF).
+scheme, and puts one gate in front of every API blueprint: shop hosts only,
+the caller authenticated before the endpoint runs (a bad key is a 401 even
+on public endpoints), and session callers' writes CSRF-checked (the
+blueprints are exempt from the form CSRF check; API keys need none).
 """
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_smorest import Api
 
 from app.core.errors import UnknownShop
 
 
-def _shop_only():
+def _api_gate(names: frozenset[str]):
+    # An app-level hook, not blueprint ones: the blueprints are module-level
+    # objects and Flask refuses changes to a blueprint once registered, so a
+    # second ``create_app`` in one process (tests, scripts) would fail.
+    if request.blueprint not in names:
+        return
     if g.get("site") != "shop":
         raise UnknownShop("The API answers on a shop's host, such as <slug>.<domain>.")
+    from app.accounts.auth import authenticate_api_request
+
+    authenticate_api_request()
 
 
 def api_blueprints():
@@ -38,7 +48,9 @@ def init_api(app: Flask, api: Api, csrf) -> None:
             "`flask --app wsgi tenants api-key SLUG`.",
         },
     )
-    for blp in api_blueprints():
-        blp.before_request(_shop_only)
+    blueprints = api_blueprints()
+    for blp in blueprints:
         api.register_blueprint(blp, url_prefix="/api/v1" + (blp.url_prefix or ""))
         csrf.exempt(blp)
+    names = frozenset(blp.name for blp in blueprints)
+    app.before_request(lambda: _api_gate(names))

@@ -6,12 +6,13 @@ platform's one-time hand-off); the shop's membership decides their role.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.accounts import services
 from app.accounts.auth import (
     current_principal,
+    limit_sign_in,
     principal_for_platform_user,
     require,
     sign_in,
@@ -22,14 +23,14 @@ from app.accounts.handoff import redeem_handoff
 from app.core.errors import KamengError, NotFound
 from app.core.ids import parse_uuid
 from app.core.pages import flash_error, only_on
-from app.extensions import db, limiter
+from app.extensions import db
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 bp.before_request(only_on("shop"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limit_sign_in
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -47,7 +48,7 @@ def login():
 def handoff():
     user_id = redeem_handoff(request.args.get("token", ""), g.shop.id)
     user = services.get_platform_user(user_id) if user_id else None
-    principal = principal_for_platform_user(user) if user else None
+    principal = principal_for_platform_user(user) if user and user.is_active else None
     if principal is None or not principal.roles:
         flash(_("That sign-in link has expired. Sign in here instead."), "error")
         return redirect(url_for("console.login"))

@@ -106,9 +106,12 @@ def _http_problem(exc: HTTPException) -> dict:
             else:
                 errors[location] = fields
         problem["errors"] = errors
-        problem["type"] = PROBLEM_BASE + "validation-failed"
-        problem["title"] = "The request has invalid fields"
-        problem["detail"] = "Some fields are missing or invalid; see 'errors'."
+        if status == 422:
+            problem["type"] = PROBLEM_BASE + "validation-failed"
+            problem["title"] = "The request has invalid fields"
+            problem["detail"] = "Some fields are missing or invalid; see 'errors'."
+        else:  # 400: the body could not be read at all (e.g. malformed JSON)
+            problem["detail"] = "The request could not be read; see 'errors'."
     return problem
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.accounts import services
 from app.accounts.auth import (
     current_principal,
+    limit_sign_in,
     principal_for_platform_user,
     require,
     sign_in,
@@ -20,7 +21,7 @@ from app.accounts.handoff import issue_handoff
 from app.core.errors import KamengError, NotFound
 from app.core.links import shop_url
 from app.core.pages import flash_error, only_on
-from app.extensions import db, limiter
+from app.extensions import db
 from tenants import provisioning
 from tenants.context import all_tenants
 from tenants.models import Tenant
@@ -34,21 +35,17 @@ def landing():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limit_sign_in
 def signup():
     form = ShopSignupForm()
     if form.validate_on_submit():
         try:
-            slug = provisioning.validate_slug(form.slug.data)
-            provisioning.validate_shop_name(form.shop_name.data)
-            with all_tenants():
-                taken = db.session.scalar(select(Tenant.id).where(Tenant.slug == slug))
-            if taken:
-                raise KamengError(
-                    _("That shop address is taken."), errors={"slug": [_("Already taken.")]}
-                )
-            user = services.create_platform_user(form.email.data, form.password.data)
-            tenant = provisioning.create_shop(slug, form.shop_name.data, user)
+            user, tenant = services.sign_up_operator(
+                form.email.data,
+                form.password.data,
+                shop_slug=form.slug.data,
+                shop_name=form.shop_name.data,
+            )
         except KamengError as err:
             db.session.rollback()
             flash_error(form, err)
@@ -60,7 +57,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limit_sign_in
 def login():
     form = LoginForm()
     if form.validate_on_submit():

@@ -1,0 +1,74 @@
+"""Factories for the accounts, API and CLI tests.
+
+Two differences from the shared ``make_shop`` and ``make_account`` of
+``tests/conftest.py``, which ``tests/accounts/conftest.py`` and
+``tests/api/conftest.py`` override with these (``tests/test_cli.py`` imports
+them):
+
+- they hand back loaded rows: the shared ones commit and then
+  ``expunge_all()``, which leaves the rows detached *and* expired, so reading
+  ``tenant.id`` raises ``DetachedInstanceError``;
+- users and accounts get one argon2id hash of ``PASSWORD`` computed once per
+  run, instead of a fresh hash each (a few hundred milliseconds apiece, and
+  the cross-tenant tests build six per test). Sign-in still verifies against
+  a real argon2id hash; the sign-up tests hash through the real services.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from app.extensions import db
+from tests.conftest import PASSWORD
+
+
+@functools.cache
+def password_hash() -> str:
+    from app.core.security import hash_password
+
+    return hash_password(PASSWORD)
+
+
+def _detach_loaded(*rows) -> None:
+    for row in rows:
+        db.session.refresh(row)
+    db.session.expunge_all()
+
+
+@pytest.fixture
+def make_shop(app):
+    """make_shop(slug) -> (tenant, owner): a shop with its owner, committed."""
+    from app.accounts.models import PlatformUser
+    from tenants import provisioning
+
+    def make(slug: str, name: str | None = None, owner_email: str | None = None):
+        with app.app_context():
+            owner = PlatformUser(
+                email=owner_email or f"owner@{slug}.example.com", password_hash=password_hash()
+            )
+            db.session.add(owner)
+            db.session.flush()
+            tenant = provisioning.create_shop(slug, name or f"Shop {slug}", owner)
+            _detach_loaded(tenant, owner)
+            return tenant, owner
+
+    return make
+
+
+@pytest.fixture
+def make_account(app):
+    """make_account(tenant, email, role='customer') -> ShopAccount."""
+    from app.accounts.models import ShopAccount
+    from tenants.context import tenant_context
+
+    def make(tenant, email: str, role: str = "customer"):
+        with app.app_context(), tenant_context(tenant):
+            account = ShopAccount(email=email, password_hash=password_hash(), role=role)
+            db.session.add(account)
+            db.session.commit()
+            _detach_loaded(account)
+            return account
+
+    return make
