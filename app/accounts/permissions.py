@@ -25,10 +25,20 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "members.view",
             "catalog.view",
             "catalog.manage",
+            "orders.view",
+            "orders.manage",
         }
     ),
     "staff": frozenset(
-        {"shop.console", "accounts.view", "members.view", "catalog.view", "catalog.manage"}
+        {
+            "shop.console",
+            "accounts.view",
+            "members.view",
+            "catalog.view",
+            "catalog.manage",
+            "orders.view",
+            "orders.manage",
+        }
     ),
     "agent": frozenset({"account.self", "agent.buy"}),
     "supplier": frozenset({"account.self", "supplier.stock"}),
