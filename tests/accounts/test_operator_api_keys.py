@@ -25,7 +25,7 @@ def bearer(key: str) -> dict:
 def stored_keys(app) -> list[dict]:
     """Every column of every stored key, as text."""
     with app.app_context(), all_tenants():
-        rows = db.session.execute(select(ApiKey.__table__)).mappings().all()
+        rows = db.session.execute(select(ApiKey.__table__).order_by(ApiKey.id)).mappings().all()
         return [{k: str(v) for k, v in row.items()} for row in rows]
 
 

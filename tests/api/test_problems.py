@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.api.support import api_key_rows, assert_problem, bearer, csrf_header
+from tests.api.test_cross_tenant import ENDPOINTS
 
 
 @pytest.fixture
@@ -239,11 +240,20 @@ def test_openapi_json_describes_every_endpoint_and_the_bearer_scheme(app, browse
         if rule.rule.startswith("/api/v1/") and rule.endpoint.split(".")[0] != "api-docs"
     }
     assert served == set(spec["paths"])
+    schemes = set(spec["components"]["securitySchemes"])
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            if method == "parameters" or path == "/api/v1/shop":
-                continue  # path parameters; the public endpoint
-            assert {"apiKey": []} in operation.get("security", []), f"{method} {path}"
+            if method == "parameters":
+                continue
+            for requirement in operation.get("security", []):
+                assert set(requirement) <= schemes, f"{method} {path}: {requirement}"
+    # The accounts endpoints (all but the public shop card) ask for the key.
+    for (method, rule), endpoint in ENDPOINTS.items():
+        operation = spec["paths"][rule.replace("<", "{").replace(">", "}")][method.lower()]
+        if endpoint.public:
+            assert "security" not in operation, rule
+        else:
+            assert operation["security"] == [{"apiKey": []}], f"{method} {rule}"
 
 
 def test_api_docs_page_answers(browser_for, alpha):
