@@ -40,9 +40,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "orders.manage",
         }
     ),
-    "agent": frozenset({"account.self", "agent.buy"}),
-    "supplier": frozenset({"account.self", "supplier.stock"}),
-    "customer": frozenset({"account.self"}),
+    "agent": frozenset({"account.self", "wallet.self", "agent.buy"}),
+    "supplier": frozenset({"account.self", "wallet.self", "supplier.stock"}),
+    "customer": frozenset({"account.self", "wallet.self"}),
 }
 
 

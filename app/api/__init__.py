@@ -32,9 +32,19 @@ def _api_gate(names: frozenset[str]):
 
 def api_blueprints():
     from app.accounts.api import blp as accounts_blp
+    from app.ledger.api import blp as wallet_blp
+    from app.payments.api import blp as payments_blp
     from app.storefront.api import blp as shop_blp
 
-    return [shop_blp, accounts_blp]
+    return [shop_blp, accounts_blp, wallet_blp, payments_blp]
+
+
+def platform_blueprints():
+    """Endpoints outside the shop gate: they answer on every host and
+    authenticate themselves (a provider's webhook checks its signature)."""
+    from app.payments.webhooks import blp as stripe_webhooks_blp
+
+    return [stripe_webhooks_blp]
 
 
 def init_api(app: Flask, api: Api, csrf) -> None:
@@ -50,6 +60,9 @@ def init_api(app: Flask, api: Api, csrf) -> None:
     )
     blueprints = api_blueprints()
     for blp in blueprints:
+        api.register_blueprint(blp, url_prefix="/api/v1" + (blp.url_prefix or ""))
+        csrf.exempt(blp)
+    for blp in platform_blueprints():
         api.register_blueprint(blp, url_prefix="/api/v1" + (blp.url_prefix or ""))
         csrf.exempt(blp)
     names = frozenset(blp.name for blp in blueprints)

@@ -148,6 +148,38 @@ def wallet_balance(shop_account_id: uuid.UUID) -> int:
     return int(balance or 0)
 
 
+def wallet_entry_count(shop_account_id: uuid.UUID) -> int:
+    """How many entries the account's wallet has (0 for a wallet never used)."""
+    return int(
+        db.session.scalar(
+            select(func.count(LedgerEntry.id))
+            .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+            .where(LedgerAccount.code == wallet_code(shop_account_id))
+        )
+        or 0
+    )
+
+
+def wallet_page(shop_account_id: uuid.UUID, *, page: int = 1, per_page: int = 50) -> dict:
+    """A shop account's wallet as its owner sees it, in the current shop:
+    the cached balance, the currency, and one page of entries, newest first
+    (amounts in minor units; positive adds to the balance)."""
+    from tenants.context import current_tenant_id
+    from tenants.models import Tenant
+
+    currency = db.session.scalar(
+        select(LedgerAccount.currency).where(LedgerAccount.code == wallet_code(shop_account_id))
+    ) or db.session.scalar(select(Tenant.currency).where(Tenant.id == current_tenant_id()))
+    return {
+        "balance": wallet_balance(shop_account_id),
+        "currency": currency,
+        "entries": wallet_entries(shop_account_id, limit=per_page, offset=(page - 1) * per_page),
+        "total": wallet_entry_count(shop_account_id),
+        "page": page,
+        "per_page": per_page,
+    }
+
+
 def wallet_entries(shop_account_id: uuid.UUID, limit: int = 50, offset: int = 0) -> list[dict]:
     rows = db.session.execute(
         select(LedgerEntry, LedgerTransaction)

@@ -11,15 +11,31 @@
   ``application_fee_amount``; a verified webhook confirms it (see
   ``payments.webhooks``). Without a connected account the platform's own
   account takes the payment and no application fee applies.
+
+Wallet recharges (充值) use the same providers through ``start_recharge``;
+their one confirmation path is ``payments.services.confirm_recharge``.
+
+A ``Payment`` row records what the provider says about the money
+(pending → succeeded | failed, then refunded); whether an order accepted
+that money is the order's business (a second payment for a paid order is
+still a succeeded payment, and gets a ticket).
+
+Every PaymentIntent carries ``metadata.kameng_tenant_id`` (where the
+webhook looks first) and ``kameng_purpose``; orders add
+``kameng_order_id``/``kameng_order_number``, recharges ``kameng_payment_id``.
+The order number travels in metadata rather than ``description``: the
+PaymentIntent parameters we send are the minimal documented set, which
+localstripe (our test double of Stripe) also accepts.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.core.errors import KamengError, ValidationFailed
 from app.extensions import db
@@ -51,7 +67,9 @@ def enabled(provider: str) -> bool:
     return provider in current_app.config["PAYMENT_PROVIDERS"]
 
 
-def _record(order: Order, provider: str, ref: str) -> Payment:
+def record_order_payment(order: Order, provider: str, ref: str) -> Payment:
+    """The order's payment through ``provider`` with reference ``ref``, created
+    on first use (pending). Runs in the caller's transaction."""
     existing = db.session.scalar(
         select(Payment).where(Payment.provider == provider, Payment.provider_ref == ref)
     )
@@ -85,7 +103,7 @@ def start(order: Order, provider: str, *, buyer_id: uuid.UUID | None, actor: str
         orders.pay_with_wallet(order, buyer_id, actor)
         return PaymentStart("wallet", "succeeded")
     if provider == "sandbox":
-        payment = _record(order, "sandbox", f"sb_{order.id.hex}")
+        payment = record_order_payment(order, "sandbox", f"sb_{order.id.hex}")
         db.session.commit()
         orders.confirm_payment(
             order.id,
@@ -94,6 +112,8 @@ def start(order: Order, provider: str, *, buyer_id: uuid.UUID | None, actor: str
             amount=order.total,
             actor="sandbox",
         )
+        mark_succeeded(payment.id)
+        db.session.commit()
         return PaymentStart("sandbox", "succeeded", payment.id)
     if provider == "stripe":
         return _start_stripe(order)
@@ -114,39 +134,57 @@ def stripe_client():
     return client
 
 
-def platform_fee(order: Order) -> int:
+def platform_fee(amount: int) -> int:
+    """The platform's fee on a Stripe payment of ``amount`` minor units
+    (``PLATFORM_FEE_BPS``, rounded once by ``core.money.share_of``)."""
     from app.core.money import share_of
 
-    return share_of(order.total, current_app.config["PLATFORM_FEE_BPS"])
+    return share_of(amount, current_app.config["PLATFORM_FEE_BPS"])
 
 
-def _start_stripe(order: Order) -> PaymentStart:
+def create_payment_intent(
+    *, tenant_id: uuid.UUID, amount: int, currency: str, metadata: dict, idempotency_key: str
+):
+    """Create a PaymentIntent for ``amount`` minor units on the shop's Stripe
+    account: with a connected account, on that account (``Stripe-Account``)
+    with the platform's fee (``share_of(amount, PLATFORM_FEE_BPS)``) as
+    ``application_fee_amount``; without one, on the platform's account and
+    no fee. Idempotent at Stripe by ``idempotency_key``. Raises
+    ``ProviderError`` when Stripe refuses."""
     import stripe
 
     from tenants.models import Tenant
 
-    shop = db.session.get(Tenant, order.tenant_id)
+    shop = db.session.get(Tenant, tenant_id)
     params: dict = {
-        "amount": order.total,
-        "currency": order.currency.lower(),
+        "amount": amount,
+        "currency": currency.lower(),
         "payment_method_types": current_app.config["STRIPE_PAYMENT_METHODS"],
-        "metadata": {
-            "kameng_order_id": str(order.id),
-            "kameng_tenant_id": str(order.tenant_id),
-            "kameng_order_number": order.number,
-        },
-        "description": f"{shop.name} order {order.number}",
-        "receipt_email": order.email,
+        "metadata": {"kameng_tenant_id": str(tenant_id), **metadata},
     }
-    options: dict = {"idempotency_key": f"kameng-order-{order.id}"}
+    options: dict = {"idempotency_key": idempotency_key}
     if shop.stripe_account_id:
-        params["application_fee_amount"] = platform_fee(order)
+        params["application_fee_amount"] = platform_fee(amount)
         options["stripe_account"] = shop.stripe_account_id
     try:
-        intent = stripe_client().v1.payment_intents.create(params=params, options=options)
+        return stripe_client().v1.payment_intents.create(params=params, options=options)
     except stripe.StripeError as exc:
         raise ProviderError(f"Stripe: {exc.user_message or type(exc).__name__}") from exc
-    payment = _record(order, "stripe", intent.id)
+
+
+def _start_stripe(order: Order) -> PaymentStart:
+    intent = create_payment_intent(
+        tenant_id=order.tenant_id,
+        amount=order.total,
+        currency=order.currency,
+        metadata={
+            "kameng_order_id": str(order.id),
+            "kameng_order_number": order.number,
+            "kameng_purpose": "order",
+        },
+        idempotency_key=f"kameng-order-{order.id}",
+    )
+    payment = record_order_payment(order, "stripe", intent.id)
     db.session.commit()
     return PaymentStart(
         "stripe",
@@ -154,6 +192,90 @@ def _start_stripe(order: Order) -> PaymentStart:
         payment.id,
         {"payment_intent": intent.id, "client_secret": intent.client_secret},
     )
+
+
+def start_recharge(payment: Payment) -> PaymentStart:
+    """Collect a pending recharge ``payment`` (already committed) through its
+    provider. ``sandbox`` confirms at once through
+    ``payments.services.confirm_recharge`` (the path a webhook takes);
+    ``stripe`` creates the PaymentIntent and leaves confirmation to the
+    webhook. Commits."""
+    from app.payments import services
+
+    if payment.provider == "sandbox":
+        services.confirm_recharge(
+            payment.id,
+            provider="sandbox",
+            provider_ref=payment.provider_ref,
+            amount=payment.amount,
+            actor="sandbox",
+        )
+        return PaymentStart("sandbox", "succeeded", payment.id)
+    if payment.provider == "stripe":
+        intent = create_payment_intent(
+            tenant_id=payment.tenant_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            metadata={
+                "kameng_payment_id": str(payment.id),
+                "kameng_account_id": str(payment.account_id),
+                "kameng_purpose": "recharge",
+            },
+            idempotency_key=f"kameng-recharge-{payment.id}",
+        )
+        payment.provider_ref = intent.id
+        db.session.commit()
+        return PaymentStart(
+            "stripe",
+            "requires_action",
+            payment.id,
+            {"payment_intent": intent.id, "client_secret": intent.client_secret},
+        )
+    raise ProviderUnavailable(f"Recharging through '{payment.provider}' is not supported.")
+
+
+def mark_succeeded(payment_id: uuid.UUID) -> bool:
+    """Record that the provider collected the payment (pending or failed →
+    succeeded; a refunded or already succeeded payment is left alone). Runs
+    in the caller's transaction. Returns whether it changed the row."""
+    return _move(payment_id, ("pending", "failed"), "succeeded", confirmed_at=datetime.now(UTC))
+
+
+def mark_failed(payment_id: uuid.UUID) -> bool:
+    """Record a failed attempt: only a pending payment becomes failed, so a
+    failure reported after a success (events out of order) changes nothing.
+    Runs in the caller's transaction."""
+    return _move(payment_id, ("pending",), "failed")
+
+
+def record_refunded(payment_id: uuid.UUID, refunded: int) -> bool:
+    """Record that ``refunded`` minor units of the payment went back (the
+    provider's running total, so a stale or repeated report never lowers
+    it). A full refund marks the payment refunded. Caller's transaction."""
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id))
+    if payment is None or refunded <= (payment.refunded or 0):
+        return False
+    refunded = min(refunded, payment.amount)
+    values: dict = {"refunded": refunded}
+    if refunded >= payment.amount:
+        values["status"] = "refunded"
+    moved = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.refunded < refunded)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return moved == 1
+
+
+def _move(payment_id: uuid.UUID, expected: tuple[str, ...], to: str, **values) -> bool:
+    moved = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status.in_(expected))
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return moved == 1
 
 
 def refund_original(order: Order) -> None:
