@@ -4,7 +4,9 @@
 Sessions are bound to the site they were made on: the cookie is host-only,
 and the user id Flask-Login keeps (in the session and in the "keep me signed
 in" cookie) names the shop id (or ``platform``) it was made for; an id
-presented on another site loads no user.
+presented on another site loads no user. The id also carries a random
+sign-in id, recorded in Redis at sign-out: the session cookies are signed,
+not stored, so without that a copy taken before sign-out would still work.
 
 API keys authenticate ``/api/`` requests only. Pages ignore the
 ``Authorization`` header: it may carry a proxy's Basic credentials, and a key
@@ -14,7 +16,10 @@ must not open the console, whose forms rely on a session and its CSRF token.
 from __future__ import annotations
 
 import functools
+import logging
+import secrets
 import uuid
+from datetime import timedelta
 
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
@@ -24,6 +29,9 @@ from app.accounts.models import PlatformUser, ShopAccount
 from app.accounts.permissions import ANONYMOUS, Principal, authorize
 from app.core.errors import NotFound, Unauthorized
 from app.extensions import csrf, limiter, login_manager
+
+log = logging.getLogger(__name__)
+SIGNED_OUT_KEY = "kameng:signed-out:{}"
 
 
 def _sign_in_limit_key() -> str:
@@ -57,14 +65,16 @@ class SessionUser:
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, principal: Principal, row) -> None:
+    def __init__(self, principal: Principal, row, sign_in_id: str) -> None:
         self.principal = principal
         self.row = row
+        self.sign_in_id = sign_in_id
 
     def get_id(self) -> str:
-        """``<kind>:<site>:<id>``: the site makes the id worthless anywhere else."""
+        """``<kind>:<site>:<id>:<sign-in id>``: worthless on another site or
+        after sign-out."""
         prefix = "p" if self.principal.kind == "platform_user" else "s"
-        return f"{prefix}:{_site_marker()}:{self.principal.id}"
+        return f"{prefix}:{_site_marker()}:{self.principal.id}:{self.sign_in_id}"
 
 
 def principal_for_platform_user(user: PlatformUser) -> Principal:
@@ -87,8 +97,8 @@ def principal_for_shop_account(account: ShopAccount) -> Principal:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SessionUser | None:
-    kind, site, raw = ((user_id or "").split(":", 2) + ["", ""])[:3]
-    if site != _site_marker():
+    kind, site, raw, sign_in_id = ((user_id or "").split(":", 3) + ["", "", ""])[:4]
+    if site != _site_marker() or not sign_in_id or _signed_out(sign_in_id):
         return None
     try:
         ident = uuid.UUID(raw)
@@ -102,7 +112,7 @@ def _load_user(user_id: str) -> SessionUser | None:
         principal = principal_for_platform_user(user)
         if shop is not None and not principal.roles:
             return None  # no longer a member of this shop
-        return SessionUser(principal, user)
+        return SessionUser(principal, user, sign_in_id)
     if kind == "s" and shop is not None:
         try:
             account = services.get_shop_account(ident)
@@ -110,17 +120,44 @@ def _load_user(user_id: str) -> SessionUser | None:
             return None
         if not account.is_active:
             return None
-        return SessionUser(principal_for_shop_account(account), account)
+        return SessionUser(principal_for_shop_account(account), account, sign_in_id)
     return None
+
+
+def _signed_out(sign_in_id: str) -> bool:
+    from app.core.redisconn import get_redis
+
+    try:
+        return bool(get_redis().exists(SIGNED_OUT_KEY.format(sign_in_id)))
+    except Exception:  # noqa: BLE001 - any Redis failure: keep serving signed-in users
+        log.warning("sessions: Redis unavailable, sign-outs cannot be checked")
+        return False
 
 
 def sign_in(principal: Principal, row, remember: bool = False) -> None:
     """Start a session for ``principal`` on this site (shop or platform)."""
     session.clear()
-    login_user(SessionUser(principal, row), remember=remember)
+    login_user(SessionUser(principal, row, secrets.token_urlsafe(12)), remember=remember)
 
 
 def sign_out() -> None:
+    """End the session here and make every copy of its cookies worthless."""
+    from app.core.redisconn import get_redis
+
+    if current_user.is_authenticated:
+        # Remembered as long as any copy of the cookies could still be valid.
+        config = current_app.config
+        lifetimes = [
+            config.get("REMEMBER_COOKIE_DURATION") or timedelta(days=365),
+            config["PERMANENT_SESSION_LIFETIME"],
+        ]
+        seconds = max(
+            t.total_seconds() if isinstance(t, timedelta) else float(t) for t in lifetimes
+        )
+        try:
+            get_redis().set(SIGNED_OUT_KEY.format(current_user.sign_in_id), "1", ex=int(seconds))
+        except Exception:  # noqa: BLE001
+            log.warning("sessions: Redis unavailable, a sign-out was not recorded")
     logout_user()
     session.clear()
 

@@ -254,3 +254,17 @@ def test_the_dashboard_links_to_the_api_documentation(make_shop, browser_for):
     docs = re.search(r'href="([^"]*/api/v1/docs)"', page)
     assert docs, page
     assert browser.get(docs.group(1)).status_code == 200
+
+
+def test_signing_out_of_the_console_makes_a_copied_session_worthless(make_shop, browser_for):
+    make_shop("alpha")
+    browser = browser_for("alpha.localhost")
+    console_sign_in(browser, "owner@alpha.example.com")
+    stolen = browser.client.get_cookie("kameng_session", domain="alpha.localhost").value
+
+    browser.submit("/console/login", {}, action="/console/logout")
+
+    replay = browser_for("alpha.localhost")
+    replay.client.set_cookie("kameng_session", stolen, domain="alpha.localhost")
+    assert replay.get("/console/").location.startswith("/console/login")
+    assert replay.get("/api/v1/me").status_code == 401

@@ -182,3 +182,24 @@ def test_an_operator_opens_a_second_shop_from_my_shops(app, platform, browser_fo
     assert taken.status_code == 200
     assert "Already taken." in text_of(taken)
     assert count(app, Tenant) == 2
+
+
+def test_signing_out_makes_copies_of_the_cookies_worthless(platform, browser_for, make_shop):
+    make_shop("alpha")
+    platform.submit(
+        "/login", {"email": "owner@alpha.example.com", "password": PASSWORD, "remember": "y"}
+    )
+    stolen = {
+        name: platform.client.get_cookie(name, domain="localhost").value
+        for name in ("kameng_session", "remember_token")
+    }
+
+    platform.submit("/shops", {}, action="/logout")
+
+    replay = browser_for("localhost")
+    for name, value in stolen.items():
+        replay.client.set_cookie(name, value, domain="localhost")
+    assert replay.get("/shops").status_code == 302
+    # Signing in again starts a new, working session.
+    platform.submit("/login", {"email": "owner@alpha.example.com", "password": PASSWORD})
+    assert platform.get("/shops").status_code == 200

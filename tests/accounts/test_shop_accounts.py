@@ -270,3 +270,24 @@ def test_one_shops_sign_in_limit_does_not_lock_out_another_shop(make_shop, brows
 
 def platform_login_answers(browser) -> int:
     return browser.post("/login", data=failing_form(browser, "/login")).status_code
+
+
+def test_signing_out_of_a_shop_makes_copies_of_the_cookies_worthless(
+    make_shop, make_account, browser_for
+):
+    tenant, _ = make_shop("alpha")
+    make_account(tenant, "buyer@example.com")
+    browser = browser_for("alpha.localhost")
+    sign_in(browser, "buyer@example.com", remember="y")
+    stolen = {
+        name: browser.client.get_cookie(name, domain="alpha.localhost").value
+        for name in ("kameng_session", "remember_token")
+    }
+
+    browser.submit("/account/login", {}, action="/account/logout")
+
+    replay = browser_for("alpha.localhost")
+    for name, value in stolen.items():
+        replay.client.set_cookie(name, value, domain="alpha.localhost")
+    assert signed_in_as(replay) is None
+    assert replay.get("/account/").status_code == 302
