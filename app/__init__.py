@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from app.accounts.views import bp as accounts_bp
     from app.console.views import bp as console_bp
+    from app.orders.views import bp as orders_pages_bp
     from app.platform.views import bp as platform_bp
     from app.storefront.views import bp as storefront_bp
 
@@ -63,6 +64,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(storefront_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(orders_pages_bp)
 
     @app.route("/")
     def index():

@@ -29,8 +29,17 @@ def fulfil_order(tenant_id: str, order_id: str) -> str:
 
 
 def mail_delivery(tenant_id: str, order_id: str) -> str:
-    """``mail`` queue: email the buyer their codes, once."""
+    """``mail`` queue: email the buyer their codes, once, in the shop's
+    language (text and HTML, with a link back to the order page)."""
+    from urllib.parse import urlencode
+
+    from flask import current_app
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from app.core.links import shop_url
     from app.core.mail import send_mail
+    from app.core.money import format_money
     from tenants.models import Tenant
 
     marker = f"kameng:mailed:{order_id}"
@@ -41,15 +50,24 @@ def mail_delivery(tenant_id: str, order_id: str) -> str:
         with tenant_context(uuid.UUID(tenant_id)):
             order = services.get_order_by_id(uuid.UUID(order_id))
             shop = db.session.get(Tenant, order.tenant_id)
-            codes = services.delivered_codes(order)
+            token = services.lookup_token(order.id)
             context = {
                 "order": order,
                 "shop": shop,
-                "codes": codes,
-                "token": services.lookup_token(order.id),
+                "codes": services.delivered_codes(order),
+                "token": token,
+                "total": format_money(order.total, order.currency),
+                "page_url": shop_url(shop.slug, f"/o/{order.number}?{urlencode({'t': token})}"),
             }
-            text = render_template("mail/delivery.txt", **context)
-            send_mail(order.email, f"[{shop.name}] Order {order.number}", text)
+            with force_locale(shop.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+                subject = _(
+                    "[%(shop)s] Your order %(number)s is delivered",
+                    shop=shop.name,
+                    number=order.number,
+                )
+                text = render_template("mail/delivery.txt", **context)
+                html = render_template("mail/delivery.html", **context)
+            send_mail(order.email, subject, text, html)
         return "sent"
     except Exception:
         redis.delete(marker)

@@ -28,10 +28,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 
 from app.catalog import stock
-from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Card, Product
+from app.catalog.models import CARD_SOLD, KIND_CARD, STATUS_ON_SALE, Card, Product
 from app.core.crypto import get_cipher
 from app.core.errors import Conflict, KamengError, NotFound, ValidationFailed
 from app.core.ids import uuid7
@@ -142,6 +142,88 @@ def payment_options(order: Order, buyer_id: uuid.UUID | None = None) -> list[str
     return options
 
 
+# --- reading for the buyer's and the operator's surfaces ----------------------
+
+
+def order_for_buyer(
+    number: str, *, token: str | None = None, buyer_id: uuid.UUID | None = None
+) -> Order:
+    """The current shop's order ``number`` if the caller holds it: its lookup
+    token, or the session of the shop account that placed it. ``NotFound``
+    otherwise, exactly as for a number that does not exist (so a wrong token
+    tells nothing)."""
+    order = db.session.scalar(select(Order).where(Order.number == (number or "").strip()))
+    if order is not None and (
+        token_matches(order, token) or (buyer_id is not None and order.buyer_id == buyer_id)
+    ):
+        return order
+    raise NotFound("No such order.")
+
+
+def order_by_email(email: str, number: str) -> Order:
+    """The order with this number placed with this email (the buyer's
+    look-up, 查单); ``NotFound`` when either does not match."""
+    from app.accounts.services import normalize_email
+
+    try:
+        email = normalize_email(email)
+    except ValidationFailed:
+        raise NotFound("No order with this number and email.") from None
+    order = db.session.scalar(
+        select(Order).where(Order.number == (number or "").strip(), Order.email == email)
+    )
+    if order is None:
+        raise NotFound("No order with this number and email.")
+    return order
+
+
+def list_orders(
+    *,
+    status: str | None = None,
+    email: str | None = None,
+    buyer_id: uuid.UUID | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Order], int]:
+    """A page of the current shop's orders, newest first, and the total."""
+    conditions = []
+    if status:
+        conditions.append(Order.status == status)
+    if email:
+        conditions.append(Order.email == email.strip().lower())
+    if buyer_id is not None:
+        conditions.append(Order.buyer_id == buyer_id)
+    total = db.session.scalar(select(func.count(Order.id)).where(*conditions)) or 0
+    rows = db.session.scalars(
+        select(Order)
+        .where(*conditions)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), int(total)
+
+
+def order_tickets(order_id: uuid.UUID) -> list[Ticket]:
+    return list(
+        db.session.scalars(
+            select(Ticket).where(Ticket.order_id == order_id).order_by(Ticket.created_at)
+        ).all()
+    )
+
+
+def codes_for_operator(order: Order, actor: str) -> list[dict]:
+    """The order's codes for an operator, with an audit record of the view
+    (a secret is shown to an operator only on the record). Commits."""
+    from app.core import audit
+
+    codes = delivered_codes(order)
+    if codes:
+        audit.record(actor, "order.codes_viewed", f"order:{order.number}", count=len(codes))
+        db.session.commit()
+    return codes
+
+
 # --- creating ---------------------------------------------------------------
 
 
@@ -238,7 +320,17 @@ def create_order(
     db.session.flush()
     db.session.add(OrderEvent(order_id=order.id, from_status=None, to_status=PENDING, actor=actor))
     if product.kind == KIND_CARD:
-        stock.reserve(product.id, quantity, order.id, hold=hold_time())
+        try:
+            stock.reserve(product.id, quantity, order.id, hold=hold_time())
+        except stock.OutOfStock as err:
+            db.session.rollback()
+            left = int(err.extra.get("available", 0))
+            raise stock.OutOfStock(
+                f"{product.name} is sold out."
+                if left == 0
+                else f"Only {left} of {product.name} left; you asked for {quantity}.",
+                available=left,
+            ) from None
     try:
         db.session.commit()
     except Exception:
@@ -339,21 +431,36 @@ def confirm_payment(
     return True
 
 
+def _missing_cards(order: Order) -> int:
+    """Keep the paid order's holds from expiring and count the cards it still
+    lacks (sold ones count as had: a partly delivered order asks only for
+    the rest)."""
+    held = stock.keep_for_paid_order(order.id)
+    sold = db.session.scalar(
+        select(func.count()).where(Card.order_id == order.id, Card.status == CARD_SOLD)
+    )
+    return order.quantity - held - int(sold or 0)
+
+
 def _hold_paid_stock(order: Order) -> None:
     """A paid order keeps its cards: holds stop expiring, and whatever a late
-    payment lost to other buyers is reserved again. Raises ``OutOfStock``."""
-    held = stock.keep_for_paid_order(order.id)
-    missing = order.quantity - held
+    payment lost to other buyers is reserved again. Raises ``OutOfStock``
+    (the holds it kept stay kept)."""
+    missing = _missing_cards(order)
     if missing > 0:
         stock.reserve(order.product_id, missing, order.id, hold=stock.PAID_HOLD)
-        stock.keep_for_paid_order(order.id)
 
 
 def _ensure_reserved(order: Order, late: bool) -> None:
-    """After a (late) payment the order must hold its cards, or get a ticket."""
+    """After a (late) payment the order must hold its cards, or get a ticket.
+    The cards it still holds are kept either way, so they are not lost to
+    other buyers while the ticket waits."""
+    missing = _missing_cards(order)
+    if missing <= 0:
+        return
     try:
         with db.session.begin_nested():
-            _hold_paid_stock(order)
+            stock.reserve(order.product_id, missing, order.id, hold=stock.PAID_HOLD)
     except stock.OutOfStock:
         _open_ticket(
             order.id,
@@ -367,6 +474,15 @@ def pay_with_wallet(order: Order, buyer_id: uuid.UUID, actor: str) -> bool:
     """Pay from the buyer's wallet in one transaction (commits)."""
     if order.buyer_id is not None and order.buyer_id != buyer_id:
         raise NotFound("No such order.")
+    if order.buyer_id is None:
+        # A guest order paid from a signed-in buyer's wallet becomes theirs,
+        # so a refund knows which wallet to return the money to.
+        db.session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.buyer_id.is_(None))
+            .values(buyer_id=buyer_id)
+            .execution_options(synchronize_session=False)
+        )
     return confirm_payment(
         order.id,
         provider="wallet",
@@ -523,10 +639,21 @@ def _open_ticket(order_id: uuid.UUID, reason: str, detail: str) -> Ticket:
 
 
 def list_tickets(status: str | None = "open") -> list[Ticket]:
+    """The shop's exception tickets (异常工单), newest first (at most 200);
+    ``status`` None for all."""
     query = select(Ticket).order_by(Ticket.created_at.desc())
     if status:
         query = query.where(Ticket.status == status)
     return list(db.session.scalars(query.limit(200)).all())
+
+
+def order_numbers(order_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Order numbers by id, in one query (tickets show their order's number)."""
+    if not order_ids:
+        return {}
+    return dict(
+        db.session.execute(select(Order.id, Order.number).where(Order.id.in_(order_ids))).all()
+    )
 
 
 def _resolve_tickets(order_id: uuid.UUID, resolution: str, actor: str) -> None:

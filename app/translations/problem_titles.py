@@ -32,6 +32,13 @@ ERROR_TITLES = (
     N_("No shop answers at this address"),
     N_("The Host header is not a valid host name"),
     N_("Too many requests"),
+    # orders, stock and payments
+    N_("Not enough stock"),
+    N_("This order cannot be paid"),
+    N_("This Idempotency-Key was used for a different request"),
+    N_("Not enough balance"),
+    N_("This payment method is not available"),
+    N_("The payment provider did not accept the request"),
 )
 
 PAGE_TITLES = (

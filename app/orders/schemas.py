@@ -1,0 +1,182 @@
+"""Marshmallow schemas of the orders API.
+
+Requests are checked for shape here (types, required fields, unknown fields
+refused); every rule about values (quantity limits, the product's inputs,
+stock) belongs to ``app.orders.services`` and comes back as field errors.
+
+An order is shown in two ways: ``OrderSchema`` to its buyer (lookup token or
+session), and ``OperatorOrderSchema`` to the shop's operators, which adds
+who did what (event actors and notes), the payment reference and tickets.
+Money is integer minor units of ``currency``.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.accounts.schemas import PageArgs
+from app.orders.models import ORDER_STATUSES
+
+PROVIDERS = ("sandbox", "wallet", "stripe")
+REFUND_TARGETS = ("wallet", "original")
+
+
+class OrderCreate(Schema):
+    product_id = fields.UUID(required=True)
+    quantity = fields.Integer(
+        required=True, strict=True, metadata={"description": "Within the product's limits."}
+    )
+    email = fields.String(
+        required=True,
+        validate=validate.Length(min=3, max=254),
+        metadata={"description": "Where the codes are sent; used for order look-up."},
+    )
+    inputs = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "Answers to the product's input fields (a top-up's account)."},
+    )
+
+
+class QuoteLineSchema(Schema):
+    label = fields.String()
+    amount = fields.Integer()
+
+
+class CodeSchema(Schema):
+    code = fields.String()
+    password = fields.String(allow_none=True)
+    void = fields.Boolean(metadata={"description": "Voided by a refund: no longer valid."})
+
+
+class HistorySchema(Schema):
+    status = fields.String(attribute="to_status")
+    at = fields.DateTime(attribute="created_at")
+
+
+class OperatorHistorySchema(HistorySchema):
+    previous = fields.String(attribute="from_status", allow_none=True)
+    actor = fields.String()
+    note = fields.String()
+
+
+class LinksSchema(Schema):
+    page = fields.String(metadata={"description": "The buyer's order page."})
+    pay = fields.String()
+
+
+class OrderSchema(Schema):
+    number = fields.String()
+    status = fields.String()
+    product_id = fields.UUID()
+    product_name = fields.String()
+    product_kind = fields.String()
+    quantity = fields.Integer()
+    unit_price = fields.Integer()
+    total = fields.Integer()
+    currency = fields.String()
+    lines = fields.List(fields.Nested(QuoteLineSchema))
+    email = fields.String()
+    inputs = fields.Dict(keys=fields.String(), values=fields.String())
+    lookup_token = fields.String()
+    payment_options = fields.List(fields.String())
+    payment_provider = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    paid_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    history = fields.List(fields.Nested(HistorySchema))
+    codes = fields.List(
+        fields.Nested(CodeSchema),
+        metadata={"description": "Present once the order is delivered."},
+    )
+    links = fields.Nested(LinksSchema)
+
+
+class TicketSchema(Schema):
+    id = fields.UUID()
+    order_number = fields.String()
+    reason = fields.String()
+    detail = fields.String()
+    status = fields.String()
+    resolution = fields.String(allow_none=True)
+    actions = fields.List(fields.Dict())
+    created_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class OperatorOrderSchema(OrderSchema):
+    buyer_id = fields.UUID(allow_none=True)
+    payment_ref = fields.String(allow_none=True)
+    fulfil_attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(OperatorHistorySchema))
+    tickets = fields.List(fields.Nested(TicketSchema))
+
+
+class OrderSummarySchema(Schema):
+    number = fields.String()
+    status = fields.String()
+    product_name = fields.String()
+    quantity = fields.Integer()
+    total = fields.Integer()
+    currency = fields.String()
+    email = fields.String()
+    payment_provider = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    paid_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+class OrderQuery(PageArgs):
+    status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
+    email = fields.String(validate=validate.Length(max=254))
+
+
+class OrderPage(Schema):
+    items = fields.List(fields.Nested(OrderSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class TicketQuery(Schema):
+    status = fields.String(
+        load_default="open", validate=validate.OneOf(("open", "resolved", "all"))
+    )
+
+
+class TicketList(Schema):
+    items = fields.List(fields.Nested(TicketSchema))
+
+
+class PayRequest(Schema):
+    provider = fields.String(required=True, validate=validate.OneOf(PROVIDERS))
+
+
+class PaymentResultSchema(Schema):
+    provider = fields.String()
+    status = fields.String(metadata={"description": "succeeded | requires_action"})
+    payment_id = fields.UUID(allow_none=True)
+    client_secret = fields.String(
+        metadata={"description": "Stripe: confirm the PaymentIntent with Stripe.js."}
+    )
+    payment_intent = fields.String()
+    order = fields.Nested(OrderSchema)
+
+
+class LookupRequest(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    number = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class DeliverRequest(Schema):
+    content = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=10_000),
+        metadata={"description": "What the buyer receives (codes, a licence, instructions)."},
+    )
+
+
+class RefundRequest(Schema):
+    to = fields.String(required=True, validate=validate.OneOf(REFUND_TARGETS))

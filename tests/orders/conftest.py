@@ -1,0 +1,107 @@
+"""Fixtures of the order tests: a shop with a card product in stock, a real
+SMTP server (aiosmtpd) that the app and the worker send mail to, and empty
+RQ queues at the start of each test (jobs left by an earlier test must not
+run in this one's worker)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.accounts.factories import make_account, make_shop  # noqa: F401
+from tests.orders.support import add_product, codes
+
+
+class Inbox:
+    """What the SMTP server received, as parsed messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if address.lower() in m["To"].lower()]
+
+    def wait_for(self, address: str, timeout: float = 30.0) -> email.message.EmailMessage:
+        """The first message to ``address``; fails after ``timeout`` seconds (a bound)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(address)
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {address}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mail_server(app, monkeypatch):
+    """A real SMTP server on a free loopback port. The app (in this process)
+    and a ``worker`` started after it send their mail there."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", port)
+    monkeypatch.setenv("MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setenv("MAIL_PORT", str(port))
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def worker(mail_server, worker):  # noqa: F811 - the shared worker, with mail settings
+    """The shared ``worker`` fixture, started after ``mail_server`` so its
+    environment carries the SMTP server's address."""
+    assert os.environ["MAIL_PORT"]
+    return worker
+
+
+@pytest.fixture(autouse=True)
+def _empty_queues(app):
+    from app.core.queues import QUEUE_NAMES, get_queue
+
+    with app.app_context():
+        for name in QUEUE_NAMES:
+            get_queue(name).empty()
+    yield
+
+
+@dataclass
+class Shop:
+    tenant: object
+    owner: object
+    host: str
+    product_id: object
+    stock: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def card_shop(app, make_shop):  # noqa: F811
+    """The shop ``alpha`` selling a card product with five codes in stock."""
+    tenant, owner = make_shop("alpha", "Alpha 游戏卡")
+    stock = codes("STEAM", 5)
+    product_id = add_product(app, tenant, stock=stock)
+    return Shop(tenant, owner, "alpha.localhost", product_id, stock)
