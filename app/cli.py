@@ -18,6 +18,8 @@ demo_cli = AppGroup("demo", help="The demo shop of the development set-up.")
 DEMO_ADMIN = ("admin@example.com", "admin-password")
 DEMO_OWNER = ("owner@example.com", "demo-password")
 DEMO_BUYER = ("buyer@example.com", "buyer-password")
+DEMO_CARD = ("Steam 钱包充值卡 ¥100", 10000)  # name, price in 分
+DEMO_CARD_STOCK = 200
 
 
 @admin_cli.command("create")
@@ -61,7 +63,41 @@ def demo_seed() -> None:
     with tenant_context(tenant):
         if not db.session.scalar(select(ShopAccount.id).where(ShopAccount.email == DEMO_BUYER[0])):
             services.create_shop_account(*DEMO_BUYER)
+        _seed_demo_cards()
     click.echo("demo shop ready")
+
+
+def _seed_demo_cards() -> None:
+    """A card product on sale with DEMO_CARD_STOCK generated codes, so the demo
+    shop sells at once (current shop; skipped when the product exists)."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from app.catalog.imports import start_import
+    from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Product
+    from app.extensions import db
+
+    name, price = DEMO_CARD
+    if db.session.scalar(select(Product.id).where(Product.name == name)) is not None:
+        return
+    product = Product(
+        name=name,
+        kind=KIND_CARD,
+        price=price,
+        status=STATUS_ON_SALE,
+        min_quantity=1,
+        max_quantity=10,
+        description="Steam 钱包充值码，付款后立即发货。A Steam wallet code, delivered on payment.",
+    )
+    db.session.add(product)
+    db.session.commit()
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+    codes = [
+        "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(3))
+        for _ in range(DEMO_CARD_STOCK)
+    ]
+    start_import(product.id, "\n".join(codes).encode(), "demo-codes.txt", "demo seed")
 
 
 @click.command("worker")

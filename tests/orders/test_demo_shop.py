@@ -1,0 +1,64 @@
+"""The run command's demo shop sells a card product out of the box."""
+
+from __future__ import annotations
+
+from app.extensions import db
+from tests.orders.support import pay, placed, run_in_shop
+
+
+def _seed(app) -> None:
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        db.session.remove()
+
+
+def _demo(app):
+    from sqlalchemy import select
+
+    from tenants.context import all_tenants
+    from tenants.models import Tenant
+
+    with app.app_context(), all_tenants():
+        tenant_id = db.session.scalar(select(Tenant.id).where(Tenant.slug == "demo"))
+        db.session.remove()
+    return tenant_id
+
+
+def _demo_card(app, tenant_id):
+    from sqlalchemy import select
+
+    from app.catalog import stock
+    from app.catalog.models import Product
+
+    def find():
+        product = db.session.scalars(select(Product)).one()
+        return product.id, product.name, product.price, stock.counts(product.id)["available"]
+
+    return run_in_shop(app, tenant_id, find)
+
+
+def test_the_demo_seed_puts_a_card_product_with_200_codes_on_sale_once(app):
+    _seed(app)
+    _seed(app)
+
+    product_id, name, price, available = _demo_card(app, _demo(app))
+
+    assert name == "Steam 钱包充值卡 ¥100" and price == 10000 and available == 200
+
+
+def test_a_guest_buys_from_the_demo_shop(app, browser_for):
+    from app.orders import services
+
+    _seed(app)
+    tenant_id = _demo(app)
+    product_id, *_ = _demo_card(app, tenant_id)
+    guest = browser_for("demo.localhost")
+
+    order = placed(guest, product_id, email="guest@example.com")
+    assert pay(guest, order).status_code == 200
+    number = order["number"]
+    run_in_shop(app, tenant_id, lambda: services.fulfil(services.get_order(number).id))
+
+    seen = guest.get(f"/api/v1/orders/{number}?token={order['lookup_token']}").get_json()
+    assert seen["status"] == "delivered" and len(seen["codes"]) == 1
