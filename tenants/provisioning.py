@@ -10,10 +10,12 @@ import re
 import secrets
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import ROLE_OWNER, Membership, PlatformUser
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import BadHost, Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from tenants.context import all_tenants, tenant_context
 from tenants.models import TENANT_ACTIVE, TENANT_SUSPENDED, CustomDomain, Tenant
@@ -66,14 +68,17 @@ def create_shop(slug: str, name: str, owner: PlatformUser, *, locale: str = "zh_
     when the slug is taken. The shop answers on its host right after."""
     slug = validate_slug(slug)
     name = validate_shop_name(name)
+    taken = Conflict(f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]})
     with all_tenants():
         if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-            raise Conflict(
-                f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]}
-            )
+            raise taken
         tenant = Tenant(slug=slug, name=name, locale=locale)
         db.session.add(tenant)
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError as exc:  # opened by someone else since the check
+            db.session.rollback()
+            raise taken from exc
     with tenant_context(tenant):
         db.session.add(Membership(tenant_id=tenant.id, user_id=owner.id, role=ROLE_OWNER))
         try:
@@ -97,6 +102,10 @@ def set_shop_status(slug: str, status: str, reason: str | None = None) -> Tenant
     """Suspend or resume a shop. Idempotent; its data is kept either way."""
     if status not in (TENANT_ACTIVE, TENANT_SUSPENDED):
         raise ValidationFailed(f"Unknown shop status '{status}'.")
+    if reason is not None and len(reason) > 500:
+        raise ValidationFailed(
+            "The reason is too long.", errors={"reason": ["At most 500 characters."]}
+        )
     tenant = get_shop(slug)
     with all_tenants():
         db.session.execute(
@@ -121,30 +130,61 @@ def resume_shop(slug: str) -> Tenant:
     return set_shop_status(slug, TENANT_ACTIVE)
 
 
-def add_custom_domain(tenant: Tenant, host: str) -> CustomDomain:
-    """Register ``host`` for the shop; it serves once verified."""
-    from app.core.errors import BadHost
-
+def _domain_host(host: str) -> str:
+    """Normalise a custom domain, or raise ``ValidationFailed`` saying why."""
     try:
         host = normalize_host(host)
     except BadHost as exc:
         raise ValidationFailed("Not a valid host name.", errors={"host": [exc.detail]}) from exc
+    platform = current_app.config["PLATFORM_DOMAIN"]
+    if host == platform or host.endswith("." + platform):
+        raise ValidationFailed(
+            f"Addresses under {platform} belong to the platform; connect a domain you own.",
+            errors={"host": ["This address belongs to the platform."]},
+        )
+    if "." not in host or host.startswith("[") or host.rsplit(".", 1)[1].isdigit():
+        raise ValidationFailed(
+            "Connect a domain name, not an IP address or a single-label name.",
+            errors={"host": ["Use a full domain name such as shop.example.com."]},
+        )
+    return host
+
+
+def add_custom_domain(tenant: Tenant, host: str) -> CustomDomain:
+    """Register ``host`` for the shop; it serves once verified. ``Conflict``
+    when any shop has it already."""
+    host = _domain_host(host)
+    taken = Conflict("That domain is already connected to a shop.")
     with all_tenants():
         if db.session.scalar(select(CustomDomain.id).where(CustomDomain.host == host)):
-            raise Conflict("That domain is already connected to a shop.")
+            raise taken
     with tenant_context(tenant):
         domain = CustomDomain(host=host, verification_token=secrets.token_urlsafe(24))
         db.session.add(domain)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError as exc:  # connected by another shop since the check
+            db.session.rollback()
+            raise taken from exc
+    return domain
+
+
+def _shop_domain(host: str) -> CustomDomain:
+    try:
+        host = normalize_host(host)
+    except BadHost as exc:
+        raise NotFound(f"No domain '{host}' for this shop.") from exc
+    domain = db.session.scalar(select(CustomDomain).where(CustomDomain.host == host))
+    if domain is None:
+        raise NotFound(f"No domain '{host}' for this shop.")
     return domain
 
 
 def mark_domain_verified(tenant: Tenant, host: str) -> CustomDomain:
-    """Record that the domain's ownership was verified; it serves at once."""
+    """Record that the domain's ownership was verified; it serves at once.
+    Only the shop's own domains (another shop's is ``NotFound``)."""
     with tenant_context(tenant):
-        domain = db.session.scalar(select(CustomDomain).where(CustomDomain.host == host))
-        if domain is None:
-            raise NotFound(f"No domain '{host}' for this shop.")
+        domain = _shop_domain(host)
         domain.verified_at = datetime.now(UTC)
         db.session.commit()
     invalidate_resolution()
@@ -157,10 +197,8 @@ def verify_domain_dns(tenant: Tenant, host: str) -> CustomDomain:
     import dns.resolver
 
     with tenant_context(tenant):
-        domain = db.session.scalar(select(CustomDomain).where(CustomDomain.host == host))
-        if domain is None:
-            raise NotFound(f"No domain '{host}' for this shop.")
-        token = domain.verification_token
+        domain = _shop_domain(host)
+        host, token = domain.host, domain.verification_token
     try:
         answers = dns.resolver.resolve(f"_kameng.{host}", "TXT", lifetime=5)
         values = {b"".join(r.strings).decode("ascii", "replace") for r in answers}

@@ -2,16 +2,19 @@
 
 ``<slug>.<PLATFORM_DOMAIN>`` or a verified custom domain is a shop; the apex
 and ``www.`` are the platform site; anything else is unknown. Resolution is
-cached per process; every change to a shop or a domain bumps a generation
-counter in Redis (``invalidate_resolution``), and a process that sees a new
-generation drops its cache, so all web processes agree within one request.
-Without Redis the cache is bypassed, never trusted stale.
+cached per process (per app); every change to a shop or a domain stores a new,
+random generation token in Redis (``invalidate_resolution``), and a process
+that sees a different token drops its cache, so all web processes agree
+within one request. A token is never reused (a counter would be, after a
+Redis restart or flush, and a cache filled before it would be trusted
+again). Without Redis the cache is bypassed, never trusted stale.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -107,14 +110,31 @@ class _Cache:
         self.generation: bytes | None = None
 
 
-_cache = _Cache()
+def _cache() -> _Cache:
+    """The current app's host cache (per app, so two apps in one process,
+    as in tests, behave like two processes)."""
+    extensions = current_app.extensions
+    cache = extensions.get("kameng_host_cache")
+    if cache is None:
+        cache = extensions.setdefault("kameng_host_cache", _Cache())
+    return cache
+
+
+def _new_token() -> str:
+    return secrets.token_hex(16)
 
 
 def _generation() -> bytes | None:
+    """The current generation token; ``None`` when Redis cannot be asked."""
     from app.core.redisconn import get_redis
 
     try:
-        return get_redis().get(GENERATION_KEY) or b"0"
+        r = get_redis()
+        token = r.get(GENERATION_KEY)
+        if token is None:  # first use, or Redis lost its data: start a new generation
+            r.set(GENERATION_KEY, _new_token(), nx=True)
+            token = r.get(GENERATION_KEY)
+        return token
     except Exception:  # noqa: BLE001 - any Redis failure means "do not trust the cache"
         log.warning("tenant cache: Redis unavailable, resolving from the database")
         return None
@@ -124,10 +144,11 @@ def invalidate_resolution() -> None:
     """Tell every process that a shop or domain changed. Call after commit."""
     from app.core.redisconn import get_redis
 
-    with _cache.lock:
-        _cache.entries.clear()
+    cache = _cache()
+    with cache.lock:
+        cache.entries.clear()
     try:
-        get_redis().incr(GENERATION_KEY)
+        get_redis().set(GENERATION_KEY, _new_token())
     except Exception:  # noqa: BLE001
         log.warning("tenant cache: could not publish invalidation; caches expire by TTL")
 
@@ -158,20 +179,21 @@ def resolve_host(raw_host: str | None) -> Resolution:
     host = normalize_host(raw_host)
     generation = _generation()
     now = time.monotonic()
+    cache = _cache()
     if generation is not None:
-        with _cache.lock:
-            if generation != _cache.generation:
-                _cache.entries.clear()
-                _cache.generation = generation
-            hit = _cache.entries.get(host)
+        with cache.lock:
+            if generation != cache.generation:
+                cache.entries.clear()
+                cache.generation = generation
+            hit = cache.entries.get(host)
         if hit and hit[1] > now:
             return hit[0]
     result = _lookup(host)
     if generation is not None:
         ttl = current_app.config["TENANT_CACHE_SECONDS"]
-        with _cache.lock:
-            if _cache.generation == generation:
-                if len(_cache.entries) > 50_000:
-                    _cache.entries.clear()
-                _cache.entries[host] = (result, now + ttl)
+        with cache.lock:
+            if cache.generation == generation:
+                if len(cache.entries) > 50_000:
+                    cache.entries.clear()
+                cache.entries[host] = (result, now + ttl)
     return result

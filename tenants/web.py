@@ -1,9 +1,9 @@
 """Per-request tenancy: resolve the Host header, enter the shop's context.
 
 Sets ``g.site`` (``platform`` or ``shop``) and ``g.shop`` (a
-``ShopSnapshot`` or ``None``). Unknown hosts get 404, malformed ones 400,
-suspended shops a page (or problem document) saying so; none of these
-reaches a view. ``/healthz`` answers on any host.
+``ShopSnapshot`` or ``None``). Unknown hosts get 404, malformed ones 400
+(a problem document), suspended shops a page (or problem document) saying
+so; none of these reaches a view. ``/healthz`` answers on any host.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ def install_request_hooks(app: Flask) -> None:
         try:
             resolution = resolve_host(request.headers.get("Host"))
         except BadHost as err:
-            from app.core.problems import render_error
+            # Always a problem document, never a page: with a Host that
+            # Werkzeug cannot IDNA-encode (``a..b``, a 64-character label)
+            # Flask has no URL adapter, and any page that builds a link fails.
+            from app.core.problems import problem_response
 
-            return render_error(err)
+            return problem_response(err.to_problem(instance=request.path))
         if resolution.kind == "unknown":
             from app.core.problems import render_error
 
