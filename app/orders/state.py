@@ -5,13 +5,15 @@ Each transition is one conditional UPDATE naming the states it expects
 transaction. It returns whether this call moved the order: a repeat, or a
 racing second caller, gets ``False`` and must not repeat the side effects
 (deliver, mail, post to the ledger) that belong to the transition.
+A transition that may leave one of several states first locks the row and
+reads which one, so the event records the state actually left.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.orders.models import (
@@ -64,6 +66,14 @@ def transition(
     for state in expected:
         if to not in ALLOWED.get(state, set()):
             raise IllegalTransition(f"{state} -> {to}")
+    if len(expected) == 1:
+        left = expected[0]
+    else:
+        # The history names the one state the order leaves. Lock the row and
+        # read it: the UPDATE below then sees the same state.
+        left = db.session.scalar(select(Order.status).where(Order.id == order_id).with_for_update())
+        if left not in expected:
+            return False
     stmt = (
         update(Order)
         .where(Order.id == order_id, Order.status.in_(expected))
@@ -80,7 +90,7 @@ def transition(
     db.session.add(
         OrderEvent(
             order_id=order_id,
-            from_status="|".join(expected) if len(expected) > 1 else expected[0],
+            from_status=left,
             to_status=to,
             actor=actor[:120],
             note=note,

@@ -3,16 +3,51 @@ the shop's theme)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g, send_file
 
 from app.accounts.auth import current_principal
+from app.catalog import images, services
+from app.core.errors import NotFound
+from app.core.ids import parse_uuid
+from app.core.money import format_money
 from app.core.pages import only_on
 from app.core.themes import render_shop
 
 bp = Blueprint("storefront", __name__)
 bp.before_request(only_on("shop"))
 
+MEDIA_MAX_AGE = 86_400  # an image id never changes content; a deleted one fades within a day
+
+
+def _money(minor: int) -> str:
+    return format_money(minor, g.shop.currency)
+
 
 def home():
-    """The shop's home page (served at ``/`` on a shop host)."""
-    return render_shop("home.html", principal=current_principal())
+    """The shop's home page (served at ``/`` on a shop host): what is on
+    sale, by category, with price and stock."""
+    return render_shop(
+        "home.html",
+        principal=current_principal(),
+        sections=services.storefront_sections(),
+        money=_money,
+    )
+
+
+@bp.get("/p/<product_id>")
+def product(product_id: str):
+    """A product's page; 404 unless it is this shop's and on sale."""
+    ident = parse_uuid(product_id)
+    if ident is None:
+        raise NotFound("No such product.")
+    return render_shop("product.html", item=services.get_product(ident, public=True), money=_money)
+
+
+@bp.get("/media/<image_id>")
+def media(image_id: str):
+    """A product image of this shop, as the type detected at upload."""
+    ident = parse_uuid(image_id)
+    if ident is None:
+        raise NotFound("No such image.")
+    path, content_type = images.image_file(ident)
+    return send_file(path, mimetype=content_type, max_age=MEDIA_MAX_AGE, conditional=True)

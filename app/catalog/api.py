@@ -1,0 +1,180 @@
+"""Catalogue endpoints: categories, products and product images.
+
+Operators (an API key, or a console session with ``catalog.manage``) create
+and change everything. ``GET /products`` and ``GET /products/{id}`` also
+answer the public: a caller without ``catalog.view`` sees only products on
+sale, through ``PublicProductSchema`` (no cost); an operator sees every
+product with ``ProductSchema``. Each endpoint parses, calls one service
+function and renders its result.
+"""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.accounts.auth import current_principal, require
+from app.catalog import categories, images, services
+from app.catalog.schemas import (
+    CategoryList,
+    CategorySchema,
+    CategoryWrite,
+    ImageSchema,
+    ImageUpload,
+    ProductPage,
+    ProductQuery,
+    ProductSchema,
+    ProductWrite,
+    PublicProductPage,
+    PublicProductSchema,
+)
+from app.core.errors import NotFound
+from app.core.ids import parse_uuid
+
+blp = Blueprint("catalog_api", __name__, description="Categories, products and images")
+SECURED = [{"apiKey": []}]
+PUBLIC_OR_SECURED = [{}, {"apiKey": []}]
+
+
+def _id(raw: str):
+    ident = parse_uuid(raw)
+    if ident is None:
+        raise NotFound("No such resource.")
+    return ident
+
+
+def _sees_everything() -> bool:
+    """Operators see drafts and costs; everyone else the public catalogue."""
+    return current_principal().can("catalog.view")
+
+
+# --- categories -------------------------------------------------------------
+
+
+@blp.route("/categories")
+class Categories(MethodView):
+    @require("catalog.view")
+    @blp.response(200, CategoryList)
+    @blp.doc(security=SECURED)
+    def get(self):
+        """Every category: each top category followed by its children."""
+        return {"items": categories.list_categories()}
+
+    @require("catalog.manage")
+    @blp.arguments(CategoryWrite)
+    @blp.response(201, CategorySchema)
+    @blp.doc(security=SECURED)
+    def post(self, data):
+        """Add a category; ``parent_id`` makes it the child of a top category."""
+        return categories.create_category(data)
+
+
+@blp.route("/categories/<category_id>")
+class CategoryItem(MethodView):
+    @require("catalog.view")
+    @blp.response(200, CategorySchema)
+    @blp.doc(security=SECURED)
+    def get(self, category_id):
+        """One category."""
+        return categories.get_category(_id(category_id))
+
+    @require("catalog.manage")
+    @blp.arguments(CategoryWrite)
+    @blp.response(200, CategorySchema)
+    @blp.doc(security=SECURED)
+    def patch(self, data, category_id):
+        """Rename, re-parent or re-order a category."""
+        return categories.update_category(_id(category_id), data)
+
+    @require("catalog.manage")
+    @blp.response(204)
+    @blp.doc(security=SECURED)
+    def delete(self, category_id):
+        """Delete an empty category (409 while it has children or products)."""
+        categories.delete_category(_id(category_id))
+        return Response(status=204)
+
+
+# --- products ---------------------------------------------------------------
+
+
+@blp.route("/products")
+class Products(MethodView):
+    @blp.arguments(ProductQuery, location="query")
+    @blp.response(200, {"oneOf": [ProductPage, PublicProductPage]})
+    @blp.doc(security=PUBLIC_OR_SECURED)
+    def get(self, args):
+        """Products, a page at a time: filter by ``category_id`` (a top
+        category includes its children), search the name with ``q``.
+        Without operator rights: only products on sale, without cost."""
+        operator = _sees_everything()
+        items, total = services.list_products(
+            page=args["page"],
+            per_page=args["per_page"],
+            category_id=args.get("category_id"),
+            q=args.get("q"),
+            status=args.get("status"),
+            public=not operator,
+        )
+        page = {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return jsonify((ProductPage() if operator else PublicProductPage()).dump(page))
+
+    @require("catalog.manage")
+    @blp.arguments(ProductWrite)
+    @blp.response(201, ProductSchema)
+    @blp.doc(security=SECURED)
+    def post(self, data):
+        """Add a product (``name`` and ``price`` required; a draft card
+        product unless told otherwise)."""
+        return services.create_product(data)
+
+
+@blp.route("/products/<product_id>")
+class ProductItem(MethodView):
+    @blp.response(200, {"oneOf": [ProductSchema, PublicProductSchema]})
+    @blp.doc(security=PUBLIC_OR_SECURED)
+    def get(self, product_id):
+        """One product. Without operator rights: only if on sale, without cost."""
+        operator = _sees_everything()
+        view = services.get_product(_id(product_id), public=not operator)
+        return jsonify((ProductSchema() if operator else PublicProductSchema()).dump(view))
+
+    @require("catalog.manage")
+    @blp.arguments(ProductWrite)
+    @blp.response(200, ProductSchema)
+    @blp.doc(security=SECURED)
+    def patch(self, data, product_id):
+        """Change the given fields of a product."""
+        return services.update_product(_id(product_id), data)
+
+    @require("catalog.manage")
+    @blp.response(204)
+    @blp.doc(security=SECURED)
+    def delete(self, product_id):
+        """Delete a product that never held cards (409 otherwise: set it off sale)."""
+        services.delete_product(_id(product_id))
+        return Response(status=204)
+
+
+@blp.route("/products/<product_id>/images")
+class ProductImages(MethodView):
+    @require("catalog.manage")
+    @blp.arguments(ImageUpload, location="files")
+    @blp.response(201, ImageSchema)
+    @blp.doc(security=SECURED)
+    def post(self, files, product_id):
+        """Upload a picture as multipart ``file``: PNG, JPEG, WebP or GIF by
+        content, at most ``UPLOAD_MAX_IMAGE_BYTES`` (413 beyond)."""
+        return images.add_image(_id(product_id), files["file"].stream)
+
+
+@blp.route("/products/<product_id>/images/<image_id>")
+class ProductImageItem(MethodView):
+    @require("catalog.manage")
+    @blp.response(204)
+    @blp.doc(security=SECURED)
+    def delete(self, product_id, image_id):
+        """Delete one picture of the product."""
+        images.delete_image(_id(product_id), _id(image_id))
+        return Response(status=204)

@@ -1,0 +1,159 @@
+"""Marshmallow schemas of the catalogue API.
+
+Write schemas (``…Write``) name the fields a request may carry and document
+their types, but do not judge the values: ``app.catalog.services`` owns
+every catalogue rule and answers a bad value with a field error, the same
+for the API, the console and direct callers. Unknown fields are refused here.
+
+Read schemas come in two kinds: ``ProductSchema`` for the shop's operators
+(everything, cost included) and ``PublicProductSchema`` for everyone else
+(what a buyer may know: no cost, status, stock threshold or delivery note).
+"""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+from app.accounts.schemas import PageArgs
+from app.catalog.models import PRODUCT_KINDS, PRODUCT_STATUSES
+
+
+def _typed(openapi: dict, description: str) -> fields.Raw:
+    """A field passed to the service as sent; ``openapi`` documents its type."""
+    return fields.Raw(allow_none=True, metadata={**openapi, "description": description})
+
+
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_MONEY = {"type": "integer", "minimum": 0}
+
+
+# --- categories -------------------------------------------------------------
+
+
+class CategorySchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    parent_id = fields.UUID(allow_none=True)
+    sort = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class CategoryList(Schema):
+    items = fields.List(fields.Nested(CategorySchema))
+
+
+class CategoryWrite(Schema):
+    name = _typed({**_STR, "maxLength": 80}, "Required when creating.")
+    parent_id = _typed(
+        {"type": "string", "format": "uuid"},
+        "A top category's id, or null for a top category. Two levels only.",
+    )
+    sort = _typed(_INT, "Lower comes first (default 0).")
+
+
+# --- products ---------------------------------------------------------------
+
+
+class InputFieldSchema(Schema):
+    name = fields.String(metadata={"description": "Key of the buyer's answer."})
+    label = fields.String()
+    required = fields.Boolean()
+    pattern = fields.String(
+        allow_none=True, metadata={"description": "Regular expression the whole answer matches."}
+    )
+    min_length = fields.Integer()
+    max_length = fields.Integer()
+
+
+class ImageSchema(Schema):
+    id = fields.UUID()
+    url = fields.Method("_url", metadata={"description": "Public address of the picture."})
+    content_type = fields.String()
+    size = fields.Integer()
+
+    def _url(self, image) -> str:
+        return url_for("storefront.media", image_id=image.id, _external=True)
+
+
+class PublicProductSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    kind = fields.String(metadata={"enum": list(PRODUCT_KINDS)})
+    category_id = fields.UUID(allow_none=True)
+    description = fields.String()
+    price = fields.Integer(metadata={"description": "Minor units of the shop's currency."})
+    stock = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Codes a buyer can have now (card products); "
+            "null for top-ups and manual items, which are not counted."
+        },
+    )
+    min_quantity = fields.Integer()
+    max_quantity = fields.Integer()
+    input_fields = fields.List(fields.Nested(InputFieldSchema))
+    images = fields.List(fields.Nested(ImageSchema))
+
+
+class ProductSchema(PublicProductSchema):
+    cost = fields.Integer(metadata={"description": "Minor units; operators only."})
+    status = fields.String(metadata={"enum": list(PRODUCT_STATUSES)})
+    delivery_note = fields.String()
+    low_stock_threshold = fields.Integer()
+    sort = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class _Page(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class ProductPage(_Page):
+    items = fields.List(fields.Nested(ProductSchema))
+
+
+class PublicProductPage(_Page):
+    items = fields.List(fields.Nested(PublicProductSchema))
+
+
+class ProductQuery(PageArgs):
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    category_id = fields.UUID(metadata={"description": "A top category includes its children."})
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "Part of the name, any case (Chinese or English)."},
+    )
+    status = fields.String(
+        validate=validate.OneOf(PRODUCT_STATUSES),
+        metadata={"description": "Operators only; the public sees products on sale."},
+    )
+
+
+class ProductWrite(Schema):
+    name = _typed({**_STR, "maxLength": 120}, "Required when creating.")
+    kind = _typed({"enum": list(PRODUCT_KINDS)}, "Default card. Fixed once cards are held.")
+    category_id = _typed({"type": "string", "format": "uuid"}, "Category, or null.")
+    description = _typed(_STR, "Shown on the product page.")
+    price = _typed(_MONEY, "Minor units (1250 = 12.50). Required when creating.")
+    cost = _typed(_MONEY, "Minor units; never shown to buyers.")
+    min_quantity = _typed({"type": "integer", "minimum": 1}, "Per order (default 1).")
+    max_quantity = _typed({"type": "integer", "minimum": 1}, "Per order (default 100).")
+    status = _typed({"enum": list(PRODUCT_STATUSES)}, "Default draft.")
+    input_fields = _typed(
+        {"type": "array", "items": {"type": "object"}},
+        "What the buyer must enter (top-ups): {name, label, required, pattern, "
+        "min_length, max_length}.",
+    )
+    delivery_note = _typed(_STR, "Shown to the buyer with the delivered codes.")
+    low_stock_threshold = _typed({"type": "integer", "minimum": 0}, "Alert at or below.")
+    sort = _typed(_INT, "Lower comes first (default 0).")
+
+
+class ImageUpload(Schema):
+    file = Upload(required=True, metadata={"description": "PNG, JPEG, WebP or GIF."})

@@ -1,0 +1,347 @@
+"""Products: the rules of the catalogue (categories are in ``categories``,
+the buyer's inputs in ``inputs``, pictures in ``images``).
+
+Every function works in the current shop's context (the tenant guard filters
+and checks every query) and commits its own transaction when it changes
+something. Errors are ``KamengError``s with field ``errors`` where a field
+is to blame.
+
+- Kinds: ``card`` (codes from stock), ``topup`` (the buyer's account is
+  credited; on sale only with at least one input field), ``manual``.
+- Prices and costs are integers of the shop currency's minor units (分).
+- What the public sees: only products ``on_sale``, and never ``cost``; the
+  API chooses its schema, these functions choose the rows (``public=True``).
+- ``stock`` of a card product is what a buyer can have now
+  (``stock.sellable_stock``: available cards plus expired holds); top-ups and
+  manual items are not counted (``None``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.catalog import images as image_store
+from app.catalog import stock
+from app.catalog.categories import list_categories
+from app.catalog.inputs import clean_input_fields
+from app.catalog.inputs import validate_inputs as validate_inputs  # checkout calls it here
+from app.catalog.models import (
+    KIND_CARD,
+    KIND_TOPUP,
+    PRODUCT_KINDS,
+    PRODUCT_STATUSES,
+    STATUS_DRAFT,
+    STATUS_ON_SALE,
+    Card,
+    Category,
+    Product,
+    ProductImage,
+)
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.ids import parse_uuid
+from app.extensions import db
+
+MAX_MONEY = 10**12  # minor units: far above any price, far below BIGINT
+MAX_QUANTITY = 100_000
+MAX_SORT = 1_000_000
+STOREFRONT_LIMIT = 1_000
+INVALID = "The request has invalid fields; see 'errors'."
+
+
+# --- products ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """A product as shown: the row, the stock a buyer can have now (``None``
+    when not counted) and its images. Reads through to the row's columns."""
+
+    product: Product
+    stock: int | None
+    images: list[ProductImage] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "product":  # not set yet (copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.product, name)
+
+    @property
+    def sold_out(self) -> bool:
+        return self.stock is not None and self.stock <= 0
+
+
+def _views(products: list[Product]) -> list[ProductView]:
+    """Views of many products in a fixed number of queries (stock, images)."""
+    card_ids = [p.id for p in products if p.kind == KIND_CARD]
+    stocks = stock.sellable_stock(card_ids)
+    pictures = image_store.images_of([p.id for p in products])
+    return [
+        ProductView(
+            p,
+            stocks.get(p.id, 0) if p.kind == KIND_CARD else None,
+            pictures.get(p.id, []),
+        )
+        for p in products
+    ]
+
+
+def _find_product(product_id: uuid.UUID, *, public: bool = False) -> Product:
+    query = select(Product).where(Product.id == product_id)
+    if public:
+        query = query.where(Product.status == STATUS_ON_SALE)
+    product = db.session.scalar(query)
+    if product is None:
+        raise NotFound("No such product.")
+    return product
+
+
+def get_product(product_id: uuid.UUID, *, public: bool = False) -> ProductView:
+    """One product of the current shop; with ``public`` only if on sale
+    (``NotFound`` otherwise, as for another shop's id)."""
+    return _views([_find_product(product_id, public=public)])[0]
+
+
+def list_products(
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    category_id: uuid.UUID | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    public: bool = False,
+) -> tuple[list[ProductView], int]:
+    """A page of products and the total that match, ordered by ``sort`` then
+    age. ``category_id`` of a top category includes its children; ``q`` is a
+    case-insensitive substring of the name (Chinese or English); ``public``
+    keeps to products on sale and ignores ``status``. Constant query count."""
+    conditions = []
+    if public:
+        conditions.append(Product.status == STATUS_ON_SALE)
+    elif status:
+        conditions.append(Product.status == status)
+    if category_id is not None:
+        family = select(Category.id).where(
+            or_(Category.id == category_id, Category.parent_id == category_id)
+        )
+        conditions.append(Product.category_id.in_(db.session.scalars(family).all()))
+    if q and q.strip():
+        needle = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Product.name.ilike(f"%{needle}%", escape="\\"))
+    total = db.session.scalar(select(func.count(Product.id)).where(*conditions)) or 0
+    rows = db.session.scalars(
+        select(Product)
+        .where(*conditions)
+        .order_by(Product.sort, Product.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return _views(list(rows)), total
+
+
+@dataclass
+class Section:
+    """A block of the storefront: a category (``None``: uncategorised) and
+    its products on sale. ``level`` 1 is a top category, 2 a child."""
+
+    category: Category | None
+    level: int
+    products: list[ProductView]
+
+
+def storefront_sections() -> list[Section]:
+    """The shop's products on sale grouped by category in display order,
+    empty categories left out, uncategorised products last. At most
+    ``STOREFRONT_LIMIT`` products; a constant number of queries."""
+    products = db.session.scalars(
+        select(Product)
+        .where(Product.status == STATUS_ON_SALE)
+        .order_by(Product.sort, Product.id)
+        .limit(STOREFRONT_LIMIT)
+    ).all()
+    by_category: dict[uuid.UUID | None, list[ProductView]] = {}
+    for view in _views(list(products)):
+        by_category.setdefault(view.category_id, []).append(view)
+    blocks: list[list[Section]] = []  # a top category and its children
+    for category in list_categories():
+        items = by_category.pop(category.id, [])
+        if category.parent_id is None:
+            blocks.append([Section(category, 1, items)])
+        elif items:
+            blocks[-1].append(Section(category, 2, items))
+    sections = [s for block in blocks if len(block) > 1 or block[0].products for s in block]
+    uncategorised = by_category.pop(None, [])
+    if uncategorised:
+        sections.append(Section(None, 1, uncategorised))
+    return sections
+
+
+_PRODUCT_FIELDS = (
+    "name",
+    "kind",
+    "category_id",
+    "description",
+    "price",
+    "cost",
+    "min_quantity",
+    "max_quantity",
+    "status",
+    "input_fields",
+    "delivery_note",
+    "low_stock_threshold",
+    "sort",
+)
+
+
+_TEXT_LIMITS = {"name": 120, "description": 10_000, "delivery_note": 2_000}
+
+
+def _int_problem(value: Any, low: int, high: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "Must be a whole number."
+    if value < low:
+        return "Must not be negative." if low == 0 else f"Must be at least {low}."
+    if value > high:
+        return f"Must be at most {high}."
+    return None
+
+
+def _money_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "Must be a whole number of minor units (1250 for 12.50), not a decimal or text."
+    return _int_problem(value, 0, MAX_MONEY)
+
+
+def _text_problem(value: Any, *, required: bool, limit: int) -> str | None:
+    if not isinstance(value, str) or (required and not value.strip()):
+        return "Give the product a name." if required else "Must be text."
+    if len(value.strip()) > limit:
+        return f"At most {limit} characters."
+    return None
+
+
+def _clean_product(data: Mapping[str, Any], product: Product | None) -> dict:
+    """Checked, normalised column values for the given fields (all of them
+    when creating), or ``ValidationFailed`` naming every bad field."""
+    errors: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    for key in data:
+        if key not in _PRODUCT_FIELDS:
+            errors[str(key)] = ["Unknown field."]
+    if product is None:
+        for key in ("name", "price"):
+            if key not in data:
+                errors[key] = ["Missing data for required field."]
+    given = {k: v for k, v in data.items() if k in _PRODUCT_FIELDS}
+    for key, value in given.items():
+        if key in _TEXT_LIMITS:
+            problem = _text_problem(value, required=key == "name", limit=_TEXT_LIMITS[key])
+            value = value.strip() if problem is None else value
+        elif key in ("price", "cost"):
+            problem = _money_problem(value)
+        elif key in ("min_quantity", "max_quantity"):
+            problem = _int_problem(value, 1, MAX_QUANTITY)
+        elif key == "low_stock_threshold":
+            problem = _int_problem(value, 0, 1_000_000)
+        elif key == "sort":
+            problem = _int_problem(value, -MAX_SORT, MAX_SORT)
+        elif key == "kind":
+            problem = None if value in PRODUCT_KINDS else f"One of {', '.join(PRODUCT_KINDS)}."
+        elif key == "status":
+            problem = (
+                None if value in PRODUCT_STATUSES else f"One of {', '.join(PRODUCT_STATUSES)}."
+            )
+        elif key == "category_id":
+            problem = _category_problem(value)
+        else:  # input_fields
+            value, problem = clean_input_fields(value)
+        if problem:
+            errors[key] = problem if isinstance(problem, (dict, list)) else [problem]
+        else:
+            values[key] = value
+    if "category_id" in values:
+        values["category_id"] = parse_uuid(values["category_id"]) if values["category_id"] else None
+
+    def final(key: str, default: Any) -> Any:
+        if key in values:
+            return values[key]
+        return getattr(product, key) if product is not None else default
+
+    low, high = final("min_quantity", 1), final("max_quantity", 100)
+    if "min_quantity" not in errors and "max_quantity" not in errors and low > high:
+        errors["max_quantity"] = ["Must be at least min_quantity."]
+    if (
+        final("kind", KIND_CARD) == KIND_TOPUP
+        and final("status", STATUS_DRAFT) == STATUS_ON_SALE
+        and not final("input_fields", [])
+        and "input_fields" not in errors
+    ):
+        errors["input_fields"] = ["A top-up on sale needs at least one input (the account)."]
+    if errors:
+        raise ValidationFailed(INVALID, errors=errors)
+    return values
+
+
+def _category_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    category_id = parse_uuid(value) if isinstance(value, (str, uuid.UUID)) else None
+    if category_id is None:
+        return "Not a category id."
+    if not db.session.scalar(select(Category.id).where(Category.id == category_id)):
+        return "No such category."
+    return None
+
+
+def _has_cards(product_id: uuid.UUID) -> bool:
+    return bool(db.session.scalar(select(Card.id).where(Card.product_id == product_id).limit(1)))
+
+
+def create_product(data: Mapping[str, Any]) -> ProductView:
+    """Add a product from its fields (``name`` and ``price`` required; a new
+    product is a ``card`` product in ``draft`` unless told). Commits."""
+    product = Product(**_clean_product(data, None))
+    db.session.add(product)
+    db.session.commit()
+    return _views([product])[0]
+
+
+def update_product(product_id: uuid.UUID, data: Mapping[str, Any]) -> ProductView:
+    """Change the given fields. A card product that holds cards keeps its
+    kind (409). Commits."""
+    product = _find_product(product_id)
+    values = _clean_product(data, product)
+    if values.get("kind", product.kind) != product.kind and _has_cards(product.id):
+        raise Conflict("This product holds card stock, so its kind cannot change.")
+    for key, value in values.items():
+        setattr(product, key, value)
+    db.session.commit()
+    return _views([product])[0]
+
+
+def delete_product(product_id: uuid.UUID) -> None:
+    """Delete a product with its images; 409 once it has cards (sold or not:
+    they are history), so set it off sale instead. Commits, then removes the
+    image files."""
+    product = _find_product(product_id)
+    if _has_cards(product.id):
+        raise Conflict(
+            "This product has card stock or sales history; set it off sale instead of deleting it."
+        )
+    pictures = image_store.images_of([product.id]).get(product.id, [])
+    files = [image_store.image_path(picture) for picture in pictures]
+    db.session.execute(delete(ProductImage).where(ProductImage.product_id == product.id))
+    db.session.delete(product)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # cards imported since the check
+        db.session.rollback()
+        raise Conflict(
+            "This product has card stock or sales history; set it off sale instead of deleting it."
+        ) from exc
+    image_store.remove_files(files)

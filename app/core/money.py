@@ -1,0 +1,87 @@
+"""Money as integer minor units (分, cents) of an ISO 4217 currency.
+
+Amounts are ``int`` everywhere: in columns, in JSON and in arithmetic. This
+module is the one place that knows how many minor units a currency has and
+how an amount is written for people; it never goes through ``float``.
+"""
+
+from __future__ import annotations
+
+# ISO 4217 minor units that differ from the usual 2.
+_MINOR_DIGITS = {
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
+
+# Symbols shoppers of our markets expect; other currencies show their code.
+_SYMBOLS = {
+    "CNY": "¥",
+    "JPY": "¥",
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "HKD": "HK$",
+    "TWD": "NT$",
+    "MOP": "MOP$",
+    "SGD": "S$",
+    "KRW": "₩",
+}
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimal places the currency's minor unit has (2 unless listed)."""
+    return _MINOR_DIGITS.get((currency or "").upper(), 2)
+
+
+def format_money(minor: int, currency: str) -> str:
+    """``1250, "CNY"`` → ``"¥12.50"``; ``123456, "USD"`` → ``"$1,234.56"``;
+    ``500, "JPY"`` → ``"¥500"``; unknown symbols → ``"CHF 12.50"``.
+
+    Exact for any integer (no floats); a negative amount gets a leading
+    minus sign. Raises ``TypeError`` for anything but an ``int``.
+    """
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError(f"money is an int of minor units, not {type(minor).__name__}")
+    code = (currency or "").upper()
+    digits = minor_digits(code)
+    whole, fraction = divmod(abs(minor), 10**digits)
+    text = f"{whole:,}"
+    if digits:
+        text += "." + str(fraction).zfill(digits)
+    symbol = _SYMBOLS.get(code)
+    text = f"{symbol}{text}" if symbol else f"{code} {text}"
+    return f"-{text}" if minor < 0 else text
+
+
+def share_of(amount: int, basis_points: int) -> int:
+    """``amount × basis_points / 10 000``, rounded half up to a whole minor unit.
+
+    The one rounding rule for shares of money (platform fees, commissions):
+    exact integer arithmetic, so ``share_of(1999, 300) == 60`` (59.97 → 60).
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError("money is an int of minor units")
+    if amount < 0:
+        return -share_of(-amount, basis_points)
+    return (amount * basis_points + 5_000) // 10_000

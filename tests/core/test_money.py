@@ -1,0 +1,35 @@
+"""Money is written for people from integer minor units, exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.money import format_money, minor_digits
+
+
+@pytest.mark.parametrize(
+    "minor, currency, text",
+    [
+        (1250, "CNY", "¥12.50"),
+        (5, "CNY", "¥0.05"),
+        (0, "CNY", "¥0.00"),
+        (123456789, "USD", "$1,234,567.89"),
+        (-1250, "EUR", "-€12.50"),
+        (500, "JPY", "¥500"),
+        (1234, "KWD", "KWD 1.234"),
+        (1999, "chf", "CHF 19.99"),
+        (10**20 + 1, "CNY", "¥1,000,000,000,000,000,000.01"),
+    ],
+)
+def test_format_money_writes_minor_units_in_the_currencys_way(minor, currency, text):
+    assert format_money(minor, currency) == text
+
+
+@pytest.mark.parametrize("amount", [12.5, "1250", True, None])
+def test_format_money_takes_only_integers(amount):
+    with pytest.raises(TypeError):
+        format_money(amount, "CNY")
+
+
+def test_minor_digits_follow_iso_4217():
+    assert [minor_digits(c) for c in ("CNY", "USD", "JPY", "KRW", "BHD")] == [2, 2, 0, 0, 3]
