@@ -55,6 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
 
     from app.accounts.views import bp as accounts_bp
+    from app.console.orders_views import bp as console_orders_bp
     from app.console.views import bp as console_bp
     from app.orders.views import bp as orders_pages_bp
     from app.platform.views import bp as platform_bp
@@ -65,6 +66,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(console_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orders_pages_bp)
+    app.register_blueprint(console_orders_bp)
 
     @app.route("/")
     def index():
