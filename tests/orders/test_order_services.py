@@ -319,3 +319,44 @@ def test_events_record_who_moved_the_order(shop_ctx):
         ("pending_payment", "buyer"),
         ("paid", "webhook"),
     ]
+
+
+def test_an_order_whose_worker_died_mid_delivery_is_delivered_once_by_the_sweeper(
+    app, card_shop, worker
+):
+    """The worker took the fulfilment lease and died: no job is left, the
+    order sits in ``fulfilling``. The real worker's scheduled sweeper finds
+    the stale lease and delivers it, once."""
+    import time
+
+    from app.core.queues import get_queue
+
+    with app.app_context(), tenant_context(card_shop.tenant):
+        order = _order(card_shop, 2)
+        _confirm(order)
+        get_queue("fulfilment").empty()  # whatever was queued died with the worker
+        stale = datetime.now(UTC) - services.FULFIL_LEASE - timedelta(seconds=5)
+        db.session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(status="fulfilling", fulfil_started_at=stale, fulfil_attempts=1)
+        )
+        db.session.commit()
+        order_id = order.id
+        db.session.remove()
+
+    deadline = time.monotonic() + 90  # the sweeper runs every 15 s
+    status = None
+    while time.monotonic() < deadline and status != "delivered":
+        time.sleep(0.5)
+        with app.app_context(), tenant_context(card_shop.tenant):
+            status = services.get_order_by_id(order_id).status
+            db.session.remove()
+
+    assert status == "delivered"
+    with app.app_context(), tenant_context(card_shop.tenant):
+        delivered = [e for e in services.order_events(order_id) if e.to_status == "delivered"]
+        assert len(delivered) == 1
+        assert len(services.delivered_codes(services.get_order_by_id(order_id))) == 2
+        db.session.remove()
+    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["sold"] == 2
