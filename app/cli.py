@@ -126,9 +126,11 @@ def cron_command() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from app.catalog.cli import cards_cli
     from tenants.cli import tenants_cli
 
     app.cli.add_command(tenants_cli)
+    app.cli.add_command(cards_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker_command)

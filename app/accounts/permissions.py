@@ -27,6 +27,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "catalog.manage",
             "orders.view",
             "orders.manage",
+            "cards.manage",
+            "cards.reveal",  # owner only: the audited reveal and export
         }
     ),
     "staff": frozenset(
@@ -38,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "catalog.manage",
             "orders.view",
             "orders.manage",
+            "cards.manage",  # import, list, void; not reveal or export
         }
     ),
     "agent": frozenset({"account.self", "wallet.self", "agent.buy"}),

@@ -107,11 +107,20 @@ def _header_columns(first: str) -> tuple[str, int, int | None] | None:
     return None
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines by LF, CRLF or CR only: other characters that ``str.splitlines``
+    treats as breaks (form feed, U+2028 ...) stay in the line, where they are
+    reported as control characters instead of silently shifting line numbers."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
 def parse(raw: bytes) -> ParsedFile:
     """Parse an upload into canonical forms and invalid lines (never raises
     for bad lines; raises ``UndecodableFile`` for undecodable bytes)."""
     text, encoding = decode(raw)
-    lines = text.splitlines()
+    lines = split_lines(text)
     result = ParsedFile(encoding)
     first_index = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first_index is None:
@@ -120,16 +129,40 @@ def parse(raw: bytes) -> ParsedFile:
     if header is not None:
         _parse_csv(lines, first_index, header, result)
         return result
+    # The common case (no control characters anywhere, one or two short
+    # fields) is decided inline; anything else goes through ``_canonical``,
+    # which gives the reason.
+    clean = _CONTROL.search(text) is None
     entries, invalid = result.entries, result.invalid
+    add, reject = entries.append, invalid.append
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped:
             continue
-        canonical, problem = _canonical(split_line(stripped))
-        if problem:
-            invalid.append((number, problem))
+        if "----" in stripped:
+            parts = stripped.split("----")
+        elif "\t" in stripped:
+            parts = stripped.split("\t")
+        elif "|" in stripped:
+            parts = stripped.split("|")
+        elif "," in stripped:
+            parts = stripped.split(",")
         else:
-            entries.append((number, canonical))
+            parts = _WS.split(stripped)
+        if clean and len(parts) == 1:
+            if len(stripped) <= MAX_PART:
+                add((number, stripped))
+                continue
+        elif clean and len(parts) == 2:
+            first, second = parts[0].strip(), parts[1].strip()
+            if first and second and len(first) <= MAX_PART and len(second) <= MAX_PART:
+                add((number, first + "\t" + second))
+                continue
+        canonical, problem = _canonical(parts)
+        if problem:
+            reject((number, problem))
+        else:
+            add((number, canonical))
     return result
 
 

@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def run_import(tenant_id: str, import_id: str) -> str:
-    """Import a queued upload (``imports`` queue)."""
+    """Import a queued upload (``imports`` queue). Safe to run twice; on an
+    unexpected error the import is marked failed (nothing stored) and the
+    error goes to the worker's log without the upload's content."""
     with tenant_context(uuid.UUID(tenant_id)):
         try:
             record = imports.run_import_job(uuid.UUID(import_id))
@@ -27,7 +29,16 @@ def run_import(tenant_id: str, import_id: str) -> str:
             db.session.execute(
                 update(CardImport)
                 .where(CardImport.id == uuid.UUID(import_id))
-                .values(status="failed", payload=None, report={"message": "The import failed."})
+                .values(
+                    status=imports.FAILED,
+                    payload=None,
+                    imported=0,
+                    report={
+                        "duplicate_lines": [],
+                        "invalid_lines": [],
+                        "message": "The import failed on our side; nothing was imported.",
+                    },
+                )
             )
             db.session.commit()
             log.exception("import %s failed", import_id)

@@ -16,6 +16,12 @@ Guarantees:
   up. ``release_expired`` only tidies.
 - ``stock_available`` always equals the number of cards in status
   ``available`` (expired holds are added on top when stock is shown).
+- Crossing a product's low-stock threshold, or reaching zero, records one
+  ``StockAlert`` in the same transaction (sold out wins when both happen).
+
+The operator's reads of stock live here too: card listings that never load
+a secret, and the two audited ways to see codes (``reveal_card`` and
+``export_codes``), each writing its audit row in the transaction it commits.
 """
 
 from __future__ import annotations
@@ -29,15 +35,21 @@ from app.catalog.models import (
     CARD_AVAILABLE,
     CARD_RESERVED,
     CARD_SOLD,
+    CARD_STATUSES,
     CARD_VOID,
+    KIND_CARD,
     Card,
     Product,
     StockAlert,
 )
-from app.core.errors import KamengError
+from app.core import audit
+from app.core.crypto import get_cipher
+from app.core.errors import KamengError, NotFound, ValidationFailed
 from app.extensions import db
 
 DEFAULT_HOLD = timedelta(minutes=15)
+#: a paid order's cards are held until it is delivered, refunded or voided
+PAID_HOLD = timedelta(days=3650)
 
 
 class OutOfStock(KamengError):
@@ -92,6 +104,18 @@ def reserve(
     if fresh:
         _move_counter(product_id, -fresh)
     return ids
+
+
+def keep_for_paid_order(order_id: uuid.UUID) -> int:
+    """Stop the order's holds from expiring (it is paid). Returns how many
+    reserved cards the order still holds; cards a late payment lost to other
+    buyers are not among them."""
+    return db.session.execute(
+        update(Card)
+        .where(Card.order_id == order_id, Card.status == CARD_RESERVED)
+        .values(reserved_until=_now() + PAID_HOLD)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def release(order_id: uuid.UUID) -> int:
@@ -270,3 +294,174 @@ def _move_counter(product_id: uuid.UUID, delta: int) -> None:
                     threshold=threshold,
                 )
             )
+
+
+# --- the operator's reads and audited access ---------------------------------
+
+
+def get_card_product(product_id: uuid.UUID) -> Product:
+    """The current shop's product, which must be of kind ``card``.
+
+    Raises ``NotFound`` (no such product in this shop) or ``ValidationFailed``.
+    """
+    product = db.session.scalar(select(Product).where(Product.id == product_id))
+    if product is None:
+        raise NotFound("No such product.")
+    if product.kind != KIND_CARD:
+        raise ValidationFailed(
+            "Only card products hold card stock.", errors={"kind": ["Not a card product."]}
+        )
+    return product
+
+
+def short_fingerprint(fingerprint: bytes) -> str:
+    """8 hex digits of the keyed hash: enough to tell cards apart on screen
+    and to match a line of an export, useless for recovering a code."""
+    return bytes(fingerprint[:4]).hex()
+
+
+def list_cards(
+    product_id: uuid.UUID, status: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[dict], int]:
+    """A page of the product's cards, newest first, with their total. Never
+    loads a secret: only ids, status, times, order and a short fingerprint."""
+    get_card_product(product_id)
+    if status is not None and status not in CARD_STATUSES:
+        raise ValidationFailed("Unknown card status.", errors={"status": list(CARD_STATUSES)})
+    where = [Card.product_id == product_id]
+    if status is not None:
+        where.append(Card.status == status)
+    total = db.session.scalar(select(func.count()).select_from(Card).where(*where)) or 0
+    rows = db.session.execute(
+        select(
+            Card.id,
+            Card.status,
+            Card.created_at,
+            Card.sold_at,
+            Card.order_id,
+            Card.reserved_until,
+            Card.import_id,
+            Card.fingerprint,
+        )
+        .where(*where)
+        .order_by(Card.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    items = [
+        {
+            "id": r.id,
+            "status": r.status,
+            "created_at": r.created_at,
+            "sold_at": r.sold_at,
+            "order_id": r.order_id,
+            "reserved_until": r.reserved_until,
+            "import_id": r.import_id,
+            "fingerprint": short_fingerprint(r.fingerprint),
+        }
+        for r in rows
+    ]
+    return items, total
+
+
+def stock_of(product_id: uuid.UUID) -> dict:
+    """The product's cards by status, what a buyer can have now
+    (``sellable``), the counter, the threshold and whether it is sold out."""
+    product = get_card_product(product_id)
+    result = counts(product_id)
+    return {
+        "product_id": product.id,
+        **result,
+        "stock_available": product.stock_available,
+        "low_stock_threshold": product.low_stock_threshold,
+        "sold_out": result["sellable"] == 0,
+        "low": 0 < result["sellable"] <= product.low_stock_threshold,
+    }
+
+
+def reveal_card(card_id: uuid.UUID, actor: str) -> dict:
+    """One card's code for the operator, with an audit row written and
+    committed first: no audit row, no code. Raises ``NotFound``."""
+    card = db.session.scalar(select(Card).where(Card.id == card_id))
+    if card is None:
+        raise NotFound("No such card.")
+    code = get_cipher().decrypt(card.id, card.key_id, card.secret)
+    audit.record(
+        actor,
+        "card.reveal",
+        f"card:{card.id}",
+        product_id=str(card.product_id),
+        status=card.status,
+        fingerprint=short_fingerprint(card.fingerprint),
+    )
+    db.session.commit()
+    number, _, password = code.partition("\t")
+    return {
+        "id": card.id,
+        "product_id": card.product_id,
+        "status": card.status,
+        "code": number if not password else f"{number}----{password}",
+        "number": number,
+        "password": password or None,
+    }
+
+
+def export_codes(product_id: uuid.UUID, actor: str, limit: int | None = None) -> tuple[str, int]:
+    """The product's available codes as text, one per line (``number`` or
+    ``number----password``, oldest first, as an import reads them back),
+    and how many. The audit row is committed before the text is returned.
+    Exporting does not take the codes out of stock."""
+    get_card_product(product_id)
+    query = (
+        select(Card.id, Card.key_id, Card.secret)
+        .where(Card.product_id == product_id, Card.status == CARD_AVAILABLE)
+        .order_by(Card.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    decrypt = get_cipher().decrypt
+    lines = [
+        decrypt(r.id, r.key_id, r.secret).replace("\t", "----") for r in db.session.execute(query)
+    ]
+    audit.record(
+        actor, "cards.export", f"product:{product_id}", count=len(lines), status=CARD_AVAILABLE
+    )
+    db.session.commit()
+    return ("\n".join(lines) + "\n" if lines else ""), len(lines)
+
+
+def void_cards(card_ids: list[uuid.UUID], actor: str) -> int:
+    """Operator: void the current shop's cards among ``card_ids`` (others
+    are ignored), audited, committed. Returns how many changed."""
+    changed = void(card_ids)
+    if changed:
+        audit.record(actor, "cards.void", "cards", count=changed, ids=[str(i) for i in card_ids])
+    db.session.commit()
+    return changed
+
+
+def list_alerts(
+    include_acknowledged: bool = False, page: int = 1, per_page: int = 50
+) -> tuple[list[StockAlert], int]:
+    """The current shop's stock alerts, newest first, with their total."""
+    where = [] if include_acknowledged else [StockAlert.acknowledged_at.is_(None)]
+    total = db.session.scalar(select(func.count()).select_from(StockAlert).where(*where)) or 0
+    rows = db.session.scalars(
+        select(StockAlert)
+        .where(*where)
+        .order_by(StockAlert.created_at.desc(), StockAlert.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def acknowledge_alert(alert_id: uuid.UUID) -> StockAlert:
+    """Mark an alert seen. Idempotent (the first time is kept); commits."""
+    alert = db.session.scalar(select(StockAlert).where(StockAlert.id == alert_id))
+    if alert is None:
+        raise NotFound("No such alert.")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = _now()
+    db.session.commit()
+    return alert
