@@ -38,6 +38,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     install_guard()
     configure_sqlite()
     _import_models()
+    from app.core.security import configure_password_hashing
+
+    configure_password_hashing(app.config["PASSWORD_HASH_PROFILE"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

@@ -63,6 +63,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CARD_KEY": card_key,
         "CARD_KEYS_OLD": get("CARD_KEYS_OLD", ""),
         "CARD_HASH_KEY": card_hash_key,
+        "PASSWORD_HASH_PROFILE": get("PASSWORD_HASH_PROFILE", "default"),
         "CARD_IMPORT_SYNC_LIMIT": int(get("CARD_IMPORT_SYNC_LIMIT", "5000")),
         "UPLOAD_MAX_IMAGE_BYTES": int(get("UPLOAD_MAX_IMAGE_BYTES", str(2 * 1024 * 1024))),
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL") or f"sqlite:///{inst / 'kameng.sqlite3'}",

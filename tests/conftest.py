@@ -23,6 +23,9 @@ from app import create_app
 from app.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every app the suite builds (and its worker processes) hashes passwords with
+# argon2id's cheap test parameters; see app.core.security.
+os.environ.setdefault("PASSWORD_HASH_PROFILE", "fast")
 SECRET = "test-secret-key-not-for-production"
 CARD_KEY = "00" * 32
 CARD_HASH_KEY = "ab" * 32
@@ -46,6 +49,7 @@ def app_config(instance_dir) -> dict:
         "SECRET_KEY": SECRET,
         "CARD_KEY": CARD_KEY,
         "CARD_HASH_KEY": CARD_HASH_KEY,
+        "PASSWORD_HASH_PROFILE": "fast",
         "PLATFORM_DOMAIN": "localhost",
         "SERVER_NAME": None,
     }
@@ -211,6 +215,8 @@ def make_shop(app):
                 owner_email or f"owner@{slug}.example.com", PASSWORD
             )
             tenant = provisioning.create_shop(slug, name or f"Shop {slug}", owner)
+            db.session.refresh(owner)
+            db.session.refresh(tenant)
             db.session.expunge_all()
             return tenant, owner
 
@@ -227,6 +233,7 @@ def make_account(app):
         end_outer_transaction()
         with app.app_context(), tenant_context(tenant):
             account = services.create_shop_account(email, PASSWORD, role=role)
+            db.session.refresh(account)
             db.session.expunge_all()
             return account
 

@@ -11,6 +11,20 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 _hasher = PasswordHasher()  # argon2id with the library's current defaults
 
+
+def configure_password_hashing(profile: str) -> None:
+    """``default``: argon2-cffi's recommended argon2id parameters.
+    ``fast``: still argon2id, with 1 pass over 1 MiB; only for test suites
+    (``PASSWORD_HASH_PROFILE=fast``), where thousands of accounts are made.
+    Hashes carry their parameters, so either profile verifies the other's."""
+    global _hasher, _DUMMY_HASH
+    if profile == "fast":
+        _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    else:
+        _hasher = PasswordHasher()
+    _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 
