@@ -1,17 +1,13 @@
 """Factories for the accounts, API and CLI tests.
 
-Two differences from the shared ``make_shop`` and ``make_account`` of
-``tests/conftest.py``, which ``tests/accounts/conftest.py`` and
-``tests/api/conftest.py`` override with these (``tests/test_cli.py`` imports
-them):
-
-- they hand back loaded rows: the shared ones commit and then
-  ``expunge_all()``, which leaves the rows detached *and* expired, so reading
-  ``tenant.id`` raises ``DetachedInstanceError``;
-- users and accounts get one argon2id hash of ``PASSWORD`` computed once per
-  run, instead of a fresh hash each (a few hundred milliseconds apiece, and
-  the cross-tenant tests build six per test). Sign-in still verifies against
-  a real argon2id hash; the sign-up tests hash through the real services.
+The same as the shared ``make_shop`` and ``make_account`` of
+``tests/conftest.py`` (which ``tests/accounts/conftest.py`` and
+``tests/api/conftest.py`` override with these, and ``tests/test_cli.py``
+imports), but faster: users and accounts get one argon2id hash of
+``PASSWORD`` computed once per run instead of a fresh hash each, which costs
+a few hundred milliseconds apiece on a busy machine, and the cross-tenant
+tests build six per test. Sign-in still verifies against a real argon2id
+hash; the sign-up tests hash through the real services.
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ import functools
 import pytest
 
 from app.extensions import db
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, end_outer_transaction
 
 
 @functools.cache
@@ -44,6 +40,7 @@ def make_shop(app):
     from tenants import provisioning
 
     def make(slug: str, name: str | None = None, owner_email: str | None = None):
+        end_outer_transaction()
         with app.app_context():
             owner = PlatformUser(
                 email=owner_email or f"owner@{slug}.example.com", password_hash=password_hash()
@@ -64,6 +61,7 @@ def make_account(app):
     from tenants.context import tenant_context
 
     def make(tenant, email: str, role: str = "customer"):
+        end_outer_transaction()
         with app.app_context(), tenant_context(tenant):
             account = ShopAccount(email=email, password_hash=password_hash(), role=role)
             db.session.add(account)
