@@ -70,6 +70,7 @@ def _machine() -> dict:
         "memory": memory,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -220,6 +221,7 @@ def main() -> int:
         copied = db.session.execute(text("SELECT count(*) FROM bench_copy")).scalar()
         assert copied == n, copied
 
+    machine = _machine()  # the load average says how busy the machine was
     import_rate = n / import_seconds
     copy_rate = n / copy_seconds
     ratio = import_rate / copy_rate
@@ -228,6 +230,7 @@ def main() -> int:
     print(f"import               {import_rate:>12,.0f} codes/s   ({import_seconds:.2f} s)")
     print(f"plain COPY           {copy_rate:>12,.0f} codes/s   ({copy_seconds:.2f} s)")
     print(f"ratio import/COPY    {ratio:>12.1%}   (target 70%)")
+    print(f"load average         {machine['load_average']} on {machine['cpus']} CPUs")
 
     result = {
         "benchmark": "import",
@@ -240,7 +243,7 @@ def main() -> int:
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--", "app", "scripts")),
         "postgresql": server_version,
-        "machine": _machine(),
+        "machine": machine,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     out = Path(args.results)

@@ -49,22 +49,28 @@ NO_STORE = {"Cache-Control": "no-store"}
 UPLOAD_TYPES = ("text/plain", "text/csv", "application/octet-stream", "multipart/form-data")
 
 
+# Titles reuse ones the catalogs already translate (error pages show them
+# translated); the ``type`` slug and the ``detail`` say what happened.
+
+
 class UnsupportedUpload(KamengError):
     status = 415
     slug = "unsupported-media-type"
-    title = "Send the codes as text or as a file"
+    title = "Unsupported Media Type"
 
 
 class UploadTooLarge(KamengError):
     status = 413
     slug = "payload-too-large"
-    title = "The upload is too large"
+    title = "Request Entity Too Large"
 
 
 class InvalidCardFile(KamengError):
+    """The upload was read, and some lines are not cards: nothing imported."""
+
     status = 422
     slug = "invalid-card-file"
-    title = "The file has invalid lines; nothing was imported"
+    title = "The request has invalid fields"
 
 
 def _id(raw: str):

@@ -70,8 +70,9 @@ _COPY_COLUMNS = (
 
 
 class ImportConflict(Conflict):
+    """Another import stored some of these codes first (title: ``Conflict``)."""
+
     slug = "import-conflict"
-    title = "Another import stored some of these codes first"
 
 
 def _progress_key(import_id: uuid.UUID) -> str:
@@ -210,8 +211,6 @@ def _run(record: CardImport, raw: bytes, on_progress: Progress | None = None) ->
     try:
         _store(record_id, product_id, tenant_id, fresh, cipher, total, progress)
         stock.add_available(product_id, len(fresh))
-    except IntegrityError as exc:
-        return _lost_race(record_id, total, exc)
     except Exception as exc:
         if _is_unique_violation(exc):
             return _lost_race(record_id, total, exc)
@@ -221,11 +220,15 @@ def _run(record: CardImport, raw: bytes, on_progress: Progress | None = None) ->
 
 
 def _is_unique_violation(exc: Exception) -> bool:
-    try:
-        import psycopg.errors
-    except ImportError:  # pragma: no cover - psycopg is a pinned dependency
-        return False
-    return isinstance(exc, psycopg.errors.UniqueViolation)
+    """The cards' unique rule refused a row: from COPY (psycopg's own error,
+    raised on the driver connection) or from an INSERT (SQLAlchemy's)."""
+    import psycopg.errors
+
+    if isinstance(exc, IntegrityError):
+        exc = exc.orig
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return True
+    return "UNIQUE constraint failed: cards." in str(exc)
 
 
 def _lost_race(record_id: uuid.UUID, total: int, exc: Exception) -> CardImport:
