@@ -353,10 +353,8 @@ class IdempotencyMismatch(KamengError):
 
 
 def _validate_inputs(product: Product, inputs: dict) -> dict:
-    try:
-        from app.catalog.services import validate_inputs
-    except ImportError:  # pragma: no cover - the catalog service is always there
-        return {}
+    from app.catalog.inputs import validate_inputs
+
     return validate_inputs(product, inputs)
 
 
