@@ -12,7 +12,6 @@ from app.accounts.models import Membership, PlatformUser, ShopAccount
 from app.extensions import db
 from tenants.context import all_tenants
 from tenants.models import CustomDomain, Tenant
-from tests.accounts.factories import make_account, make_shop  # noqa: F401
 from tests.conftest import PASSWORD
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-from tests.accounts.factories import make_account, make_shop  # noqa: F401
 from tests.conftest import PASSWORD
 
 
