@@ -12,6 +12,12 @@
   likes (replays, out-of-order delivery) — byte for byte what Stripe's
   double signed.
 - ``stripe_on``: turns Stripe on in the app's configuration for one test.
+
+What localstripe (1.15) does not do, the tests do as Stripe would:
+it sends no ``payment_intent.created`` or ``charge.refunded`` events, so
+tests build those from localstripe's own objects and sign them with the
+endpoint's secret (``support.stripe_event``, ``support.sign``); it refuses
+Connect parameters, so ``test_stripe_connect.py`` records the requests.
 - ``ledger_balanced`` (autouse): after every test, every shop's trial
   balance sums to zero and every cached wallet balance matches its entries.
 """
