@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import Blueprint, redirect, request, session, url_for
+from flask import Blueprint, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -179,7 +179,7 @@ def buy(product_id: str):
         answers=answers,
         input_errors=input_errors,
         problem=problem,
-        money=_money(_shop_currency()),
+        money=_money(g.shop.currency),
     )
 
 
@@ -224,12 +224,6 @@ def _form_errors(err: ValidationFailed, form: BuyForm, answers: dict, input_erro
     if leftover or not err.errors:
         return _("Some details are missing or invalid. Check the form and try again.")
     return None
-
-
-def _shop_currency() -> str:
-    from flask import g
-
-    return g.shop.currency
 
 
 # --- pay ----------------------------------------------------------------------

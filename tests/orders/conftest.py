@@ -105,3 +105,18 @@ def card_shop(app, make_shop):  # noqa: F811
     stock = codes("STEAM", 5)
     product_id = add_product(app, tenant, stock=stock)
     return Shop(tenant, owner, "alpha.localhost", product_id, stock)
+
+
+@pytest.fixture
+def rate_limits(app):
+    """The shared Flask-Limiter bound to the session app's settings again.
+
+    There is one ``limiter`` per process and every ``create_app`` re-reads
+    its settings into it: a test elsewhere that builds an app with
+    ``RATELIMIT_ENABLED=False`` (tests/core) switches limits off for every
+    test after it. ``init_app`` on an app it already serves re-reads that
+    app's settings and registers nothing twice."""
+    from app.extensions import limiter
+
+    limiter.init_app(app)
+    return limiter

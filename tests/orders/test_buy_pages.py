@@ -196,7 +196,7 @@ def test_lookup_finds_an_order_by_email_and_number(app, card_shop, guest, browse
     assert number in listed and "Awaiting payment" in listed
 
 
-def test_lookup_page_is_rate_limited(app, card_shop, guest):
+def test_lookup_page_is_rate_limited(app, card_shop, guest, rate_limits):
     token = guest.csrf_token("/lookup")
     answers = [
         guest.post("/lookup", data={"csrf_token": token, "email": "a@example.com", "number": "1"})

@@ -406,7 +406,7 @@ def test_lookup_by_email_and_number_gives_the_order_and_its_token(app, card_shop
     assert_problem(wrong_number, 404, "not-found")
 
 
-def test_lookup_is_rate_limited(app, card_shop, browser_for):
+def test_lookup_is_rate_limited(app, card_shop, browser_for, rate_limits):
     someone = browser_for(card_shop.host)
     guesses = [
         someone.post(
