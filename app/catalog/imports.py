@@ -28,7 +28,8 @@ import os
 import struct
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -172,25 +173,24 @@ def _run(record: CardImport, raw: bytes, on_progress: Progress | None = None) ->
     progress(0, total)
 
     cipher = get_cipher()
-    fingerprints = cipher.fingerprint_many([canonical for _, canonical in parsed.entries])
-    seen: set[bytes] = set()
-    fresh: list[tuple[str, bytes]] = []
-    fresh_lines: list[int] = []
-    duplicate_lines: list[int] = []
-    for (line, canonical), fp in zip(parsed.entries, fingerprints, strict=True):
-        if fp in seen:
-            duplicate_lines.append(line)
-        else:
-            seen.add(fp)
-            fresh.append((canonical, fp))
-            fresh_lines.append(line)
-    del seen, fingerprints
-    stored = _existing_fingerprints([fp for _, fp in fresh])
-    if stored:
-        keep = [i for i, (_, fp) in enumerate(fresh) if fp not in stored]
-        duplicate_lines.extend(fresh_lines[i] for i, (_, fp) in enumerate(fresh) if fp in stored)
-        duplicate_lines.sort()
-        fresh = [fresh[i] for i in keep]
+    tenant_id = record.tenant_id or current_tenant_id()
+    product_id = record.product_id
+    try:
+        with _fingerprint_lookup(tenant_id) as lookup:
+            if parsed.invalid:  # nothing is stored; the report still names duplicates
+                imported, duplicate_lines = _import_chunks(
+                    parsed.entries, cipher, lookup, None, progress, total
+                )
+            else:
+                with _card_writer(record_id, product_id, tenant_id, cipher.current_id) as write:
+                    imported, duplicate_lines = _import_chunks(
+                        parsed.entries, cipher, lookup, write, progress, total
+                    )
+                stock.add_available(product_id, imported)
+    except Exception as exc:
+        if _is_unique_violation(exc):
+            return _lost_race(record_id, total, exc)
+        raise
     report = {
         "encoding": parsed.encoding,
         "duplicate_lines": duplicate_lines[:REPORT_LINES],
@@ -206,17 +206,49 @@ def _run(record: CardImport, raw: bytes, on_progress: Progress | None = None) ->
             report=report,
             message="Nothing was imported: fix the invalid lines and upload again.",
         )
-
-    product_id, tenant_id = record.product_id, record.tenant_id or current_tenant_id()
-    try:
-        _store(record_id, product_id, tenant_id, fresh, cipher, total, progress)
-        stock.add_available(product_id, len(fresh))
-    except Exception as exc:
-        if _is_unique_violation(exc):
-            return _lost_race(record_id, total, exc)
-        raise
-    record.imported = len(fresh)
+    record.imported = imported
     return _finish(record, DONE, total=total, report=report)
+
+
+def _import_chunks(
+    entries: list[tuple[int, str]],
+    cipher,
+    lookup: Callable[[list[bytes]], set[bytes]],
+    write: Callable[[list[bytes], list[bytes], list[bytes]], None] | None,
+    progress: Progress,
+    total: int,
+) -> tuple[int, list[int]]:
+    """Deduplicate and (with ``write``) encrypt and write the entries, a
+    batch at a time: fingerprints, duplicates within the upload (every
+    earlier batch included) and against the shop (``lookup``), then new ids
+    and ciphertexts for what is left. Returns (how many were new, the sorted
+    line numbers of the duplicates)."""
+    ids = _CardIds()
+    seen: set[bytes] = set()
+    duplicate_lines: list[int] = []
+    imported = 0
+    for start in range(0, len(entries), BATCH):
+        chunk = entries[start : start + BATCH]
+        fingerprints = cipher.fingerprint_many([canonical for _, canonical in chunk])
+        fresh: list[tuple[int, str, bytes]] = []
+        for (line, canonical), fp in zip(chunk, fingerprints, strict=True):
+            if fp in seen:
+                duplicate_lines.append(line)
+            else:
+                seen.add(fp)
+                fresh.append((line, canonical, fp))
+        stored = lookup([fp for _, _, fp in fresh]) if fresh else set()
+        if stored:
+            duplicate_lines.extend(line for line, _, fp in fresh if fp in stored)
+            fresh = [row for row in fresh if row[2] not in stored]
+        if write is not None and fresh:
+            card_ids = ids.batch(len(fresh))
+            secrets = cipher.encrypt_many(card_ids, [canonical for _, canonical, _ in fresh])
+            write(card_ids, secrets, [fp for _, _, fp in fresh])
+        imported += len(fresh)
+        progress(total - len(entries) + start + len(chunk), total)
+    duplicate_lines.sort()
+    return imported, duplicate_lines
 
 
 def _is_unique_violation(exc: Exception) -> bool:
@@ -251,12 +283,38 @@ def _lost_race(record_id: uuid.UUID, total: int, exc: Exception) -> CardImport:
     )
 
 
+@contextmanager
+def _fingerprint_lookup(tenant_id: uuid.UUID) -> Iterator[Callable[[list[bytes]], set[bytes]]]:
+    """A function telling which fingerprints the shop already holds.
+
+    On PostgreSQL it runs on a second connection, so that it can be asked
+    while the import's COPY streams on the first: the server stores one
+    batch while the next is checked. It sees what other transactions have
+    committed, which is all it needs (the upload's own codes are caught as
+    duplicates within the upload; a code another import commits meanwhile
+    is refused by the unique index, and the import fails whole).
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        yield _existing_fingerprints
+        return
+    with db.engine.connect() as connection:
+        conn = connection.connection.driver_connection
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "CREATE TEMPORARY TABLE import_fingerprints (fp bytea) ON COMMIT DROP"
+                )
+
+                def lookup(fingerprints: list[bytes]) -> set[bytes]:
+                    return _existing_fingerprints_pg(cursor, tenant_id, fingerprints)
+
+                yield lookup
+        finally:
+            connection.rollback()  # drops the temporary table
+
+
 def _existing_fingerprints(fingerprints: list[bytes]) -> set[bytes]:
     """Which of ``fingerprints`` the current shop already holds (any product)."""
-    if not fingerprints:
-        return set()
-    if db.session.get_bind().dialect.name == "postgresql":
-        return _existing_fingerprints_pg(fingerprints)
     found: set[bytes] = set()
     for start in range(0, len(fingerprints), 1000):
         chunk = fingerprints[start : start + 1000]
@@ -269,33 +327,22 @@ def _existing_fingerprints(fingerprints: list[bytes]) -> set[bytes]:
     return found
 
 
-def _existing_fingerprints_pg(fingerprints: list[bytes]) -> set[bytes]:
-    # The upload's fingerprints go into a temporary table by COPY and are
-    # joined with the shop's cards: one statement, planned as a hash or
-    # index join, several times faster than ``= ANY(array)`` in chunks.
-    # Raw SQL on the session's connection (same transaction), so the
-    # tenant filter is written out here.
-    conn = db.session.connection().connection.driver_connection
-    with conn.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS import_fingerprints (fp bytea) ON COMMIT DROP"
-        )
-        cursor.execute("TRUNCATE import_fingerprints")
-        with cursor.copy("COPY import_fingerprints (fp) FROM STDIN (FORMAT BINARY)") as copy:
-            for start in range(0, len(fingerprints), BATCH):
-                chunk = fingerprints[start : start + BATCH]
-                copy.write(
-                    (_COPY_SIGNATURE if start == 0 else b"")
-                    + b"".join(_FP_ROW + fp for fp in chunk)
-                )
-            copy.write(_COPY_TRAILER)
-        cursor.execute(
-            "SELECT c.fingerprint FROM import_fingerprints f"
-            " JOIN cards c ON c.tenant_id = %s AND c.fingerprint = f.fp",
-            (current_tenant_id(),),
-            binary=True,
-        )
-        return {bytes(row[0]) for row in cursor}
+def _existing_fingerprints_pg(
+    cursor, tenant_id: uuid.UUID, fingerprints: list[bytes]
+) -> set[bytes]:
+    # The fingerprints go into a temporary table by COPY and are joined with
+    # the shop's cards: one statement, several times faster than ``=
+    # ANY(array)``. Raw SQL, so the tenant filter is written out here.
+    cursor.execute("TRUNCATE import_fingerprints")
+    with cursor.copy("COPY import_fingerprints (fp) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_COPY_SIGNATURE + b"".join(_FP_ROW + fp for fp in fingerprints) + _COPY_TRAILER)
+    cursor.execute(
+        "SELECT c.fingerprint FROM import_fingerprints f"
+        " JOIN cards c ON c.tenant_id = %s AND c.fingerprint = f.fp",
+        (tenant_id,),
+        binary=True,
+    )
+    return {bytes(row[0]) for row in cursor}
 
 
 class _CardIds:
@@ -343,96 +390,76 @@ def _field(value: bytes) -> bytes:
     return _pack_len(len(value)) + value
 
 
-def _store(
-    import_id: uuid.UUID,
-    product_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    fresh: list[tuple[str, bytes]],
-    cipher,
-    total: int,
-    progress: Progress,
-) -> None:
-    """Encrypt and insert ``fresh`` (canonical, fingerprint) in the session's
-    transaction, batch by batch, reporting progress."""
+@contextmanager
+def _card_writer(
+    import_id: uuid.UUID, product_id: uuid.UUID, tenant_id: uuid.UUID, kid: str
+) -> Iterator[Callable[[list[bytes], list[bytes], list[bytes]], None]]:
+    """``write(ids, secrets, fingerprints)`` into ``cards`` as available
+    stock of the product, in the session's transaction.
+
+    On PostgreSQL: one binary ``COPY`` on the session's own connection for
+    the whole import, each batch encoded here in one piece (the bytes
+    psycopg's ``write_row`` would send, at a fraction of the cost per row).
+    Elsewhere: one multi-row INSERT per batch. Raw statements: the tenant
+    is written into every row here.
+    """
     now = datetime.now(UTC)
-    kid = cipher.current_id
-    done = total - len(fresh)
-    ids = _CardIds()
+    if db.session.get_bind().dialect.name != "postgresql":
+        insert = Card.__table__.insert()
 
-    def batches():
-        for start in range(0, len(fresh), BATCH):
-            chunk = fresh[start : start + BATCH]
-            card_ids = ids.batch(len(chunk))
-            secrets = cipher.encrypt_many(card_ids, [canonical for canonical, _ in chunk])
-            yield chunk, card_ids, secrets
-
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Binary COPY on the session's own connection (the same transaction),
-        # each batch encoded here in one piece: the same bytes psycopg's
-        # write_row would send, at a fraction of the cost per row.
-        row_head = struct.pack("!hi", len(_COPY_COLUMNS), 16)
-        middle = b"".join(
-            _field(v)
-            for v in (
-                tenant_id.bytes,
-                product_id.bytes,
-                import_id.bytes,
-                CARD_AVAILABLE.encode(),
-                kid.encode(),
+        def insert_rows(card_ids, secrets, fingerprints):
+            db.session.execute(
+                insert,
+                [
+                    {
+                        "id": uuid.UUID(bytes=card_id),
+                        "tenant_id": tenant_id,
+                        "product_id": product_id,
+                        "import_id": import_id,
+                        "status": CARD_AVAILABLE,
+                        "key_id": kid,
+                        "secret": secret,
+                        "fingerprint": fp,
+                        "created_at": now,
+                    }
+                    for card_id, secret, fp in zip(card_ids, secrets, fingerprints, strict=True)
+                ],
             )
-        )
-        micros = (now - _PG_EPOCH) // timedelta(microseconds=1)
-        tail = _field(struct.pack("!q", micros))
-        fp_head = _pack_len(32)
-        raw = db.session.connection().connection.driver_connection
-        columns = ", ".join(_COPY_COLUMNS)
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY cards ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.write(_COPY_SIGNATURE)
-            for chunk, card_ids, secrets in batches():
-                parts: list[bytes] = []
-                extend = parts.extend
-                for card_id, secret, (_, fp) in zip(card_ids, secrets, chunk, strict=True):
-                    extend(
-                        (
-                            row_head,
-                            card_id,
-                            middle,
-                            _pack_len(len(secret)),
-                            secret,
-                            fp_head,
-                            fp,
-                            tail,
-                        )
-                    )
-                copy.write(b"".join(parts))
-                done += len(chunk)
-                progress(done, total)
-            copy.write(_COPY_TRAILER)
+
+        yield insert_rows
         return
-    insert = Card.__table__.insert()
-    for chunk, card_ids, secrets in batches():
-        db.session.execute(
-            insert,
-            [
-                {
-                    "id": uuid.UUID(bytes=card_id),
-                    "tenant_id": tenant_id,
-                    "product_id": product_id,
-                    "import_id": import_id,
-                    "status": CARD_AVAILABLE,
-                    "key_id": kid,
-                    "secret": secret,
-                    "fingerprint": fp,
-                    "created_at": now,
-                }
-                for card_id, secret, (_, fp) in zip(card_ids, secrets, chunk, strict=True)
-            ],
-        )
-        done += len(chunk)
-        progress(done, total)
+
+    row_head = struct.pack("!hi", len(_COPY_COLUMNS), 16)
+    constants = (
+        tenant_id.bytes,
+        product_id.bytes,
+        import_id.bytes,
+        CARD_AVAILABLE.encode(),
+        kid.encode(),
+    )
+    middle = b"".join(_field(v) for v in constants)
+    tail = _field(struct.pack("!q", (now - _PG_EPOCH) // timedelta(microseconds=1)))
+    fp_head = _pack_len(32)
+
+    raw = db.session.connection().connection.driver_connection
+    columns = ", ".join(_COPY_COLUMNS)
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY cards ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+
+        def copy_rows(card_ids, secrets, fingerprints):
+            parts: list[bytes] = []
+            extend = parts.extend
+            for card_id, secret, fp in zip(card_ids, secrets, fingerprints, strict=True):
+                extend(
+                    (row_head, card_id, middle, _pack_len(len(secret)), secret, fp_head, fp, tail)
+                )
+            copy.write(b"".join(parts))
+
+        copy.write(_COPY_SIGNATURE)
+        yield copy_rows
+        copy.write(_COPY_TRAILER)
 
 
 def _progress(import_id: uuid.UUID, done: int, total: int) -> None:

@@ -10,6 +10,7 @@ the fixtures other catalogue tests import by name.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -127,8 +128,6 @@ def cards_client(browser_for):
 @pytest.fixture
 def in_card_shop(app):
     """in_card_shop(shop): a context manager: app context + the shop's tenant context."""
-    from contextlib import contextmanager
-
     from tenants.context import tenant_context
 
     @contextmanager
@@ -245,3 +244,10 @@ def verbose_worker(app, app_config, tmp_path):
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextmanager
+def no_stored_codes(tenant_id):
+    """Stands in for ``imports._fingerprint_lookup``: the shop seems to hold no
+    codes, as when another import stores them between the check and the insert."""
+    yield lambda fingerprints: set()

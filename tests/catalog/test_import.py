@@ -12,7 +12,13 @@ from sqlalchemy import select
 from app.catalog import imports
 from app.catalog.models import CardImport
 from app.extensions import db
-from tests.catalog.conftest import add_product, card_rows, codes, stock_counter
+from tests.catalog.conftest import (
+    add_product,
+    card_rows,
+    codes,
+    no_stored_codes,
+    stock_counter,
+)
 
 
 def problem(response, status: int, slug: str) -> dict:
@@ -206,7 +212,7 @@ def test_a_lost_race_with_another_import_stores_nothing(
     api = cards_client(card_shop)
     api.import_text(card_product, "RACE-1\n")
     # As if another import stored RACE-1 between our duplicate check and our insert.
-    monkeypatch.setattr(imports, "_existing_fingerprints", lambda fps: set())
+    monkeypatch.setattr(imports, "_fingerprint_lookup", no_stored_codes)
     body = problem(
         api.import_text(card_product, "RACE-0\nRACE-1\nRACE-2\n"), 409, "import-conflict"
     )

@@ -19,7 +19,7 @@ from sqlalchemy import inspect, text
 
 from app.catalog import imports
 from app.extensions import db
-from tests.catalog.conftest import add_product
+from tests.catalog.conftest import add_product, no_stored_codes
 
 pytestmark = pytest.mark.critical
 
@@ -125,7 +125,7 @@ def test_codes_are_in_no_table_log_redis_or_operator_answer_only_in_audited_reve
     assert rejected.status_code == 422
     keep(api.import_text(card_product, "\n".join(codes[:1000])))  # all duplicates
     with monkeypatch.context() as m:
-        m.setattr(imports, "_existing_fingerprints", lambda fps: set())
+        m.setattr(imports, "_fingerprint_lookup", no_stored_codes)
         assert keep(api.import_text(card_product, "\n".join(codes[:10]))).status_code == 409
 
     # A large upload through a real worker (logging every SQL statement).
