@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -277,9 +278,11 @@ def two_shops(make_shop, make_account, make_api_key):
 # --- a real RQ worker ----------------------------------------------------
 
 
-@pytest.fixture
-def worker(app, app_config):
-    """A real ``flask worker`` process on the test database and Redis."""
+def start_worker(app, app_config) -> subprocess.Popen:
+    """Start a real ``flask worker --cron`` process (its own process group,
+    so a kill reaches its scheduler child too) and wait until it registers."""
+    from rq import Worker
+
     from app.core.redisconn import get_redis
 
     with app.app_context():
@@ -304,23 +307,41 @@ def worker(app, app_config):
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,
     )
-    from rq import Worker
-
     deadline = time.monotonic() + 30
     with app.app_context():
         while time.monotonic() < deadline:
             if any(w.pid == proc.pid for w in Worker.all(connection=get_redis(app))):
-                break
+                return proc
             if proc.poll() is not None:
                 raise RuntimeError(proc.stderr.read().decode())
             time.sleep(0.1)
-        else:
-            proc.kill()
-            raise RuntimeError("worker did not register in 30 s")
-    yield proc
-    proc.terminate()
+    stop_worker(proc, signal.SIGKILL)
+    raise RuntimeError("worker did not register in 30 s")
+
+
+def stop_worker(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Signal the worker's whole process group and reap it."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+    if sig != signal.SIGKILL:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the scheduler child, if it lingers
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def worker(app, app_config):
+    """A real ``flask worker`` process on the test database and Redis."""
+    proc = start_worker(app, app_config)
+    yield proc
+    stop_worker(proc)
