@@ -1,7 +1,7 @@
 """Fixtures of the order tests: a shop with a card product in stock, a real
 SMTP server (aiosmtpd) that the app and the worker send mail to, and empty
-RQ queues at the start of each test (jobs left by an earlier test must not
-run in this one's worker)."""
+RQ queues before and after each test (jobs of one test must not run in
+another's worker)."""
 
 from __future__ import annotations
 
@@ -81,12 +81,18 @@ def worker(mail_server, worker):  # noqa: F811 - the shared worker, with mail se
 
 @pytest.fixture(autouse=True)
 def _empty_queues(app):
+    """No job of another test runs in this one's worker, and this test leaves
+    none behind for the next test's worker (their orders are gone by then)."""
     from app.core.queues import QUEUE_NAMES, get_queue
 
-    with app.app_context():
-        for name in QUEUE_NAMES:
-            get_queue(name).empty()
+    def empty():
+        with app.app_context():
+            for name in QUEUE_NAMES:
+                get_queue(name).empty()
+
+    empty()
     yield
+    empty()
 
 
 @dataclass
