@@ -341,7 +341,15 @@ def stop_worker(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 @pytest.fixture
 def worker(app, app_config):
-    """A real ``flask worker`` process on the test database and Redis."""
+    """A real ``flask worker`` process on the test database and Redis.
+
+    The queues are emptied first: jobs an earlier test left behind (a
+    stampede's thousand delivery mails) must not run in this test's worker."""
+    from app.core.queues import QUEUE_NAMES, get_queue
+
+    with app.app_context():
+        for name in QUEUE_NAMES:
+            get_queue(name, app).empty()
     proc = start_worker(app, app_config)
     yield proc
     stop_worker(proc)
