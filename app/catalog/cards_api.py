@@ -111,9 +111,10 @@ def _upload() -> tuple[bytes, str | None]:
         return request.get_data(cache=False), None
     except RequestEntityTooLarge:
         limit = current_app.config["MAX_CONTENT_LENGTH"]
+        size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit:,} bytes"
         raise UploadTooLarge(
-            f"Uploads are limited to {limit // (1024 * 1024)} MiB; split the file, or import "
-            "it on the server with 'flask --app wsgi cards import'.",
+            f"Uploads are limited to {size}; split the file, or import it on the server "
+            "with 'flask --app wsgi cards import'.",
             limit=limit,
         ) from None
 
