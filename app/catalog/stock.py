@@ -144,16 +144,24 @@ def release(order_id: uuid.UUID) -> int:
     return total
 
 
-def sell(order_id: uuid.UUID) -> list[Card]:
+def sell(order_id: uuid.UUID, quantity: int | None = None) -> list[Card]:
     """Mark the order's reserved cards sold and return every card the order
-    holds (already sold ones too, so a repeat is harmless)."""
+    holds (already sold ones too, so a repeat is harmless).
+
+    With ``quantity`` (what the order needs), when this call sold that many
+    the cards it sold are the answer and no second read is made."""
     now = _now()
-    db.session.execute(
-        update(Card)
-        .where(Card.order_id == order_id, Card.status == CARD_RESERVED)
-        .values(status=CARD_SOLD, sold_at=now, reserved_until=None)
-        .execution_options(synchronize_session=False)
+    newly = list(
+        db.session.scalars(
+            update(Card)
+            .where(Card.order_id == order_id, Card.status == CARD_RESERVED)
+            .values(status=CARD_SOLD, sold_at=now, reserved_until=None)
+            .returning(Card),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).all()
     )
+    if quantity is not None and len(newly) >= quantity:
+        return sorted(newly, key=lambda card: card.id)
     return list(
         db.session.scalars(
             select(Card)

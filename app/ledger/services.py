@@ -95,10 +95,19 @@ def post(
         _check_same(existing, lines)
         return existing
 
-    accounts = {line.code: get_or_create_account(line.code, currency) for line in lines}
+    codes = sorted({line.code for line in lines})
+    accounts = {
+        a.code: a
+        for a in db.session.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(codes)))
+    }
+    for code in codes:
+        if code not in accounts:
+            accounts[code] = get_or_create_account(code, currency)
     wallets = sorted((a for a in accounts.values() if a.kind == "wallet"), key=lambda a: str(a.id))
-    if wallets:
-        # Lock the wallet rows and read their committed balances.
+    if len(wallets) > 1:
+        # Lock the wallet rows in one order, so two transactions moving money
+        # between the same wallets cannot deadlock. (One wallet needs no
+        # lock of its own: its conditional UPDATE below takes it.)
         db.session.execute(
             select(LedgerAccount.id)
             .where(LedgerAccount.id.in_([w.id for w in wallets]))

@@ -206,6 +206,7 @@ class Orders(MethodView):
             buyer_id=buyer_id_of(principal),
             idempotency_key=key[:120] if key else None,
             actor=actor_of(principal),
+            currency=g.shop.currency,
         )
         return present(order), 201 if created else 200
 
@@ -268,6 +269,7 @@ class OrderPay(MethodView):
         order = services.order_for_buyer(
             number, token=request_token(), buyer_id=buyer_id_of(principal)
         )
+        order_id = order.id  # read before paying commits (and expires) the order
         result = providers.start(
             order, data["provider"], buyer_id=buyer_id_of(principal), actor=actor_of(principal)
         )
@@ -276,7 +278,7 @@ class OrderPay(MethodView):
             "status": result.status,
             "payment_id": result.payment_id,
             **result.details,
-            "order": present(services.get_order_by_id(order.id)),
+            "order": present(services.get_order_by_id(order_id)),
         }
 
 

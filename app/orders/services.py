@@ -259,8 +259,12 @@ def create_order(
     buyer_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
     actor: str = "buyer",
+    currency: str | None = None,
 ) -> tuple[Order, bool]:
     """Create an order and reserve its stock. Returns ``(order, created)``.
+
+    ``currency`` is the shop's (surfaces pass the cached shop snapshot's, which
+    saves a query per checkout); without it the shop row is read.
 
     Same key + same request → the existing order, ``created`` False. Same
     key + another request → ``Conflict`` (422 at the edge).
@@ -289,7 +293,7 @@ def create_order(
             errors={"quantity": [f"{product.min_quantity}–{product.max_quantity}."]},
         )
     clean_inputs = _validate_inputs(product, inputs or {})
-    shop_currency = _shop_currency()
+    shop_currency = currency or _shop_currency()
     priced = quote(
         unit_price=product.price,
         quantity=quantity,
@@ -375,16 +379,20 @@ def confirm_payment(
     amount: int,
     actor: str,
     ledger_source: str | None = None,
+    deliver_now: bool = False,
 ) -> bool:
     """The one path by which any provider's confirmation marks an order paid.
 
     Posts ``pay:<order>`` to the ledger (from ``clearing:<provider>``, or
     from ``ledger_source`` e.g. the buyer's wallet), moves the order to
-    paid, re-reserves stock for a late payment, and after commit enqueues
-    fulfilment. Idempotent: a repeat returns False and changes nothing. A
+    paid, re-reserves stock for a late payment, and after commit hands it
+    to fulfilment: with ``deliver_now`` (the buyer is waiting on this very
+    request: wallet, sandbox) a card order is delivered here at once
+    (``deliver_in_request``), otherwise (webhooks) the fulfilment job is
+    queued. Idempotent: a repeat returns False and changes nothing. A
     second, different payment for an already paid order opens a ticket.
     """
-    order = get_order_by_id(order_id)
+    order = db.session.get(Order, order_id) or get_order_by_id(order_id)
     if amount != order.total:
         _open_ticket(order.id, "amount_mismatch", f"{provider} {provider_ref} paid {amount}")
         db.session.commit()
@@ -422,10 +430,14 @@ def confirm_payment(
         memo=f"order {order.number}",
         order_id=order.id,
     )
-    if order.product_kind == KIND_CARD:
+    kind = order.product_kind
+    if kind == KIND_CARD:
         _ensure_reserved(order, late)
     db.session.commit()
-    enqueue_fulfilment(order.id)
+    if deliver_now and kind == KIND_CARD:
+        deliver_in_request(order_id)
+    else:
+        enqueue_fulfilment(order_id)
     return True
 
 
@@ -434,6 +446,8 @@ def _missing_cards(order: Order) -> int:
     lacks (sold ones count as had: a partly delivered order asks only for
     the rest)."""
     held = stock.keep_for_paid_order(order.id)
+    if held >= order.quantity:
+        return 0  # the usual case: every reserved card is still held
     sold = db.session.scalar(
         select(func.count()).where(Card.order_id == order.id, Card.status == CARD_SOLD)
     )
@@ -488,6 +502,7 @@ def pay_with_wallet(order: Order, buyer_id: uuid.UUID, actor: str) -> bool:
         amount=order.total,
         actor=actor,
         ledger_source=ledger.wallet_code(buyer_id),
+        deliver_now=True,
     )
 
 
@@ -521,10 +536,32 @@ def enqueue_fulfilment(order_id: uuid.UUID) -> None:
         log.warning("order %s: fulfilment not enqueued; the sweeper will retry", order_id)
 
 
+def deliver_in_request(order_id: uuid.UUID) -> str:
+    """Deliver a just-paid card order in the buyer's own request, so the
+    answer to "pay" already carries the codes (no queue hop, no polling).
+
+    Same guarantees as the job (``fulfil``: the lease and conditional
+    transitions; a concurrent job or sweeper delivers nothing twice). If
+    delivery cannot finish here (an error, a top-up) the order is queued
+    for the fulfilment worker instead; a crash between the payment's commit
+    and this call leaves a paid order, which the sweeper re-enqueues.
+    Returns the order's status."""
+    try:
+        status = fulfil(order_id, actor="checkout")
+    except Exception:  # noqa: BLE001 - the worker retries it; the payment is committed
+        db.session.rollback()
+        log.exception("order %s: delivery in the request failed; queued", order_id)
+        enqueue_fulfilment(order_id)
+        return get_order_by_id(order_id).status
+    if status not in (DELIVERED, FAILED):
+        enqueue_fulfilment(order_id)
+    return status
+
+
 def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
     """Deliver a paid order. Idempotent and safe under concurrency: only the
     caller that takes the fulfilment lease delivers. Returns the status."""
-    order = get_order_by_id(order_id)
+    order = db.session.get(Order, order_id) or get_order_by_id(order_id)
     if order.product_kind != KIND_CARD:
         return order.status  # top-ups wait for suppliers, manual items for the operator
     now = datetime.now(UTC)
@@ -544,13 +581,13 @@ def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
     if not took:
         db.session.rollback()
         return get_order_by_id(order_id).status
-    sold = stock.sell(order.id)
+    sold = stock.sell(order.id, order.quantity)
     if len(sold) >= order.quantity:
         state.transition(
             order.id, FULFILLING, DELIVERED, actor=actor, delivered_at=datetime.now(UTC)
         )
         db.session.commit()
-        _notify_delivered(order.id)
+        _notify_delivered(order_id)  # the id argument: the commit expired ``order``
         return DELIVERED
     open_ticket = db.session.scalar(
         select(Ticket.id).where(Ticket.order_id == order.id, Ticket.status == "open")

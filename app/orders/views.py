@@ -193,6 +193,7 @@ def _place(item, form: BuyForm, answers: dict, principal) -> Order:
         inputs={k: v for k, v in answers.items() if v.strip()},
         buyer_id=buyer_id_of(principal),
         actor=actor_of(principal),
+        currency=g.shop.currency,
     )
     key = (form.idempotency_key.data or "")[:120] or None
     try:

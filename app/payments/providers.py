@@ -2,7 +2,9 @@
 ``orders.services.confirm_payment`` — the one path every provider uses) and
 ``refund``.
 
-- ``wallet``: pays from the buyer's shop balance in the same transaction.
+- ``wallet``: pays from the buyer's shop balance in the same transaction;
+  a card order is delivered in the same request (the answer carries the
+  codes).
 - ``sandbox``: development and tests. It creates a payment and confirms it
   through the same confirmation path a real provider's webhook takes.
   Refused when ``ENV=production`` (the app will not even start with it).

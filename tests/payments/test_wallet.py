@@ -239,6 +239,45 @@ def test_paying_more_than_the_balance_is_refused_and_writes_nothing(app, session
     assert order_status(app, shop, order.id) == "pending_payment"
 
 
+def test_a_wallet_payment_answers_with_the_codes_and_queues_only_the_mail(
+    app, session, shop, buyer
+):
+    from app.core.queues import get_queue
+
+    browser, csrf = session
+    browser.post(
+        "/api/v1/me/wallet/recharge", json={"amount": 5000, "provider": "sandbox"}, headers=csrf
+    )
+    product = make_card_product(app, shop, price=1200, codes=3)
+    order = browser.post(
+        "/api/v1/orders",
+        json={"product_id": str(product), "quantity": 2, "email": "buyer@wallets.example.com"},
+        headers={**csrf, "Idempotency-Key": "wallet-codes"},
+    ).get_json()
+    with app.app_context():
+        for name in ("fulfilment", "mail"):
+            get_queue(name, app).empty()
+
+    paid = browser.post(
+        f"/api/v1/orders/{order['number']}/pay", json={"provider": "wallet"}, headers=csrf
+    )
+
+    assert paid.status_code == 200, paid.get_data(as_text=True)
+    body = paid.get_json()["order"]
+    assert body["status"] == "delivered"
+    assert len(body["codes"]) == 2 and all(c["void"] is False for c in body["codes"])
+    assert [h["status"] for h in body["history"]] == [
+        "pending_payment",
+        "paid",
+        "fulfilling",
+        "delivered",
+    ]
+    assert wallet(app, shop, buyer) == 5000 - 2400
+    with app.app_context():
+        assert get_queue("fulfilment", app).count == 0  # nothing left for the worker
+        assert get_queue("mail", app).count == 1  # the delivery mail
+
+
 def test_paying_from_the_wallet_spends_exactly_the_total(app, session, shop, buyer):
     browser, csrf = session
     browser.post(
@@ -249,7 +288,8 @@ def test_paying_from_the_wallet_spends_exactly_the_total(app, session, shop, buy
     assert pay(app, shop, order.id, "wallet", buyer_id=buyer).status == "succeeded"
 
     assert wallet(app, shop, buyer) == 1001
-    assert order_status(app, shop, order.id) == "paid"
+    # The buyer waits on the wallet payment itself: the card is delivered in it.
+    assert order_status(app, shop, order.id) == "delivered"
     entries = browser.get("/api/v1/me/wallet").get_json()["entries"]
     assert [(e["kind"], e["amount"]) for e in entries] == [
         ("order_payment", -1999),
