@@ -135,10 +135,28 @@ def _import_models() -> None:
     import tenants.models  # noqa: F401
 
 
+_LOCALES: dict[str, object] = {}
+
+
+def _locale(identifier: str):
+    """The parsed ``babel.Locale``, once per process: parsing scans Babel's
+    locale data folder, which cost more than the rest of a page's i18n."""
+    found = _LOCALES.get(identifier)
+    if found is None:
+        from babel import Locale
+
+        found = _LOCALES.setdefault(identifier, Locale.parse(identifier))
+    return found
+
+
 def _select_locale():
     from flask import current_app
 
-    languages = current_app.config["LANGUAGES"]
+    return _locale(_locale_name(current_app.config))
+
+
+def _locale_name(config) -> str:
+    languages = config["LANGUAGES"]
     wanted = request.args.get("lang") or request.cookies.get("lang")
     if wanted in languages:
         return wanted
@@ -150,7 +168,7 @@ def _select_locale():
     shop = getattr(g, "shop", None)
     if shop is not None and shop.locale in languages:
         return shop.locale
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return config["BABEL_DEFAULT_LOCALE"]
 
 
 def _init_babel(app: Flask, babel) -> None:

@@ -76,10 +76,16 @@ class ProductView:
         return self.stock is not None and self.stock <= 0
 
 
-def _views(products: list[Product]) -> list[ProductView]:
-    """Views of many products in a fixed number of queries (stock, images)."""
-    card_ids = [p.id for p in products if p.kind == KIND_CARD]
-    stocks = stock.sellable_stock(card_ids)
+def _views(products: list[Product], expired: list[int] | None = None) -> list[ProductView]:
+    """Views of many products in a fixed number of queries. ``expired``, when
+    the products were read with ``_with_stock`` (one per product), saves the
+    stock query: the products' counters are already loaded."""
+    if expired is None:
+        stocks = stock.sellable_stock([p.id for p in products if p.kind == KIND_CARD])
+    else:
+        stocks = {
+            p.id: p.stock_available + int(n or 0) for p, n in zip(products, expired, strict=True)
+        }
     pictures = image_store.images_of([p.id for p in products])
     return [
         ProductView(
@@ -89,6 +95,16 @@ def _views(products: list[Product]) -> list[ProductView]:
         )
         for p in products
     ]
+
+
+def _with_stock(query) -> tuple[list[Product], list[int]]:
+    """Run a ``select(Product)`` with each product's expired holds beside it
+    (one query for rows and stock)."""
+    rows = db.session.execute(
+        query.add_columns(stock.expired_holds_of(Product.id)),
+        execution_options={"populate_existing": True},
+    ).all()
+    return [row[0] for row in rows], [row[1] for row in rows]
 
 
 def _find_product(product_id: uuid.UUID, *, public: bool = False) -> Product:
@@ -104,7 +120,13 @@ def _find_product(product_id: uuid.UUID, *, public: bool = False) -> Product:
 def get_product(product_id: uuid.UUID, *, public: bool = False) -> ProductView:
     """One product of the current shop; with ``public`` only if on sale
     (``NotFound`` otherwise, as for another shop's id)."""
-    return _views([_find_product(product_id, public=public)])[0]
+    query = select(Product).where(Product.id == product_id)
+    if public:
+        query = query.where(Product.status == STATUS_ON_SALE)
+    products, expired = _with_stock(query)
+    if not products:
+        raise NotFound("No such product.")
+    return _views(products, expired)[0]
 
 
 def list_products(
@@ -134,14 +156,14 @@ def list_products(
         needle = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Product.name.ilike(f"%{needle}%", escape="\\"))
     total = db.session.scalar(select(func.count(Product.id)).where(*conditions)) or 0
-    rows = db.session.scalars(
+    products, expired = _with_stock(
         select(Product)
         .where(*conditions)
         .order_by(Product.sort, Product.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
-    ).all()
-    return _views(list(rows)), total
+    )
+    return _views(products, expired), total
 
 
 @dataclass
@@ -158,14 +180,14 @@ def storefront_sections() -> list[Section]:
     """The shop's products on sale grouped by category in display order,
     empty categories left out, uncategorised products last. At most
     ``STOREFRONT_LIMIT`` products; a constant number of queries."""
-    products = db.session.scalars(
+    products, expired = _with_stock(
         select(Product)
         .where(Product.status == STATUS_ON_SALE)
         .order_by(Product.sort, Product.id)
         .limit(STOREFRONT_LIMIT)
-    ).all()
+    )
     by_category: dict[uuid.UUID | None, list[ProductView]] = {}
-    for view in _views(list(products)):
+    for view in _views(products, expired):
         by_category.setdefault(view.category_id, []).append(view)
     blocks: list[list[Section]] = []  # a top category and its children
     for category in list_categories():

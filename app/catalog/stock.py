@@ -245,6 +245,24 @@ def counts(product_id: uuid.UUID) -> dict[str, int]:
     return result
 
 
+def expired_holds_of(product_id_column):
+    """A correlated count of a product's expired holds, to select beside the
+    product rows: what a buyer can have now is ``Product.stock_available``
+    plus this (a hold past its time counts as available, whether or not the
+    tidy-up job has run). Lets a page read products and their stock in one
+    query."""
+    return (
+        select(func.count(Card.id))
+        .where(
+            Card.product_id == product_id_column,
+            Card.status == CARD_RESERVED,
+            Card.reserved_until < _now(),
+        )
+        .correlate_except(Card)
+        .scalar_subquery()
+    )
+
+
 def sellable_stock(product_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Stock a buyer can have now, per product, in two indexed queries."""
     if not product_ids:
