@@ -235,18 +235,27 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    env: dict, work: Path, *, app: str = "wsgi:app", name: str = "gunicorn", port: int = 0
+    env: dict,
+    work: Path,
+    *,
+    app: str = "wsgi:app",
+    name: str = "gunicorn",
+    port: int = 0,
+    pythonpath: Path | None = None,
 ):
     """gunicorn with the production settings (``scripts/gunicorn.conf.py``)
     on a free loopback port; yields ``(server, base_url)`` once ``/healthz``
-    (or, for another app, ``/``) answers."""
+    (or, for another app, ``/``) answers. ``pythonpath``: a folder to import
+    ``app`` from besides ROOT (``scripts/`` for ``bench_bare:app``)."""
     port = port or free_port()
     log = work / f"{name}-{port}.log"
+    extra = ["--pythonpath", str(pythonpath)] if pythonpath else []
     proc = subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
             "--config",
             str(GUNICORN_CONF),
+            *extra,
             "--bind",
             f"127.0.0.1:{port}",
             app,

@@ -1,0 +1,340 @@
+"""``scripts/bench storefront``: what a buyer's browser and an API client get
+from one shop with 10,000 products, against a bare Flask app on the same
+web server.
+
+Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
+
+1. a fresh, migrated database ``bench_storefront``; one operator
+   (``accounts.services.create_platform_user``) and one shop ``star``
+   (``tenants.provisioning.create_shop``), so the shop answers at
+   ``star.bench.localhost``;
+2. six categories (three top categories, each with one child) and 10,000
+   card products on sale (price > 0, spread round-robin over the six
+   categories), inserted in one ORM bulk INSERT inside the shop's context
+   (the tenant guard checks it like any other write);
+3. card stock for 20 of them (``catalog.imports.import_now``, 25 codes
+   each), so those pages show a stock count kept by the import path itself;
+   the other products show 0 (sold out), which costs a page the same
+   queries;
+4. ``VACUUM ANALYZE``, as autovacuum would have by now in production
+   (``scripts/bench`` runs PostgreSQL with autovacuum off).
+
+Measured, each with wrk (``--latency``, 2 threads, 32 connections,
+``--seconds`` or 5 s with ``--quick``, 15 s otherwise), after a warm-up of
+the same load (2 s quick, 5 s otherwise) that is not counted:
+
+- **product page** ``GET /p/<id>``: every request picks one of the 10,000
+  product pages at random (``scripts/wrk/spread.lua``);
+- **products API** ``GET /api/v1/products`` as an anonymous client: the
+  first page with default paging (20 products and the total);
+- **products API, browsing**: the same endpoint over a mix of every page
+  (1 to 500), each category (top categories include their children) and a
+  few name searches, picked at random per request.
+
+The ceiling is ``scripts/bench_bare.py``: a Flask app with one route that
+returns a small HTML page, no database, served by the same gunicorn
+settings (``scripts/gunicorn.conf.py``: gthread workers, one per core,
+8 threads each) and measured with the same wrk settings after the same
+warm-up, while the platform's gunicorn is stopped (the two never compete
+for the CPU). Every figure is held to ``>= 60 %`` of that ceiling.
+
+Both servers run with ``bench_common.app_env`` (``ENV=production``,
+PostgreSQL, Redis). wrk counts any non-2xx/3xx answer or socket error as an
+error; a run with errors makes the scenario fail. The peak RSS (VmHWM) of
+each web worker after the load is recorded as ``web_worker_peak_mb`` (the
+``memory`` scenario reports it).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import urllib.request
+from pathlib import Path
+
+import bench_common as bc
+
+SCRIPTS = Path(__file__).resolve().parent
+SPREAD = SCRIPTS / "wrk" / "spread.lua"
+DATABASE = "bench_storefront"
+SLUG = "star"
+PRODUCTS = 10_000
+STOCKED = 20
+CODES_PER_PRODUCT = 25
+CONNECTIONS = 32
+TARGET = 0.60
+
+
+def host_of(slug: str) -> str:
+    return f"{slug}.bench.localhost"
+
+
+# --- seeding (also used by bench_tenants and bench_memory) ---------------------
+
+
+def seed_shop(
+    app,
+    slug: str,
+    *,
+    products: int,
+    stocked: int = STOCKED,
+    codes: int = CODES_PER_PRODUCT,
+    owner_email: str | None = None,
+) -> dict:
+    """Open shop ``slug`` with six categories and ``products`` card products
+    on sale, ``stocked`` of them with ``codes`` codes each (through the import
+    path). Returns the ids the load needs."""
+    from sqlalchemy import insert
+
+    from app.accounts.services import create_platform_user
+    from app.catalog import imports
+    from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Category, Product
+    from app.core.ids import uuid7
+    from app.extensions import db
+    from tenants.context import tenant_context
+    from tenants.provisioning import create_shop
+
+    with app.app_context():
+        owner = create_platform_user(
+            owner_email or f"owner@{slug}.bench.example.com", secrets.token_hex(12)
+        )
+        tenant = create_shop(slug, f"Bench shop {slug}", owner)
+        tenant_id = tenant.id
+        with tenant_context(tenant_id):
+            tops, children = [], []
+            for i, name in enumerate(
+                ("Game cards 游戏点卡", "Gift cards 礼品卡", "Licences 激活码")
+            ):
+                top = Category(name=name, sort=i)
+                db.session.add(top)
+                db.session.flush()
+                child = Category(name=f"{name} · more", sort=0, parent_id=top.id)
+                db.session.add(child)
+                db.session.flush()
+                tops.append(top.id)
+                children.append(child.id)
+            categories = [c for pair in zip(tops, children, strict=True) for c in pair]
+            rows = [
+                {
+                    "id": uuid7(),
+                    "tenant_id": tenant_id,
+                    "category_id": categories[i % len(categories)],
+                    "kind": KIND_CARD,
+                    "name": f"Card {i:05d} 点卡",
+                    "description": f"Product number {i} of the benchmark shop.",
+                    "price": 100 + (i * 37) % 9_900,
+                    "status": STATUS_ON_SALE,
+                    "input_fields": [],
+                }
+                for i in range(products)
+            ]
+            if rows:
+                db.session.execute(insert(Product), rows)
+            db.session.commit()
+            product_ids = [r["id"] for r in rows]
+            salt = secrets.token_hex(4)
+            for n, product_id in enumerate(product_ids[:stocked]):
+                raw = "\n".join(
+                    f"{salt}-{n:04d}-{k:06d}----{secrets.token_hex(6)}" for k in range(codes)
+                )
+                record = imports.import_now(product_id, raw.encode(), "bench.txt", "bench")
+                assert record.imported == codes, imports.report_of(record)
+        db.session.remove()
+    return {
+        "tenant_id": tenant_id,
+        "product_ids": product_ids,
+        "top_categories": tops,
+        "child_categories": children,
+    }
+
+
+def vacuum_analyze(ctx: bc.Context, database: str) -> None:
+    """``VACUUM ANALYZE`` the freshly seeded database: what autovacuum would
+    have done by now in production (``scripts/bench`` runs PostgreSQL with
+    autovacuum off, and a bulk-loaded table without statistics gets plans
+    no running shop would get)."""
+    import psycopg
+
+    with psycopg.connect(ctx.dsn(database), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+# --- load ---------------------------------------------------------------------
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def get(base: str, host: str, path: str) -> tuple[int, bytes]:
+    """One request outside the timed load (a correctness check)."""
+    request = urllib.request.Request(base + path, headers={"Host": host})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.status, answer.read()
+
+
+def seconds_of(ctx: bc.Context) -> tuple[float, float]:
+    """(timed seconds per wrk run, warm-up seconds)."""
+    timed = float(ctx.options.get("seconds") or (5 if ctx.quick else 15))
+    return timed, (2.0 if ctx.quick else 5.0)
+
+
+def measure(
+    base: str,
+    host: str,
+    timed: float,
+    warm: float,
+    *,
+    path: str = "/",
+    lines: Path | None = None,
+) -> dict:
+    """Warm up, then the timed wrk run; the result without wrk's raw text
+    (kept under ``report``)."""
+    script_args = [str(lines)] if lines else None
+    url = base + path
+    script = SPREAD if lines else None
+    if warm > 0:
+        bc.wrk(
+            url,
+            host=host,
+            connections=CONNECTIONS,
+            seconds=warm,
+            script=script,
+            script_args=script_args,
+        )
+    result = bc.wrk(
+        url,
+        host=host,
+        connections=CONNECTIONS,
+        seconds=timed,
+        script=script,
+        script_args=script_args,
+    )
+    result["report"] = result.pop("raw")
+    return result
+
+
+def describe(result: dict) -> str:
+    text = f"{bc.fmt_rate(result['rps'], 'req/s')}, p99 {result['p99_ms']:,.0f} ms"
+    if result["errors"]:
+        text += f", {result['errors']:,} ERRORS"
+    return text
+
+
+def bare_ceiling(ctx: bc.Context, env: dict, timed: float, warm: float) -> dict:
+    """The bare Flask app (``scripts/bench_bare.py``) under the same load."""
+    with bc.gunicorn(env, ctx.work, app="bench_bare:app", name="bare", pythonpath=SCRIPTS) as (
+        _server,
+        base,
+    ):
+        return measure(base, "bare.bench.localhost", timed, warm, path="/")
+
+
+def run(ctx: bc.Context) -> bc.Outcome:
+    timed, warm = seconds_of(ctx)
+    url = ctx.new_database(DATABASE)
+    env = bc.app_env(ctx, url)
+    ctx.flush_redis()
+
+    began = time.monotonic()
+    with bc.app_in(env) as app:
+        bc.migrate(app)
+        migrated = time.monotonic()
+        seeded = seed_shop(app, SLUG, products=PRODUCTS)
+    vacuum_analyze(ctx, DATABASE)
+    seed_seconds = time.monotonic() - migrated
+    print(
+        f"  migrated in {migrated - began:.1f} s; seeded {PRODUCTS:,} products "
+        f"({STOCKED} with {CODES_PER_PRODUCT} codes) in {seed_seconds:.1f} s",
+        flush=True,
+    )
+
+    host = host_of(SLUG)
+    ids = seeded["product_ids"]
+    pages = write_lines(ctx.work / "storefront-product-pages.txt", [f"/p/{i}" for i in ids])
+    browse = [f"/api/v1/products?page={n}" for n in range(1, PRODUCTS // 20 + 1)]
+    browse += [
+        f"/api/v1/products?category_id={c}"
+        for c in seeded["top_categories"] + seeded["child_categories"]
+    ]
+    browse += [f"/api/v1/products?q={q}" for q in ("0042", "card%2001", "%E7%82%B9%E5%8D%A1")]
+    browse_file = write_lines(ctx.work / "storefront-api-browse.txt", browse)
+
+    data: dict = {
+        "products": PRODUCTS,
+        "stocked_products": STOCKED,
+        "seed_seconds": round(seed_seconds, 1),
+        "migrate_seconds": round(migrated - began, 1),
+        "seconds_per_run": timed,
+        "warm_up_seconds": warm,
+        "connections": CONNECTIONS,
+    }
+    problems: list[str] = []
+    with bc.gunicorn(env, ctx.work, name="storefront") as (server, base):
+        # Correctness before load: a stocked product's page, and the API's total.
+        status, body = get(base, host, f"/p/{ids[0]}")
+        if status != 200 or b"Card 00000" not in body:
+            problems.append(f"product page answered {status} without the product's name")
+        status, body = get(base, host, "/api/v1/products")
+        listing = json.loads(body)
+        if status != 200 or listing.get("total") != PRODUCTS or len(listing["items"]) != 20:
+            problems.append(f"products API answered {status}, total {listing.get('total')}")
+        data["product_page_bytes"] = len(get(base, host, f"/p/{ids[-1]}")[1])
+        data["products_api_bytes"] = len(body)
+
+        product = measure(base, host, timed, warm, path=f"/p/{ids[0]}", lines=pages)
+        print(f"  product page: {describe(product)}", flush=True)
+        api = measure(base, host, timed, warm, path="/api/v1/products")
+        print(f"  products API, first page: {describe(api)}", flush=True)
+        browsing = measure(base, host, timed, warm, path="/api/v1/products", lines=browse_file)
+        print(f"  products API, browsing: {describe(browsing)}", flush=True)
+        server.check_alive()
+        peaks = bc.web_worker_peaks(server)
+
+    bare = bare_ceiling(ctx, env, timed, warm)
+    print(f"  bare Flask: {describe(bare)}", flush=True)
+
+    data.update(
+        {
+            "product_page": product,
+            "products_api": api,
+            "products_api_browsing": browsing,
+            "bare_flask": bare,
+            "web_worker_peaks_mb": [round(p, 1) for p in peaks],
+            "web_worker_peak_mb": round(max(peaks, default=0.0), 1),
+        }
+    )
+    for name, result in (
+        ("product page", product),
+        ("products API", api),
+        ("products API browsing", browsing),
+        ("bare Flask", bare),
+    ):
+        if result["errors"] or result["requests"] == 0:
+            problems.append(f"{name}: {result['errors']:,} errors in {result['requests']:,}")
+    data["problems"] = problems
+    for problem in problems:
+        print(f"  PROBLEM: {problem}", flush=True)
+
+    ceiling = f"bare Flask {bc.fmt_rate(bare['rps'], 'req/s')}, p99 {bare['p99_ms']:,.0f} ms"
+
+    def row(figure: str, result: dict) -> bc.Row:
+        ratio = result["rps"] / bare["rps"] if bare["rps"] else None
+        return bc.Row(
+            "storefront",
+            figure,
+            describe(result),
+            ceiling,
+            ratio,
+            f">= {TARGET:.0%}".replace("%", " %"),
+            None if ratio is None else ratio >= TARGET,
+        )
+
+    rows = [
+        row(f"product page (random of {PRODUCTS:,})", product),
+        row("GET /api/v1/products (page 1)", api),
+        row("GET /api/v1/products (pages 1-500, filters)", browsing),
+    ]
+    return bc.Outcome(rows=rows, data=data, ok=not problems)
