@@ -19,7 +19,8 @@ Where the figures come from:
   (``GET /p/<id>`` and ``GET /api/v1/products?page=N``, picked at random per
   request by ``scripts/wrk/spread.lua``), while 300 ``app.core.queues.ping``
   jobs go through the ``default`` queue and are waited for. The peaks are
-  read after both loads, before the processes stop.
+  read after both loads, before the processes stop (the resident set at
+  that moment, VmRSS, goes to the JSON beside them).
 
 The web worker is held to ``< 120 MB``; the RQ worker has no target. There is
 no ceiling to compare with (ratio and ceiling are empty). Peaks are per
@@ -30,6 +31,7 @@ small arbiter.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import bench_common as bc
 from bench_storefront import SPREAD, get, host_of, seed_shop, vacuum_analyze, write_lines
@@ -40,6 +42,17 @@ PRODUCTS = 200
 JOBS = 300
 CONNECTIONS = 32
 WEB_TARGET_MB = 120.0
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (VmRSS), in MiB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def earlier_peaks(ctx: bc.Context, key: str) -> tuple[float, list[str]]:
@@ -90,10 +103,12 @@ def own_load(ctx: bc.Context, *, web: bool, rq: bool) -> dict:
                 )
                 server.check_alive()
                 peaks = bc.web_worker_peaks(server)
+                now = [rss_mb(pid) for pid in bc.children(server.pid)]
             load.pop("raw")
             result["wrk"] = load
             result["web_worker_peaks_mb"] = [round(p, 1) for p in peaks]
             result["web_worker_peak_mb"] = round(max(peaks, default=0.0), 1)
+            result["web_worker_rss_after_mb"] = [round(r, 1) for r in now]
         if rq:
             deadline = time.monotonic() + 120
             pending = list(jobs)
@@ -112,6 +127,7 @@ def own_load(ctx: bc.Context, *, web: bool, rq: bool) -> dict:
             worker.check_alive()
             pids = [worker.pid, *bc.children(worker.pid)]
             result["rq_worker_peak_mb"] = round(max(bc.peak_rss_mb(p) for p in pids), 1)
+            result["rq_worker_rss_after_mb"] = round(max(rss_mb(p) for p in pids), 1)
     return result
 
 
