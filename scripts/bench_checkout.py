@@ -1,84 +1,92 @@
-"""``scripts/bench checkout``: wallet checkout through gunicorn against a raw
-PostgreSQL transaction of the same shape.
+"""``scripts/bench checkout``: wallet purchases end to end over HTTP (create →
+pay → delivered through gunicorn and the RQ worker) against a raw PostgreSQL
+transaction of the same shape written by hand.
 
-Run by ``scripts/bench`` with ``DATABASE_URL`` (a throwaway PostgreSQL) and
-``REDIS_URL`` (a throwaway Redis) set. Steps:
+Set-up (not timed):
 
-1. migrate a fresh database, open a shop with a card product of N codes
-   (``imports.import_now``) and N + 32 buyer accounts, each wallet funded
-   for one card by a ledger recharge posting (the last 32 buyers meet an
-   empty shelf: the sold-out path is exercised too);
-2. start gunicorn (2 workers × 8 threads, ``wsgi:app``) and one RQ worker
-   (``flask --app wsgi worker``), both on that database and Redis;
-3. sign every buyer in through the shop's login form (setup, not timed);
-4. timed: 32 buyer threads, each taking the next buyer: ``POST
-   /api/v1/orders`` (session + CSRF token, ``Idempotency-Key``), ``POST
-   /api/v1/orders/{number}/pay`` with ``wallet``, then ``GET`` the order
-   (every 20 ms, backing off to 250 ms) until it is delivered;
-   create→delivered per order;
-5. check the database: cards sold, orders delivered, one sold card per
-   delivered order (oversold must be 0), product counter, ledger balanced;
-6. baseline: the same transaction shape written by hand with psycopg at 32
-   threads on minimal tables (reserve 1 card ``FOR UPDATE SKIP LOCKED``,
-   counter −1, insert order, debit the wallet row under its lock, insert a
-   ledger transaction and its 2 entries, commit);
-7. print the table and the ratio; write JSON to ``--results``.
+1. a fresh, migrated database ``bench_checkout`` (``bench_common.app_env``:
+   ``ENV=production``, PostgreSQL, Redis, ``PAYMENT_PROVIDERS=wallet``), a
+   shop ``bench`` with one card product of N codes (``imports.import_now``;
+   N = 500 with ``--quick``, else 5,000, ``--codes`` overrides) and 32 buyer
+   accounts, each wallet funded for N cards (one ledger recharge posting of
+   price × N), so no buyer ever runs out of money, whoever buys the most;
+2. a local SMTP sink (``bench_common.smtp_sink``: standard library, in this
+   process) so each delivery mail the worker sends is really sent, to
+   ``MAIL_SERVER=127.0.0.1 MAIL_PORT=<its port>``;
+3. gunicorn with the production settings (``bench_common.gunicorn``:
+   ``scripts/gunicorn.conf.py``) and one RQ worker (``flask --app wsgi
+   worker``, every queue), both on that database and Redis;
+4. each buyer signs in through the shop's login form with its CSRF token
+   (``requests``); its session cookie and the CSRF token of its session go
+   to one line of a file for wrk.
 
-Settings that differ from production, and why: ``PASSWORD_HASH_PROFILE=fast``
-and a high ``LOGIN_RATE_LIMIT`` (all buyers sign in from 127.0.0.1 during
-setup, which is not timed); ``ENV`` stays development (production refuses
-plain-HTTP cookies; nothing timed depends on it).
+Measured: wrk ``-t 32 -c 32`` (one connection per wrk thread, so each
+thread is one buyer) runs ``scripts/wrk/checkout.lua``. Each buyer loops:
+``POST /api/v1/orders`` (quantity 1, session cookie, ``X-CSRFToken``, a fresh
+``Idempotency-Key``) → ``POST /api/v1/orders/<number>/pay`` with ``wallet``
+→ while the order is not delivered, ``GET /api/v1/orders/<number>?wait=5``
+(a long poll where the server supports it; an answer that is still not
+delivered is asked again after 20 ms, ×1.5 each time, at most 250 ms). A
+create answered 409 ``out-of-stock`` ends that buyer (``wrk.thread:stop()``);
+when all 32 have ended this process interrupts wrk, whose ``-d`` is only an
+upper bound.
+
+- **create→delivered** per order: CLOCK_MONOTONIC (LuaJIT ffi) from
+  building the create request to reading the answer that says
+  ``delivered``; p50 and p99 over all delivered orders. Target: p99 < 100 ms.
+- **orders/s** = delivered orders ÷ the window from the first create request
+  of any buyer to the last delivery of any buyer (the same monotonic clock
+  across wrk threads). The tail in which buyers only meet the empty shelf,
+  and wrk's own start and stop, are outside the window.
+- **ceiling**: 32 threads of psycopg running, per purchase, the same
+  transaction shape on minimal tables (reserve 1 card ``FOR UPDATE SKIP
+  LOCKED``, stock counter −1, insert the order, lock and debit the wallet
+  row, insert a ledger transaction and its two entries, commit): tx/s until
+  N cards are sold. Target: checkout ≥ 50 % of it.
+
+Checked afterwards (a failure makes the scenario fail): every code sold
+exactly once (oversold 0, one sold card per delivered order), N orders
+delivered, no errors, the ledger sums to 0 and every cached wallet balance
+matches its entries. Peak RSS of the RQ worker and of the web workers go to
+the JSON (``rq_worker_peak_mb``; ``web_worker_peak_mb``, the largest, and
+``web_worker_peaks_mb``, each), where ``scripts/bench memory`` finds them.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import re
 import secrets
-import socket
+import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+import bench_common as bc
+from bench_common import Context, Outcome, Row
 
-from bench_import import _git, _machine  # noqa: E402
-
-THREADS = 32
+SCRIPT = Path(__file__).resolve().parent / "wrk" / "checkout.lua"
+BUYERS = 32
 PRICE = 100
 PASSWORD = "bench-password-1"
 SLUG = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    at = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[at]
+HOST = f"{SLUG}.bench.localhost"
+#: Sent at sign-in and by wrk: the app's "strong" session protection drops a
+#: session whose User-Agent changed.
+USER_AGENT = "kameng-bench"
+RATIO_TARGET = 0.50
+P99_TARGET_MS = 100.0
 
 
 # --- seeding ------------------------------------------------------------------
 
 
 def seed(app, n: int, buyers: int) -> dict:
-    from flask_migrate import upgrade
+    """A shop with one card product of ``n`` codes and ``buyers`` accounts,
+    each wallet funded for ``n`` cards."""
     from sqlalchemy import text
 
     from app.accounts import services
@@ -90,8 +98,6 @@ def seed(app, n: int, buyers: int) -> dict:
     from tenants.context import tenant_context
 
     with app.app_context():
-        assert db.engine.dialect.name == "postgresql", "the benchmark runs on PostgreSQL"
-        upgrade(directory=str(ROOT / "migrations"))
         server_version = db.session.execute(text("SHOW server_version")).scalar()
         owner = services.create_platform_user("bench@example.com", secrets.token_hex(12))
         tenant = provisioning.create_shop(SLUG, "Bench", owner)
@@ -107,20 +113,18 @@ def seed(app, n: int, buyers: int) -> dict:
             assert record.imported == n, imports.report_of(record)
             emails = []
             for i in range(buyers):
-                email = f"buyer{i:06d}@bench.example.com"
+                email = f"buyer{i:03d}@bench.example.com"
                 account = services.create_shop_account(email, PASSWORD)
                 ledger.post(
                     f"bench-recharge:{account.id}",
                     "recharge",
                     [
-                        ledger.Line(ledger.clearing_code("sandbox"), -PRICE),
-                        ledger.Line(ledger.wallet_code(account.id), PRICE),
+                        ledger.Line(ledger.clearing_code("sandbox"), -PRICE * n),
+                        ledger.Line(ledger.wallet_code(account.id), PRICE * n),
                     ],
                     currency,
                 )
                 emails.append(email)
-                if i % 200 == 199:
-                    db.session.commit()
             db.session.commit()
         db.session.remove()
     return {
@@ -131,150 +135,120 @@ def seed(app, n: int, buyers: int) -> dict:
     }
 
 
-# --- the servers --------------------------------------------------------------
-
-
-def start_servers(env: dict, port: int, work: Path) -> list[subprocess.Popen]:
-    venv_bin = Path(sys.executable).parent
-    web = subprocess.Popen(
-        [
-            str(venv_bin / "gunicorn"),
-            "--workers",
-            "2",
-            "--threads",
-            "8",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "gunicorn.log", "wb"),  # noqa: SIM115 - lives as long as the process
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "worker.log", "wb"),  # noqa: SIM115
-    )
-    return [web, worker]
-
-
-def wait_ready(base: str, host: str, procs: list[subprocess.Popen]) -> None:
-    import requests
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
-        try:
-            answer = requests.get(f"{base}/healthz", headers={"Host": host}, timeout=2)
-            if answer.status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn and the worker were not ready in 60 s")
-
-
 # --- buyers -------------------------------------------------------------------
 
-
-class Buyer:
-    def __init__(self, base: str, host: str, email: str) -> None:
-        import requests
-
-        self.base, self.email = base, email
-        self.http = requests.Session()
-        self.http.headers["Host"] = host
-        self.csrf = ""
-
-    def sign_in(self) -> None:
-        page = self.http.get(f"{self.base}/account/login", timeout=30).text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        answer = self.http.post(
-            f"{self.base}/account/login",
-            data={"csrf_token": token, "email": self.email, "password": PASSWORD},
-            allow_redirects=False,
-            timeout=30,
-        )
-        assert answer.status_code in (302, 303), (answer.status_code, answer.text[:300])
-        page = self.http.get(f"{self.base}/account/", timeout=30).text
-        self.csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-    def buy(self, product_id: uuid.UUID) -> tuple[str, float | None, str]:
-        """(outcome, create→delivered seconds, detail)."""
-        headers = {"X-CSRFToken": self.csrf, "Idempotency-Key": uuid.uuid4().hex}
-        started = time.perf_counter()
-        created = self.http.post(
-            f"{self.base}/api/v1/orders",
-            json={"product_id": str(product_id), "quantity": 1, "email": self.email},
-            headers=headers,
-            timeout=60,
-        )
-        if created.status_code == 409 and "out-of-stock" in created.text:
-            return "sold_out", None, created.json().get("detail", "")
-        if created.status_code != 201:
-            return "error", None, f"create {created.status_code} {created.text[:200]}"
-        number = created.json()["number"]
-        paid = self.http.post(
-            f"{self.base}/api/v1/orders/{number}/pay",
-            json={"provider": "wallet"},
-            headers={"X-CSRFToken": self.csrf},
-            timeout=60,
-        )
-        if paid.status_code != 200:
-            return "error", None, f"pay {paid.status_code} {paid.text[:200]}"
-        deadline = time.monotonic() + 120
-        status = paid.json()["order"]["status"]
-        pause = 0.02
-        while status != "delivered":
-            if status in ("failed", "refunded") or time.monotonic() > deadline:
-                return "error", None, f"order {number} {status}"
-            # Backing off (20 ms, x1.5, at most 250 ms): 32 buyers polling at a
-            # fixed 10 ms would be most of the load the server sees.
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.25)
-            status = self.http.get(f"{self.base}/api/v1/orders/{number}", timeout=60).json()[
-                "status"
-            ]
-        return "delivered", time.perf_counter() - started, number
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def run_buyers(base: str, host: str, product_id, emails: list[str]) -> dict:
-    buyers = [Buyer(base, host, email) for email in emails]
-    print(f"==> signing in {len(buyers):,} buyers (setup, not timed)")
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        list(pool.map(lambda b: b.sign_in(), buyers))
+def sign_in(base: str, email: str) -> tuple[str, str]:
+    """Sign ``email`` in through the shop's login form; its ``Cookie`` header
+    and the CSRF token of its session."""
+    import requests
 
-    print(f"==> {THREADS} buyers at a time buy with wallet until stock runs out")
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {"delivered": 0, "sold_out": 0, "error": 0}
-    errors: list[str] = []
-    lock = threading.Lock()
+    http = requests.Session()
+    http.headers["Host"] = HOST
+    http.headers["User-Agent"] = USER_AGENT
+    page = http.get(f"{base}/account/login", timeout=30).text
+    answer = http.post(
+        f"{base}/account/login",
+        data={"csrf_token": _CSRF.search(page).group(1), "email": email, "password": PASSWORD},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code in (302, 303), (answer.status_code, answer.text[:300])
+    page = http.get(f"{base}/account/", timeout=30).text
+    csrf = _CSRF.search(page).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    assert "kameng_session=" in cookie, cookie
+    return cookie, csrf
 
-    def one(buyer: Buyer) -> None:
-        try:
-            outcome, seconds, detail = buyer.buy(product_id)
-        except Exception as exc:  # noqa: BLE001 - counted and shown
-            outcome, seconds, detail = "error", None, f"{type(exc).__name__}: {exc}"
-        with lock:
-            outcomes[outcome] += 1
-            if seconds is not None:
-                latencies.append(seconds)
-            if outcome == "error":
-                errors.append(detail)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        list(pool.map(one, buyers))
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "latencies": latencies, "outcomes": outcomes, "errors": errors}
+def run_wrk(base: str, buyers_file: Path, out: Path, product_id, n: int) -> dict:
+    """wrk with one buyer per thread until every buyer has met the empty
+    shelf (or given up after errors); returns wrk's report and how long it
+    ran. ``-d`` is an upper bound: this process interrupts wrk (SIGINT: it
+    stops, reports and runs ``done()``) once all thread files are there."""
+    limit = 60 + n // 4
+    args = [
+        bc.wrk_binary(),
+        "--latency",
+        "-t",
+        str(BUYERS),
+        "-c",
+        str(BUYERS),
+        "-d",
+        f"{limit}s",
+        "--timeout",
+        "30s",
+        "-H",
+        f"Host: {HOST}",
+        "-H",
+        f"User-Agent: {USER_AGENT}",
+        "-s",
+        str(SCRIPT),
+        base,
+        "--",
+        str(buyers_file),
+        str(out),
+        str(product_id),
+    ]
+    started = time.monotonic()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    output: dict = {}
+    reader = threading.Thread(
+        target=lambda: output.update(zip(("stdout", "stderr"), proc.communicate(), strict=True))
+    )
+    reader.start()
+    interrupted = False
+    while proc.poll() is None:
+        if len(list(out.glob("thread-*.txt"))) >= BUYERS:
+            proc.send_signal(signal.SIGINT)
+            interrupted = True
+            break
+        time.sleep(0.1)
+    reader.join(timeout=limit + 60)
+    if proc.returncode not in (0, None) and not interrupted:
+        raise RuntimeError(f"wrk exited with {proc.returncode}: {output.get('stderr', '')[-500:]}")
+    report = bc.parse_wrk(output.get("stdout", ""))
+    report["stderr"] = output.get("stderr", "")[-2000:]
+    report["wall_seconds"] = round(time.monotonic() - started, 2)
+    report["duration_limit_s"] = limit
+    return report
+
+
+def read_threads(out: Path) -> dict:
+    """The per-thread files of ``checkout.lua``, merged."""
+    starts, done_at, latencies, errors, ends = [], [], [], [], []
+    counts = {"delivered": 0, "sold_out": 0, "errors": 0}
+    files = sorted(out.glob("thread-*.txt"))
+    for path in files:
+        for line in path.read_text().splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind == "start":
+                if float(rest) > 0:
+                    starts.append(float(rest))
+            elif kind == "order":
+                t, seconds = rest.split()
+                done_at.append(float(t))
+                latencies.append(float(seconds))
+            elif kind == "error":
+                errors.append(rest)
+            elif kind == "counts":
+                delivered, sold_out, errs = (int(x) for x in rest.split())
+                counts["delivered"] += delivered
+                counts["sold_out"] += sold_out
+                counts["errors"] += errs
+            elif kind == "end":
+                ends.append(rest)
+    assert counts["delivered"] == len(latencies), (counts, len(latencies))
+    return {
+        "threads": len(files),
+        "window": (min(starts), max(done_at)) if starts and done_at else None,
+        "latencies": latencies,
+        "counts": counts,
+        "errors": errors,
+        "ends": {reason: ends.count(reason) for reason in set(ends)},
+    }
 
 
 def check_database(app, tenant_id, product_id) -> dict:
@@ -290,6 +264,9 @@ def check_database(app, tenant_id, product_id) -> dict:
         delivered = db.session.scalar(
             select(func.count()).select_from(Order).where(Order.status == "delivered")
         )
+        statuses = dict(
+            db.session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+        )
         sold = db.session.scalar(
             select(func.count()).where(Card.product_id == product_id, Card.status == "sold")
         )
@@ -303,6 +280,7 @@ def check_database(app, tenant_id, product_id) -> dict:
         balances = ledger.trial_balance()
         result = {
             "orders_delivered": int(delivered),
+            "orders_by_status": {k: int(v) for k, v in statuses.items()},
             "cards_sold": int(sold),
             "cards": int(cards),
             "orders_with_other_than_one_card": sum(1 for _, c in per_order if c != 1),
@@ -342,11 +320,12 @@ CREATE TABLE raw_entries (
 
 
 def baseline(dsn: str, n: int) -> dict:
-    """N purchases as hand-written transactions at 32 threads."""
+    """N purchases as hand-written transactions, 32 threads (one wallet each,
+    funded for N cards, as the buyers are), until the N cards are sold."""
     import psycopg
 
     product_id, sales_id = uuid.uuid4(), uuid.uuid4()
-    wallets = [uuid.uuid4() for _ in range(n)]
+    wallets = [uuid.uuid4() for _ in range(BUYERS)]
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(BASELINE_SCHEMA)
         conn.execute("INSERT INTO raw_products VALUES (%s, %s)", (product_id, n))
@@ -356,21 +335,16 @@ def baseline(dsn: str, n: int) -> dict:
                     copy.write_row((uuid.uuid4(), product_id, "available", secrets.token_bytes(60)))
             with cur.copy("COPY raw_wallets (id, balance) FROM STDIN") as copy:
                 for wallet in wallets:
-                    copy.write_row((wallet, PRICE))
+                    copy.write_row((wallet, PRICE * n))
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")
 
-    todo = list(wallets)
     lock = threading.Lock()
     done = [0]
 
-    def loop() -> None:
+    def loop(wallet: uuid.UUID) -> None:
         with psycopg.connect(dsn) as conn:
             while True:
-                with lock:
-                    if not todo:
-                        return
-                    wallet = todo.pop()
                 order_id = uuid.uuid4()
                 with conn.transaction():
                     card = conn.execute(
@@ -416,136 +390,166 @@ def baseline(dsn: str, n: int) -> dict:
                 with lock:
                     done[0] += 1
 
-    print(f"==> raw PostgreSQL transaction of the same shape, {THREADS} threads")
     started = time.perf_counter()
-    threads = [threading.Thread(target=loop) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(max_workers=BUYERS) as pool:
+        list(pool.map(loop, wallets))
     seconds = time.perf_counter() - started
     with psycopg.connect(dsn) as conn:
         sold = conn.execute("SELECT count(*) FROM raw_cards WHERE status = 'sold'").fetchone()[0]
+        conn.execute(
+            "DROP TABLE raw_entries, raw_transactions, raw_orders, raw_cards, raw_wallets,"
+            " raw_products"
+        )
     assert done[0] == n == sold, (done[0], n, sold)
     return {"transactions": done[0], "seconds": seconds}
 
 
-# --- main -------------------------------------------------------------------
+# --- the scenario -------------------------------------------------------------
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="500 codes instead of 5,000")
-    parser.add_argument("--codes", type=int, help="how many codes (overrides --quick)")
-    parser.add_argument("--results", default=str(ROOT / "bench-results"))
-    args = parser.parse_args()
-    n = args.codes or (500 if args.quick else 5_000)
+def run(ctx: Context) -> Outcome:
+    from redis import Redis
+    from rq import Queue
 
-    secrets_env = {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
-        "CARD_KEY": os.environ.get("CARD_KEY") or secrets.token_hex(32),
-        "CARD_HASH_KEY": os.environ.get("CARD_HASH_KEY") or secrets.token_hex(32),
-        "PASSWORD_HASH_PROFILE": "fast",
-        "LOGIN_RATE_LIMIT": "1000000 per minute",
-        "PAYMENT_PROVIDERS": "wallet,sandbox",
-    }
-    os.environ.update(secrets_env)
-    work = Path(os.environ.get("INSTANCE_PATH") or "/tmp").parent
+    n = int(ctx.options.get("codes") or (500 if ctx.quick else 5_000))
+    url = ctx.new_database("bench_checkout")
+    ctx.flush_redis()
+    out = ctx.work / "checkout-wrk"
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.iterdir():
+        stale.unlink()
 
-    from app import create_app
+    with bc.smtp_sink() as sink:
+        env = bc.app_env(ctx, url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(sink.port))
+        with bc.app_in(env) as app:
+            bc.migrate(app)
+            began = time.monotonic()
+            print(f"==> seeding a shop with {n:,} codes and {BUYERS} funded buyers", flush=True)
+            seeded = seed(app, n, BUYERS)
+            seed_seconds = time.monotonic() - began
 
-    app = create_app()
-    print(f"==> seeding a shop with {n:,} codes and {n + THREADS:,} funded buyers")
-    seeded = seed(app, n, n + THREADS)
+            with (
+                bc.gunicorn(env, ctx.work) as (server, base),
+                bc.rq_worker(env, ctx.work) as worker,
+            ):
+                print(f"==> signing in {BUYERS} buyers (setup, not timed)", flush=True)
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    sessions = list(pool.map(lambda e: sign_in(base, e), seeded["emails"]))
+                buyers_file = ctx.work / "checkout-buyers.tsv"
+                buyers_file.write_text(
+                    "".join(
+                        f"{cookie}\t{csrf}\t{email}\n"
+                        for (cookie, csrf), email in zip(sessions, seeded["emails"], strict=True)
+                    )
+                )
+                worker.check_alive()
+                print(f"==> wrk: {BUYERS} buyers buy with wallet until the shelf is empty")
+                report = run_wrk(base, buyers_file, out, seeded["product_id"], n)
+                # Deliveries the buyers stopped waiting for (none, normally)
+                # finish before the database is checked.
+                fulfilment = Queue("fulfilment", connection=Redis.from_url(ctx.redis_url()))
+                deadline = time.monotonic() + 30
+                while fulfilment.count and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                rq_peak = bc.peak_rss_mb(worker.pid)
+                web_peaks = bc.web_worker_peaks(server)
+                server.check_alive()
+                worker.check_alive()
+            mails = sink.messages
+            checks = check_database(app, seeded["tenant_id"], seeded["product_id"])
 
-    port = _free_port()
-    host = f"{SLUG}.{app.config['PLATFORM_DOMAIN']}"
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    print(f"==> gunicorn (2 workers x 8 threads) on {base} and one RQ worker")
-    procs = start_servers(env, port, work)
-    try:
-        wait_ready(base, host, procs)
-        run = run_buyers(base, host, seeded["product_id"], seeded["emails"])
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    checks = check_database(app, seeded["tenant_id"], seeded["product_id"])
+    print("==> raw PostgreSQL transaction of the same shape, 32 threads", flush=True)
+    raw = baseline(ctx.dsn("bench_checkout"), n)
 
-    dsn = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-    raw = baseline(dsn, n)
-
-    machine = _machine()
-    latencies = run["latencies"]
-    delivered = run["outcomes"]["delivered"]
-    order_rate = delivered / run["seconds"]
+    threads = read_threads(out)
+    counts, latencies = threads["counts"], threads["latencies"]
+    delivered = counts["delivered"]
+    if threads["window"]:
+        first, last = threads["window"]
+        window = last - first
+    else:
+        window = float("nan")
+    order_rate = delivered / window if delivered else 0.0
     raw_rate = raw["transactions"] / raw["seconds"]
     ratio = order_rate / raw_rate
-    p50 = _percentile(latencies, 0.50) * 1000
-    p99 = _percentile(latencies, 0.99) * 1000
-    print()
-    print(f"codes / buyers             {n:>10,} / {n + THREADS:,} ({THREADS} at a time)")
-    print(f"delivered                  {delivered:>10,}")
-    print(f"sold-out answers           {run['outcomes']['sold_out']:>10,}")
-    print(f"errors                     {run['outcomes']['error']:>10,}")
-    print(f"checkout (HTTP)            {order_rate:>10,.1f} orders/s   ({run['seconds']:.2f} s)")
-    print(f"create->delivered p50      {p50:>10,.0f} ms")
-    print(f"create->delivered p99      {p99:>10,.0f} ms")
-    print(f"oversold                   {checks['oversold']:>10,}")
-    print(
-        f"cards sold / delivered     {checks['cards_sold']:>10,} / {checks['orders_delivered']:,}"
-    )
-    print(f"raw PostgreSQL tx          {raw_rate:>10,.1f} tx/s       ({raw['seconds']:.2f} s)")
-    print(f"ratio checkout/raw         {ratio:>10.1%}")
-    print(f"load average               {machine['load_average']} on {machine['cpus']} CPUs")
-    for error in run["errors"][:5]:
+    p50 = bc.percentile(latencies, 0.50) * 1000
+    p99 = bc.percentile(latencies, 0.99) * 1000
+    for error in threads["errors"][:5]:
         print(f"error: {error}")
 
-    result = {
-        "benchmark": "checkout",
-        "codes": n,
-        "buyers": n + THREADS,
-        "concurrency": THREADS,
-        "gunicorn": {"workers": 2, "threads": 8},
-        "seconds": round(run["seconds"], 3),
-        "orders_per_second": round(order_rate, 2),
-        "create_to_delivered_ms": {
-            "p50": round(p50, 1),
-            "p99": round(p99, 1),
-            "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
-        },
-        "outcomes": run["outcomes"],
-        "errors": run["errors"][:20],
-        "database": checks,
-        "raw_seconds": round(raw["seconds"], 3),
-        "raw_transactions_per_second": round(raw_rate, 2),
-        "ratio": round(ratio, 4),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--", "app", "scripts")),
-        "postgresql": seeded["postgresql"],
-        "machine": machine,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    out = Path(args.results)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out / f"checkout-{n}-{stamp}-{uuid.uuid4().hex[:6]}.json"
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     ok = (
-        checks["oversold"] == 0
-        and run["outcomes"]["error"] == 0
+        threads["threads"] == BUYERS
         and delivered == n
+        and counts["errors"] == 0
+        and checks["oversold"] == 0
+        and checks["orders_with_other_than_one_card"] == 0
+        and checks["orders_delivered"] == n
         and checks["ledger_sum"] == 0
         and checks["cached_balances_match"]
     )
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    rows = [
+        Row(
+            "checkout",
+            f"wallet checkout, {BUYERS} buyers",
+            bc.fmt_rate(order_rate, "orders/s"),
+            f"raw psycopg {bc.fmt_rate(raw_rate, 'tx/s')}",
+            ratio,
+            f">= {RATIO_TARGET:.0%}",
+            ratio >= RATIO_TARGET,
+        ),
+        Row(
+            "checkout",
+            "create→delivered p50 / p99",
+            f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms",
+            "",
+            None,
+            f"p99 < {P99_TARGET_MS:.0f} ms",
+            p99 < P99_TARGET_MS,
+        ),
+    ]
+    if not ok:
+        rows.append(
+            Row(
+                "checkout",
+                "correctness",
+                f"delivered {delivered}/{n}, errors {counts['errors']},"
+                f" oversold {checks['oversold']}",
+                "",
+                None,
+                "all delivered, 0 errors",
+                False,
+            )
+        )
+    wrk_report = {k: v for k, v in report.items() if k != "raw"}
+    return Outcome(
+        rows,
+        {
+            "codes": n,
+            "buyers": BUYERS,
+            "seed_seconds": round(seed_seconds, 1),
+            "window_seconds": round(window, 3),
+            "orders_per_second": round(order_rate, 2),
+            "create_to_delivered_ms": {
+                "p50": round(p50, 1),
+                "p90": round(bc.percentile(latencies, 0.90) * 1000, 1),
+                "p99": round(p99, 1),
+                "max": round(max(latencies) * 1000, 1) if latencies else None,
+                "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+            },
+            "outcomes": counts,
+            "thread_ends": threads["ends"],
+            "errors": threads["errors"][:20],
+            "wrk": wrk_report,
+            "wrk_output": report.get("raw", ""),
+            "mails_received": mails,
+            "database": checks,
+            "raw_seconds": round(raw["seconds"], 3),
+            "raw_transactions_per_second": round(raw_rate, 2),
+            "ratio": round(ratio, 4),
+            "rq_worker_peak_mb": round(rq_peak, 1),
+            "web_worker_peaks_mb": [round(x, 1) for x in web_peaks],
+            "web_worker_peak_mb": round(max(web_peaks, default=0.0), 1),
+            "postgresql": seeded["postgresql"],
+        },
+        ok=ok,
+    )

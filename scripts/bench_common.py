@@ -315,6 +315,69 @@ def wait_http(url: str, server: Server, timeout: float = 60) -> None:
     raise RuntimeError(f"{server.name} did not answer {url} within {timeout:.0f} s")
 
 
+# --- mail -----------------------------------------------------------------------
+
+
+class SmtpSink:
+    """What :func:`smtp_sink` received: ``port`` to send to, ``messages`` taken."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.messages = 0
+
+
+async def _smtp_session(reader, writer, sink: SmtpSink) -> None:
+    writer.write(b"220 bench sink ESMTP\r\n")
+    try:
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                writer.write(b"354 end with <CRLF>.<CRLF>\r\n")
+                await writer.drain()
+                while (body := await reader.readline()) and body != b".\r\n":
+                    pass
+                sink.messages += 1
+                writer.write(b"250 accepted\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            else:  # EHLO, HELO, MAIL, RCPT, RSET, NOOP
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+@contextmanager
+def smtp_sink():
+    """A local SMTP server (standard library only, in a thread of this
+    process) that accepts every message and keeps none, so the ``mail``
+    queue's jobs really send (connect, EHLO, MAIL, RCPT, DATA, QUIT) without
+    an outside server. Yields a :class:`SmtpSink`; pass its port as
+    ``MAIL_SERVER=127.0.0.1 MAIL_PORT=<port>`` through :func:`app_env`."""
+    import asyncio
+    import threading
+
+    sink = SmtpSink()
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        asyncio.start_server(lambda r, w: _smtp_session(r, w, sink), "127.0.0.1", 0)
+    )
+    sink.port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, name="smtp-sink", daemon=True)
+    thread.start()
+    try:
+        yield sink
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        server.close()
+        loop.close()
+
+
 # --- memory -------------------------------------------------------------------
 
 
