@@ -91,7 +91,16 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_LOCALE": get("DEFAULT_LOCALE", "zh_CN"),
         "LANGUAGES": ["zh_CN", "en"],
         "TENANT_CACHE_SECONDS": int(get("TENANT_CACHE_SECONDS", "300")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping: it cost a round trip per request. A connection the
+        # server dropped fails one statement, and SQLAlchemy then discards the
+        # whole pool (a disconnect invalidates it), so the next request
+        # reconnects. The pool holds a connection per gunicorn thread
+        # (WEB_THREADS, default 8) plus room for the odd extra one.
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_size": int(get("DB_POOL_SIZE", "10")),
+            "max_overflow": 10,
+            "pool_recycle": 1800,
+        },
         "MAX_CONTENT_LENGTH": int(get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
         "API_TITLE": "Kameng API",
         "API_VERSION": "v1",
@@ -122,6 +131,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             cfg[key] = value
     if "DATABASE_URL" in overrides:
         cfg["SQLALCHEMY_DATABASE_URI"] = overrides["DATABASE_URL"]
+    if (
+        cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        and "SQLALCHEMY_ENGINE_OPTIONS" not in overrides
+    ):
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {}  # SQLite's own pool; one writer at a time anyway
 
     if production:
         problems = []

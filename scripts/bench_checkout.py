@@ -24,9 +24,9 @@ Measured: wrk ``-t 32 -c 32`` (one connection per wrk thread, so each
 thread is one buyer) runs ``scripts/wrk/checkout.lua``. Each buyer loops:
 ``POST /api/v1/orders`` (quantity 1, session cookie, ``X-CSRFToken``, a fresh
 ``Idempotency-Key``) → ``POST /api/v1/orders/<number>/pay`` with ``wallet``
-→ while the order is not delivered, ``GET /api/v1/orders/<number>?wait=5``
-(a long poll where the server supports it; an answer that is still not
-delivered is asked again after 20 ms, ×1.5 each time, at most 250 ms). A
+→ while the order is not delivered, ``GET /api/v1/orders/<number>`` (again
+after 20 ms, ×1.5 each time, at most 250 ms; a wallet payment delivers a
+card in the pay request itself, so today the pay answer ends the loop). A
 create answered 409 ``out-of-stock`` ends that buyer (``wrk.thread:stop()``);
 when all 32 have ended this process interrupts wrk, whose ``-d`` is only an
 upper bound.

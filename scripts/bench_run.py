@@ -36,7 +36,7 @@ SCENARIOS = {
     "storefront": ("bench_storefront", "product page and product list vs a bare Flask endpoint"),
     "checkout": ("bench_checkout", "wallet purchases end to end vs a raw psycopg transaction"),
     "fulfilment": ("bench_fulfilment", "paid -> delivered through RQ vs an empty RQ job"),
-    "import": ("bench_import", "1,000,000 codes through the import path vs plain COPY"),
+    "import": ("bench_import", "codes/s through the import path vs plain COPY of the same rows"),
     "tenants": ("bench_tenants", "storefront with 10,000 shops vs 1 shop"),
     "memory": ("bench_memory", "peak RSS per web worker and per RQ worker"),
 }

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -301,12 +302,16 @@ def start_worker(app, app_config) -> subprocess.Popen:
         env["REDIS_URL"] = redis_url
     else:
         env.pop("REDIS_URL", None)  # the embedded server in INSTANCE_PATH
+    # The worker's log goes to a file: a pipe nobody reads fills up after
+    # 64 KiB of log lines (failed jobs log tracebacks) and then blocks the
+    # worker in the middle of a job.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--cron"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         start_new_session=True,
     )
     deadline = time.monotonic() + 30
@@ -315,7 +320,8 @@ def start_worker(app, app_config) -> subprocess.Popen:
             if any(w.pid == proc.pid for w in Worker.all(connection=get_redis(app))):
                 return proc
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
+                log.seek(0)
+                raise RuntimeError(log.read().decode(errors="replace"))
             time.sleep(0.1)
     stop_worker(proc, signal.SIGKILL)
     raise RuntimeError("worker did not register in 30 s")

@@ -71,6 +71,9 @@ class Product(TenantOwned, db.Model):
     __tablename__ = "products"
     __table_args__ = (
         Index("ix_products_tenant_status_category", "tenant_id", "status", "category_id"),
+        # The storefront's listing order: a page of a big shop is read from
+        # the index instead of sorting every product on sale.
+        Index("ix_products_tenant_status_sort", "tenant_id", "status", "sort", "id"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("cost >= 0", name="cost_not_negative"),
         CheckConstraint("stock_available >= 0", name="stock_not_negative"),

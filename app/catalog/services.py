@@ -155,7 +155,7 @@ def list_products(
     if q and q.strip():
         needle = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Product.name.ilike(f"%{needle}%", escape="\\"))
-    total = db.session.scalar(select(func.count(Product.id)).where(*conditions)) or 0
+    total = db.session.scalar(select(func.count()).select_from(Product).where(*conditions)) or 0
     products, expired = _with_stock(
         select(Product)
         .where(*conditions)

@@ -9,28 +9,42 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()  # argon2id with the library's current defaults
+#: argon2id at OWASP's recommended parameters (19 MiB, 2 passes, 1 lane).
+#: A sign-in holds the hash's memory while it runs, so the memory cost is
+#: per concurrent sign-in: argon2-cffi's default (64 MiB, 4 lanes) lets eight
+#: sign-ins on one 8-thread web worker take 512 MiB, far past the worker's
+#: budget (README, benchmarks). Hashes carry their own parameters: older,
+#: costlier hashes still verify.
+DEFAULT_PARAMETERS = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
+FAST_PARAMETERS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+_hasher = PasswordHasher(**DEFAULT_PARAMETERS)
+_dummy_hash: str | None = None
 
 
 def configure_password_hashing(profile: str) -> None:
-    """``default``: argon2-cffi's recommended argon2id parameters.
+    """``default``: argon2id with ``DEFAULT_PARAMETERS``.
     ``fast``: still argon2id, with 1 pass over 1 MiB; only for test suites
     (``PASSWORD_HASH_PROFILE=fast``), where thousands of accounts are made.
     Hashes carry their parameters, so either profile verifies the other's."""
-    global _hasher, _DUMMY_HASH
-    if profile == "fast":
-        _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    else:
-        _hasher = PasswordHasher()
-    _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+    global _hasher, _dummy_hash
+    _hasher = PasswordHasher(**(FAST_PARAMETERS if profile == "fast" else DEFAULT_PARAMETERS))
+    _dummy_hash = None
 
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 
-# A real hash verified against when the account does not exist, so a login
-# for an unknown email costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+def _dummy() -> str:
+    """A real hash verified against when the account does not exist, so a
+    login for an unknown email costs the same time as a wrong password.
+    Made on first use, with the configured parameters (not at import time,
+    where it cost every process a start-up spike of the default's memory)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_hex(16))
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -40,7 +54,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; constant-time-ish for unknown users."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy(), password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

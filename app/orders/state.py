@@ -66,14 +66,6 @@ def transition(
     for state in expected:
         if to not in ALLOWED.get(state, set()):
             raise IllegalTransition(f"{state} -> {to}")
-    if len(expected) == 1:
-        left = expected[0]
-    else:
-        # The history names the one state the order leaves. Lock the row and
-        # read it: the UPDATE below then sees the same state.
-        left = db.session.scalar(select(Order.status).where(Order.id == order_id).with_for_update())
-        if left not in expected:
-            return False
     stmt = (
         update(Order)
         .where(Order.id == order_id, Order.status.in_(expected))
@@ -82,11 +74,35 @@ def transition(
     )
     if where is not None:
         stmt = stmt.where(where)
-    # The guard scopes ORM UPDATEs to the current shop; RETURNING tells us the
-    # state we left without a second read.
-    moved = db.session.execute(stmt.returning(Order.id)).first()
+    if len(expected) == 1:
+        left = expected[0]
+        returning = Order.id
+    elif db.session.get_bind().dialect.name == "postgresql":
+        # The history names the one state the order leaves: read it from a
+        # locked copy of the row in the same statement (one round trip; the
+        # lock makes the UPDATE see the state the copy shows).
+        previous = (
+            select(Order.id, Order.status.label("left_status"))
+            .where(Order.id == order_id)
+            .with_for_update()
+            .subquery()
+        )
+        stmt = stmt.where(Order.id == previous.c.id)
+        returning = previous.c.left_status
+        left = None
+    else:
+        # SQLite serialises writers and cannot return a FROM table's columns:
+        # lock (BEGIN IMMEDIATE holds it) and read first.
+        left = db.session.scalar(select(Order.status).where(Order.id == order_id).with_for_update())
+        if left not in expected:
+            return False
+        returning = Order.id
+    # The guard scopes ORM UPDATEs (and their subqueries) to the current shop.
+    moved = db.session.execute(stmt.returning(returning)).first()
     if moved is None:
         return False
+    if left is None:
+        left = moved[0]
     db.session.add(
         OrderEvent(
             order_id=order_id,
