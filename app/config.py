@@ -95,7 +95,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # server dropped fails one statement, and SQLAlchemy then discards the
         # whole pool (a disconnect invalidates it), so the next request
         # reconnects. The pool holds a connection per gunicorn thread
-        # (WEB_THREADS, default 8) plus room for the odd extra one.
+        # (WEB_THREADS, default 4) plus room for the odd extra one.
         "SQLALCHEMY_ENGINE_OPTIONS": {
             "pool_size": int(get("DB_POOL_SIZE", "10")),
             "max_overflow": 10,

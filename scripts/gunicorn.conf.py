@@ -5,9 +5,12 @@ command, so what is measured is what operators run.
 
 - ``gthread`` workers: a request mostly waits on PostgreSQL and Redis, so
   threads overlap that waiting without the monkey-patching of gevent.
-- One worker process per core (``WEB_CONCURRENCY``), each with
-  ``WEB_THREADS`` threads (default 8): on 2 cores, more processes only add
-  memory and context switches (see the README's benchmark notes).
+- Two worker processes per core (``WEB_CONCURRENCY``), each with
+  ``WEB_THREADS`` threads (default 4). A request is mostly Python (ORM,
+  templates) holding the GIL, so threads of one process queue for it: on
+  the 2-core benchmark machine, 4 x 4 served 38 checkouts/s, 450 product
+  pages/s and 270 product lists/s where 2 x 8 served 26-31, 350-364 and
+  137-190 (``scripts/bench checkout storefront --quick``, same machine).
 - Keep-alive connections from the proxy are kept for 5 s.
 """
 
@@ -15,8 +18,8 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
-threads = int(os.environ.get("WEB_THREADS") or 8)
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
+threads = int(os.environ.get("WEB_THREADS") or 4)
 keepalive = 5
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
