@@ -90,8 +90,6 @@ def seed(app, n: int, buyers: int) -> dict:
     from sqlalchemy import text
 
     from app.accounts import services
-    from app.catalog import imports
-    from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Product
     from app.extensions import db
     from app.ledger import services as ledger
     from tenants import provisioning
@@ -103,14 +101,7 @@ def seed(app, n: int, buyers: int) -> dict:
         tenant = provisioning.create_shop(SLUG, "Bench", owner)
         tenant_id, currency = tenant.id, tenant.currency
         with tenant_context(tenant_id):
-            product = Product(kind=KIND_CARD, name="Bench card", price=PRICE, status=STATUS_ON_SALE)
-            db.session.add(product)
-            db.session.commit()
-            product_id = product.id
-            salt = secrets.token_hex(4)
-            raw = "\n".join(f"{salt}{i:012d}----{secrets.token_hex(8)}" for i in range(n))
-            record = imports.import_now(product_id, raw.encode(), "bench.txt", "bench")
-            assert record.imported == n, imports.report_of(record)
+            product_id = bc.add_card_product(n, price=PRICE)
             emails = []
             for i in range(buyers):
                 email = f"buyer{i:03d}@bench.example.com"

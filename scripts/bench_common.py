@@ -197,6 +197,25 @@ def migrate(app) -> None:
         upgrade(directory=str(ROOT / "migrations"))
 
 
+def add_card_product(codes: int, *, price: int, name: str = "Bench card"):
+    """An on-sale card product of the current shop with ``codes`` generated
+    codes, stocked through the real import (``imports.import_now``); call
+    inside ``tenant_context``. Returns the product id."""
+    from app.catalog import imports
+    from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Product
+    from app.extensions import db
+
+    product = Product(kind=KIND_CARD, name=name, price=price, status=STATUS_ON_SALE)
+    db.session.add(product)
+    db.session.commit()
+    product_id = product.id
+    salt = secrets.token_hex(4)
+    raw = "\n".join(f"{salt}{i:012d}----{secrets.token_hex(8)}" for i in range(codes))
+    record = imports.import_now(product_id, raw.encode(), "bench.txt", "bench")
+    assert record.imported == codes, imports.report_of(record)
+    return product_id
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -76,8 +76,6 @@ MAX_PACE = 10.0
 
 def seed(app, codes: int) -> dict:
     from app.accounts import services
-    from app.catalog import imports
-    from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Product
     from app.extensions import db
     from tenants import provisioning
     from tenants.context import tenant_context
@@ -86,14 +84,7 @@ def seed(app, codes: int) -> dict:
         owner = services.create_platform_user("bench@example.com", secrets.token_hex(12))
         tenant_id = provisioning.create_shop("bench", "Bench", owner).id
         with tenant_context(tenant_id):
-            product = Product(kind=KIND_CARD, name="Bench card", price=PRICE, status=STATUS_ON_SALE)
-            db.session.add(product)
-            db.session.commit()
-            product_id = product.id
-            salt = secrets.token_hex(4)
-            raw = "\n".join(f"{salt}{i:012d}----{secrets.token_hex(8)}" for i in range(codes))
-            record = imports.import_now(product_id, raw.encode(), "bench.txt", "bench")
-            assert record.imported == codes, imports.report_of(record)
+            product_id = bc.add_card_product(codes, price=PRICE)
         db.session.remove()
     return {"tenant_id": tenant_id, "product_id": product_id}
 
