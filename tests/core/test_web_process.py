@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -16,7 +17,10 @@ def test_a_web_process_does_not_load_the_migration_tools(tmp_path):
         "assert 'alembic' not in sys.modules, 'alembic imported'\n"
         "assert 'migrate' not in app.extensions\n"
     )
-    env = {"INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    # A Redis URL of its own, so the app starts no embedded Redis that would
+    # outlive the test (nothing here talks to Redis).
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:9/0"
+    env = {"INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin", "REDIS_URL": redis_url}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
