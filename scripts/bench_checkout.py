@@ -92,13 +92,11 @@ def seed(app, n: int, buyers: int) -> dict:
     from app.accounts import services
     from app.extensions import db
     from app.ledger import services as ledger
-    from tenants import provisioning
     from tenants.context import tenant_context
 
     with app.app_context():
         server_version = db.session.execute(text("SHOW server_version")).scalar()
-        owner = services.create_platform_user("bench@example.com", secrets.token_hex(12))
-        tenant = provisioning.create_shop(SLUG, "Bench", owner)
+        tenant = bc.open_shop(SLUG)
         tenant_id, currency = tenant.id, tenant.currency
         with tenant_context(tenant_id):
             product_id = bc.add_card_product(n, price=PRICE)
@@ -412,8 +410,7 @@ def run(ctx: Context) -> Outcome:
 
     with bc.smtp_sink() as sink:
         env = bc.app_env(ctx, url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(sink.port))
-        with bc.app_in(env) as app:
-            bc.migrate(app)
+        with bc.migrated_app(env) as app:
             began = time.monotonic()
             print(f"==> seeding a shop with {n:,} codes and {BUYERS} funded buyers", flush=True)
             seeded = seed(app, n, BUYERS)

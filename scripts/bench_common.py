@@ -197,6 +197,26 @@ def migrate(app) -> None:
         upgrade(directory=str(ROOT / "migrations"))
 
 
+@contextmanager
+def migrated_app(env: dict):
+    """:func:`app_in` on a database brought to the newest migration."""
+    with app_in(env) as app:
+        migrate(app)
+        yield app
+
+
+def open_shop(slug: str, name: str = "Bench", owner_email: str | None = None):
+    """A new shop with its own owner, through ``provisioning.create_shop``;
+    call inside an app context. Returns the ``Tenant``."""
+    from app.accounts.services import create_platform_user
+    from tenants.provisioning import create_shop
+
+    owner = create_platform_user(
+        owner_email or f"owner@{slug}.bench.example.com", secrets.token_hex(12)
+    )
+    return create_shop(slug, name, owner)
+
+
 def add_card_product(codes: int, *, price: int, name: str = "Bench card"):
     """An on-sale card product of the current shop with ``codes`` generated
     codes, stocked through the real import (``imports.import_now``); call
@@ -408,15 +428,25 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), in MiB; 0 when it is gone."""
+def _status_mb(pid: int, field: str) -> float:
+    """A memory field of ``/proc/<pid>/status`` in MiB; 0 when the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MiB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (VmRSS), in MiB."""
+    return _status_mb(pid, "VmRSS")
 
 
 def web_worker_peaks(server: Server) -> list[float]:

@@ -38,7 +38,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from bench_common import Context, Outcome, Row, app_env, app_in, fmt_rate, migrate
+from bench_common import Context, Outcome, Row, app_env, fmt_rate, migrated_app, open_shop
 
 TARGET = 0.70
 
@@ -82,20 +82,16 @@ def run(ctx: Context) -> Outcome:
 
     from sqlalchemy import select, text
 
-    with app_in(app_env(ctx, url)) as app:
-        from app.accounts import services
+    with migrated_app(app_env(ctx, url)) as app:
         from app.catalog import imports
         from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Card, Product
         from app.extensions import db
-        from tenants import provisioning
         from tenants.context import tenant_context
 
-        migrate(app)
         timings: list[dict] = []
         with app.app_context():
             server_version = db.session.execute(text("SHOW server_version")).scalar()
-            owner = services.create_platform_user("bench@example.com", secrets.token_hex(12))
-            tenant_id = provisioning.create_shop("bench", "Bench", owner).id
+            tenant_id = open_shop("bench").id
             with tenant_context(tenant_id):
                 product = Product(
                     kind=KIND_CARD, name="Bench card", price=100, status=STATUS_ON_SALE

@@ -31,7 +31,6 @@ small arbiter.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import bench_common as bc
 from bench_storefront import SPREAD, get, host_of, seed_shop, vacuum_analyze, write_lines
@@ -42,17 +41,6 @@ PRODUCTS = 200
 JOBS = 300
 CONNECTIONS = 32
 WEB_TARGET_MB = 120.0
-
-
-def rss_mb(pid: int) -> float:
-    """The process's resident set now (VmRSS), in MiB; 0 when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def earlier_peaks(ctx: bc.Context, key: str) -> tuple[float, list[str]]:
@@ -75,8 +63,7 @@ def own_load(ctx: bc.Context, *, web: bool, rq: bool) -> dict:
     url = ctx.new_database(DATABASE)
     env = bc.app_env(ctx, url)
     ctx.flush_redis()
-    with bc.app_in(env) as app:
-        bc.migrate(app)
+    with bc.migrated_app(env) as app:
         seeded = seed_shop(app, SLUG, products=PRODUCTS, stocked=5)
     vacuum_analyze(ctx, DATABASE)
     host = host_of(SLUG)
@@ -103,7 +90,7 @@ def own_load(ctx: bc.Context, *, web: bool, rq: bool) -> dict:
                 )
                 server.check_alive()
                 peaks = bc.web_worker_peaks(server)
-                now = [rss_mb(pid) for pid in bc.children(server.pid)]
+                now = [bc.rss_mb(pid) for pid in bc.children(server.pid)]
             load.pop("raw")
             result["wrk"] = load
             result["web_worker_peaks_mb"] = [round(p, 1) for p in peaks]
@@ -127,7 +114,7 @@ def own_load(ctx: bc.Context, *, web: bool, rq: bool) -> dict:
             worker.check_alive()
             pids = [worker.pid, *bc.children(worker.pid)]
             result["rq_worker_peak_mb"] = round(max(bc.peak_rss_mb(p) for p in pids), 1)
-            result["rq_worker_rss_after_mb"] = round(max(rss_mb(p) for p in pids), 1)
+            result["rq_worker_rss_after_mb"] = round(max(bc.rss_mb(p) for p in pids), 1)
     return result
 
 

@@ -87,19 +87,14 @@ def seed_shop(
     path). Returns the ids the load needs."""
     from sqlalchemy import insert
 
-    from app.accounts.services import create_platform_user
     from app.catalog import imports
     from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Category, Product
     from app.core.ids import uuid7
     from app.extensions import db
     from tenants.context import tenant_context
-    from tenants.provisioning import create_shop
 
     with app.app_context():
-        owner = create_platform_user(
-            owner_email or f"owner@{slug}.bench.example.com", secrets.token_hex(12)
-        )
-        tenant = create_shop(slug, f"Bench shop {slug}", owner)
+        tenant = bc.open_shop(slug, f"Bench shop {slug}", owner_email)
         tenant_id = tenant.id
         with tenant_context(tenant_id):
             tops, children = [], []
@@ -239,8 +234,7 @@ def run(ctx: bc.Context) -> bc.Outcome:
     ctx.flush_redis()
 
     began = time.monotonic()
-    with bc.app_in(env) as app:
-        bc.migrate(app)
+    with bc.migrated_app(env) as app:
         migrated = time.monotonic()
         seeded = seed_shop(app, SLUG, products=PRODUCTS)
     vacuum_analyze(ctx, DATABASE)

@@ -310,8 +310,7 @@ def seed(ctx: bc.Context, database: str, shops: int) -> dict:
     url = ctx.new_database(database)
     env = bc.app_env(ctx, url)
     began = time.monotonic()
-    with bc.app_in(env) as app:
-        bc.migrate(app)
+    with bc.migrated_app(env) as app:
         first = seed_shop(app, slug_of(0), products=PRODUCTS_PER_SHOP, stocked=0)
         from app.core.security import hash_password
 

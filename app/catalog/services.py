@@ -107,11 +107,15 @@ def _with_stock(query) -> tuple[list[Product], list[int]]:
     return [row[0] for row in rows], [row[1] for row in rows]
 
 
-def _find_product(product_id: uuid.UUID, *, public: bool = False) -> Product:
+def _product_query(product_id: uuid.UUID, *, public: bool = False):
     query = select(Product).where(Product.id == product_id)
     if public:
         query = query.where(Product.status == STATUS_ON_SALE)
-    product = db.session.scalar(query)
+    return query
+
+
+def _find_product(product_id: uuid.UUID, *, public: bool = False) -> Product:
+    product = db.session.scalar(_product_query(product_id, public=public))
     if product is None:
         raise NotFound("No such product.")
     return product
@@ -120,10 +124,7 @@ def _find_product(product_id: uuid.UUID, *, public: bool = False) -> Product:
 def get_product(product_id: uuid.UUID, *, public: bool = False) -> ProductView:
     """One product of the current shop; with ``public`` only if on sale
     (``NotFound`` otherwise, as for another shop's id)."""
-    query = select(Product).where(Product.id == product_id)
-    if public:
-        query = query.where(Product.status == STATUS_ON_SALE)
-    products, expired = _with_stock(query)
+    products, expired = _with_stock(_product_query(product_id, public=public))
     if not products:
         raise NotFound("No such product.")
     return _views(products, expired)[0]

@@ -264,26 +264,16 @@ def expired_holds_of(product_id_column):
 
 
 def sellable_stock(product_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Stock a buyer can have now, per product, in two indexed queries."""
+    """Stock a buyer can have now, per product, in one indexed query."""
     if not product_ids:
         return {}
-    now = _now()
-    stock = dict(
+    return dict(
         db.session.execute(
-            select(Product.id, Product.stock_available).where(Product.id.in_(product_ids))
+            select(Product.id, Product.stock_available + expired_holds_of(Product.id)).where(
+                Product.id.in_(product_ids)
+            )
         ).all()
     )
-    for product_id, expired in db.session.execute(
-        select(Card.product_id, func.count())
-        .where(
-            Card.product_id.in_(product_ids),
-            Card.status == CARD_RESERVED,
-            Card.reserved_until < now,
-        )
-        .group_by(Card.product_id)
-    ).all():
-        stock[product_id] = stock.get(product_id, 0) + expired
-    return stock
 
 
 def _move_counter(product_id: uuid.UUID, delta: int) -> None:

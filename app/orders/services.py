@@ -387,9 +387,9 @@ def confirm_payment(
     from ``ledger_source`` e.g. the buyer's wallet), moves the order to
     paid, re-reserves stock for a late payment, and after commit hands it
     to fulfilment: with ``deliver_now`` (the buyer is waiting on this very
-    request: wallet, sandbox) a card order is delivered here at once
-    (``deliver_in_request``), otherwise (webhooks) the fulfilment job is
-    queued. Idempotent: a repeat returns False and changes nothing. A
+    request: the wallet) a card order is delivered here at once
+    (``deliver_in_request``), otherwise (webhooks, and the sandbox, which
+    stands in for one) the fulfilment job is queued. Idempotent: a repeat returns False and changes nothing. A
     second, different payment for an already paid order opens a ticket.
     """
     order = db.session.get(Order, order_id) or get_order_by_id(order_id)

@@ -228,31 +228,20 @@ function response(status, headers, body)
     else
       give_up("create", status, body)
     end
-  elseif state == "pay" then
+  else -- "pay" or "poll": both answer with the order
     local order = status == 200 and order_status(body)
     if order == "delivered" then
       delivered_now()
     elseif order and FINAL_UNDELIVERED[order] then
-      give_up("pay", order, body)
+      give_up(state, order, body)
     elseif order then
       not_yet()
-    elseif status == 409 and body:find("order-not-payable", 1, true) then
+    elseif state == "pay" and status == 409 and body:find("order-not-payable", 1, true) then
       -- The payment went through on a connection that then broke and this
       -- is its replay: the order is paid, follow it.
       not_yet()
     else
-      give_up("pay", status, body)
-    end
-  else
-    local order = status == 200 and order_status(body)
-    if order == "delivered" then
-      delivered_now()
-    elseif order and FINAL_UNDELIVERED[order] then
-      give_up("poll", order, body)
-    elseif order then
-      not_yet()
-    else
-      give_up("poll", status, body)
+      give_up(state, status, body)
     end
   end
 end

@@ -132,6 +132,27 @@ def test_an_expired_hold_goes_to_the_next_buyer_without_any_job(
         assert stock.release_expired() == 0
 
 
+def test_product_reads_count_expired_holds_as_stock_and_live_holds_as_taken(
+    card_shop, card_product, in_card_shop
+):
+    from app.catalog import services
+
+    with in_card_shop(card_shop):
+        load(card_product, 4)
+        stock.reserve(card_product, 1, uuid.uuid4(), hold=EXPIRED)  # lapsed: buyable again
+        stock.reserve(card_product, 1, uuid.uuid4())  # held: not buyable
+        db.session.commit()
+
+        page = services.get_product(card_product, public=True)
+        listed, _total = services.list_products(public=True)
+        shelf = [v for s in services.storefront_sections() for v in s.products]
+
+        assert page.stock == 3
+        assert [v.stock for v in listed if v.id == card_product] == [3]
+        assert [v.stock for v in shelf if v.id == card_product] == [3]
+        assert stock.sellable_stock([card_product]) == {card_product: 3}
+
+
 def test_release_expired_tidies_up_and_restores_the_counter(card_shop, card_product, in_card_shop):
     with in_card_shop(card_shop):
         load(card_product, 3)

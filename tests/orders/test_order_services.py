@@ -143,6 +143,15 @@ def test_a_payment_after_expiry_re_reserves_and_delivers(shop_ctx):
     notes = [e.note for e in services.order_events(order.id)]
     assert "sandbox pi_1 (after expiry)" in notes
     assert db.session.scalars(select(Ticket)).all() == []
+    # Each move names the one state it left, also where two were allowed
+    # (pending or expired -> paid, paid or a stale lease -> fulfilling).
+    assert [(e.from_status, e.to_status) for e in services.order_events(order.id)] == [
+        (None, "pending_payment"),
+        ("pending_payment", "expired"),
+        ("expired", "paid"),
+        ("paid", "fulfilling"),
+        ("fulfilling", "delivered"),
+    ]
 
 
 def test_a_payment_after_expiry_with_the_stock_gone_opens_a_ticket(shop_ctx):
