@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.catalog import stock
 from app.catalog.models import CARD_SOLD, KIND_CARD, STATUS_ON_SALE, Card, Product
@@ -242,8 +243,21 @@ def _request_hash(product_id, quantity, email, inputs, buyer_id) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+NUMBER_DIGITS = 14  # random digits after the date; the column holds 20 characters
+NUMBER_TRIES = 5
+
+
 def _new_number() -> str:
-    return datetime.now(UTC).strftime("%y%m%d") + f"{secrets.randbelow(10**8):08d}"
+    """``YYMMDD`` plus 14 random digits: not guessable, and not counted.
+
+    With 10^14 numbers a day a shop would need about 14 million orders in one
+    day for even odds of a single collision; ``create_order`` draws again when
+    one happens, so a clash costs a retry, never an order.
+    """
+    return (
+        datetime.now(UTC).strftime("%y%m%d")
+        + f"{secrets.randbelow(10**NUMBER_DIGITS):0{NUMBER_DIGITS}d}"
+    )
 
 
 def hold_time() -> timedelta:
@@ -320,8 +334,26 @@ def create_order(
         request_hash=request_hash,
         expires_at=now + hold_time(),
     )
-    db.session.add(order)
-    db.session.flush()
+    for attempt in range(NUMBER_TRIES):
+        db.session.add(order)
+        try:
+            db.session.flush()
+            break
+        except IntegrityError:
+            # Nothing is written yet, so the rollback loses only reads.
+            db.session.rollback()
+            if idempotency_key:
+                # A concurrent request with the same key won the insert.
+                existing = db.session.scalar(
+                    select(Order).where(Order.idempotency_key == idempotency_key)
+                )
+                if existing is not None:
+                    if existing.request_hash != request_hash:
+                        raise IdempotencyMismatch() from None
+                    return existing, False
+            if attempt == NUMBER_TRIES - 1:
+                raise
+            order.number = _new_number()
     db.session.add(OrderEvent(order_id=order.id, from_status=None, to_status=PENDING, actor=actor))
     if product.kind == KIND_CARD:
         try:

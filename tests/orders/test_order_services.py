@@ -58,6 +58,50 @@ def _counts(shop) -> dict:
     return stock.counts(shop.product_id)
 
 
+# --- order numbers ------------------------------------------------------------
+
+
+def test_an_order_number_that_clashes_is_drawn_again(shop_ctx, monkeypatch):
+    """Two draws of the same random digits: the second order gets a new number
+    and its stock, and neither order is lost."""
+    draws = iter([42, 42, 43])
+    monkeypatch.setattr(services.secrets, "randbelow", lambda _n: next(draws))
+    first = _order(shop_ctx)
+    second = _order(shop_ctx)
+
+    assert first.number.endswith("00000000000042")
+    assert second.number.endswith("00000000000043")
+    assert len(second.number) == 20 and second.number.isdigit()
+    numbers = db.session.scalars(select(Order.number).order_by(Order.number)).all()
+    assert numbers == [first.number, second.number]
+    assert _counts(shop_ctx)["reserved"] == 2
+
+
+def test_a_concurrent_twin_with_the_same_key_is_answered_with_the_first_order(
+    shop_ctx, monkeypatch
+):
+    """The twin's insert hits the key's unique index: it gets the order the
+    first request made instead of an error."""
+    first, created = services.create_order(
+        product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key="k-1"
+    )
+    assert created
+    # The twin looked for the key before the first committed and saw nothing.
+    real_scalar = db.session.scalar
+    calls = []
+
+    def scalar(stmt, *args, **kwargs):
+        calls.append(stmt)
+        return None if len(calls) == 1 else real_scalar(stmt, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "scalar", scalar)
+    again, created = services.create_order(
+        product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key="k-1"
+    )
+    assert not created and again.id == first.id
+    assert _counts(shop_ctx)["reserved"] == 1
+
+
 # --- expiry -------------------------------------------------------------------
 
 
