@@ -33,8 +33,8 @@ the same load (2 s quick, 5 s otherwise) that is not counted:
 
 The ceiling is ``scripts/bench_bare.py``: a Flask app with one route that
 returns a small HTML page, no database, served by the same gunicorn
-settings (``scripts/gunicorn.conf.py``: gthread workers, one per core,
-8 threads each) and measured with the same wrk settings after the same
+settings (``scripts/gunicorn.conf.py``: gthread workers, two per core,
+4 threads each) and measured with the same wrk settings after the same
 warm-up, while the platform's gunicorn is stopped (the two never compete
 for the CPU). Every figure is held to ``>= 60 %`` of that ceiling.
 
