@@ -35,6 +35,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     init_themes(app)  # first: it replaces the Jinja environment others extend
     install_guard()
+    from app.core.pagecache import install_invalidation, install_page_cache
+
+    install_invalidation()
     configure_sqlite()
     _import_models()
     from app.core.security import configure_password_hashing
@@ -51,6 +54,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from tenants.web import install_request_hooks
 
     install_request_hooks(app)
+    install_page_cache(app)
 
     from app.core import health
 

@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.catalog import cardfile, stock
 from app.catalog.models import CARD_AVAILABLE, Card, CardImport
+from app.core import pagecache
 from app.core.crypto import get_cipher
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import uuid7
@@ -450,6 +451,7 @@ def _card_writer(
     fp_head = _pack_len(32)
 
     raw = db.session.connection().connection.driver_connection
+    pagecache.touch(db.session(), tenant_id)  # COPY goes around the session's events
     columns = ", ".join(_COPY_COLUMNS)
     with (
         raw.cursor() as cursor,

@@ -1,0 +1,327 @@
+"""Anonymous storefront answers from Redis, invalidated by every write that
+could change them.
+
+What is cached: a ``GET`` with no cookie but ``lang`` and no
+``Authorization`` header, to one of the public read endpoints
+(``CACHEABLE_ENDPOINTS``: the shop's home page, a product page, the public
+product list and one product from the API), whose answer is a 200 that sets
+no cookie, read by a visitor who is not signed in. Anything else — a buyer
+with a session, an operator, an agent with an API key, a POST, an error —
+goes to the app as before and is never stored. The key holds the host, the
+path and query, the ``lang`` cookie and the ``Accept-Language`` header, so
+each language gets its own copy.
+
+How a cached answer stays true:
+
+- **Writes.** ``install_invalidation`` watches the session: any INSERT,
+  UPDATE or DELETE of a table that a storefront shows (``WATCHED_TABLES``:
+  products, categories, their images, cards — the stock — and the shop row)
+  marks the shop, whether it goes through the unit of work or a bulk
+  statement, and after the commit the shop's version in Redis is bumped
+  (``kameng:pages:v:<shop>``). A write with no shop in context (a platform
+  job) bumps the epoch, which every key holds. Code that writes around the
+  session (the card import's ``COPY``) calls :func:`touch` itself.
+- **Order.** The middleware reads the versions *before* the app reads the
+  database and stores the answer under them. A write bumps the version only
+  after it commits, so an answer built from data older than a write is
+  stored under a version that is already gone, and never served.
+- **Hosts.** The key also holds the tenant resolution's generation token
+  (``tenants.resolve``), which changes with any shop or domain change, so a
+  host that moves to another shop, or a suspended shop, misses.
+- **Time.** Stock also changes without a write: a buyer's hold lapses after
+  its minutes. Every entry lives ``PAGE_CACHE_SECONDS`` (30 s by default),
+  which bounds that, and bounds what Redis keeps. ``0`` turns caching off.
+
+A hit costs one Redis round trip (one Lua script reads the versions and the
+entry) and no Flask request at all; that is the point: the storefront's
+cost was the ORM and the templates, not the network. Any Redis failure means
+the request goes to the app. A cached answer carries ``X-Cache: hit``, a
+stored one ``X-Cache: miss``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from itertools import chain
+from typing import Any
+
+from flask import Flask, current_app, g, request, session
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from tenants.context import current_tenant_id
+from tenants.resolve import GENERATION_KEY, normalize_host
+
+log = logging.getLogger(__name__)
+
+CACHEABLE_ENDPOINTS = frozenset(
+    {"index", "storefront.product", "catalog_api.Products", "catalog_api.ProductItem"}
+)
+#: Paths worth asking Redis about (the endpoints above); anything else skips it.
+_PATHS = re.compile(r"^/(?:p/[^/]{1,64}|api/v1/products(?:/[^/]{1,64})?)?$")
+WATCHED_TABLES = frozenset({"products", "categories", "product_images", "cards", "tenants"})
+MAX_KEY_PART = 300
+EPOCH_KEY = "kameng:pages:epoch"
+_VERSION = "kameng:pages:v:"
+_HOST = "kameng:pages:host:"
+_PAGE = "kameng:page:"
+_ENVIRON_FLAG = "kameng.page_cache"
+_MARKS = "kameng_pages_touched"
+
+# KEYS: generation, epoch, host map. ARGV: the request part of the key.
+# Returns {generation, epoch, shop, version, entry}; a missing part is false.
+_LOOKUP = (
+    """
+local gen = redis.call('GET', KEYS[1])
+if not gen then return {false, false, false, false, false} end
+local epoch = redis.call('GET', KEYS[2]) or '0'
+local shop = redis.call('GET', KEYS[3])
+if not shop then return {gen, epoch, false, false, false} end
+local version = redis.call('GET', '"""
+    + _VERSION
+    + """' .. shop) or '0'
+local key = '"""
+    + _PAGE
+    + """' .. shop .. ':' .. version .. ':' .. epoch .. ':' .. gen .. ':' .. ARGV[1]
+return {gen, epoch, shop, version, redis.call('GET', key)}
+"""
+)
+
+
+def page_key(shop: str, version: str, epoch: str, generation: str, request_part: str) -> str:
+    return f"{_PAGE}{shop}:{version}:{epoch}:{generation}:{request_part}"
+
+
+# --- the middleware -------------------------------------------------------------
+
+
+class PageCache:
+    """WSGI middleware in front of the Flask app (see the module text)."""
+
+    def __init__(self, app: Flask, wsgi_app) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self._script = None
+
+    def __call__(self, environ: dict, start_response):
+        request_part = self._request_part(environ)
+        if request_part is None:
+            return self.wsgi_app(environ, start_response)
+        host = request_part.split("|", 1)[0]
+        try:
+            redis = self._redis()
+            generation, epoch, shop, version, entry = self._lookup(redis, host, request_part)
+        except Exception:  # noqa: BLE001 - no cache is better than no page
+            log.warning("page cache: Redis unavailable; answering without it")
+            return self.wsgi_app(environ, start_response)
+        if entry is not None:
+            status, headers, body = _decode(entry)
+            start_response(status, [*headers, ("X-Cache", "hit")])
+            return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+        if generation is None:
+            return self.wsgi_app(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            if exc_info is None and _storable(environ, headers):
+                return start_response(status, [*headers, ("X-Cache", "miss")], exc_info)
+            return start_response(status, headers, exc_info)
+
+        answer = self.wsgi_app(environ, capture)
+        if not _storable(environ, captured.get("headers", [])):
+            return answer
+        marked = environ[_ENVIRON_FLAG]
+        try:
+            body = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        self._store(
+            redis, marked, host, request_part, captured, body, generation, epoch, shop, version
+        )
+        return [body]
+
+    def _request_part(self, environ: dict) -> str | None:
+        """The request's share of the key, or ``None`` when it may not be cached."""
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return None
+        if not self.app.config.get("PAGE_CACHE_SECONDS"):
+            return None
+        path = environ.get("PATH_INFO", "")
+        if not _PATHS.match(path) or environ.get("HTTP_AUTHORIZATION"):
+            return None
+        query = environ.get("QUERY_STRING", "")
+        language = environ.get("HTTP_ACCEPT_LANGUAGE", "")
+        lang_cookie = ""
+        cookie = environ.get("HTTP_COOKIE", "")
+        if cookie:
+            names = {part.split("=", 1)[0].strip(): part for part in cookie.split(";")}
+            if set(names) - {"lang", ""}:
+                return None  # a session, a remembered sign-in: not anonymous
+            lang_cookie = names.get("lang", "").split("=", 1)[-1].strip()
+        if "lang=" in query or len(query) + len(language) + len(lang_cookie) > MAX_KEY_PART:
+            return None
+        raw_host = environ.get("HTTP_HOST", "")
+        try:
+            host = normalize_host(raw_host)
+        except Exception:  # noqa: BLE001 - a bad host is the app's to answer
+            return None
+        # The raw Host (with its port) is in the key: pages may link to it.
+        scheme = environ.get("wsgi.url_scheme", "http")
+        return f"{host}|{raw_host.lower()}|{scheme}|{path}?{query}|{lang_cookie}|{language}"
+
+    def _redis(self):
+        from app.core.redisconn import get_redis
+
+        return get_redis(self.app)
+
+    def _lookup(self, redis, host: str, request_part: str):
+        if self._script is None:
+            self._script = redis.register_script(_LOOKUP)
+        found = self._script(
+            keys=[GENERATION_KEY, EPOCH_KEY, _HOST + host], args=[request_part], client=redis
+        )
+        return [v if v is not None else None for v in found]
+
+    def _store(
+        self,
+        redis,
+        shop,
+        host,
+        request_part,
+        captured,
+        body,
+        generation,
+        epoch,
+        known_shop,
+        version,
+    ):
+        """Keep the answer under the versions read before it was made. The
+        first answer for a host only records which shop it is: without the
+        shop, no version was read, so the answer cannot be trusted."""
+        ttl = int(self.app.config["PAGE_CACHE_SECONDS"])
+        try:
+            pipe = redis.pipeline(transaction=False)
+            pipe.set(_HOST + host, shop, ex=ttl)
+            if known_shop is not None and known_shop.decode() == shop:
+                headers = [(k, v) for k, v in captured["headers"]]
+                pipe.set(
+                    page_key(
+                        shop, version.decode(), epoch.decode(), generation.decode(), request_part
+                    ),
+                    _encode(captured["status"], headers, body),
+                    ex=ttl,
+                )
+            pipe.execute()
+        except Exception:  # noqa: BLE001
+            log.warning("page cache: could not store an answer")
+
+
+def _storable(environ: dict, headers: list[tuple[str, str]]) -> bool:
+    """The app flagged the answer, and it sets no cookie."""
+    return bool(environ.get(_ENVIRON_FLAG)) and not any(
+        k.lower() == "set-cookie" for k, _ in headers
+    )
+
+
+def _encode(status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    return json.dumps([status, headers], ensure_ascii=False).encode() + b"\n" + body
+
+
+def _decode(entry: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+    head, body = entry.split(b"\n", 1)
+    status, headers = json.loads(head)
+    return status, [(k, v) for k, v in headers], body
+
+
+# --- the app's side -------------------------------------------------------------
+
+
+def mark_cacheable(response):
+    """``after_request``: flag an answer the middleware may keep. Only the
+    public endpoints, a 200 on a shop's host, a visitor not signed in whose
+    session stayed empty."""
+    from flask_login import current_user
+
+    if (
+        request.method == "GET"
+        and request.endpoint in CACHEABLE_ENDPOINTS
+        and response.status_code == 200
+        and getattr(g, "site", None) == "shop"
+        and g.shop is not None
+        and not response.is_streamed
+        and not session.modified
+        and not request.cookies.get(current_app.config.get("SESSION_COOKIE_NAME", "session"))
+        and not current_user.is_authenticated
+    ):
+        request.environ[_ENVIRON_FLAG] = str(g.shop.id)
+    return response
+
+
+def install_page_cache(app: Flask) -> None:
+    app.after_request(mark_cacheable)
+    app.wsgi_app = PageCache(app, app.wsgi_app)
+
+
+# --- invalidation ---------------------------------------------------------------
+
+
+def _mark(session: Session, tenant_id: uuid.UUID | None) -> None:
+    session.info.setdefault(_MARKS, set()).add(tenant_id)
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name in WATCHED_TABLES:
+        # A bulk statement on the shop row names no shop we can trust: the epoch.
+        _mark(state.session, None if name == "tenants" else current_tenant_id())
+
+
+def _on_flush(session: Session, flush_context, instances) -> None:
+    for obj in chain(session.new, session.dirty, session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table in WATCHED_TABLES:
+            _mark(session, obj.id if table == "tenants" else getattr(obj, "tenant_id", None))
+
+
+def _after_commit(session: Session) -> None:
+    marks = session.info.pop(_MARKS, None)
+    if marks:
+        bump(marks)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_MARKS, None)
+
+
+def touch(session: Session, tenant_id: uuid.UUID | None) -> None:
+    """Mark a write made around the session (a raw ``COPY``); it counts at commit."""
+    _mark(session, tenant_id)
+
+
+def bump(tenant_ids) -> None:
+    """Make every cached answer of these shops (``None``: of every shop) stale."""
+    from app.core.redisconn import get_redis
+
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for tenant_id in tenant_ids:
+            pipe.incr(EPOCH_KEY if tenant_id is None else f"{_VERSION}{tenant_id}")
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - entries still expire after PAGE_CACHE_SECONDS
+        log.warning("page cache: could not publish a change; entries expire by TTL")
+
+
+def install_invalidation() -> None:
+    if not event.contains(Session, "do_orm_execute", _on_execute):
+        event.listen(Session, "do_orm_execute", _on_execute)
+        event.listen(Session, "before_flush", _on_flush)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)

@@ -1,0 +1,206 @@
+"""The anonymous storefront cache (``app/core/pagecache.py``): a page is
+kept and served again, and every write that changes what it shows — a price,
+a sale, an import, a suspension — shows on the next visit. Signed-in
+visitors, API keys, other shops and other languages never get a copy that
+is not theirs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.extensions import db
+from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
+from tests.catalog.test_products_support import cards, product
+from tests.conftest import PASSWORD, end_outer_transaction
+
+pytestmark = pytest.mark.critical
+
+EN = {"Accept-Language": "en"}
+
+
+def text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
+def warm(browser, path: str, headers=EN):
+    """Visit until the page comes from the cache: at most three visits (the
+    first visit of a host only learns which shop it is, the next stores the
+    page). The copy served is the page the app made."""
+    answers = [browser.get(path, headers=headers)]
+    while answers[-1].headers.get("X-Cache") != "hit":
+        assert len(answers) < 3, [a.headers.get("X-Cache") for a in answers]
+        assert answers[-1].headers.get("X-Cache") == "miss"
+        answers.append(browser.get(path, headers=headers))
+    assert len(answers) >= 2 and answers[-1].get_data() == answers[-2].get_data()
+    return answers[-1]
+
+
+@pytest.fixture
+def wallet(shop, in_shop):
+    product_id = in_shop(shop, product, "Steam Wallet ¥100", price=1250)
+    in_shop(shop, cards, product_id, 3)
+    return product_id
+
+
+def test_an_anonymous_page_is_served_again_from_the_cache(shop, wallet, browser_for):
+    browser = browser_for(shop.host)
+
+    page = text(warm(browser, f"/p/{wallet}"))
+
+    assert "Steam Wallet ¥100" in page and "¥12.50" in page and "In stock: 3" in page
+    assert browser.get(f"/p/{wallet}", headers=EN).headers["X-Content-Type-Options"] == "nosniff"
+    home = warm(browser, "/")
+    assert "Steam Wallet ¥100" in text(home)
+    assert warm(browser, "/api/v1/products").get_json()["items"][0]["price"] == 1250
+
+
+def test_a_price_change_shows_on_the_next_visit(shop, wallet, api, browser_for):
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")
+    warm(browser, "/api/v1/products")
+
+    assert api.patch(f"/api/v1/products/{wallet}", json={"price": 990}).status_code == 200
+
+    page = browser.get(f"/p/{wallet}", headers=EN)
+    assert page.headers["X-Cache"] == "miss" and "¥9.90" in text(page)
+    listed = browser.get("/api/v1/products", headers=EN).get_json()
+    assert listed["items"][0]["price"] == 990
+
+
+def test_a_sale_and_an_import_change_the_stock_shown(shop, wallet, browser_for, in_shop):
+    from app.orders import services
+
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")
+
+    in_shop(
+        shop,
+        services.create_order,
+        product_id=wallet,
+        quantity=1,
+        email="buyer@example.com",
+    )
+    assert "In stock: 2" in text(browser.get(f"/p/{wallet}", headers=EN))
+    again = browser.get(f"/p/{wallet}", headers=EN)
+    assert again.headers["X-Cache"] == "hit" and "In stock: 2" in text(again)
+
+    in_shop(shop, cards, wallet, 4, "MORE")
+    assert "In stock: 6" in text(browser.get(f"/p/{wallet}", headers=EN))
+
+
+def test_a_product_taken_off_sale_is_gone_at_once(shop, wallet, api, browser_for):
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")
+
+    api.patch(f"/api/v1/products/{wallet}", json={"status": "off_sale"})
+
+    assert browser.get(f"/p/{wallet}", headers=EN).status_code == 404
+    assert browser.get("/api/v1/products", headers=EN).get_json()["items"] == []
+
+
+def test_a_suspended_shop_is_not_served_from_the_cache(app, shop, wallet, browser_for):
+    from tenants.provisioning import suspend_shop
+
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")
+
+    end_outer_transaction()
+    with app.app_context():
+        suspend_shop(shop.slug, "unpaid")
+        db.session.remove()
+
+    answer = browser.get(f"/p/{wallet}", headers=EN)
+    assert answer.status_code == 403 and "X-Cache" not in answer.headers
+
+
+def test_a_signed_in_buyer_is_never_served_a_copy_nor_leaves_one(
+    shop, wallet, browser_for, make_account
+):
+    make_account(shop.tenant_id, "buyer@example.com")
+    anonymous = browser_for(shop.host)
+    warm(anonymous, f"/p/{wallet}")
+
+    buyer = browser_for(shop.host)
+    signed_in = buyer.submit("/account/login", {"email": "buyer@example.com", "password": PASSWORD})
+    assert signed_in.status_code == 302, signed_in.get_data(as_text=True)
+    for _ in range(3):
+        page = buyer.get(f"/p/{wallet}", headers=EN)
+        assert "X-Cache" not in page.headers and "My account" in text(page)
+
+    after = anonymous.get(f"/p/{wallet}", headers=EN)
+    assert after.headers["X-Cache"] == "hit" and "My account" not in text(after)
+
+
+def test_an_api_key_sees_its_own_answer(shop, wallet, api, api_for, in_shop):
+    in_shop(shop, product, "Secret draft", price=1, status="draft")
+    anonymous = api_for(shop, None)
+    for _ in range(3):
+        public = anonymous.get("/api/v1/products")
+    assert public.headers["X-Cache"] == "hit"
+    assert [p["name"] for p in public.get_json()["items"]] == ["Steam Wallet ¥100"]
+
+    operator = api.get("/api/v1/products")
+
+    assert "X-Cache" not in operator.headers
+    names = {p["name"] for p in operator.get_json()["items"]}
+    assert names == {"Steam Wallet ¥100", "Secret draft"}
+    assert "cost" in operator.get_json()["items"][0]
+
+
+def test_two_shops_never_share_a_copy(shop, wallet, new_shop, in_shop, browser_for):
+    beta = new_shop("beta")
+    in_shop(beta, product, "Beta only card", price=500)
+
+    alpha_list = warm(browser_for(shop.host), "/api/v1/products").get_json()
+    beta_list = warm(browser_for(beta.host), "/api/v1/products").get_json()
+
+    assert [p["name"] for p in alpha_list["items"]] == ["Steam Wallet ¥100"]
+    assert [p["name"] for p in beta_list["items"]] == ["Beta only card"]
+    # Alpha's product id on beta's host: not found, cached or not.
+    for _ in range(3):
+        assert browser_for(beta.host).get(f"/p/{wallet}").status_code == 404
+
+
+def test_each_language_gets_its_own_copy(shop, wallet, browser_for):
+    browser = browser_for(shop.host)
+    english = text(warm(browser, f"/p/{wallet}", headers=EN))
+    chinese = text(warm(browser, f"/p/{wallet}", headers={"Accept-Language": "zh-CN"}))
+
+    assert "In stock: 3" in english and "库存：3" in chinese
+
+
+def test_choosing_a_language_is_not_cached_and_the_choice_is_kept(shop, wallet, browser_for):
+    browser = browser_for(shop.host)
+    chosen = browser.get(f"/p/{wallet}?lang=en")
+    assert "X-Cache" not in chosen.headers and "lang=en" in chosen.headers["Set-Cookie"]
+
+    # The browser now sends ``lang=en``: cached apart from the default.
+    assert "In stock: 3" in text(warm(browser, f"/p/{wallet}", headers={}))
+    assert "库存：3" in text(warm(browser_for(shop.host), f"/p/{wallet}", headers={}))
+
+
+def test_with_the_cache_off_nothing_is_kept(app, shop, wallet, browser_for, monkeypatch):
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
+    browser = browser_for(shop.host)
+
+    answers = [browser.get(f"/p/{wallet}", headers=EN) for _ in range(3)]
+
+    assert all(a.status_code == 200 and "X-Cache" not in a.headers for a in answers)
+
+
+def test_without_redis_the_pages_still_answer(app, shop, wallet, browser_for, monkeypatch):
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # A closed port, and no retries: every Redis call fails at once.
+    down = redis.Redis(host="127.0.0.1", port=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setitem(app.extensions, "kameng_redis", down)
+    browser = browser_for(shop.host)
+
+    answers = [browser.get(f"/p/{wallet}", headers=EN) for _ in range(2)]
+
+    assert all("In stock: 3" in text(a) and "X-Cache" not in a.headers for a in answers)
