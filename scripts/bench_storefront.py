@@ -19,6 +19,14 @@ Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
 4. ``VACUUM ANALYZE``, as autovacuum would have by now in production
    (``scripts/bench`` runs PostgreSQL with autovacuum off).
 
+Each load runs twice, on two gunicorns started fresh: as deployed (the
+anonymous page cache on, ``app/core/pagecache.py``; wrk sends no cookie, so
+every request may be served from it) and with ``PAGE_CACHE_SECONDS=0``, what
+a request costs when nothing is cached. The cache starts empty each time:
+the warm-up and the timed run fill it as buyers would, and a product page
+picked at random from 10,000 is a miss the first time it is asked for in a
+30-second window.
+
 Measured, each with wrk (``--latency``, 2 threads, 32 connections,
 ``--seconds`` or 5 s with ``--quick``, 15 s otherwise), after a warm-up of
 the same load (2 s quick, 5 s otherwise) that is not counted:
@@ -64,6 +72,9 @@ STOCKED = 20
 CODES_PER_PRODUCT = 25
 CONNECTIONS = 32
 TARGET = 0.60
+#: The platform as deployed (the anonymous page cache on, ``app/core/pagecache.py``),
+#: then with it off: what a request costs when it is not cached.
+MODES = (("on", {}), ("off", {"PAGE_CACHE_SECONDS": "0"}))
 
 
 def host_of(slug: str) -> str:
@@ -266,48 +277,51 @@ def run(ctx: bc.Context) -> bc.Outcome:
         "connections": CONNECTIONS,
     }
     problems: list[str] = []
-    with bc.gunicorn(env, ctx.work, name="storefront") as (server, base):
-        # Correctness before load: a stocked product's page, and the API's total.
-        status, body = get(base, host, f"/p/{ids[0]}")
-        if status != 200 or b"Card 00000" not in body:
-            problems.append(f"product page answered {status} without the product's name")
-        status, body = get(base, host, "/api/v1/products")
-        listing = json.loads(body)
-        if status != 200 or listing.get("total") != PRODUCTS or len(listing["items"]) != 20:
-            problems.append(f"products API answered {status}, total {listing.get('total')}")
-        data["product_page_bytes"] = len(get(base, host, f"/p/{ids[-1]}")[1])
-        data["products_api_bytes"] = len(body)
+    measured: dict[str, dict] = {}
+    peaks: list[float] = []
+    for mode, extra in MODES:
+        print(f"  -- page cache {mode}", flush=True)
+        with bc.gunicorn({**env, **extra}, ctx.work, name=f"storefront-{mode}") as (server, base):
+            # Correctness before load: a stocked product's page, and the API's total.
+            status, body = get(base, host, f"/p/{ids[0]}")
+            if status != 200 or b"Card 00000" not in body:
+                problems.append(f"product page answered {status} without the product's name")
+            status, body = get(base, host, "/api/v1/products")
+            listing = json.loads(body)
+            if status != 200 or listing.get("total") != PRODUCTS or len(listing["items"]) != 20:
+                problems.append(f"products API answered {status}, total {listing.get('total')}")
+            data["product_page_bytes"] = len(get(base, host, f"/p/{ids[-1]}")[1])
+            data["products_api_bytes"] = len(body)
 
-        product = measure(base, host, timed, warm, path=f"/p/{ids[0]}", lines=pages)
-        print(f"  product page: {describe(product)}", flush=True)
-        api = measure(base, host, timed, warm, path="/api/v1/products")
-        print(f"  products API, first page: {describe(api)}", flush=True)
-        browsing = measure(base, host, timed, warm, path="/api/v1/products", lines=browse_file)
-        print(f"  products API, browsing: {describe(browsing)}", flush=True)
-        server.check_alive()
-        peaks = bc.web_worker_peaks(server)
+            results = {
+                "product_page": measure(base, host, timed, warm, path=f"/p/{ids[0]}", lines=pages),
+                "products_api": measure(base, host, timed, warm, path="/api/v1/products"),
+                "products_api_browsing": measure(
+                    base, host, timed, warm, path="/api/v1/products", lines=browse_file
+                ),
+            }
+            for name, result in results.items():
+                print(f"  {name.replace('_', ' ')}: {describe(result)}", flush=True)
+            server.check_alive()
+            peaks += bc.web_worker_peaks(server)
+        measured[mode] = results
 
     bare = bare_ceiling(ctx, env, timed, warm)
     print(f"  bare Flask: {describe(bare)}", flush=True)
 
     data.update(
         {
-            "product_page": product,
-            "products_api": api,
-            "products_api_browsing": browsing,
+            **{
+                f"{name}_cache_{mode}": r for mode, rs in measured.items() for name, r in rs.items()
+            },
             "bare_flask": bare,
             "web_worker_peaks_mb": [round(p, 1) for p in peaks],
             "web_worker_peak_mb": round(max(peaks, default=0.0), 1),
         }
     )
-    for name, result in (
-        ("product page", product),
-        ("products API", api),
-        ("products API browsing", browsing),
-        ("bare Flask", bare),
-    ):
+    for key, result in [*((k, v) for k, v in data.items() if "_cache_" in k), ("bare", bare)]:
         if result["errors"] or result["requests"] == 0:
-            problems.append(f"{name}: {result['errors']:,} errors in {result['requests']:,}")
+            problems.append(f"{key}: {result['errors']:,} errors in {result['requests']:,}")
     data["problems"] = problems
     for problem in problems:
         print(f"  PROBLEM: {problem}", flush=True)
@@ -326,9 +340,16 @@ def run(ctx: bc.Context) -> bc.Outcome:
             None if ratio is None else ratio >= TARGET,
         )
 
-    rows = [
-        row(f"product page (random of {PRODUCTS:,})", product),
-        row("GET /api/v1/products (page 1)", api),
-        row("GET /api/v1/products (pages 1-500, filters)", browsing),
-    ]
+    rows = []
+    for mode, _extra in MODES:
+        results = measured[mode]
+        suffix = "" if mode == "on" else ", page cache off"
+        rows += [
+            row(f"product page (random of {PRODUCTS:,}){suffix}", results["product_page"]),
+            row(f"GET /api/v1/products (page 1){suffix}", results["products_api"]),
+            row(
+                f"GET /api/v1/products (pages 1-500, filters){suffix}",
+                results["products_api_browsing"],
+            ),
+        ]
     return bc.Outcome(rows=rows, data=data, ok=not problems)

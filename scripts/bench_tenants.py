@@ -51,6 +51,13 @@ the run (other work on a shared machine) weighs on both alike. Each figure
 is the median of its platform's rounds (the mean is in the JSON), with the
 worst round's p99.
 
+The anonymous page cache (``app/core/pagecache.py``) is off on both
+platforms (``PAGE_CACHE_SECONDS=0``): the question is what the number of
+shops costs a request that does its work (host resolution, the shop's
+queries); with the cache on, one shop's page would be a cache hit nearly
+every time while 10,000 shops' pages mostly would not, and the ratio would
+measure the cache, not tenancy.
+
 Any non-2xx/3xx answer or socket error in wrk fails the scenario, and so
 does a warm-up answer other than 200.
 """
@@ -308,7 +315,7 @@ def seed(ctx: bc.Context, database: str, shops: int) -> dict:
     """A migrated database with shop 0 (``seed_shop``) and, when ``shops``
     is more than one, its copies 1 .. ``shops - 1`` (``add_shops``)."""
     url = ctx.new_database(database)
-    env = bc.app_env(ctx, url)
+    env = bc.app_env(ctx, url, PAGE_CACHE_SECONDS="0")
     began = time.monotonic()
     with bc.migrated_app(env) as app:
         first = seed_shop(app, slug_of(0), products=PRODUCTS_PER_SHOP, stocked=0)
