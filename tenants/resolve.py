@@ -151,6 +151,9 @@ def invalidate_resolution() -> None:
         get_redis().set(GENERATION_KEY, _new_token())
     except Exception:  # noqa: BLE001
         log.warning("tenant cache: could not publish invalidation; caches expire by TTL")
+    from app.core.pagecache import bump
+
+    bump([None])  # a host may now be another shop's, or no shop's: no cached page holds
 
 
 def _lookup(host: str) -> Resolution:

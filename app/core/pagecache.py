@@ -32,23 +32,30 @@ How a cached answer stays true:
   its minutes. Every entry lives ``PAGE_CACHE_SECONDS`` (30 s by default),
   which bounds that, and bounds what Redis keeps. ``0`` turns caching off.
 
-A hit costs one Redis round trip (one Lua script reads the versions and the
-entry) and no Flask request at all; that is the point: the storefront's
-cost was the ORM and the templates, not the network. Any Redis failure means
-the request goes to the app. A cached answer carries ``X-Cache: hit``, a
-stored one ``X-Cache: miss``.
+Two tiers, neither of which starts a Flask request: each process keeps the
+answers it served lately (:class:`LocalPages`, a few microseconds a hit,
+kept true by a Redis pub/sub channel on which every bump is announced), and
+behind it Redis holds every process's answers (one round trip: one Lua script
+reads the versions and the entry). That is the point: the storefront's cost
+was the ORM and the templates. Any Redis failure means the request goes to
+the app. A cached answer carries ``X-Cache: hit``, a stored one
+``X-Cache: miss``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from itertools import chain
 from typing import Any
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_app_context, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -70,6 +77,8 @@ _HOST = "kameng:pages:host:"
 _PAGE = "kameng:page:"
 _ENVIRON_FLAG = "kameng.page_cache"
 _MARKS = "kameng_pages_touched"
+CHANNEL = "kameng:pages:changed"
+LOCAL_MAX_BYTES = 8 * 1024 * 1024  # per process
 
 # KEYS: generation, epoch, host map. ARGV: the request part of the key.
 # Returns {generation, epoch, shop, version, entry}; a missing part is false.
@@ -95,6 +104,140 @@ def page_key(shop: str, version: str, epoch: str, generation: str, request_part:
     return f"{_PAGE}{shop}:{version}:{epoch}:{generation}:{request_part}"
 
 
+# --- this process's copies ---------------------------------------------------------
+
+
+class LocalPages:
+    """The answers this process served lately, in front of Redis.
+
+    A hit here costs no round trip at all. It is kept true by the
+    invalidation channel: :func:`bump` publishes each changed shop on
+    ``CHANNEL`` (``*`` for every shop) and one listener thread per process
+    applies it, bumping the shop's local counter; an entry is only served
+    while the counters it was stored under are still current, and for at
+    most ``PAGE_CACHE_SECONDS``. The counters are read *before* the answer is
+    looked up in Redis or made, so an answer older than a change can only be
+    stored under counters the change has already moved. While the listener
+    is not subscribed (starting, Redis down, reconnecting) nothing is served
+    or stored here, and every (re)subscription starts from empty.
+    ``LOCAL_MAX_BYTES`` bounds the bodies kept (least recently used go first).
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[str, tuple] = OrderedDict()
+        self.size = 0
+        self.hosts: dict[str, str] = {}  # host -> shop id, as Redis last said
+        self.versions: dict[str, int] = {}
+        self.epoch = 0
+        self.live = False
+        self.pid: int | None = None
+
+    def stamp(self, shop: str | None) -> tuple[int, int] | None:
+        """The counters an answer for ``shop`` is stored under (``None``: do not store)."""
+        if not self.live or shop is None:
+            return None
+        return (self.epoch, self.versions.get(shop, 0))
+
+    def get(self, request_part: str):
+        self._ensure_listener()
+        if not self.live:
+            return None
+        with self.lock:
+            entry = self.entries.get(request_part)
+            if entry is None:
+                return None
+            shop, stamp, expires, status, headers, body = entry
+            if stamp != (self.epoch, self.versions.get(shop, 0)) or expires < time.monotonic():
+                self._drop(request_part)
+                return None
+            self.entries.move_to_end(request_part)
+        return status, headers, body
+
+    def put(self, request_part: str, shop: str, stamp, status, headers, body: bytes) -> None:
+        if stamp is None or len(body) > LOCAL_MAX_BYTES // 8:
+            return
+        expires = time.monotonic() + int(self.app.config["PAGE_CACHE_SECONDS"])
+        with self.lock:
+            if stamp != self.stamp(shop):
+                return  # a change came in meanwhile: the answer may predate it
+            self._drop(request_part)
+            self.entries[request_part] = (shop, stamp, expires, status, headers, body)
+            self.size += len(body)
+            while self.size > LOCAL_MAX_BYTES:
+                self._drop(next(iter(self.entries)))
+
+    def learn_host(self, host: str, shop: str) -> None:
+        if len(self.hosts) > 50_000:
+            self.hosts.clear()
+        self.hosts[host] = shop
+
+    def _drop(self, request_part: str) -> None:
+        entry = self.entries.pop(request_part, None)
+        if entry is not None:
+            self.size -= len(entry[5])
+
+    def apply(self, shop: str) -> None:
+        """A shop changed (``*``: every shop)."""
+        with self.lock:
+            if shop == "*":
+                self._clear()
+            else:
+                self.versions[shop] = self.versions.get(shop, 0) + 1
+
+    def _clear(self) -> None:
+        self.epoch += 1
+        self.entries.clear()
+        self.size = 0
+
+    def _set_live(self, live: bool) -> None:
+        with self.lock:
+            self.live = live
+            self._clear()
+
+    def _ensure_listener(self) -> None:
+        if self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            self.pid = os.getpid()  # a new process (after a fork): its own listener
+            self.live = False
+            self._clear()
+        threading.Thread(target=self._listen, name="page-cache-listener", daemon=True).start()
+
+    def _listen(self) -> None:
+        import redis as redis_lib
+
+        from app.core.redisconn import resolve_redis_url
+
+        pid = self.pid
+        while self.pid == pid:
+            try:
+                client = redis_lib.Redis.from_url(
+                    resolve_redis_url(self.app),
+                    socket_connect_timeout=2,
+                    health_check_interval=15,
+                )
+                with client.pubsub() as channel:
+                    channel.subscribe(CHANNEL)
+                    while self.pid == pid:
+                        # Wakes every few seconds, so the connection is
+                        # pinged (health_check_interval) even when quiet.
+                        message = channel.get_message(timeout=5)
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":
+                            self._set_live(True)
+                        elif message["type"] == "message":
+                            self.apply(message["data"].decode())
+            except Exception:  # noqa: BLE001 - whatever broke, stop trusting copies
+                log.warning("page cache: invalidation channel lost; local copies off", exc_info=True)
+            self._set_live(False)
+            time.sleep(1)
+
+
 # --- the middleware -------------------------------------------------------------
 
 
@@ -104,23 +247,34 @@ class PageCache:
     def __init__(self, app: Flask, wsgi_app) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        self.local = LocalPages(app)
         self._script = None
 
     def __call__(self, environ: dict, start_response):
         request_part = self._request_part(environ)
         if request_part is None:
             return self.wsgi_app(environ, start_response)
+        found = self.local.get(request_part)
+        if found is not None:
+            return _answer(environ, start_response, *found)
         host = request_part.split("|", 1)[0]
+        known = self.local.hosts.get(host)
+        stamp = self.local.stamp(known)  # before Redis or the app read anything
         try:
             redis = self._redis()
             generation, epoch, shop, version, entry = self._lookup(redis, host, request_part)
         except Exception:  # noqa: BLE001 - no cache is better than no page
             log.warning("page cache: Redis unavailable; answering without it")
             return self.wsgi_app(environ, start_response)
+        if shop is not None:
+            shop = shop.decode()
+            self.local.learn_host(host, shop)
+        if shop != known:
+            stamp = None
         if entry is not None:
             status, headers, body = _decode(entry)
-            start_response(status, [*headers, ("X-Cache", "hit")])
-            return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+            self.local.put(request_part, shop, stamp, status, headers, body)
+            return _answer(environ, start_response, status, headers, body)
         if generation is None:
             return self.wsgi_app(environ, start_response)
         captured: dict[str, Any] = {}
@@ -140,8 +294,21 @@ class PageCache:
         finally:
             if hasattr(answer, "close"):
                 answer.close()
+        status, headers = captured["status"], list(captured["headers"])
+        if shop == marked:
+            self.local.put(request_part, shop, stamp, status, headers, body)
         self._store(
-            redis, marked, host, request_part, captured, body, generation, epoch, shop, version
+            redis,
+            marked,
+            host,
+            request_part,
+            status,
+            headers,
+            body,
+            generation,
+            epoch,
+            shop,
+            version,
         )
         return [body]
 
@@ -190,35 +357,37 @@ class PageCache:
     def _store(
         self,
         redis,
-        shop,
-        host,
-        request_part,
-        captured,
-        body,
-        generation,
-        epoch,
-        known_shop,
-        version,
-    ):
-        """Keep the answer under the versions read before it was made. The
-        first answer for a host only records which shop it is: without the
-        shop, no version was read, so the answer cannot be trusted."""
+        marked: str,
+        host: str,
+        request_part: str,
+        status: str,
+        headers: list,
+        body: bytes,
+        generation: bytes,
+        epoch: bytes,
+        shop: str | None,
+        version: bytes | None,
+    ) -> None:
+        """Keep the answer in Redis under the versions read before it was
+        made. The first answer for a host only records which shop it is:
+        without the shop, no version was read, so the answer cannot be kept."""
         ttl = int(self.app.config["PAGE_CACHE_SECONDS"])
         try:
             pipe = redis.pipeline(transaction=False)
-            pipe.set(_HOST + host, shop, ex=ttl)
-            if known_shop is not None and known_shop.decode() == shop:
-                headers = [(k, v) for k, v in captured["headers"]]
-                pipe.set(
-                    page_key(
-                        shop, version.decode(), epoch.decode(), generation.decode(), request_part
-                    ),
-                    _encode(captured["status"], headers, body),
-                    ex=ttl,
+            pipe.set(_HOST + host, marked, ex=ttl)
+            if shop == marked and version is not None:
+                key = page_key(
+                    shop, version.decode(), epoch.decode(), generation.decode(), request_part
                 )
+                pipe.set(key, _encode(status, headers, body), ex=ttl)
             pipe.execute()
         except Exception:  # noqa: BLE001
             log.warning("page cache: could not store an answer")
+
+
+def _answer(environ: dict, start_response, status: str, headers: list, body: bytes):
+    start_response(status, [*headers, ("X-Cache", "hit")])
+    return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
 
 
 def _storable(environ: dict, headers: list[tuple[str, str]]) -> bool:
@@ -264,7 +433,9 @@ def mark_cacheable(response):
 
 def install_page_cache(app: Flask) -> None:
     app.after_request(mark_cacheable)
-    app.wsgi_app = PageCache(app, app.wsgi_app)
+    cache = PageCache(app, app.wsgi_app)
+    app.extensions["kameng_page_cache"] = cache
+    app.wsgi_app = cache
 
 
 # --- invalidation ---------------------------------------------------------------
@@ -307,13 +478,21 @@ def touch(session: Session, tenant_id: uuid.UUID | None) -> None:
 
 
 def bump(tenant_ids) -> None:
-    """Make every cached answer of these shops (``None``: of every shop) stale."""
+    """Make every cached answer of these shops (``None``: of every shop)
+    stale: in Redis, in this process at once, and in every other process
+    through ``CHANNEL``."""
     from app.core.redisconn import get_redis
 
+    names = ["*" if t is None else str(t) for t in tenant_ids]
+    cache = current_app.extensions.get("kameng_page_cache") if has_app_context() else None
+    if cache is not None:
+        for name in names:
+            cache.local.apply(name)
     try:
         pipe = get_redis().pipeline(transaction=False)
-        for tenant_id in tenant_ids:
-            pipe.incr(EPOCH_KEY if tenant_id is None else f"{_VERSION}{tenant_id}")
+        for name in names:
+            pipe.incr(EPOCH_KEY if name == "*" else f"{_VERSION}{name}")
+            pipe.publish(CHANNEL, name)
         pipe.execute()
     except Exception:  # noqa: BLE001 - entries still expire after PAGE_CACHE_SECONDS
         log.warning("page cache: could not publish a change; entries expire by TTL")

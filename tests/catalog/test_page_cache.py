@@ -7,6 +7,7 @@ is not theirs."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -204,3 +205,70 @@ def test_without_redis_the_pages_still_answer(app, shop, wallet, browser_for, mo
     answers = [browser.get(f"/p/{wallet}", headers=EN) for _ in range(2)]
 
     assert all("In stock: 3" in text(a) and "X-Cache" not in a.headers for a in answers)
+
+
+def _local(app):
+    return app.extensions["kameng_page_cache"].local
+
+
+def _copied_here(app, browser, path: str) -> None:
+    """Visit until this process keeps its own copy (its invalidation listener
+    subscribes in the background after the first request)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        assert browser.get(path, headers=EN).status_code == 200
+        local = _local(app)
+        if local.live and any(f"|{path}?" in key for key in local.entries):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no local copy within 10 s")
+
+
+def test_a_copy_kept_in_this_process_is_served_without_redis(
+    app, shop, wallet, browser_for, monkeypatch
+):
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    browser = browser_for(shop.host)
+    _copied_here(app, browser, f"/p/{wallet}")
+    down = redis.Redis(host="127.0.0.1", port=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setitem(app.extensions, "kameng_redis", down)
+
+    answer = browser.get(f"/p/{wallet}", headers=EN)
+
+    assert answer.headers["X-Cache"] == "hit" and "In stock: 3" in text(answer)
+
+
+def test_a_change_made_by_another_process_reaches_this_process_copy(
+    app, shop, wallet, browser_for, in_shop, worker, monkeypatch
+):
+    """The worker imports codes: its commit is announced on the channel, and
+    this process drops its copy long before the copy would expire."""
+    browser = browser_for(shop.host)
+    _copied_here(app, browser, f"/p/{wallet}")
+    monkeypatch.setitem(app.config, "CARD_IMPORT_SYNC_LIMIT", 1)
+
+    assert in_shop(shop, cards, wallet, 4, "JOB") == "queued"
+
+    deadline = time.monotonic() + 15  # the copy would live 30 s
+    page = ""
+    while time.monotonic() < deadline and "In stock: 7" not in page:
+        time.sleep(0.1)
+        page = text(browser.get(f"/p/{wallet}", headers=EN))
+    assert "In stock: 7" in page
+
+
+def test_a_new_shop_at_a_host_never_gets_the_old_shops_copy(
+    app, shop, wallet, browser_for, new_shop
+):
+    """Hosts change hands (a shop closed, its name taken again): any change of
+    who answers at a host drops every copy."""
+    browser = browser_for(shop.host)
+    _copied_here(app, browser, "/")
+    assert "Steam Wallet ¥100" in text(browser.get("/", headers=EN))
+
+    new_shop("gamma")  # any shop or domain change announces a new host map
+
+    assert not _local(app).entries

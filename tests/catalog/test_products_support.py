@@ -183,12 +183,13 @@ def product(name: str = "Steam ¥100", price: int = 10_000, **fields) -> uuid.UU
     return services.create_product(data).id
 
 
-def cards(product_id: uuid.UUID, count: int, prefix: str = "CODE") -> None:
-    """Load ``count`` codes into a card product through the real import."""
+def cards(product_id: uuid.UUID, count: int, prefix: str = "CODE") -> str:
+    """Load ``count`` codes into a card product through the real import; the
+    import's status (``done``, or ``queued`` above ``CARD_IMPORT_SYNC_LIMIT``)."""
     from app.catalog import imports
 
     raw = "\n".join(f"{prefix}-{product_id.hex[:8]}-{i:06d}" for i in range(count)).encode()
-    imports.start_import(product_id, raw, "codes.txt", "test")
+    return imports.start_import(product_id, raw, "codes.txt", "test").status
 
 
 def catalog_rows(app, tenant_id: uuid.UUID) -> dict[str, list[dict]]:
