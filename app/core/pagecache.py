@@ -1,5 +1,5 @@
-"""Anonymous storefront answers from Redis, invalidated by every write that
-could change them.
+"""Anonymous storefront answers served from copies, made stale by every
+write that could change them.
 
 What is cached: a ``GET`` with no cookie but ``lang`` and no
 ``Authorization`` header, to one of the public read endpoints
@@ -26,8 +26,9 @@ How a cached answer stays true:
   after it commits, so an answer built from data older than a write is
   stored under a version that is already gone, and never served.
 - **Hosts.** The key also holds the tenant resolution's generation token
-  (``tenants.resolve``), which changes with any shop or domain change, so a
-  host that moves to another shop, or a suspended shop, misses.
+  (``tenants.resolve``), which changes with any shop or domain change, and
+  that change also bumps the epoch, so a host that moves to another shop,
+  or a suspended shop, misses.
 - **Time.** Stock also changes without a write: a buyer's hold lapses after
   its minutes. Every entry lives ``PAGE_CACHE_SECONDS`` (30 s by default),
   which bounds that, and bounds what Redis keeps. ``0`` turns caching off.
@@ -82,22 +83,16 @@ LOCAL_MAX_BYTES = 8 * 1024 * 1024  # per process
 
 # KEYS: generation, epoch, host map. ARGV: the request part of the key.
 # Returns {generation, epoch, shop, version, entry}; a missing part is false.
-_LOOKUP = (
-    """
+_LOOKUP = """
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {false, false, false, false, false} end
 local epoch = redis.call('GET', KEYS[2]) or '0'
 local shop = redis.call('GET', KEYS[3])
 if not shop then return {gen, epoch, false, false, false} end
-local version = redis.call('GET', '"""
-    + _VERSION
-    + """' .. shop) or '0'
-local key = '"""
-    + _PAGE
-    + """' .. shop .. ':' .. version .. ':' .. epoch .. ':' .. gen .. ':' .. ARGV[1]
+local version = redis.call('GET', '@VERSION@' .. shop) or '0'
+local key = '@PAGE@' .. shop .. ':' .. version .. ':' .. epoch .. ':' .. gen .. ':' .. ARGV[1]
 return {gen, epoch, shop, version, redis.call('GET', key)}
-"""
-)
+""".replace("@VERSION@", _VERSION).replace("@PAGE@", _PAGE)
 
 
 def page_key(shop: str, version: str, epoch: str, generation: str, request_part: str) -> str:
@@ -233,7 +228,9 @@ class LocalPages:
                         elif message["type"] == "message":
                             self.apply(message["data"].decode())
             except Exception:  # noqa: BLE001 - whatever broke, stop trusting copies
-                log.warning("page cache: invalidation channel lost; local copies off", exc_info=True)
+                log.warning(
+                    "page cache: invalidation channel lost; local copies off", exc_info=True
+                )
             self._set_live(False)
             time.sleep(1)
 
