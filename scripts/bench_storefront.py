@@ -309,17 +309,16 @@ def run(ctx: bc.Context) -> bc.Outcome:
     bare = bare_ceiling(ctx, env, timed, warm)
     print(f"  bare Flask: {describe(bare)}", flush=True)
 
+    named = {f"{name}_cache_{mode}": r for mode, rs in measured.items() for name, r in rs.items()}
     data.update(
         {
-            **{
-                f"{name}_cache_{mode}": r for mode, rs in measured.items() for name, r in rs.items()
-            },
+            **named,
             "bare_flask": bare,
             "web_worker_peaks_mb": [round(p, 1) for p in peaks],
             "web_worker_peak_mb": round(max(peaks, default=0.0), 1),
         }
     )
-    for key, result in [*((k, v) for k, v in data.items() if "_cache_" in k), ("bare", bare)]:
+    for key, result in [*named.items(), ("bare_flask", bare)]:
         if result["errors"] or result["requests"] == 0:
             problems.append(f"{key}: {result['errors']:,} errors in {result['requests']:,}")
     data["problems"] = problems

@@ -25,10 +25,9 @@ How a cached answer stays true:
   database and stores the answer under them. A write bumps the version only
   after it commits, so an answer built from data older than a write is
   stored under a version that is already gone, and never served.
-- **Hosts.** The key also holds the tenant resolution's generation token
-  (``tenants.resolve``), which changes with any shop or domain change, and
-  that change also bumps the epoch, so a host that moves to another shop,
-  or a suspended shop, misses.
+- **Hosts.** Any change to a shop or a domain (``tenants.resolve.
+  invalidate_resolution``) bumps the epoch, so no copy survives a host
+  moving to another shop, or to none.
 - **Time.** Stock also changes without a write: a buyer's hold lapses after
   its minutes. Every entry lives ``PAGE_CACHE_SECONDS`` (30 s by default),
   which bounds that, and bounds what Redis keeps. ``0`` turns caching off.
@@ -59,9 +58,10 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
+from werkzeug.http import parse_cookie
 
 from tenants.context import current_tenant_id
-from tenants.resolve import GENERATION_KEY, normalize_host
+from tenants.resolve import normalize_host
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +81,20 @@ _MARKS = "kameng_pages_touched"
 CHANNEL = "kameng:pages:changed"
 LOCAL_MAX_BYTES = 8 * 1024 * 1024  # per process
 
-# KEYS: generation, epoch, host map. ARGV: the request part of the key.
-# Returns {generation, epoch, shop, version, entry}; a missing part is false.
+# KEYS: epoch, host map. ARGV: the request part of the key.
+# Returns {epoch, shop, version, entry}; a missing part is false (None).
 _LOOKUP = """
-local gen = redis.call('GET', KEYS[1])
-if not gen then return {false, false, false, false, false} end
-local epoch = redis.call('GET', KEYS[2]) or '0'
-local shop = redis.call('GET', KEYS[3])
-if not shop then return {gen, epoch, false, false, false} end
+local epoch = redis.call('GET', KEYS[1]) or '0'
+local shop = redis.call('GET', KEYS[2])
+if not shop then return {epoch, false, false, false} end
 local version = redis.call('GET', '@VERSION@' .. shop) or '0'
-local key = '@PAGE@' .. shop .. ':' .. version .. ':' .. epoch .. ':' .. gen .. ':' .. ARGV[1]
-return {gen, epoch, shop, version, redis.call('GET', key)}
+local key = '@PAGE@' .. shop .. ':' .. version .. ':' .. epoch .. ':' .. ARGV[1]
+return {epoch, shop, version, redis.call('GET', key)}
 """.replace("@VERSION@", _VERSION).replace("@PAGE@", _PAGE)
 
 
-def page_key(shop: str, version: str, epoch: str, generation: str, request_part: str) -> str:
-    return f"{_PAGE}{shop}:{version}:{epoch}:{generation}:{request_part}"
+def page_key(shop: str, version: str, epoch: str, request_part: str) -> str:
+    return f"{_PAGE}{shop}:{version}:{epoch}:{request_part}"
 
 
 # --- this process's copies ---------------------------------------------------------
@@ -259,7 +257,7 @@ class PageCache:
         stamp = self.local.stamp(known)  # before Redis or the app read anything
         try:
             redis = self._redis()
-            generation, epoch, shop, version, entry = self._lookup(redis, host, request_part)
+            epoch, shop, version, entry = self._lookup(redis, host, request_part)
         except Exception:  # noqa: BLE001 - no cache is better than no page
             log.warning("page cache: Redis unavailable; answering without it")
             return self.wsgi_app(environ, start_response)
@@ -272,8 +270,6 @@ class PageCache:
             status, headers, body = _decode(entry)
             self.local.put(request_part, shop, stamp, status, headers, body)
             return _answer(environ, start_response, status, headers, body)
-        if generation is None:
-            return self.wsgi_app(environ, start_response)
         captured: dict[str, Any] = {}
 
         def capture(status, headers, exc_info=None):
@@ -294,19 +290,7 @@ class PageCache:
         status, headers = captured["status"], list(captured["headers"])
         if shop == marked:
             self.local.put(request_part, shop, stamp, status, headers, body)
-        self._store(
-            redis,
-            marked,
-            host,
-            request_part,
-            status,
-            headers,
-            body,
-            generation,
-            epoch,
-            shop,
-            version,
-        )
+        self._store(redis, marked, host, request_part, status, headers, body, epoch, shop, version)
         return [body]
 
     def _request_part(self, environ: dict) -> str | None:
@@ -320,13 +304,10 @@ class PageCache:
             return None
         query = environ.get("QUERY_STRING", "")
         language = environ.get("HTTP_ACCEPT_LANGUAGE", "")
-        lang_cookie = ""
-        cookie = environ.get("HTTP_COOKIE", "")
-        if cookie:
-            names = {part.split("=", 1)[0].strip(): part for part in cookie.split(";")}
-            if set(names) - {"lang", ""}:
-                return None  # a session, a remembered sign-in: not anonymous
-            lang_cookie = names.get("lang", "").split("=", 1)[-1].strip()
+        cookies = parse_cookie(environ)
+        if set(cookies) - {"lang"}:
+            return None  # a session, a remembered sign-in: not anonymous
+        lang_cookie = cookies.get("lang", "")
         if "lang=" in query or len(query) + len(language) + len(lang_cookie) > MAX_KEY_PART:
             return None
         raw_host = environ.get("HTTP_HOST", "")
@@ -346,10 +327,7 @@ class PageCache:
     def _lookup(self, redis, host: str, request_part: str):
         if self._script is None:
             self._script = redis.register_script(_LOOKUP)
-        found = self._script(
-            keys=[GENERATION_KEY, EPOCH_KEY, _HOST + host], args=[request_part], client=redis
-        )
-        return [v if v is not None else None for v in found]
+        return self._script(keys=[EPOCH_KEY, _HOST + host], args=[request_part], client=redis)
 
     def _store(
         self,
@@ -360,7 +338,6 @@ class PageCache:
         status: str,
         headers: list,
         body: bytes,
-        generation: bytes,
         epoch: bytes,
         shop: str | None,
         version: bytes | None,
@@ -373,9 +350,7 @@ class PageCache:
             pipe = redis.pipeline(transaction=False)
             pipe.set(_HOST + host, marked, ex=ttl)
             if shop == marked and version is not None:
-                key = page_key(
-                    shop, version.decode(), epoch.decode(), generation.decode(), request_part
-                )
+                key = page_key(shop, version.decode(), epoch.decode(), request_part)
                 pipe.set(key, _encode(status, headers, body), ex=ttl)
             pipe.execute()
         except Exception:  # noqa: BLE001
@@ -421,7 +396,6 @@ def mark_cacheable(response):
         and g.shop is not None
         and not response.is_streamed
         and not session.modified
-        and not request.cookies.get(current_app.config.get("SESSION_COOKIE_NAME", "session"))
         and not current_user.is_authenticated
     ):
         request.environ[_ENVIRON_FLAG] = str(g.shop.id)

@@ -250,8 +250,8 @@ NUMBER_TRIES = 5
 def _new_number() -> str:
     """``YYMMDD`` plus 14 random digits: not guessable, and not counted.
 
-    With 10^14 numbers a day a shop would need about 14 million orders in one
-    day for even odds of a single collision; ``create_order`` draws again when
+    With 10^14 numbers a day a shop would need about 12 million orders in one
+    day for even odds of a single clash; ``create_order`` draws again when
     one happens, so a clash costs a retry, never an order.
     """
     return (
@@ -287,12 +287,9 @@ def create_order(
 
     email = normalize_email(email)
     request_hash = _request_hash(product_id, quantity, email, inputs, buyer_id)
-    if idempotency_key:
-        existing = db.session.scalar(select(Order).where(Order.idempotency_key == idempotency_key))
-        if existing is not None:
-            if existing.request_hash != request_hash:
-                raise IdempotencyMismatch()
-            return existing, False
+    existing = _earlier_order(idempotency_key, request_hash)
+    if existing is not None:
+        return existing, False
 
     product = db.session.scalar(select(Product).where(Product.id == product_id))
     if product is None or product.status != STATUS_ON_SALE:
@@ -342,15 +339,9 @@ def create_order(
         except IntegrityError:
             # Nothing is written yet, so the rollback loses only reads.
             db.session.rollback()
-            if idempotency_key:
-                # A concurrent request with the same key won the insert.
-                existing = db.session.scalar(
-                    select(Order).where(Order.idempotency_key == idempotency_key)
-                )
-                if existing is not None:
-                    if existing.request_hash != request_hash:
-                        raise IdempotencyMismatch() from None
-                    return existing, False
+            existing = _earlier_order(idempotency_key, request_hash)  # a twin won the insert
+            if existing is not None:
+                return existing, False
             if attempt == NUMBER_TRIES - 1:
                 raise
             order.number = _new_number()
@@ -371,15 +362,22 @@ def create_order(
         db.session.commit()
     except Exception:
         db.session.rollback()
-        if idempotency_key:
-            # A concurrent request with the same key won the insert.
-            existing = db.session.scalar(
-                select(Order).where(Order.idempotency_key == idempotency_key)
-            )
-            if existing is not None and existing.request_hash == request_hash:
-                return existing, False
+        existing = _earlier_order(idempotency_key, request_hash)  # a twin won the insert
+        if existing is not None:
+            return existing, False
         raise
     return order, True
+
+
+def _earlier_order(idempotency_key: str | None, request_hash: str) -> Order | None:
+    """The order an earlier request with this Idempotency-Key made, if any;
+    ``IdempotencyMismatch`` when that request asked for something else."""
+    if not idempotency_key:
+        return None
+    existing = db.session.scalar(select(Order).where(Order.idempotency_key == idempotency_key))
+    if existing is not None and existing.request_hash != request_hash:
+        raise IdempotencyMismatch()
+    return existing
 
 
 class IdempotencyMismatch(KamengError):
