@@ -120,6 +120,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_STARTTLS": _bool(get("MAIL_STARTTLS"), False),
         "ORDER_HOLD_MINUTES": int(get("ORDER_HOLD_MINUTES", "15")),
         "PLATFORM_FEE_BPS": int(get("PLATFORM_FEE_BPS", "300")),
+        # The largest single wallet recharge, in minor units (100 000.00 in a
+        # two-decimal currency).
+        "WALLET_RECHARGE_MAX": int(get("WALLET_RECHARGE_MAX", "10000000")),
         "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": get("STRIPE_API_BASE", ""),

@@ -6,12 +6,12 @@ Set-up (not timed): a fresh, migrated database ``bench_fulfilment``
 with one card product and N + M codes (``imports.import_now``; N = 1,000
 with ``--quick``, else 5,000, ``--codes`` overrides; M = N / 20, at least
 100, for the latency phase), N + M guest orders of one card each
-(``orders.services.create_order``, in this process, 4 threads), and a
+(``orders.checkout.create_order``, in this process, 4 threads), and a
 local SMTP sink (``bench_common.smtp_sink``) that delivery mails really go
 to.
 
 Payments are confirmed the way a payment provider's webhook confirms them:
-``orders.services.confirm_payment`` (provider ``stripe``, from
+``orders.payment.confirm_payment`` (provider ``stripe``, from
 ``clearing:stripe``), which commits the order as paid and then enqueues its
 fulfilment job. (The wallet path may deliver in the buyer's own request
 instead; ``scripts/bench checkout`` measures that.)
@@ -107,10 +107,10 @@ def in_threads(app, tenant_id, items: list, fn, threads: int = 4) -> list:
 
 def create_orders(app, tenant_id, product_id, count: int, first: int = 0) -> list:
     """``count`` pending guest orders of one card each; their ids."""
-    from app.orders import services
+    from app.orders import checkout
 
     def one(i: int):
-        order, _ = services.create_order(
+        order, _ = checkout.create_order(
             product_id=product_id, quantity=1, email=f"buyer{i:06d}@bench.example.com"
         )
         return order.id
@@ -121,9 +121,9 @@ def create_orders(app, tenant_id, product_id, count: int, first: int = 0) -> lis
 def confirm(order_id, total: int = PRICE) -> None:
     """Confirm a payment as the Stripe webhook does (commits, then enqueues
     the fulfilment job). Runs in the shop's context."""
-    from app.orders import services
+    from app.orders import payment
 
-    paid = services.confirm_payment(
+    paid = payment.confirm_payment(
         order_id,
         provider="stripe",
         provider_ref=f"pi_bench_{order_id.hex}",

@@ -57,3 +57,13 @@ class CustomDomain(TenantOwned, db.Model):
     verification_token: Mapped[str] = mapped_column(String(64))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def current_shop_currency() -> str:
+    """The current shop's ISO 4217 currency (one indexed read; surfaces that
+    hold the cached shop pass ``g.shop.currency`` instead)."""
+    from sqlalchemy import select
+
+    from tenants.context import current_tenant_id
+
+    return db.session.scalar(select(Tenant.currency).where(Tenant.id == current_tenant_id()))

@@ -72,6 +72,26 @@ class Principal:
     def can(self, permission: str) -> bool:
         return permission in self.permissions()
 
+    @property
+    def actor(self) -> str:
+        """How order histories, import rows and the audit log name who acted
+        (the one naming rule; at most 120 characters)."""
+        if self.kind == "api_key":
+            name = f"api key {self.id}"
+        elif self.kind == "platform_user":
+            name = f"operator {self.email}"
+        elif self.kind == "shop_account":
+            name = f"buyer {self.email}"
+        else:
+            name = "guest"
+        return name[:120]
+
+    @property
+    def shop_account_id(self) -> uuid.UUID | None:
+        """The shop account acting (a buyer, agent or supplier signed in to the
+        shop), or None."""
+        return self.id if self.kind == "shop_account" else None
+
 
 ANONYMOUS = Principal("anonymous")
 

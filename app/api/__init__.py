@@ -45,9 +45,9 @@ def api_blueprints():
 def platform_blueprints():
     """Endpoints outside the shop gate: they answer on every host and
     authenticate themselves (a provider's webhook checks its signature)."""
-    from app.payments.webhooks import blp as stripe_webhooks_blp
+    from app.payments.webhooks import blp as webhooks_blp
 
-    return [stripe_webhooks_blp]
+    return [webhooks_blp]
 
 
 def init_api(app: Flask, api: Api, csrf) -> None:

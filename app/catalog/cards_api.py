@@ -22,7 +22,6 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts.auth import current_principal, require
-from app.accounts.permissions import Principal
 from app.catalog import imports, stock
 from app.catalog.cards_schemas import (
     AlertQuery,
@@ -78,15 +77,6 @@ def _id(raw: str):
     if ident is None:
         raise NotFound("No such resource.")
     return ident
-
-
-def actor_of(principal: Principal) -> str:
-    """How the audit log and the import rows name who acted."""
-    if principal.kind == "api_key":
-        return f"api key {principal.id}"
-    if principal.kind == "platform_user":
-        return f"operator {principal.email}"
-    return f"{principal.kind} {principal.id}"
 
 
 def import_url(import_id) -> str:
@@ -185,7 +175,7 @@ class ProductCards(MethodView):
         are skipped and reported. Large uploads run as a job (202)."""
         product = _id(product_id)
         raw, filename = _upload()
-        record = imports.start_import(product, raw, filename, actor_of(current_principal())[:80])
+        record = imports.start_import(product, raw, filename, current_principal().actor[:80])
         return _import_answer(record)
 
 
@@ -236,7 +226,7 @@ class ProductCardsExport(MethodView):
         """Export the product's available codes as text (owner only; audited).
         The codes stay in stock."""
         text, count = stock.export_codes(
-            _id(product_id), actor_of(current_principal()), args.get("limit")
+            _id(product_id), current_principal().actor, args.get("limit")
         )
         return Response(
             text,
@@ -256,7 +246,7 @@ class CardReveal(MethodView):
     @blp.doc(security=SECURED)
     def post(self, card_id):
         """Show one card's code (owner only; audited)."""
-        return stock.reveal_card(_id(card_id), actor_of(current_principal())), 200, NO_STORE
+        return stock.reveal_card(_id(card_id), current_principal().actor), 200, NO_STORE
 
 
 @blp.route("/cards/void")
@@ -269,7 +259,7 @@ class CardsVoid(MethodView):
         """Take cards out of circulation for good (bad or refunded codes).
         Ids that are not this shop's cards are ignored. Audited."""
         ids = list(dict.fromkeys(data["ids"]))
-        voided = stock.void_cards(ids, actor_of(current_principal()))
+        voided = stock.void_cards(ids, current_principal().actor)
         return {"voided": voided, "ignored": len(ids) - voided}
 
 

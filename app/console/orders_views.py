@@ -18,8 +18,8 @@ from app.core.errors import KamengError
 from app.core.money import format_money
 from app.core.pages import only_on
 from app.extensions import db
-from app.orders import services
-from app.orders.api import actor_of
+from app.orders import lookups, remedies
+from app.orders import tickets as order_tickets
 from app.orders.models import ORDER_STATUSES
 
 bp = Blueprint("console_orders", __name__, url_prefix="/console/orders")
@@ -39,7 +39,7 @@ def orders():
     if status not in ORDER_STATUSES:
         status = None
     page = max(request.args.get("page", 1, type=int), 1)
-    rows, total = services.list_orders(
+    rows, total = lookups.list_orders(
         status=status, email=request.args.get("email") or None, page=page, per_page=PER_PAGE
     )
     return render_template(
@@ -50,7 +50,7 @@ def orders():
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
         status=status,
         statuses=ORDER_STATUSES,
-        open_tickets=len(services.list_tickets("open")),
+        open_tickets=order_tickets.open_ticket_count(),
         money=_money,
     )
 
@@ -58,51 +58,50 @@ def orders():
 @bp.get("/tickets")
 @require("orders.view")
 def tickets():
-    rows = services.list_tickets("open")
-    numbers = services.order_numbers([t.order_id for t in rows])
-    return render_template("console/orders_tickets.html", rows=rows, numbers=numbers)
+    rows = order_tickets.tickets_with_numbers("open")
+    return render_template(
+        "console/orders_tickets.html",
+        rows=[t for t, _n in rows],
+        numbers={t.order_id: n for t, n in rows},
+    )
 
 
 @bp.get("/<number>")
 @require("orders.view")
 def order(number: str):
-    found = services.get_order(number)
-    return render_template(
-        "console/orders_detail.html",
-        order=found,
-        history=services.order_events(found.id),
-        tickets=services.order_tickets(found.id),
-        codes=None,
-        money=_money,
-    )
+    view = lookups.operator_view(lookups.get_order(number), actor="", show_codes=False)
+    return _detail(view)
 
 
 @bp.post("/<number>/codes")
 @require("orders.view")
 def reveal(number: str):
     """Show the order's codes to the operator, on the audit record."""
-    found = services.get_order(number)
-    codes = services.codes_for_operator(found, actor_of(current_principal()))
+    view = lookups.operator_view(lookups.get_order(number), actor=current_principal().actor)
+    return _detail(view)
+
+
+def _detail(view: lookups.OrderView):
     return render_template(
         "console/orders_detail.html",
-        order=found,
-        history=services.order_events(found.id),
-        tickets=services.order_tickets(found.id),
-        codes=codes,
+        order=view.order,
+        history=view.history,
+        tickets=view.tickets,
+        codes=view.codes,
         money=_money,
     )
 
 
 def _act(number: str, action, done_message: str):
-    found = services.get_order(number)
+    found = lookups.get_order(number)
     try:
-        action(found.id, actor_of(current_principal()))
+        action(found.id, current_principal().actor)
     except OutOfStock:
         db.session.rollback()
         flash(_("Still not enough codes in stock. Import more, then retry."), "error")
     except KamengError as err:
         db.session.rollback()
-        flash(_("Not done: %(reason)s", reason=err.detail), "error")
+        flash(_("Not done: %(reason)s", reason=err.user_message()), "error")
     else:
         flash(done_message, "success")
     return redirect(url_for(".order", number=found.number))
@@ -111,7 +110,7 @@ def _act(number: str, action, done_message: str):
 @bp.post("/<number>/retry")
 @require("orders.manage")
 def retry(number: str):
-    return _act(number, services.retry, _("Delivery tried again."))
+    return _act(number, remedies.retry, _("Delivery tried again."))
 
 
 @bp.post("/<number>/deliver")
@@ -120,7 +119,7 @@ def deliver(number: str):
     content = request.form.get("content", "")
     return _act(
         number,
-        lambda order_id, actor: services.deliver_manually(order_id, content, actor),
+        lambda order_id, actor: remedies.deliver_manually(order_id, content, actor),
         _("Delivered by hand. The buyer sees it on the order page and by email."),
     )
 
@@ -131,6 +130,6 @@ def refund(number: str):
     to = request.form.get("to", "")
     return _act(
         number,
-        lambda order_id, actor: services.refund(order_id, to=to, actor=actor),
+        lambda order_id, actor: remedies.refund(order_id, to=to, actor=actor),
         _("Refunded."),
     )

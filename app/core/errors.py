@@ -17,11 +17,29 @@ class KamengError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, errors: dict | None = None, **extra):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: dict | None = None,
+        message=None,
+        **extra,
+    ):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors or {}
+        #: What a page tells a person, in their language: a lazy gettext
+        #: string (``flask_babel.lazy_gettext``) set where the error is
+        #: raised. ``detail`` is the API's English text for developers.
+        self.message = message
         self.extra = extra
+
+    def user_message(self) -> str:
+        """The error for a page, in the reader's language: the message given
+        where it was raised, else the translated title of its kind."""
+        from flask_babel import gettext
+
+        return str(self.message) if self.message is not None else gettext(self.title)
 
     def to_problem(self, instance: str | None = None) -> dict:
         body = {

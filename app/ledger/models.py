@@ -33,6 +33,16 @@ from app.extensions import db
 from tenants.guard import TenantOwned
 
 
+def wallet_code(shop_account_id: uuid.UUID) -> str:
+    """The ledger account of a shop account's wallet (余额)."""
+    return f"wallet:{shop_account_id}"
+
+
+def clearing_code(provider: str) -> str:
+    """The ledger account where a provider's collected money waits."""
+    return f"clearing:{provider}"
+
+
 class LedgerAccount(TenantOwned, db.Model):
     __tablename__ = "ledger_accounts"
     __table_args__ = (

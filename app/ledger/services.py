@@ -18,7 +18,13 @@ from sqlalchemy import func, select, update
 
 from app.core.errors import Conflict, KamengError
 from app.extensions import db
-from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from app.ledger.models import (  # noqa: F401 - the codes are part of this service's API
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    clearing_code,
+    wallet_code,
+)
 
 SALES = "sales"
 REFUNDS = "refunds"
@@ -38,14 +44,6 @@ class Unbalanced(ValueError):
 class Line:
     code: str
     amount: int
-
-
-def wallet_code(shop_account_id: uuid.UUID) -> str:
-    return f"wallet:{shop_account_id}"
-
-
-def clearing_code(provider: str) -> str:
-    return f"clearing:{provider}"
 
 
 _KINDS = {"wallet": "wallet", "clearing": "clearing", SALES: "revenue", REFUNDS: "expense"}

@@ -16,16 +16,15 @@ services (who, what, when).
 
 from __future__ import annotations
 
-from flask import current_app, g, request, url_for
+from flask import g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.auth import current_principal, require
-from app.accounts.permissions import Principal
 from app.core.errors import NotFound
-from app.extensions import limiter
-from app.orders import services
-from app.orders.models import CANCELLED, EXPIRED, PENDING, Order
+from app.orders import checkout, lookups, payment, remedies, tickets
+from app.orders.limits import limit_lookup
+from app.orders.lookups import OrderView
 from app.orders.schemas import (
     DeliverRequest,
     LookupRequest,
@@ -40,7 +39,6 @@ from app.orders.schemas import (
     TicketList,
     TicketQuery,
 )
-from app.payments import providers
 
 blp = Blueprint("orders_api", __name__, description="Orders, payment, delivery and tickets")
 SECURED = [{"apiKey": []}]
@@ -60,93 +58,66 @@ IDEMPOTENCY_PARAM = {
     "description": "The same key with the same body returns the same order (200); "
     "with another body it is refused (422 idempotency-key-reused).",
 }
-
-
-def lookup_rate_limit() -> str:
-    return current_app.config.get("ORDER_LOOKUP_RATE_LIMIT", "10 per minute")
-
-
-def lookup_limit_key() -> str:
-    # Per client address and per shop (not per Host header, which the client
-    # chooses): the API and the look-up page share one budget.
-    return f"{request.remote_addr or '-'}|{g.shop.id if g.get('shop') else '-'}"
-
-
-#: Order look-up by email and number: guessing is slowed to a crawl.
-limit_lookup = limiter.shared_limit(
-    lookup_rate_limit, scope="order-lookup", key_func=lookup_limit_key, methods=["POST"]
+ORDER_FIELDS = (
+    "number",
+    "status",
+    "product_id",
+    "product_name",
+    "product_kind",
+    "quantity",
+    "unit_price",
+    "total",
+    "currency",
+    "email",
+    "inputs",
+    "payment_provider",
+    "created_at",
+    "expires_at",
+    "paid_at",
+    "delivered_at",
 )
-
-
-def actor_of(principal: Principal) -> str:
-    """How the order history names who acted."""
-    if principal.kind == "api_key":
-        return f"api key {principal.id}"
-    if principal.kind == "platform_user":
-        return f"operator {principal.email}"
-    if principal.kind == "shop_account":
-        return f"buyer {principal.email}"
-    return "guest"
-
-
-def buyer_id_of(principal: Principal):
-    return principal.id if principal.kind == "shop_account" else None
+OPERATOR_FIELDS = ("buyer_id", "payment_ref", "fulfil_attempts", "last_error")
 
 
 def request_token() -> str | None:
     return request.args.get("token") or request.headers.get("X-Lookup-Token") or None
 
 
-def present(order: Order, *, operator: bool = False, codes: list[dict] | None = None) -> dict:
-    """The order as the schemas show it (raw values; the schema serialises)."""
-    token = services.lookup_token(order.id)
-    buyer_id = buyer_id_of(current_principal())
-    body = {
-        name: getattr(order, name)
-        for name in (
-            "number",
-            "status",
-            "product_id",
-            "product_name",
-            "product_kind",
-            "quantity",
-            "unit_price",
-            "total",
-            "currency",
-            "email",
-            "inputs",
-            "payment_provider",
-            "created_at",
-            "expires_at",
-            "paid_at",
-            "delivered_at",
-        )
-    }
-    body["lines"] = (order.quote or {}).get("lines", [])
-    body["lookup_token"] = token
-    body["payment_options"] = (
-        services.payment_options(order, buyer_id) if order.status == PENDING else []
-    )
-    events = services.order_events(order.id)
+def render(view: OrderView) -> dict:
+    """The read model as the schemas show it (raw values; the schema
+    serialises). Decides nothing: what is shown is the view's."""
+    order = view.order
+    body = {name: getattr(order, name) for name in ORDER_FIELDS}
+    body["lines"] = view.lines
+    body["lookup_token"] = view.lookup_token
+    body["payment_options"] = view.payment_options
     # Buyers see when the order moved; who moved it and how is the shop's.
     body["history"] = (
-        events
-        if operator
-        else [{"to_status": e.to_status, "created_at": e.created_at} for e in events]
+        view.history
+        if view.operator
+        else [{"to_status": e.to_status, "created_at": e.created_at} for e in view.history]
     )
-    if codes is None and order.status not in (PENDING, EXPIRED, CANCELLED) and not operator:
-        codes = services.delivered_codes(order)
-    if codes is not None:
-        body["codes"] = codes
+    if view.codes is not None:
+        body["codes"] = view.codes
+    token = view.lookup_token
     body["links"] = {
         "page": url_for("orders_pages.order_page", number=order.number, t=token, _external=True),
         "pay": url_for("orders_pages.pay", number=order.number, t=token, _external=True),
     }
-    if operator:
-        for name in ("buyer_id", "payment_ref", "fulfil_attempts", "last_error"):
+    if view.operator:
+        for name in OPERATOR_FIELDS:
             body[name] = getattr(order, name)
-        body["tickets"] = [ticket_view(t, order.number) for t in services.order_tickets(order.id)]
+        body["tickets"] = [ticket_view(t, order.number) for t in view.tickets]
     return body
+
+
+def buyer_body(order) -> dict:
+    return render(lookups.buyer_view(order, current_principal().shop_account_id))
+
+
+def operator_body(order, *, show_codes: bool = True) -> dict:
+    view = lookups.operator_view(order, actor=current_principal().actor, show_codes=show_codes)
+    return render(view)
 
 
 def ticket_view(ticket, number: str | None) -> dict:
@@ -156,28 +127,6 @@ def ticket_view(ticket, number: str | None) -> dict:
         "resolved_at": ticket.resolved_at,
         "order_number": number,
     }
-
-
-def order_for_caller(number: str) -> tuple[Order, bool]:
-    """The order if the caller may see it, and whether they see it as an
-    operator. The buyer's own access wins (no audit record for them)."""
-    principal = current_principal()
-    try:
-        order = services.order_for_buyer(
-            number, token=request_token(), buyer_id=buyer_id_of(principal)
-        )
-        return order, False
-    except NotFound:
-        if not principal.can("orders.view"):
-            raise
-    return services.get_order(number), True
-
-
-def operator_view(order: Order, *, show_codes: bool = True) -> dict:
-    codes = None
-    if show_codes and order.status not in (PENDING, EXPIRED, CANCELLED):
-        codes = services.codes_for_operator(order, actor_of(current_principal()))
-    return present(order, operator=True, codes=codes)
 
 
 # --- the buyer --------------------------------------------------------------
@@ -198,17 +147,17 @@ class Orders(MethodView):
         errors."""
         principal = current_principal()
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
-        order, created = services.create_order(
+        order, created = checkout.create_order(
             product_id=data["product_id"],
             quantity=data["quantity"],
             email=data["email"],
             inputs=data["inputs"],
-            buyer_id=buyer_id_of(principal),
+            buyer_id=principal.shop_account_id,
             idempotency_key=key[:120] if key else None,
-            actor=actor_of(principal),
+            actor=principal.actor,
             currency=g.shop.currency,
         )
-        return present(order), 201 if created else 200
+        return buyer_body(order), 201 if created else 200
 
     @require("orders.view")
     @blp.arguments(OrderQuery, location="query")
@@ -216,7 +165,7 @@ class Orders(MethodView):
     @blp.doc(security=SECURED)
     def get(self, args):
         """The shop's orders, newest first (operators)."""
-        rows, total = services.list_orders(
+        rows, total = lookups.list_orders(
             status=args.get("status"),
             email=args.get("email"),
             page=args["page"],
@@ -236,8 +185,8 @@ class OrderLookup(MethodView):
 
         Answers with the order and its lookup token; 404 when the two do not
         match. Rate-limited per client address."""
-        order = services.order_by_email(data["email"], data["number"])
-        return present(order)
+        order = lookups.order_by_email(data["email"], data["number"])
+        return buyer_body(order)
 
 
 @blp.route("/orders/<number>")
@@ -249,8 +198,17 @@ class OrderItem(MethodView):
 
         For its buyer (lookup token or session) or the shop's operators
         (the codes they see are recorded in the audit log)."""
-        order, operator = order_for_caller(number)
-        return operator_view(order) if operator else present(order)
+        principal = current_principal()
+        try:
+            order = lookups.order_for_buyer(
+                number, token=request_token(), buyer_id=principal.shop_account_id
+            )
+        except NotFound:
+            # The buyer's own access wins (no audit record for them).
+            if not principal.can("orders.view"):
+                raise
+            return operator_body(lookups.get_order(number))
+        return buyer_body(order)
 
 
 @blp.route("/orders/<number>/pay")
@@ -266,19 +224,19 @@ class OrderPay(MethodView):
         queued. ``stripe`` answers with the PaymentIntent's
         ``client_secret`` for Stripe.js; its webhook confirms the payment."""
         principal = current_principal()
-        order = services.order_for_buyer(
-            number, token=request_token(), buyer_id=buyer_id_of(principal)
+        order = lookups.order_for_buyer(
+            number, token=request_token(), buyer_id=principal.shop_account_id
         )
         order_id = order.id  # read before paying commits (and expires) the order
-        result = providers.start(
-            order, data["provider"], buyer_id=buyer_id_of(principal), actor=actor_of(principal)
+        result = payment.pay_order(
+            order, data["provider"], buyer_id=principal.shop_account_id, actor=principal.actor
         )
         return {
             "provider": result.provider,
             "status": result.status,
             "payment_id": result.payment_id,
             **result.details,
-            "order": present(services.get_order_by_id(order_id)),
+            "order": buyer_body(lookups.get_order_by_id(order_id)),
         }
 
 
@@ -293,9 +251,8 @@ class Tickets(MethodView):
     @blp.doc(security=SECURED)
     def get(self, args):
         """Exception tickets (异常工单): orders the system could not finish."""
-        tickets = services.list_tickets(None if args["status"] == "all" else args["status"])
-        numbers = services.order_numbers([t.order_id for t in tickets])
-        return {"items": [ticket_view(t, numbers.get(t.order_id)) for t in tickets]}
+        status = None if args["status"] == "all" else args["status"]
+        return {"items": [ticket_view(t, n) for t, n in tickets.tickets_with_numbers(status)]}
 
 
 @blp.route("/orders/<number>/retry")
@@ -306,9 +263,9 @@ class OrderRetry(MethodView):
     def post(self, number):
         """Try delivering a failed order again (409 ``out-of-stock`` while the
         shop still lacks the codes)."""
-        order = services.get_order(number)
-        services.retry(order.id, actor_of(current_principal()))
-        return operator_view(services.get_order_by_id(order.id), show_codes=False)
+        order = lookups.get_order(number)
+        remedies.retry(order.id, current_principal().actor)
+        return operator_body(lookups.get_order_by_id(order.id), show_codes=False)
 
 
 @blp.route("/orders/<number>/deliver")
@@ -320,11 +277,9 @@ class OrderDeliver(MethodView):
     def post(self, data, number):
         """Deliver by hand: a manual item, or a paid order that failed. The
         content reaches the buyer like codes do (page and email)."""
-        order = services.get_order(number)
-        delivered = services.deliver_manually(
-            order.id, data["content"], actor_of(current_principal())
-        )
-        return operator_view(delivered, show_codes=False)
+        order = lookups.get_order(number)
+        delivered = remedies.deliver_manually(order.id, data["content"], current_principal().actor)
+        return operator_body(delivered, show_codes=False)
 
 
 @blp.route("/orders/<number>/refund")
@@ -336,6 +291,6 @@ class OrderRefund(MethodView):
     def post(self, data, number):
         """Refund a paid order to the buyer's wallet or the original payment.
         Undelivered codes return to stock; delivered ones are voided."""
-        order = services.get_order(number)
-        refunded = services.refund(order.id, to=data["to"], actor=actor_of(current_principal()))
-        return operator_view(refunded, show_codes=False)
+        order = lookups.get_order(number)
+        refunded = remedies.refund(order.id, to=data["to"], actor=current_principal().actor)
+        return operator_body(refunded, show_codes=False)

@@ -1,6 +1,9 @@
 """Order jobs (RQ). They take ids, enter the shop's context, and are safe to
-run twice: delivery is a conditional transition, mail is sent once per
-delivered order (a Redis marker), the sweepers only re-enqueue."""
+run twice: delivery is a conditional transition, the sweepers only
+re-enqueue, and the delivery mail is marked sent (a Redis marker) only
+once the mail server took it: a worker killed mid-send leaves no marker, so
+the next run sends it. Mail is at least once, never lost: a rare second
+copy beats a buyer who never hears of their codes."""
 
 from __future__ import annotations
 
@@ -12,18 +15,22 @@ from sqlalchemy import distinct, select
 
 from app.core.redisconn import get_redis
 from app.extensions import db
-from app.orders import services
+from app.orders import fulfilment, lookups
 from app.orders.models import PENDING, Order
 from tenants.context import all_tenants, tenant_context
 
 log = logging.getLogger(__name__)
+
+#: How long "this order's mail was sent" is remembered (a replay of the job
+#: within it sends nothing).
+MAILED_MARKER_SECONDS = 7 * 86400
 
 
 def fulfil_order(tenant_id: str, order_id: str) -> str:
     """``fulfilment`` queue: deliver a paid order."""
     with tenant_context(uuid.UUID(tenant_id)):
         try:
-            return services.fulfil(uuid.UUID(order_id))
+            return fulfilment.fulfil(uuid.UUID(order_id))
         finally:
             db.session.remove()
 
@@ -44,17 +51,17 @@ def mail_delivery(tenant_id: str, order_id: str) -> str:
 
     marker = f"kameng:mailed:{order_id}"
     redis = get_redis()
-    if not redis.set(marker, "1", nx=True, ex=7 * 86400):
+    if redis.exists(marker):
         return "already sent"
     try:
         with tenant_context(uuid.UUID(tenant_id)):
-            order = services.get_order_by_id(uuid.UUID(order_id))
+            order = lookups.get_order_by_id(uuid.UUID(order_id))
             shop = db.session.get(Tenant, order.tenant_id)
-            token = services.lookup_token(order.id)
+            token = lookups.lookup_token(order.id)
             context = {
                 "order": order,
                 "shop": shop,
-                "codes": services.delivered_codes(order),
+                "codes": lookups.delivered_codes(order),
                 "token": token,
                 "total": format_money(order.total, order.currency),
                 "page_url": shop_url(shop.slug, f"/o/{order.number}?{urlencode({'t': token})}"),
@@ -68,10 +75,8 @@ def mail_delivery(tenant_id: str, order_id: str) -> str:
                 text = render_template("mail/delivery.txt", **context)
                 html = render_template("mail/delivery.html", **context)
             send_mail(order.email, subject, text, html)
+        redis.set(marker, "1", ex=MAILED_MARKER_SECONDS)
         return "sent"
-    except Exception:
-        redis.delete(marker)
-        raise
     finally:
         db.session.remove()
 
@@ -90,7 +95,7 @@ def expire_orders() -> int:
     try:
         for tenant_id in _due_shops((Order.status == PENDING) & (Order.expires_at < now)):
             with tenant_context(tenant_id):
-                total += services.expire_due()
+                total += fulfilment.expire_due()
     finally:
         db.session.remove()
     return total
@@ -100,6 +105,6 @@ def sweep_orders() -> int:
     """Periodic: re-enqueue paid orders with no live fulfilment."""
     try:
         with all_tenants():
-            return services.sweep()
+            return fulfilment.sweep()
     finally:
         db.session.remove()

@@ -2,7 +2,7 @@
 
 Requests are checked for shape here (types, required fields, unknown fields
 refused); every rule about values (quantity limits, the product's inputs,
-stock) belongs to ``app.orders.services`` and comes back as field errors.
+stock) belongs to ``app.orders.checkout`` and comes back as field errors.
 
 An order is shown in two ways: ``OrderSchema`` to its buyer (lookup token or
 session), and ``OperatorOrderSchema`` to the shop's operators, which adds
@@ -16,9 +16,10 @@ from marshmallow import Schema, fields, validate
 
 from app.accounts.schemas import PageArgs
 from app.orders.models import ORDER_STATUSES
+from app.orders.remedies import REFUND_TARGETS
+from app.payments import registry
 
-PROVIDERS = ("sandbox", "wallet", "stripe")
-REFUND_TARGETS = ("wallet", "original")
+PROVIDERS = registry.NAMES
 
 
 class OrderCreate(Schema):

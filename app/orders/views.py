@@ -15,7 +15,6 @@ become messages on the page, in the buyer's language.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from flask import Blueprint, g, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -34,27 +33,16 @@ from app.core.pages import only_on
 from app.core.themes import render_shop
 from app.extensions import db
 from app.ledger import services as ledger
-from app.orders import services
-from app.orders.api import actor_of, buyer_id_of, limit_lookup
-from app.orders.models import (
-    CANCELLED,
-    EXPIRED,
-    FULFILLING,
-    PAID,
-    PENDING,
-    Order,
-)
-from app.payments import providers
+from app.orders import checkout, lookups, payment
+from app.orders.limits import limit_lookup
+from app.orders.models import CANCELLED, PENDING, Order
+from app.payments.adapters.base import ProviderUnavailable
 
 bp = Blueprint("orders_pages", __name__)
 bp.before_request(only_on("shop"))
 
 RECENT_KEY = "recent_orders"
 RECENT_MAX = 10
-#: payment methods the pages offer (Stripe needs Stripe.js on the page: not yet)
-PAGE_PROVIDERS = ("wallet", "sandbox")
-#: statuses the order page keeps refreshing in
-WAITING = (PENDING, PAID, FULFILLING)
 
 
 class BuyForm(FlaskForm):
@@ -83,7 +71,7 @@ class LookupForm(FlaskForm):
 
 def _remember(order: Order) -> None:
     """Keep the order in this browser's list of recent orders."""
-    token = services.lookup_token(order.id)
+    token = lookups.lookup_token(order.id)
     recent = [r for r in session.get(RECENT_KEY, []) if r and r[0] != order.number]
     session[RECENT_KEY] = [[order.number, token], *recent][:RECENT_MAX]
 
@@ -99,15 +87,9 @@ def _buyer_order(number: str) -> tuple[Order, str]:
     """The order if this browser holds it (token in the address, remembered
     in the session, or the signed-in buyer's own); a 404 page otherwise."""
     token = request.args.get("t") or _remembered_token(number)
-    order = services.order_for_buyer(number, token=token, buyer_id=buyer_id_of(current_principal()))
-    return order, services.lookup_token(order.id)
-
-
-def _expired(order: Order) -> bool:
-    if order.status == EXPIRED:
-        return True
-    expires = order.expires_at if order.expires_at.tzinfo else order.expires_at.replace(tzinfo=UTC)
-    return order.status == PENDING and expires <= datetime.now(UTC)
+    buyer_id = current_principal().shop_account_id
+    order = lookups.order_for_buyer(number, token=token, buyer_id=buyer_id)
+    return order, lookups.lookup_token(order.id)
 
 
 def _money(order_or_currency):
@@ -116,11 +98,11 @@ def _money(order_or_currency):
 
 
 def _payment_message(err: KamengError) -> str:
-    if isinstance(err, services.OrderNotPayable):
+    if isinstance(err, payment.OrderNotPayable):
         return _("This order can no longer be paid. Place a new order.")
     if isinstance(err, ledger.InsufficientFunds):
         return _("Your balance is too low for this order. Choose another way to pay.")
-    if isinstance(err, providers.ProviderUnavailable):
+    if isinstance(err, ProviderUnavailable):
         return _("This payment method is not available. Choose another one.")
     if isinstance(err, OutOfStock):
         return _("Sorry, this product sold out while you were paying.")
@@ -168,7 +150,7 @@ def buy(product_id: str):
                 problem = _form_errors(err, form, answers, input_errors)
             else:
                 _remember(order)
-                token = services.lookup_token(order.id)
+                token = lookups.lookup_token(order.id)
                 return redirect(url_for(".pay", number=order.number, t=token))
             # Stock may have moved meanwhile: show what is left now.
             item = catalog.get_product(ident, public=True)
@@ -191,16 +173,16 @@ def _place(item, form: BuyForm, answers: dict, principal) -> Order:
         quantity=form.quantity.data,
         email=form.email.data,
         inputs={k: v for k, v in answers.items() if v.strip()},
-        buyer_id=buyer_id_of(principal),
-        actor=actor_of(principal),
+        buyer_id=principal.shop_account_id,
+        actor=principal.actor,
         currency=g.shop.currency,
     )
     key = (form.idempotency_key.data or "")[:120] or None
     try:
-        order, _created = services.create_order(idempotency_key=key, **arguments)
-    except services.IdempotencyMismatch:
+        order, _created = checkout.create_order(idempotency_key=key, **arguments)
+    except checkout.IdempotencyMismatch:
         db.session.rollback()
-        order, _created = services.create_order(idempotency_key=uuid.uuid4().hex, **arguments)
+        order, _created = checkout.create_order(idempotency_key=uuid.uuid4().hex, **arguments)
     return order
 
 
@@ -237,34 +219,36 @@ def pay(number: str):
     if order.status != PENDING:
         return redirect(url_for(".order_page", number=order.number, t=token))
     principal = current_principal()
-    buyer_id = buyer_id_of(principal)
+    buyer_id = principal.shop_account_id
     form = PayForm()
     problem = None
-    options = [p for p in services.payment_options(order, buyer_id) if p in PAGE_PROVIDERS]
-    if form.validate_on_submit() and not _expired(order):
+    view = lookups.buyer_view(order, buyer_id, on_pages=True)
+    if form.validate_on_submit() and not view.expired:
         provider = request.form.get("provider", "")
-        if provider not in options:
+        if provider not in view.payment_options:
             problem = _("This payment method is not available. Choose another one.")
         else:
             try:
-                providers.start(order, provider, buyer_id=buyer_id, actor=actor_of(principal))
+                payment.pay_order(order, provider, buyer_id=buyer_id, actor=principal.actor)
             except KamengError as err:
                 db.session.rollback()
                 problem = _payment_message(err)
             else:
                 return redirect(url_for(".order_page", number=order.number, t=token))
-        order = services.get_order_by_id(order.id)
+        view = lookups.buyer_view(lookups.get_order_by_id(order.id), buyer_id, on_pages=True)
+    options = view.payment_options
     balance = ledger.wallet_balance(buyer_id) if buyer_id and "wallet" in options else None
     return render_shop(
         "pay.html",
-        order=order,
+        order=view.order,
+        view=view,
         token=token,
         form=form,
         options=options,
         balance=balance,
-        expired=_expired(order),
+        expired=view.expired,
         problem=problem,
-        money=_money(order),
+        money=_money(view.order),
     )
 
 
@@ -277,7 +261,7 @@ def order_page(number: str):
     copy buttons. Refreshes itself while the order is on its way."""
     order, token = _buyer_order(number)
     _remember(order)
-    codes = services.delivered_codes(order) if order.status not in (PENDING, EXPIRED) else []
+    view = lookups.buyer_view(order, current_principal().shop_account_id, on_pages=True)
     product_on_sale = True
     try:
         catalog.get_product(order.product_id, public=True)
@@ -286,11 +270,12 @@ def order_page(number: str):
     return render_shop(
         "order.html",
         order=order,
+        view=view,
         token=token,
-        codes=codes,
-        history=services.order_events(order.id),
-        expired=_expired(order),
-        waiting=order.status in WAITING and not _expired(order),
+        codes=view.codes or [],
+        history=view.history,
+        expired=view.expired,
+        waiting=view.waiting,
         cancelled=order.status == CANCELLED,
         product_on_sale=product_on_sale,
         money=_money(order),
@@ -306,29 +291,19 @@ def lookup():
     problem = None
     if form.validate_on_submit():
         try:
-            order = services.order_by_email(form.email.data, form.number.data)
+            order = lookups.order_by_email(form.email.data, form.number.data)
         except NotFound:
             problem = _("No order has this number and email. Check both and try again.")
         else:
             _remember(order)
             return redirect(
-                url_for(".order_page", number=order.number, t=services.lookup_token(order.id))
+                url_for(".order_page", number=order.number, t=lookups.lookup_token(order.id))
             )
-    buyer_id = buyer_id_of(current_principal())
-    mine = services.list_orders(buyer_id=buyer_id, per_page=20)[0] if buyer_id else []
-    recent = _recent_orders(exclude={o.number for o in mine})
+    buyer_id = current_principal().shop_account_id
+    mine = lookups.list_orders(buyer_id=buyer_id, per_page=20)[0] if buyer_id else []
+    shown = {o.number for o in mine}
+    remembered = [r for r in session.get(RECENT_KEY, []) if r and r[0] not in shown]
+    recent = lookups.recent_orders_for_browser(remembered)
     return render_shop(
         "lookup.html", form=form, problem=problem, mine=mine, recent=recent, money=format_money
     )
-
-
-def _recent_orders(exclude: set[str]) -> list[tuple[Order, str]]:
-    found = []
-    for number, token in session.get(RECENT_KEY, []):
-        if number in exclude:
-            continue
-        try:
-            found.append((services.order_for_buyer(number, token=token), token))
-        except NotFound:  # gone, or a token of another shop's order
-            continue
-    return found

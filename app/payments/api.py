@@ -10,7 +10,7 @@ from app.core.errors import NotFound
 from app.core.ids import parse_uuid
 from app.ledger import services as ledger
 from app.ledger.api import wallet_owner
-from app.payments import services
+from app.payments import recharges
 from app.payments.schemas import RechargeCreate, RechargeSchema
 
 blp = Blueprint("payments_api", __name__, description="Wallet recharges")
@@ -40,7 +40,7 @@ class Recharge(MethodView):
         """Recharge the wallet: ``sandbox`` credits it at once; ``stripe`` answers
         a ``client_secret`` to pay with, and Stripe's webhook credits it."""
         account_id = wallet_owner()
-        payment, started = services.start_recharge(
+        payment, started = recharges.start_recharge(
             account_id, data["amount"], data["provider"], actor=f"account:{account_id}"
         )
         return _recharge_body(payment, started.details)
@@ -56,4 +56,4 @@ class RechargeItem(MethodView):
         ident = parse_uuid(payment_id)
         if ident is None:
             raise NotFound("No such recharge.")
-        return _recharge_body(services.get_recharge(wallet_owner(), ident))
+        return _recharge_body(recharges.get_recharge(wallet_owner(), ident))

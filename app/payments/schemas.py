@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.payments.services import RECHARGE_PROVIDERS
+from app.payments.registry import RECHARGE_NAMES
 
 
 class RechargeCreate(Schema):
@@ -19,7 +19,7 @@ class RechargeCreate(Schema):
             "platform's WALLET_RECHARGE_MAX."
         },
     )
-    provider = fields.String(required=True, validate=validate.OneOf(RECHARGE_PROVIDERS))
+    provider = fields.String(required=True, validate=validate.OneOf(RECHARGE_NAMES))
 
 
 class RechargeSchema(Schema):

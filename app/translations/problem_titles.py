@@ -39,7 +39,7 @@ ERROR_TITLES = (
     N_("Not enough balance"),
     N_("This payment method is not available"),
     N_("The payment provider did not accept the request"),
-    N_("Stripe webhooks are not configured on this platform"),
+    N_("Webhooks of this provider are not configured on this platform"),
     N_("The confirmed payment does not match what was asked for"),
     N_("The webhook signature is not valid"),
 )

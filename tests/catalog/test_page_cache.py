@@ -72,14 +72,14 @@ def test_a_price_change_shows_on_the_next_visit(shop, wallet, api, browser_for):
 
 
 def test_a_sale_and_an_import_change_the_stock_shown(shop, wallet, browser_for, in_shop):
-    from app.orders import services
+    from app.orders import checkout
 
     browser = browser_for(shop.host)
     warm(browser, f"/p/{wallet}")
 
     in_shop(
         shop,
-        services.create_order,
+        checkout.create_order,
         product_id=wallet,
         quantity=1,
         email="buyer@example.com",

@@ -76,3 +76,12 @@ def test_production_process_exits_with_a_clear_message(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_wallet_recharge_max_is_read_from_the_environment(tmp_path, monkeypatch):
+    from app.config import load_config
+
+    monkeypatch.setenv("WALLET_RECHARGE_MAX", "5000")
+    assert load_config(str(tmp_path))["WALLET_RECHARGE_MAX"] == 5000
+    monkeypatch.delenv("WALLET_RECHARGE_MAX")
+    assert load_config(str(tmp_path))["WALLET_RECHARGE_MAX"] == 10_000_000

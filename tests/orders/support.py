@@ -183,6 +183,6 @@ def run_in_shop(app, tenant, fn, *args, **kwargs):
 
 
 def order_id(app, tenant, number: str) -> uuid.UUID:
-    from app.orders import services
+    from app.orders import lookups
 
-    return run_in_shop(app, tenant, lambda: services.get_order(number).id)
+    return run_in_shop(app, tenant, lambda: lookups.get_order(number).id)

@@ -38,9 +38,9 @@ def _token(location: str) -> str:
 
 
 def _deliver(app, card_shop, number: str) -> None:
-    from app.orders import services
+    from app.orders import fulfilment
 
-    run_in_shop(app, card_shop.tenant, services.fulfil, order_id(app, card_shop.tenant, number))
+    run_in_shop(app, card_shop.tenant, fulfilment.fulfil, order_id(app, card_shop.tenant, number))
 
 
 def test_a_guest_buys_through_the_pages_and_sees_the_code(app, card_shop, guest):

@@ -351,11 +351,11 @@ def test_an_expired_order_cannot_be_paid(app, card_shop, browser_for):
     guest = browser_for(card_shop.host)
     order = placed(guest, card_shop.product_id)
     _age(app, card_shop.tenant, order["number"])
-    from app.orders import services
+    from app.orders import fulfilment
 
     response = pay(guest, order)
     assert_problem(response, 409, "order-not-payable")
-    assert run_in_shop(app, card_shop.tenant, services.expire_due) == 1
+    assert run_in_shop(app, card_shop.tenant, fulfilment.expire_due) == 1
     assert_problem(pay(guest, order), 409, "order-not-payable")
     assert view(guest, order).get_json()["status"] == "expired"
 

@@ -32,7 +32,7 @@ def _failed(app, card_shop, browser_for) -> dict:
 
     from app.catalog.models import Card
     from app.extensions import db
-    from app.orders import services
+    from app.orders import fulfilment
 
     guest = browser_for(card_shop.host)
     order = placed(guest, card_shop.product_id)
@@ -44,7 +44,7 @@ def _failed(app, card_shop, browser_for) -> dict:
             update(Card).where(Card.order_id == ident).values(status="void", order_id=None)
         )
         db.session.commit()
-        return services.fulfil(ident)
+        return fulfilment.fulfil(ident)
 
     assert run_in_shop(app, card_shop.tenant, lose_and_fulfil) == "failed"
     return order
@@ -103,14 +103,14 @@ def test_codes_are_shown_to_an_operator_only_on_request_and_on_the_record(
 
     from app.core.audit import AuditEvent
     from app.extensions import db
-    from app.orders import services
+    from app.orders import fulfilment
     from tenants.context import tenant_context
 
     guest = browser_for(card_shop.host)
     order = placed(guest, card_shop.product_id)
     pay(guest, order)
     run_in_shop(
-        app, card_shop.tenant, services.fulfil, order_id(app, card_shop.tenant, order["number"])
+        app, card_shop.tenant, fulfilment.fulfil, order_id(app, card_shop.tenant, order["number"])
     )
     page = f"/console/orders/{order['number']}"
 

@@ -48,7 +48,7 @@ def test_the_demo_seed_puts_a_card_product_with_200_codes_on_sale_once(app):
 
 
 def test_a_guest_buys_from_the_demo_shop(app, browser_for):
-    from app.orders import services
+    from app.orders import fulfilment, lookups
 
     _seed(app)
     tenant_id = _demo(app)
@@ -58,7 +58,7 @@ def test_a_guest_buys_from_the_demo_shop(app, browser_for):
     order = placed(guest, product_id, email="guest@example.com")
     assert pay(guest, order).status_code == 200
     number = order["number"]
-    run_in_shop(app, tenant_id, lambda: services.fulfil(services.get_order(number).id))
+    run_in_shop(app, tenant_id, lambda: fulfilment.fulfil(lookups.get_order(number).id))
 
     seen = guest.get(f"/api/v1/orders/{number}?token={order['lookup_token']}").get_json()
     assert seen["status"] == "delivered" and len(seen["codes"]) == 1

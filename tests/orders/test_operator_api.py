@@ -32,10 +32,10 @@ def operator(card_shop, browser_for, make_api_key):
 
 
 def _fulfil(app, card_shop, order) -> str:
-    from app.orders import services
+    from app.orders import fulfilment
 
     ident = order_id(app, card_shop.tenant, order["number"])
-    return run_in_shop(app, card_shop.tenant, services.fulfil, ident)
+    return run_in_shop(app, card_shop.tenant, fulfilment.fulfil, ident)
 
 
 def _paid_without_stock(app, card_shop, browser_for) -> dict:

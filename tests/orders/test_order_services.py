@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from app.catalog.models import Card
 from app.extensions import db
-from app.orders import jobs, services
+from app.orders import checkout, fulfilment, jobs, lookups, payment, remedies
 from app.orders.models import Order, OrderEvent, Ticket
 from tenants.context import tenant_context
 from tests.orders.support import card_statuses
@@ -27,7 +27,7 @@ def shop_ctx(app, card_shop):
 
 
 def _order(shop, quantity: int = 1, email: str = "guest@example.com") -> Order:
-    order, created = services.create_order(
+    order, created = checkout.create_order(
         product_id=shop.product_id, quantity=quantity, email=email, idempotency_key=None
     )
     assert created
@@ -43,7 +43,7 @@ def _age(order: Order) -> None:
 
 
 def _confirm(order: Order, ref: str = "pi_1", amount: int | None = None) -> bool:
-    return services.confirm_payment(
+    return payment.confirm_payment(
         order.id,
         provider="sandbox",
         provider_ref=ref,
@@ -65,7 +65,7 @@ def test_an_order_number_that_clashes_is_drawn_again(shop_ctx, monkeypatch):
     """Two draws of the same random digits: the second order gets a new number
     and its stock, and neither order is lost."""
     draws = iter([42, 42, 43])
-    monkeypatch.setattr(services.secrets, "randbelow", lambda _n: next(draws))
+    monkeypatch.setattr(checkout.secrets, "randbelow", lambda _n: next(draws))
     first = _order(shop_ctx)
     second = _order(shop_ctx)
 
@@ -82,7 +82,7 @@ def test_a_concurrent_twin_with_the_same_key_is_answered_with_the_first_order(
 ):
     """The twin's insert hits the key's unique index: it gets the order the
     first request made instead of an error."""
-    first, created = services.create_order(
+    first, created = checkout.create_order(
         product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key="k-1"
     )
     assert created
@@ -95,7 +95,7 @@ def test_a_concurrent_twin_with_the_same_key_is_answered_with_the_first_order(
         return None if len(calls) == 1 else real_scalar(stmt, *args, **kwargs)
 
     monkeypatch.setattr(db.session, "scalar", scalar)
-    again, created = services.create_order(
+    again, created = checkout.create_order(
         product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key="k-1"
     )
     assert not created and again.id == first.id
@@ -110,11 +110,11 @@ def test_expire_due_expires_unpaid_orders_and_returns_their_stock(shop_ctx):
     _age(stale)
     assert _counts(shop_ctx)["available"] == 2
 
-    assert services.expire_due() == 1
-    assert services.expire_due() == 0
+    assert fulfilment.expire_due() == 1
+    assert fulfilment.expire_due() == 0
 
-    assert services.get_order_by_id(stale.id).status == "expired"
-    assert services.get_order_by_id(fresh.id).status == "pending_payment"
+    assert lookups.get_order_by_id(stale.id).status == "expired"
+    assert lookups.get_order_by_id(fresh.id).status == "pending_payment"
     counts = _counts(shop_ctx)
     assert counts["available"] == 4 and counts["reserved"] == 1
 
@@ -127,7 +127,7 @@ def test_the_expiry_job_expires_orders_of_every_shop(app, card_shop, make_shop):
     with app.app_context():
         for tenant, product in ((card_shop.tenant, card_shop.product_id), (other, other_product)):
             with tenant_context(tenant):
-                order, _ = services.create_order(
+                order, _ = checkout.create_order(
                     product_id=product, quantity=1, email="g@example.com"
                 )
                 _age(order)
@@ -151,7 +151,7 @@ def test_the_worker_expires_orders_on_its_schedule(app, card_shop, browser_for, 
     deadline = time.monotonic() + 90  # the expiry job runs every 30 s
     while time.monotonic() < deadline:
         with app.app_context(), tenant_context(card_shop.tenant):
-            status = services.get_order_by_id(order_id).status
+            status = lookups.get_order_by_id(order_id).status
             db.session.remove()
         if status == "expired":
             break
@@ -176,20 +176,20 @@ def test_an_expired_hold_is_sellable_before_any_job_runs(shop_ctx):
 def test_a_payment_after_expiry_re_reserves_and_delivers(shop_ctx):
     order = _order(shop_ctx, 2)
     _age(order)
-    services.expire_due()
+    fulfilment.expire_due()
 
     assert _confirm(order) is True
 
-    paid = services.get_order_by_id(order.id)
+    paid = lookups.get_order_by_id(order.id)
     assert paid.status == "paid"
-    assert services.fulfil(order.id) == "delivered"
-    assert len(services.delivered_codes(paid)) == 2
-    notes = [e.note for e in services.order_events(order.id)]
+    assert fulfilment.fulfil(order.id) == "delivered"
+    assert len(lookups.delivered_codes(paid)) == 2
+    notes = [e.note for e in lookups.order_events(order.id)]
     assert "sandbox pi_1 (after expiry)" in notes
     assert db.session.scalars(select(Ticket)).all() == []
     # Each move names the one state it left, also where two were allowed
     # (pending or expired -> paid, paid or a stale lease -> fulfilling).
-    assert [(e.from_status, e.to_status) for e in services.order_events(order.id)] == [
+    assert [(e.from_status, e.to_status) for e in lookups.order_events(order.id)] == [
         (None, "pending_payment"),
         ("pending_payment", "expired"),
         ("expired", "paid"),
@@ -205,14 +205,14 @@ def test_a_payment_after_expiry_with_the_stock_gone_opens_a_ticket(shop_ctx):
 
     assert _confirm(order) is True
 
-    paid = services.get_order_by_id(order.id)
+    paid = lookups.get_order_by_id(order.id)
     assert paid.status == "paid"
     [ticket] = db.session.scalars(select(Ticket)).all()
     assert ticket.reason == "out_of_stock" and ticket.order_id == order.id
-    assert services.fulfil(order.id) == "failed"
+    assert fulfilment.fulfil(order.id) == "failed"
     # The payment is in the books, and one ticket is enough.
     assert len(db.session.scalars(select(Ticket)).all()) == 1
-    assert services.refund(order.id, to="original", actor="operator").status == "refunded"
+    assert remedies.refund(order.id, to="original", actor="operator").status == "refunded"
     assert sum(ledger_state_now().values()) == 0
 
 
@@ -250,7 +250,7 @@ def test_a_replayed_confirmation_changes_nothing(shop_ctx):
     from app.ledger.models import LedgerTransaction
 
     assert len(db.session.scalars(select(LedgerTransaction)).all()) == 1
-    assert len([e for e in services.order_events(order.id) if e.to_status == "paid"]) == 1
+    assert len([e for e in lookups.order_events(order.id) if e.to_status == "paid"]) == 1
     assert db.session.scalars(select(Ticket)).all() == []
 
 
@@ -269,7 +269,7 @@ def test_a_wrong_amount_does_not_pay_the_order(shop_ctx):
 
     assert _confirm(order, amount=1) is False
 
-    assert services.get_order_by_id(order.id).status == "pending_payment"
+    assert lookups.get_order_by_id(order.id).status == "pending_payment"
     assert db.session.scalars(select(Ticket)).one().reason == "amount_mismatch"
 
 
@@ -277,11 +277,11 @@ def test_delivering_twice_sells_the_codes_once(shop_ctx):
     order = _order(shop_ctx, 2)
     _confirm(order)
 
-    assert services.fulfil(order.id) == "delivered"
-    assert services.fulfil(order.id) == "delivered"
+    assert fulfilment.fulfil(order.id) == "delivered"
+    assert fulfilment.fulfil(order.id) == "delivered"
 
     assert _counts(shop_ctx)["sold"] == 2
-    delivered = [e for e in services.order_events(order.id) if e.to_status == "delivered"]
+    delivered = [e for e in lookups.order_events(order.id) if e.to_status == "delivered"]
     assert len(delivered) == 1
 
 
@@ -295,7 +295,7 @@ def test_a_fulfilment_lease_held_by_a_live_worker_is_not_taken(shop_ctx):
     )
     db.session.commit()
 
-    assert services.fulfil(order.id) == "fulfilling"
+    assert fulfilment.fulfil(order.id) == "fulfilling"
     assert _counts(shop_ctx)["sold"] == 0
 
 
@@ -322,8 +322,8 @@ def test_the_sweeper_re_enqueues_a_paid_order_whose_job_was_lost(shop_ctx):
 def test_the_delivery_mail_carries_the_codes_and_goes_once(app, shop_ctx, mail_server):
     order = _order(shop_ctx, 2, email="li@example.com")
     _confirm(order)
-    services.fulfil(order.id)
-    codes = [c["code"] for c in services.delivered_codes(services.get_order_by_id(order.id))]
+    fulfilment.fulfil(order.id)
+    codes = [c["code"] for c in lookups.delivered_codes(lookups.get_order_by_id(order.id))]
     number, tenant_id = order.number, str(order.tenant_id)
 
     assert jobs.mail_delivery(tenant_id, str(order.id)) == "sent"
@@ -343,7 +343,7 @@ def test_the_delivery_mail_speaks_the_shops_language(app, shop_ctx, mail_server)
 
     chinese = _order(shop_ctx, 1, email="wang@example.com")
     _confirm(chinese, "pi_zh")
-    services.fulfil(chinese.id)
+    fulfilment.fulfil(chinese.id)
     jobs.mail_delivery(str(chinese.tenant_id), str(chinese.id))
     with all_tenants():
         db.session.execute(
@@ -352,7 +352,7 @@ def test_the_delivery_mail_speaks_the_shops_language(app, shop_ctx, mail_server)
         db.session.commit()
     english = _order(shop_ctx, 1, email="smith@example.com")
     _confirm(english, "pi_en")
-    services.fulfil(english.id)
+    fulfilment.fulfil(english.id)
     jobs.mail_delivery(str(english.tenant_id), str(english.id))
 
     [zh] = mail_server.to("wang@example.com")
@@ -388,7 +388,7 @@ def test_an_order_whose_worker_died_mid_delivery_is_delivered_once_by_the_sweepe
         order = _order(card_shop, 2)
         _confirm(order)
         get_queue("fulfilment").empty()  # whatever was queued died with the worker
-        stale = datetime.now(UTC) - services.FULFIL_LEASE - timedelta(seconds=5)
+        stale = datetime.now(UTC) - fulfilment.FULFIL_LEASE - timedelta(seconds=5)
         db.session.execute(
             update(Order)
             .where(Order.id == order.id)
@@ -403,13 +403,13 @@ def test_an_order_whose_worker_died_mid_delivery_is_delivered_once_by_the_sweepe
     while time.monotonic() < deadline and status != "delivered":
         time.sleep(0.5)
         with app.app_context(), tenant_context(card_shop.tenant):
-            status = services.get_order_by_id(order_id).status
+            status = lookups.get_order_by_id(order_id).status
             db.session.remove()
 
     assert status == "delivered"
     with app.app_context(), tenant_context(card_shop.tenant):
-        delivered = [e for e in services.order_events(order_id) if e.to_status == "delivered"]
+        delivered = [e for e in lookups.order_events(order_id) if e.to_status == "delivered"]
         assert len(delivered) == 1
-        assert len(services.delivered_codes(services.get_order_by_id(order_id))) == 2
+        assert len(lookups.delivered_codes(lookups.get_order_by_id(order_id))) == 2
         db.session.remove()
     assert card_statuses(app, card_shop.tenant, card_shop.product_id)["sold"] == 2

@@ -86,7 +86,7 @@ def _failed_order(app, shop: dict, client) -> dict:
 
     from app.catalog.models import Card
     from app.extensions import db
-    from app.orders import services
+    from app.orders import fulfilment
 
     order = placed(client, shop["product_id"], email=f"failed@{shop['slug']}.example.com")
     assert pay(client, order).status_code == 200
@@ -97,7 +97,7 @@ def _failed_order(app, shop: dict, client) -> dict:
             update(Card).where(Card.order_id == ident).values(status="void", order_id=None)
         )
         db.session.commit()
-        return services.fulfil(ident)
+        return fulfilment.fulfil(ident)
 
     assert run_in_shop(app, shop["tenant"], lose_codes) == "failed"
     add_stock(app, shop["tenant"], shop["product_id"], codes(f"{shop['slug']}-again", 2))

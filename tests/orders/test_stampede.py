@@ -2,8 +2,8 @@
 codes, with a real worker delivering.
 
 Each attempt is what a buyer's two requests do, run through the service
-layer (``orders.services.create_order`` then
-``payments.providers.start(order, "sandbox", ...)``) in its own app context
+layer (``orders.checkout.create_order`` then
+``orders.payment.pay_order(order, "sandbox", ...)``) in its own app context
 and shop context, from a pool of 15 threads (as many as the app's
 SQLAlchemy pool has connections, 5 + 10 overflow: more threads would only
 queue for a connection, and time out on a loaded machine): HTTP would add the test
@@ -76,9 +76,8 @@ def test_ten_thousand_buyers_on_one_thousand_codes(app, make_shop, worker):
     from app.catalog.models import Card, Product
     from app.catalog.stock import OutOfStock
     from app.ledger import services as ledger
-    from app.orders import services
+    from app.orders import checkout, payment
     from app.orders.models import Order
-    from app.payments import providers
 
     tenant, _ = make_shop("stampede", "Stampede")
     with app.app_context(), _shop(tenant):
@@ -98,11 +97,11 @@ def test_ten_thousand_buyers_on_one_thousand_codes(app, make_shop, worker):
     def attempt(i: int) -> None:
         with app.app_context(), _shop(tenant):
             try:
-                order, created = services.create_order(
+                order, created = checkout.create_order(
                     product_id=product_id, quantity=1, email=f"buyer{i}@example.com"
                 )
                 assert created
-                result = providers.start(order, "sandbox", buyer_id=None, actor="guest")
+                result = payment.pay_order(order, "sandbox", buyer_id=None, actor="guest")
                 assert result.status == "succeeded", result
                 with lock:
                     outcomes["paid"] += 1

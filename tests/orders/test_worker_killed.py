@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.catalog.models import Card
 from app.extensions import db
 from app.ledger import services as ledger
-from app.orders import services
+from app.orders import checkout, lookups, payment
 from app.orders.models import Order, OrderEvent
 from tenants.context import tenant_context
 from tests.conftest import start_worker, stop_worker
@@ -33,13 +33,13 @@ def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(app, app
     order_ids = []
     with app.app_context(), tenant_context(tenant):
         for n in range(ORDERS):
-            order, _ = services.create_order(
+            order, _ = checkout.create_order(
                 product_id=product_id, quantity=1, email=f"b{n}@example.com"
             )
             order_ids.append(order.id)
         for order_id in order_ids:  # each confirmation queues a fulfilment job
-            order = services.get_order_by_id(order_id)
-            services.confirm_payment(
+            order = lookups.get_order_by_id(order_id)
+            payment.confirm_payment(
                 order.id,
                 provider="sandbox",
                 provider_ref=f"sb_{order.id.hex}",

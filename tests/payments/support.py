@@ -122,7 +122,7 @@ class PlacedOrder:
 def place_order(
     app, shop: Shop, product_id: uuid.UUID, *, quantity: int = 1, buyer_id=None
 ) -> PlacedOrder:
-    from app.orders.services import create_order
+    from app.orders.checkout import create_order
     from tenants.context import tenant_context
 
     with app.app_context(), tenant_context(shop.id):
@@ -139,15 +139,13 @@ def place_order(
 
 def pay(app, shop: Shop, order_id: uuid.UUID, provider: str, *, buyer_id=None):
     """Start paying the order the way the pay endpoint does; the PaymentStart."""
-    from app.orders.services import get_order_by_id
-    from app.payments import providers
+    from app.orders.lookups import get_order_by_id
+    from app.orders.payment import pay_order
     from tenants.context import tenant_context
 
     with app.app_context(), tenant_context(shop.id):
         try:
-            return providers.start(
-                get_order_by_id(order_id), provider, buyer_id=buyer_id, actor="buyer"
-            )
+            return pay_order(get_order_by_id(order_id), provider, buyer_id=buyer_id, actor="buyer")
         finally:
             db.session.remove()
 

@@ -144,8 +144,8 @@ def connected(app, monkeypatch):
     """Shops A and B on their own connected Stripe accounts, each with an
     order paid by a PaymentIntent we recorded (no Stripe call is needed:
     the intents are recorded as if created)."""
-    from app.orders.services import get_order_by_id
-    from app.payments import providers
+    from app.orders.lookups import get_order_by_id
+    from app.payments import services as payments
     from tenants.context import tenant_context
 
     monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
@@ -155,7 +155,15 @@ def connected(app, monkeypatch):
         order = place_order(app, shop, make_card_product(app, shop, price=1500))
         intent_id = f"pi_{slug.replace('-', '_')}_order"
         with app.app_context(), tenant_context(shop.id):
-            providers.record_order_payment(get_order_by_id(order.id), "stripe", intent_id)
+            placed = get_order_by_id(order.id)
+            payments.record_payment(
+                purpose="order",
+                order_id=placed.id,
+                provider="stripe",
+                provider_ref=intent_id,
+                amount=placed.total,
+                currency=placed.currency,
+            )
             db.session.commit()
             db.session.remove()
         shops.append({"shop": shop, "order": order, "intent": intent_id})

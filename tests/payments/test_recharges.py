@@ -44,14 +44,14 @@ def pending(app, shop, buyer):
 
 
 def confirm(app, shop, payment_id, **kw):
-    from app.payments import services
+    from app.payments import recharges
     from tenants.context import tenant_context
 
     args = {"provider": "stripe", "provider_ref": "pi_pending_recharge", "amount": 2500}
     args.update(kw)
     with app.app_context(), tenant_context(shop.id):
         try:
-            return services.confirm_recharge(payment_id, actor="test", **args)
+            return recharges.confirm_recharge(payment_id, actor="test", **args)
         finally:
             db.session.remove()
 
@@ -70,7 +70,7 @@ def test_a_confirmed_recharge_is_credited_once(app, shop, buyer, pending):
     "wrong", [{"amount": 2499}, {"amount": 25000}, {"provider": "sandbox"}], ids=str
 )
 def test_a_confirmation_that_does_not_match_credits_nothing(app, shop, buyer, pending, wrong):
-    from app.payments.services import PaymentMismatch
+    from app.payments.recharges import PaymentMismatch
 
     with pytest.raises(PaymentMismatch):
         confirm(app, shop, pending, **wrong)
@@ -81,11 +81,11 @@ def test_a_confirmation_that_does_not_match_credits_nothing(app, shop, buyer, pe
 
 
 def test_a_recharge_refunded_before_its_confirmation_is_not_credited(app, shop, buyer, pending):
-    from app.payments import providers
+    from app.payments import services as payments
     from tenants.context import tenant_context
 
     with app.app_context(), tenant_context(shop.id):
-        assert providers.record_refunded(pending, 2500) is True
+        assert payments.record_refunded(pending, 2500) is True
         db.session.commit()
         db.session.remove()
 
@@ -95,11 +95,11 @@ def test_a_recharge_refunded_before_its_confirmation_is_not_credited(app, shop, 
 
 
 def test_a_sandbox_recharge_goes_through_the_same_confirmation(app, shop, buyer):
-    from app.payments import services
+    from app.payments import recharges
     from tenants.context import tenant_context
 
     with app.app_context(), tenant_context(shop.id):
-        payment, started = services.start_recharge(buyer, 1234, "sandbox", actor="test")
+        payment, started = recharges.start_recharge(buyer, 1234, "sandbox", actor="test")
         assert (started.status, payment.status, payment.currency) == (
             "succeeded",
             "succeeded",
@@ -107,7 +107,7 @@ def test_a_sandbox_recharge_goes_through_the_same_confirmation(app, shop, buyer)
         )
         # The sandbox's confirmation repeated (a double click): nothing more.
         assert (
-            services.confirm_recharge(
+            recharges.confirm_recharge(
                 payment.id,
                 provider="sandbox",
                 provider_ref=payment.provider_ref,
@@ -124,12 +124,12 @@ def test_a_sandbox_recharge_goes_through_the_same_confirmation(app, shop, buyer)
 def test_an_inactive_account_cannot_recharge(app, shop, buyer):
     from app.accounts.models import ShopAccount
     from app.core.errors import NotFound
-    from app.payments import services
+    from app.payments import recharges
     from tenants.context import tenant_context
 
     with app.app_context(), tenant_context(shop.id):
         db.session.get(ShopAccount, buyer).is_active = False
         db.session.commit()
         with pytest.raises(NotFound):
-            services.start_recharge(buyer, 100, "sandbox", actor="test")
+            recharges.start_recharge(buyer, 100, "sandbox", actor="test")
         db.session.remove()

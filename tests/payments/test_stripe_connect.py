@@ -131,7 +131,7 @@ def test_a_connected_shop_is_paid_on_its_account_with_the_platform_fee(app, reco
 def test_a_connected_shops_event_pays_the_order_and_the_refund_returns_the_fee(
     app, recorder, live_server
 ):
-    from app.orders import services as orders
+    from app.orders import remedies
     from tenants.context import tenant_context
 
     shop = make_shop(app, "connected-refund", stripe_account=ACCOUNT)
@@ -151,7 +151,7 @@ def test_a_connected_shops_event_pays_the_order_and_the_refund_returns_the_fee(
     assert order_status(app, shop, order.id) == "paid"
 
     with app.app_context(), tenant_context(shop.id):
-        orders.refund(order.id, to="original", actor="owner")
+        remedies.refund(order.id, to="original", actor="owner")
         db.session.remove()
 
     refund = recorder.requests[-1]
@@ -174,13 +174,13 @@ def test_a_shop_without_a_connected_account_is_paid_on_the_platforms_account(app
 
 
 def test_a_recharge_on_a_connected_shop_carries_the_fee_too(app, recorder):
-    from app.payments import services
+    from app.payments import recharges
     from tenants.context import tenant_context
 
     shop = make_shop(app, "connected-recharge", stripe_account=ACCOUNT)
     buyer = make_account(app, shop, "buyer@connected-recharge.example.com")
     with app.app_context(), tenant_context(shop.id):
-        payment, started = services.start_recharge(buyer, 5000, "stripe", actor="test")
+        payment, started = recharges.start_recharge(buyer, 5000, "stripe", actor="test")
         payment_id = payment.id
         db.session.remove()
 

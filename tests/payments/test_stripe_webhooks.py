@@ -226,7 +226,7 @@ def test_an_event_for_a_payment_we_never_started_changes_nothing(app, stripe_on,
 
 
 def test_refund_to_the_card_goes_back_through_stripe(app, stripe_on, relay, worker):
-    from app.orders import services as orders
+    from app.orders import remedies
     from tenants.context import tenant_context
 
     shop, order, started = start_card_order(app, "stripe-refund")
@@ -235,7 +235,7 @@ def test_refund_to_the_card_goes_back_through_stripe(app, stripe_on, relay, work
     assert wait_for(lambda: order_status(app, shop, order.id) == "delivered")
 
     with app.app_context(), tenant_context(shop.id):
-        refunded = orders.refund(order.id, to="original", actor="owner")
+        refunded = remedies.refund(order.id, to="original", actor="owner")
         assert refunded.status == "refunded"
         db.session.remove()
 

@@ -1,0 +1,235 @@
+"""Fulfilment: a paid order becomes a delivered one, exactly once.
+
+- ``fulfil`` takes a lease (a conditional transition) before it sells a
+  card, so only one caller — the request that paid, the job, the sweeper —
+  delivers; a lease left by a killed worker runs out after
+  ``FULFIL_LEASE``;
+- ``deliver_in_request`` delivers in the buyer's own request when the buyer
+  is waiting on it (a wallet payment); anything it cannot finish goes to
+  the fulfilment queue;
+- ``sweep`` re-enqueues paid orders whose job was lost, so a lost Redis
+  message delays an order but never loses it;
+- ``expire_due`` ends unpaid orders past their hold and returns their stock.
+
+Side effects outside the database (enqueueing, mail) happen after the
+commit that justifies them and are safe to repeat. Runs in the current
+shop's context except ``sweep`` (across shops, from the scheduler).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+
+from app.catalog import stock
+from app.catalog.models import CARD_SOLD, KIND_CARD, Card
+from app.core.queues import get_queue
+from app.extensions import db
+from app.orders import state, tickets
+from app.orders.lookups import get_order_by_id
+from app.orders.models import (
+    DELIVERED,
+    EXPIRED,
+    FAILED,
+    FULFILLING,
+    PAID,
+    PENDING,
+    Order,
+    Ticket,
+)
+from tenants.context import current_tenant_id
+
+log = logging.getLogger(__name__)
+
+FULFIL_LEASE = timedelta(seconds=60)
+MAX_FULFIL_ATTEMPTS = 5
+FULFIL_JOB = "app.orders.jobs.fulfil_order"
+MAIL_JOB = "app.orders.jobs.mail_delivery"
+
+
+# --- a paid order's stock -------------------------------------------------------
+
+
+def missing_cards(order: Order) -> int:
+    """Keep the paid order's holds from expiring and count the cards it still
+    lacks (sold ones count as had: a partly delivered order asks only for
+    the rest). Caller's transaction."""
+    held = stock.keep_for_paid_order(order.id)
+    if held >= order.quantity:
+        return 0  # the usual case: every reserved card is still held
+    sold = db.session.scalar(
+        select(func.count()).where(Card.order_id == order.id, Card.status == CARD_SOLD)
+    )
+    return order.quantity - held - int(sold or 0)
+
+
+def hold_paid_stock(order: Order) -> None:
+    """A paid order keeps its cards: holds stop expiring, and whatever a late
+    payment lost to other buyers is reserved again. Raises ``OutOfStock``
+    (the holds it kept stay kept). Caller's transaction."""
+    missing = missing_cards(order)
+    if missing > 0:
+        stock.reserve(order.product_id, missing, order.id, hold=stock.PAID_HOLD)
+
+
+def ensure_reserved(order: Order) -> None:
+    """After a (late) payment the order must hold its cards, or get a ticket.
+    The cards it still holds are kept either way, so they are not lost to
+    other buyers while the ticket waits. Caller's transaction."""
+    missing = missing_cards(order)
+    if missing <= 0:
+        return
+    try:
+        with db.session.begin_nested():
+            stock.reserve(order.product_id, missing, order.id, hold=stock.PAID_HOLD)
+    except stock.OutOfStock:
+        tickets.open_ticket(
+            order.id,
+            "out_of_stock",
+            "Paid after the hold expired and the stock was gone; deliver when stock "
+            "returns, or refund.",
+        )
+
+
+# --- delivering ---------------------------------------------------------------
+
+
+def enqueue_fulfilment(order_id: uuid.UUID) -> None:
+    """Queue the fulfilment job; a lost enqueue is repaired by ``sweep``."""
+    try:
+        get_queue("fulfilment").enqueue(
+            FULFIL_JOB,
+            str(current_tenant_id()),
+            str(order_id),
+            job_id=f"fulfil-{order_id}",
+            result_ttl=300,
+            failure_ttl=86400,
+        )
+    except Exception:  # noqa: BLE001 - Redis down: the sweeper will enqueue it
+        log.warning("order %s: fulfilment not enqueued; the sweeper will retry", order_id)
+
+
+def deliver_in_request(order_id: uuid.UUID) -> str:
+    """Deliver a just-paid card order in the buyer's own request, so the
+    answer to "pay" already carries the codes (no queue hop, no polling).
+
+    Same guarantees as the job (``fulfil``: the lease and conditional
+    transitions; a concurrent job or sweeper delivers nothing twice). If
+    delivery cannot finish here (an error, a top-up) the order is queued
+    for the fulfilment worker instead; a crash between the payment's commit
+    and this call leaves a paid order, which the sweeper re-enqueues.
+    Returns the order's status."""
+    try:
+        status = fulfil(order_id, actor="checkout")
+    except Exception:  # noqa: BLE001 - the worker retries it; the payment is committed
+        db.session.rollback()
+        log.exception("order %s: delivery in the request failed; queued", order_id)
+        enqueue_fulfilment(order_id)
+        return get_order_by_id(order_id).status
+    if status not in (DELIVERED, FAILED):
+        enqueue_fulfilment(order_id)
+    return status
+
+
+def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
+    """Deliver a paid order. Idempotent and safe under concurrency: only the
+    caller that takes the fulfilment lease delivers. Commits. Returns the
+    status."""
+    order = db.session.get(Order, order_id) or get_order_by_id(order_id)
+    if order.product_kind != KIND_CARD:
+        return order.status  # top-ups wait for suppliers, manual items for the operator
+    now = datetime.now(UTC)
+    took = state.transition(
+        order.id,
+        (PAID, FULFILLING),
+        FULFILLING,
+        actor=actor,
+        where=or_(
+            Order.status == PAID,
+            Order.fulfil_started_at.is_(None),
+            Order.fulfil_started_at < now - FULFIL_LEASE,
+        ),
+        fulfil_started_at=now,
+        fulfil_attempts=Order.fulfil_attempts + 1,
+    )
+    if not took:
+        db.session.rollback()
+        return get_order_by_id(order_id).status
+    sold = stock.sell(order.id, order.quantity)
+    if len(sold) >= order.quantity:
+        state.transition(
+            order.id, FULFILLING, DELIVERED, actor=actor, delivered_at=datetime.now(UTC)
+        )
+        db.session.commit()
+        notify_delivered(order_id)  # the id argument: the commit expired ``order``
+        return DELIVERED
+    open_ticket = db.session.scalar(
+        select(Ticket.id).where(Ticket.order_id == order.id, Ticket.status == "open")
+    )
+    state.transition(
+        order.id,
+        FULFILLING,
+        FAILED,
+        actor=actor,
+        note=f"{len(sold)} of {order.quantity} codes available",
+        last_error="not enough reserved stock",
+    )
+    if open_ticket is None:
+        tickets.open_ticket(
+            order.id, "out_of_stock", f"{len(sold)} of {order.quantity} codes in stock."
+        )
+    db.session.commit()
+    return FAILED
+
+
+def notify_delivered(order_id: uuid.UUID) -> None:
+    """Queue the delivery mail (after the commit that delivered)."""
+    try:
+        get_queue("mail").enqueue(
+            MAIL_JOB, str(current_tenant_id()), str(order_id), job_id=f"mail-{order_id}"
+        )
+    except Exception:  # noqa: BLE001 - the order page shows the codes regardless
+        log.warning("order %s: delivery mail not enqueued", order_id)
+
+
+# --- periodic -------------------------------------------------------------------
+
+
+def sweep(limit: int = 500) -> int:
+    """Re-enqueue paid orders whose fulfilment job is gone (a lost message, a
+    killed worker). Runs across shops from the scheduler."""
+    now = datetime.now(UTC)
+    rows = db.session.execute(
+        select(Order.id, Order.tenant_id)
+        .where(
+            Order.product_kind == KIND_CARD,
+            or_(
+                (Order.status == PAID) & (Order.paid_at < now - timedelta(seconds=10)),
+                (Order.status == FULFILLING) & (Order.fulfil_started_at < now - FULFIL_LEASE),
+            ),
+            Order.fulfil_attempts < MAX_FULFIL_ATTEMPTS,
+        )
+        .limit(limit)
+    ).all()
+    queue = get_queue("fulfilment")
+    for order_id, tenant_id in rows:
+        queue.enqueue(FULFIL_JOB, str(tenant_id), str(order_id), job_id=f"fulfil-{order_id}")
+    return len(rows)
+
+
+def expire_due(limit: int = 1000) -> int:
+    """Expire unpaid orders past their hold and return their stock. Commits."""
+    now = datetime.now(UTC)
+    ids = db.session.scalars(
+        select(Order.id).where(Order.status == PENDING, Order.expires_at < now).limit(limit)
+    ).all()
+    expired = 0
+    for order_id in ids:
+        if state.transition(order_id, PENDING, EXPIRED, actor="expiry"):
+            stock.release(order_id)
+            expired += 1
+    db.session.commit()
+    return expired

@@ -1,0 +1,298 @@
+"""Reading orders: by number, by id, for their buyer, for the operator; and
+the one read model (``OrderView``) both the API and the pages render.
+
+Who may see an order:
+
+- its buyer: the order's lookup token (an HMAC of its id, never stored), or
+  the session of the shop account that placed it;
+- the shop's operators; the codes they see are recorded in the audit log.
+
+Anyone else gets ``NotFound``, exactly as for a number that does not
+exist. Every function runs in the current shop's context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.catalog.models import Card
+from app.core.crypto import get_cipher
+from app.core.errors import NotFound, ValidationFailed
+from app.extensions import db
+from app.orders.models import (
+    CANCELLED,
+    EXPIRED,
+    FULFILLING,
+    PAID,
+    PENDING,
+    Order,
+    OrderEvent,
+    Ticket,
+)
+from app.payments import registry
+
+#: Statuses in which an order has no codes to show (nothing was paid for).
+NO_CODES = (PENDING, EXPIRED, CANCELLED)
+#: Statuses in which the buyer's page keeps refreshing: the codes are coming.
+WAITING = (PENDING, PAID, FULFILLING)
+
+
+# --- lookup tokens ----------------------------------------------------------
+
+
+def lookup_token(order_id: uuid.UUID) -> str:
+    """The order's lookup token: an HMAC of its id, so it is never stored and
+    can be shown again to whoever already holds the order."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, b"order-lookup:" + order_id.bytes, hashlib.sha256).hexdigest()
+    return digest[:32]
+
+
+def token_matches(order: Order, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(lookup_token(order.id), token or "")
+
+
+# --- rules about one order ---------------------------------------------------
+
+
+def is_expired(order: Order, now: datetime | None = None) -> bool:
+    """The one expiry rule: expired, or unpaid past its hold (the expiry job
+    may not have run yet; the hold ends on time regardless)."""
+    if order.status == EXPIRED:
+        return True
+    expires = order.expires_at
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return order.status == PENDING and expires <= (now or datetime.now(UTC))
+
+
+def codes_visible(order: Order) -> bool:
+    """Whether the order can have codes to show (the one rule for both the
+    page and the API)."""
+    return order.status not in NO_CODES
+
+
+def payment_options(
+    order: Order, buyer_id: uuid.UUID | None = None, *, on_pages: bool = False
+) -> list[str]:
+    """How this unpaid order can be paid now, in the order a buyer sees
+    them: every available provider, a wallet only for a signed-in buyer;
+    ``on_pages`` keeps those the shop's own pages can collect."""
+    if order.status != PENDING:
+        return []
+    payer = order.buyer_id or buyer_id
+    return [
+        adapter.name
+        for adapter in registry.available()
+        if (payer or not adapter.pays_from_wallet) and (adapter.on_pages or not on_pages)
+    ]
+
+
+# --- finding orders -----------------------------------------------------------
+
+
+def get_order(number: str) -> Order:
+    order = db.session.scalar(select(Order).where(Order.number == (number or "").strip()))
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def get_order_by_id(order_id: uuid.UUID) -> Order:
+    order = db.session.scalar(select(Order).where(Order.id == order_id))
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def order_for_buyer(
+    number: str, *, token: str | None = None, buyer_id: uuid.UUID | None = None
+) -> Order:
+    """The current shop's order ``number`` if the caller holds it: its lookup
+    token, or the session of the shop account that placed it. ``NotFound``
+    otherwise, exactly as for a number that does not exist (so a wrong token
+    tells nothing)."""
+    order = db.session.scalar(select(Order).where(Order.number == (number or "").strip()))
+    if order is not None and (
+        token_matches(order, token) or (buyer_id is not None and order.buyer_id == buyer_id)
+    ):
+        return order
+    raise NotFound("No such order.")
+
+
+def order_by_email(email: str, number: str) -> Order:
+    """The order with this number placed with this email (the buyer's
+    look-up, 查单); ``NotFound`` when either does not match."""
+    from app.accounts.services import normalize_email
+
+    try:
+        email = normalize_email(email)
+    except ValidationFailed:
+        raise NotFound("No order with this number and email.") from None
+    order = db.session.scalar(
+        select(Order).where(Order.number == (number or "").strip(), Order.email == email)
+    )
+    if order is None:
+        raise NotFound("No order with this number and email.")
+    return order
+
+
+def list_orders(
+    *,
+    status: str | None = None,
+    email: str | None = None,
+    buyer_id: uuid.UUID | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Order], int]:
+    """A page of the current shop's orders, newest first, and the total."""
+    conditions = []
+    if status:
+        conditions.append(Order.status == status)
+    if email:
+        conditions.append(Order.email == email.strip().lower())
+    if buyer_id is not None:
+        conditions.append(Order.buyer_id == buyer_id)
+    total = db.session.scalar(select(func.count(Order.id)).where(*conditions)) or 0
+    rows = db.session.scalars(
+        select(Order)
+        .where(*conditions)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), int(total)
+
+
+def recent_orders_for_browser(remembered: list) -> list[tuple[Order, str]]:
+    """The orders a browser remembered as ``[number, token]`` pairs that still
+    open with their token (gone ones, and other shops', are left out)."""
+    found = []
+    for number, token in remembered:
+        try:
+            found.append((order_for_buyer(number, token=token), token))
+        except NotFound:
+            continue
+    return found
+
+
+# --- what an order shows --------------------------------------------------------
+
+
+def order_events(order_id: uuid.UUID) -> list[OrderEvent]:
+    return list(
+        db.session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order_id)
+            .order_by(OrderEvent.created_at, OrderEvent.id)
+        ).all()
+    )
+
+
+def order_tickets(order_id: uuid.UUID) -> list[Ticket]:
+    return list(
+        db.session.scalars(
+            select(Ticket).where(Ticket.order_id == order_id).order_by(Ticket.created_at)
+        ).all()
+    )
+
+
+def delivered_codes(order: Order) -> list[dict]:
+    """The codes delivered to the order, decrypted for its buyer (callers show
+    them only to the buyer: token, session or audited operator view). Never
+    logged."""
+    cipher = get_cipher()
+    codes = []
+    for card in db.session.scalars(
+        select(Card)
+        .where(Card.order_id == order.id, Card.status.in_(("sold", "void")))
+        .order_by(Card.id)
+    ):
+        number, _, password = cipher.decrypt(card.id, card.key_id, card.secret).partition("\t")
+        codes.append({"code": number, "password": password or None, "void": card.status == "void"})
+    if order.manual_secret is not None:
+        codes.append(
+            {
+                "code": cipher.decrypt(order.id, order.manual_key_id, order.manual_secret),
+                "password": None,
+                "void": False,
+            }
+        )
+    return codes
+
+
+def codes_for_operator(order: Order, actor: str) -> list[dict]:
+    """The order's codes for an operator, with an audit record of the view
+    (a secret is shown to an operator only on the record). Commits."""
+    from app.core import audit
+
+    codes = delivered_codes(order)
+    if codes:
+        audit.record(actor, "order.codes_viewed", f"order:{order.number}", count=len(codes))
+        db.session.commit()
+    return codes
+
+
+@dataclass
+class OrderView:
+    """What one caller may see of an order: both the API and the pages
+    render this and decide nothing themselves. ``codes`` is None when they
+    are not shown; ``tickets`` only for operators."""
+
+    order: Order
+    lookup_token: str
+    operator: bool
+    history: list[OrderEvent]
+    payment_options: list[str]
+    codes: list[dict] | None
+    expired: bool
+    waiting: bool
+    tickets: list[Ticket] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[dict]:
+        return (self.order.quote or {}).get("lines", [])
+
+
+def buyer_view(
+    order: Order, buyer_id: uuid.UUID | None = None, *, on_pages: bool = False
+) -> OrderView:
+    """The order as its buyer sees it: status, history (when, not who),
+    how to pay it while unpaid, and the codes once there are any."""
+    expired = is_expired(order)
+    return OrderView(
+        order=order,
+        lookup_token=lookup_token(order.id),
+        operator=False,
+        history=order_events(order.id),
+        payment_options=payment_options(order, buyer_id, on_pages=on_pages),
+        codes=delivered_codes(order) if codes_visible(order) else None,
+        expired=expired,
+        waiting=order.status in WAITING and not expired,
+    )
+
+
+def operator_view(order: Order, *, actor: str, show_codes: bool = True) -> OrderView:
+    """The order as the shop's operator sees it: who did what, tickets, and
+    (``show_codes``) the codes, each showing on the audit record. Commits
+    when it shows codes."""
+    expired = is_expired(order)
+    codes = codes_for_operator(order, actor) if show_codes and codes_visible(order) else None
+    return OrderView(
+        order=order,
+        lookup_token=lookup_token(order.id),
+        operator=True,
+        history=order_events(order.id),
+        payment_options=payment_options(order),
+        codes=codes,
+        expired=expired,
+        waiting=order.status in WAITING and not expired,
+        tickets=order_tickets(order.id),
+    )

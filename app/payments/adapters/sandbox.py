@@ -1,0 +1,23 @@
+"""``sandbox``: development and tests. Every payment succeeds at once and no
+money moves; it is confirmed through the same path a real provider's
+webhook takes, and the fulfilment worker delivers (as after a webhook).
+Refused when ``ENV=production``: the app will not start with it enabled
+(``config.check_production``)."""
+
+from __future__ import annotations
+
+from app.payments.adapters.base import SUCCEEDED, Charge, PaymentAdapter, PaymentStart
+
+
+class SandboxAdapter(PaymentAdapter):
+    name = "sandbox"
+    recharges = True
+    rank = 10
+
+    def start(self, charge: Charge) -> PaymentStart:
+        return PaymentStart(
+            self.name, SUCCEEDED, f"sb_{charge.subject_id.hex}", self.ledger_source(None)
+        )
+
+    def refund(self, *, tenant_id, provider_ref, key, payer_id) -> str:
+        return self.ledger_source(None)  # no money was taken, none goes back

@@ -1,0 +1,189 @@
+"""``stripe``: a PaymentIntent on the shop's connected Stripe account.
+
+With a connected account (``Tenant.stripe_account_id``) the intent is made
+on that account (``Stripe-Account`` header) with the platform's fee as
+``application_fee_amount``; without one the platform's own account takes
+the payment and no fee applies. The buyer pays with the intent's
+``client_secret`` (Stripe.js); the verified webhook confirms.
+
+Every intent carries ``metadata.kameng_tenant_id`` (where the webhook
+looks first) and ``kameng_purpose``; orders add ``kameng_order_id`` and
+``kameng_order_number``, recharges ``kameng_payment_id``. The number
+travels in metadata rather than ``description``: the parameters we send
+are the minimal documented set, which localstripe (the test double of
+Stripe) also accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from flask import current_app
+
+from app.core.ids import parse_uuid
+from app.core.money import share_of
+from app.extensions import db
+from app.payments.adapters.base import (
+    PAYMENT_FAILED,
+    PAYMENT_REFUNDED,
+    PAYMENT_SUCCEEDED,
+    REQUIRES_ACTION,
+    Charge,
+    PaymentAdapter,
+    PaymentStart,
+    ProviderError,
+    ProviderUnavailable,
+    WebhookEvent,
+    WebhookNotConfigured,
+    WebhookSignatureInvalid,
+)
+from tenants.models import Tenant
+
+#: Stripe's event types, in our words.
+EVENT_KINDS = {
+    "payment_intent.succeeded": PAYMENT_SUCCEEDED,
+    "payment_intent.payment_failed": PAYMENT_FAILED,
+    "charge.refunded": PAYMENT_REFUNDED,
+}
+#: ``Charge.purpose`` → the metadata key naming the subject.
+SUBJECT_KEYS = {"order": "kameng_order_id", "recharge": "kameng_payment_id"}
+
+
+def platform_fee(amount: int) -> int:
+    """The platform's fee on a Stripe payment of ``amount`` minor units
+    (``PLATFORM_FEE_BPS``, rounded once by ``core.money.share_of``)."""
+    return share_of(amount, current_app.config["PLATFORM_FEE_BPS"])
+
+
+class StripeAdapter(PaymentAdapter):
+    name = "stripe"
+    recharges = True
+    on_pages = False  # the pages do not load Stripe.js yet; the API answers a client secret
+    rank = 20
+
+    def available(self) -> bool:
+        return super().available() and bool(current_app.config.get("STRIPE_SECRET_KEY"))
+
+    def client(self):
+        import stripe
+
+        cfg = current_app.config
+        if not cfg.get("STRIPE_SECRET_KEY"):
+            raise ProviderUnavailable("Stripe is not configured on this platform.")
+        return stripe.StripeClient(
+            cfg["STRIPE_SECRET_KEY"],
+            base_addresses={"api": cfg["STRIPE_API_BASE"]} if cfg.get("STRIPE_API_BASE") else None,
+            max_network_retries=2,
+        )
+
+    def start(self, charge: Charge) -> PaymentStart:
+        """Create the PaymentIntent, idempotent at Stripe by the subject.
+        ``ProviderError`` when Stripe refuses."""
+        import stripe
+
+        metadata = {
+            "kameng_tenant_id": str(charge.tenant_id),
+            "kameng_purpose": charge.purpose,
+            SUBJECT_KEYS[charge.purpose]: str(charge.subject_id),
+        }
+        if charge.purpose == "order":
+            metadata["kameng_order_number"] = charge.reference
+        elif charge.payer_id is not None:
+            metadata["kameng_account_id"] = str(charge.payer_id)
+        params: dict = {
+            "amount": charge.amount,
+            "currency": charge.currency.lower(),
+            "payment_method_types": current_app.config["STRIPE_PAYMENT_METHODS"],
+            "metadata": metadata,
+        }
+        options: dict = {"idempotency_key": f"kameng-{charge.purpose}-{charge.subject_id}"}
+        account = _connected_account(charge.tenant_id)
+        if account:
+            params["application_fee_amount"] = platform_fee(charge.amount)
+            options["stripe_account"] = account
+        try:
+            intent = self.client().v1.payment_intents.create(params=params, options=options)
+        except stripe.StripeError as exc:
+            raise ProviderError(f"Stripe: {exc.user_message or type(exc).__name__}") from exc
+        return PaymentStart(
+            self.name,
+            REQUIRES_ACTION,
+            intent.id,
+            self.ledger_source(None),
+            {"payment_intent": intent.id, "client_secret": intent.client_secret},
+        )
+
+    def refund(self, *, tenant_id, provider_ref, key, payer_id) -> str:
+        """Refund the intent in full (and the application fee with it, on a
+        connected account); idempotent at Stripe by ``key``."""
+        import stripe
+
+        options: dict = {"idempotency_key": key}
+        params: dict = {"payment_intent": provider_ref}
+        account = _connected_account(tenant_id)
+        if account:
+            options["stripe_account"] = account
+            params["refund_application_fee"] = True
+        try:
+            self.client().v1.refunds.create(params=params, options=options)
+        except stripe.StripeError as exc:
+            raise ProviderError(f"Stripe refund: {exc.user_message or type(exc).__name__}") from exc
+        return self.ledger_source(None)
+
+    def read_webhook(self, payload: bytes, headers) -> WebhookEvent:
+        """Verify ``Stripe-Signature`` against ``STRIPE_WEBHOOK_SECRET`` and
+        read the event."""
+        import stripe
+
+        secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+        if not secret:
+            raise WebhookNotConfigured("Set STRIPE_WEBHOOK_SECRET to receive Stripe events.")
+        try:
+            stripe.Webhook.construct_event(payload, headers.get("Stripe-Signature") or "", secret)
+            event = json.loads(payload)
+            event_id, event_type = str(event["id"]), str(event["type"])
+        except (ValueError, KeyError, TypeError, stripe.SignatureVerificationError) as exc:
+            raise WebhookSignatureInvalid(
+                "The Stripe-Signature header does not match this payload."
+            ) from exc
+        obj = (event.get("data") or {}).get("object") or {}
+        if not isinstance(obj, dict):
+            obj = {}
+        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        is_intent = obj.get("object") == "payment_intent"
+        ref = (obj.get("id") if is_intent else None) or obj.get("payment_intent")
+        purpose = metadata.get("kameng_purpose")
+        if purpose not in SUBJECT_KEYS:
+            purpose = "recharge" if metadata.get("kameng_payment_id") else "order"
+        amount = obj.get("amount_received") or obj.get("amount")
+        refunded = obj.get("amount_refunded")
+        return WebhookEvent(
+            event_id=event_id,
+            event_type=event_type,
+            kind=EVENT_KINDS.get(event_type),
+            provider_ref=ref if isinstance(ref, str) and ref else None,
+            amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+            currency=str(obj.get("currency") or "").upper(),
+            refunded_total=refunded if isinstance(refunded, int) else None,
+            tenant_hint=parse_uuid(metadata.get("kameng_tenant_id")),
+            purpose=purpose,
+            subject_id=parse_uuid(metadata.get(SUBJECT_KEYS[purpose])),
+            account=event.get("account") or None,
+            is_payment=is_intent,
+            record=_without_secrets(event),
+        )
+
+
+def _connected_account(tenant_id: uuid.UUID) -> str | None:
+    return db.session.get(Tenant, tenant_id).stripe_account_id or None
+
+
+def _without_secrets(event: dict) -> dict:
+    # A PaymentIntent's client secret lets anyone holding it confirm the
+    # payment; it has no business in our event log.
+    copy = json.loads(json.dumps(event))
+    obj = (copy.get("data") or {}).get("object")
+    if isinstance(obj, dict) and "client_secret" in obj:
+        obj["client_secret"] = None
+    return copy

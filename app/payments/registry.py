@@ -1,0 +1,44 @@
+"""Payment providers by name: the one place that lists them.
+
+Adding a provider is one module in ``payments/adapters/`` and one line
+here. Everything else asks the registry (``adapter``, ``available``) and
+reads the adapter's flags; nothing outside ``adapters/`` and this module
+names a provider.
+"""
+
+from __future__ import annotations
+
+from app.payments.adapters.base import PaymentAdapter, ProviderUnavailable
+from app.payments.adapters.sandbox import SandboxAdapter
+from app.payments.adapters.stripe import StripeAdapter
+from app.payments.adapters.wallet import WalletAdapter
+
+ADAPTERS: dict[str, PaymentAdapter] = {
+    adapter.name: adapter for adapter in (WalletAdapter(), SandboxAdapter(), StripeAdapter())
+}
+NAMES: tuple[str, ...] = tuple(ADAPTERS)
+RECHARGE_NAMES: tuple[str, ...] = tuple(a.name for a in ADAPTERS.values() if a.recharges)
+
+
+def adapter(name: str | None) -> PaymentAdapter:
+    """The provider ``name`` whatever its state (refunds and webhooks of a
+    provider since disabled still need it); ``ProviderUnavailable`` when no
+    such provider exists."""
+    found = ADAPTERS.get(name or "")
+    if found is None:
+        raise ProviderUnavailable(f"Unknown payment method '{name}'.")
+    return found
+
+
+def usable(name: str | None) -> PaymentAdapter:
+    """The provider ``name`` if buyers may pay with it now (enabled and
+    configured on this platform); ``ProviderUnavailable`` otherwise."""
+    found = adapter(name)
+    if not found.available():
+        raise ProviderUnavailable(f"'{name}' is not available on this platform.")
+    return found
+
+
+def available() -> list[PaymentAdapter]:
+    """Every provider buyers may pay with now, in the order a buyer sees them."""
+    return sorted((a for a in ADAPTERS.values() if a.available()), key=lambda a: a.rank)
