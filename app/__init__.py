@@ -19,6 +19,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(instance or ROOT / "instance"), static_folder=None)
     app.config.update(load_config(app.instance_path, overrides))
+    if app.config["ENV"] == "production":
+        from app.payments.registry import check_production
+
+        check_production(app.config["PAYMENT_PROVIDERS"])
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING)
 
     from app.core.themes import init_themes

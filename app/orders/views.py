@@ -36,6 +36,7 @@ from app.ledger import services as ledger
 from app.orders import checkout, lookups, payment
 from app.orders.limits import limit_lookup
 from app.orders.models import CANCELLED, PENDING, Order
+from app.payments import registry
 from app.payments.adapters.base import ProviderUnavailable
 
 bp = Blueprint("orders_pages", __name__)
@@ -236,15 +237,16 @@ def pay(number: str):
             else:
                 return redirect(url_for(".order_page", number=order.number, t=token))
         view = lookups.buyer_view(lookups.get_order_by_id(order.id), buyer_id, on_pages=True)
-    options = view.payment_options
-    balance = ledger.wallet_balance(buyer_id) if buyer_id and "wallet" in options else None
+    choices = [registry.adapter(name) for name in view.payment_options]
+    wallet = buyer_id and any(choice.pays_from_wallet for choice in choices)
+    balance = ledger.wallet_balance(buyer_id) if wallet else None
     return render_shop(
         "pay.html",
         order=view.order,
         view=view,
         token=token,
         form=form,
-        options=options,
+        choices=choices,
         balance=balance,
         expired=view.expired,
         problem=problem,

@@ -8,6 +8,7 @@ names a provider.
 
 from __future__ import annotations
 
+from app.core.errors import ConfigurationError
 from app.payments.adapters.base import PaymentAdapter, ProviderUnavailable
 from app.payments.adapters.sandbox import SandboxAdapter
 from app.payments.adapters.stripe import StripeAdapter
@@ -42,3 +43,19 @@ def usable(name: str | None) -> PaymentAdapter:
 def available() -> list[PaymentAdapter]:
     """Every provider buyers may pay with now, in the order a buyer sees them."""
     return sorted((a for a in ADAPTERS.values() if a.available()), key=lambda a: a.rank)
+
+
+def check_production(enabled: list[str]) -> None:
+    """Refuse to start a production deployment with a provider meant for
+    development (``ConfigurationError`` naming it) or one that does not
+    exist (a typo in ``PAYMENT_PROVIDERS`` would otherwise hide a method)."""
+    problems = [
+        f"the {name} payment provider is refused in production"
+        for name in enabled
+        if name in ADAPTERS and ADAPTERS[name].development_only
+    ]
+    problems += [
+        f"no payment provider is called {name!r}" for name in enabled if name not in ADAPTERS
+    ]
+    if problems:
+        raise ConfigurationError("ENV=production: " + "; ".join(problems))

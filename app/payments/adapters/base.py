@@ -124,6 +124,13 @@ class PaymentAdapter:
     on_pages: bool = True
     #: where the buyer's list of payment methods puts it (lower first)
     rank: int = 50
+    #: what the shop's pay page shows: the button, a line under it (lazy
+    #: translations), and whether it is the page's main button
+    label = ""
+    hint = ""
+    primary: bool = False
+    #: refused when ``ENV=production`` (the app will not start with it enabled)
+    development_only: bool = False
 
     def available(self) -> bool:
         """Enabled on this platform (``PAYMENT_PROVIDERS``) and configured."""

@@ -2,9 +2,11 @@
 money moves; it is confirmed through the same path a real provider's
 webhook takes, and the fulfilment worker delivers (as after a webhook).
 Refused when ``ENV=production``: the app will not start with it enabled
-(``config.check_production``)."""
+(``registry.check_production``)."""
 
 from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
 
 from app.payments.adapters.base import SUCCEEDED, Charge, PaymentAdapter, PaymentStart
 
@@ -12,7 +14,10 @@ from app.payments.adapters.base import SUCCEEDED, Charge, PaymentAdapter, Paymen
 class SandboxAdapter(PaymentAdapter):
     name = "sandbox"
     recharges = True
+    development_only = True
     rank = 10
+    label = _l("Pay (sandbox)")
+    hint = _l("Test payment: no money moves. Not available in a live shop.")
 
     def start(self, charge: Charge) -> PaymentStart:
         return PaymentStart(

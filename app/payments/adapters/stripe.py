@@ -20,6 +20,7 @@ import json
 import uuid
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from app.core.ids import parse_uuid
 from app.core.money import share_of
@@ -61,6 +62,7 @@ class StripeAdapter(PaymentAdapter):
     recharges = True
     on_pages = False  # the pages do not load Stripe.js yet; the API answers a client secret
     rank = 20
+    label = _l("Pay by card, Alipay or WeChat Pay")
 
     def available(self) -> bool:
         return super().available() and bool(current_app.config.get("STRIPE_SECRET_KEY"))

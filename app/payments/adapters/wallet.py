@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import uuid
 
+from flask_babel import lazy_gettext as _l
+
 from app.core.errors import ValidationFailed
 from app.ledger.models import wallet_code
 from app.payments.adapters.base import SUCCEEDED, Charge, PaymentAdapter, PaymentStart
@@ -23,6 +25,8 @@ class WalletAdapter(PaymentAdapter):
     delivers_in_request = True
     recharges = False  # a wallet is not filled from itself
     rank = 0
+    label = _l("Pay from my balance")
+    primary = True
 
     def ledger_source(self, payer_id: uuid.UUID | None) -> str:
         return wallet_code(payer_id)
