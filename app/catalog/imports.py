@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.catalog import cardfile, stock
+from app.catalog.card_reads import get_card_product
 from app.catalog.models import CARD_AVAILABLE, Card, CardImport
 from app.core import pagecache
 from app.core.crypto import get_cipher
@@ -93,7 +94,7 @@ def count_lines(raw: bytes) -> int:
 
 
 def _check_upload(product_id: uuid.UUID, raw: bytes) -> None:
-    stock.get_card_product(product_id)
+    get_card_product(product_id)
     if not raw or not raw.strip():
         raise ValidationFailed("The upload is empty.", errors={"file": ["No codes found."]})
 
