@@ -83,7 +83,7 @@ def run(ctx: Context) -> Outcome:
     from sqlalchemy import select, text
 
     with migrated_app(app_env(ctx, url)) as app:
-        from app.catalog import imports
+        from app.catalog import card_copy, imports
         from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Card, Product
         from app.extensions import db
         from tenants.context import tenant_context
@@ -150,7 +150,7 @@ def run(ctx: Context) -> Outcome:
                 )
                 quiet()
                 conn = db.session.connection().connection.driver_connection
-                columns = ", ".join(imports._COPY_COLUMNS)
+                columns = ", ".join(card_copy.COPY_COLUMNS)
                 started = time.perf_counter()
                 with (
                     conn.cursor() as cursor,

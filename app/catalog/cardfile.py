@@ -6,9 +6,11 @@ Accepted: one code per line, or ``number<sep>password`` with ``----``, tab,
 without BOM, GB18030 (a superset of GBK and GB2312). Line endings LF, CRLF or
 CR. Blank lines and surrounding spaces are ignored.
 
-A card's *canonical form* is ``number`` or ``number\\tpassword``: the same
-card written ``A,B`` in one file and ``A----B`` in another is one card, so
-its fingerprint (``core.crypto``) finds it as a duplicate.
+Each valid line becomes the card's secret, ``number`` or
+``number\\tpassword`` (``codes.join_card_secret``): the same card written
+``A,B`` in one file and ``A----B`` in another is one card, so its
+fingerprint (``core.crypto``) finds it as a duplicate. A field holding a tab
+is invalid: the secret could not be split back into what the file said.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+
+from app.catalog.codes import SECRET_SEPARATOR, join_card_secret
 
 MAX_PART = 255
 SEPARATORS = ("----", "\t", "|", ",")
@@ -38,7 +42,7 @@ class UndecodableFile(ValueError):
 @dataclass
 class ParsedFile:
     encoding: str
-    #: (line number, canonical form) in file order, duplicates included
+    #: (line number, the card's secret) in file order, duplicates included
     entries: list[tuple[int, str]] = field(default_factory=list)
     #: (line number, reason)
     invalid: list[tuple[int, str]] = field(default_factory=list)
@@ -71,6 +75,8 @@ def _check_part(part: str) -> str | None:
         return f"longer than {MAX_PART} characters"
     if _CONTROL.search(part):
         return "contains control characters"
+    if SECRET_SEPARATOR in part:
+        return "a tab inside a field"
     return None
 
 
@@ -82,7 +88,7 @@ def _canonical(parts: list[str]) -> tuple[str | None, str | None]:
         problem = _check_part(part)
         if problem:
             return None, problem
-    return "\t".join(parts), None
+    return join_card_secret(*parts), None
 
 
 def split_line(line: str) -> list[str]:
@@ -155,8 +161,15 @@ def parse(raw: bytes) -> ParsedFile:
                 continue
         elif clean and len(parts) == 2:
             first, second = parts[0].strip(), parts[1].strip()
-            if first and second and len(first) <= MAX_PART and len(second) <= MAX_PART:
-                add((number, first + "\t" + second))
+            if (
+                first
+                and second
+                and len(first) <= MAX_PART
+                and len(second) <= MAX_PART
+                and SECRET_SEPARATOR not in first  # split on "----", a field may hold one
+                and SECRET_SEPARATOR not in second
+            ):
+                add((number, join_card_secret(first, second)))
                 continue
         canonical, problem = _canonical(parts)
         if problem:

@@ -10,8 +10,9 @@ Who may do what (``app.accounts.permissions``):
   transaction it commits before the codes leave; they are POSTs so that no
   cache, prefetch or browser history keeps a code, and answer ``no-store``.
 
-Each endpoint parses, calls one service function (``catalog.imports`` or
-``catalog.stock``) and renders the result.
+Each endpoint parses, calls one service function (``catalog.imports``,
+``card_reads``, ``card_reveal``, ``stock`` or ``stock_alerts``) and renders
+the result.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts.auth import current_principal, require
-from app.catalog import imports, stock
+from app.catalog import card_reads, card_reveal, imports, stock, stock_alerts
 from app.catalog.cards_schemas import (
     AlertQuery,
     CardImportSchema,
@@ -137,7 +138,7 @@ class ProductCards(MethodView):
     def get(self, args, product_id):
         """The product's cards, newest first: id, status, times, order and a
         short fingerprint. Never the code."""
-        items, total = stock.list_cards(
+        items, total = card_reads.list_cards(
             _id(product_id), args.get("status"), args["page"], args["per_page"]
         )
         return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
@@ -211,7 +212,7 @@ class ProductStock(MethodView):
     def get(self, product_id):
         """The product's cards by status, what a buyer can have now, and
         whether it is low or sold out."""
-        return stock.stock_of(_id(product_id))
+        return card_reads.stock_of(_id(product_id))
 
 
 @blp.route("/products/<product_id>/cards/export")
@@ -225,7 +226,7 @@ class ProductCardsExport(MethodView):
     def post(self, args, product_id):
         """Export the product's available codes as text (owner only; audited).
         The codes stay in stock."""
-        text, count = stock.export_codes(
+        text, count = card_reveal.export_codes(
             _id(product_id), current_principal().actor, args.get("limit")
         )
         return Response(
@@ -246,7 +247,7 @@ class CardReveal(MethodView):
     @blp.doc(security=SECURED)
     def post(self, card_id):
         """Show one card's code (owner only; audited)."""
-        return stock.reveal_card(_id(card_id), current_principal().actor), 200, NO_STORE
+        return card_reveal.reveal_card(_id(card_id), current_principal().actor), 200, NO_STORE
 
 
 @blp.route("/cards/void")
@@ -272,7 +273,7 @@ class StockAlerts(MethodView):
     def get(self, args):
         """Products that crossed their low-stock threshold or sold out,
         newest first (unacknowledged only, unless asked)."""
-        items, total = stock.list_alerts(
+        items, total = stock_alerts.list_alerts(
             args["include_acknowledged"], args["page"], args["per_page"]
         )
         return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
@@ -285,4 +286,4 @@ class StockAlertAcknowledge(MethodView):
     @blp.doc(security=SECURED)
     def post(self, alert_id):
         """Mark an alert seen. Idempotent."""
-        return stock.acknowledge_alert(_id(alert_id))
+        return stock_alerts.acknowledge_alert(_id(alert_id))

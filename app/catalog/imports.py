@@ -20,11 +20,9 @@ Redis while the import runs and on the row after. The CLI and the benchmark
 run the same code in-process (``import_now``).
 
 Work goes a batch (``BATCH`` lines) at a time: fingerprints, duplicates,
-new ids and ciphertexts. On PostgreSQL every batch feeds one binary
-``COPY`` while a second connection checks the next batch against the
-shop's codes, so the server stores and the process computes at the same
-time (``scripts/bench import`` measures it against a plain COPY);
-elsewhere a batch is one multi-row INSERT.
+new ids and ciphertexts. How a batch is checked against the shop's codes
+and stored is a ``card_store.CardStore``, picked in ``_card_store``: binary
+COPY on PostgreSQL (``card_copy``), the session's INSERTs elsewhere.
 """
 
 from __future__ import annotations
@@ -34,17 +32,19 @@ import os
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.catalog import cardfile, stock
-from app.catalog.models import CARD_AVAILABLE, Card, CardImport
-from app.core import pagecache
+from app.catalog.card_copy import CopyCardStore
+from app.catalog.card_reads import get_card_product
+from app.catalog.card_store import CardStore, InsertCardStore, Lookup, NewCards, Write
+from app.catalog.models import CardImport
 from app.core.crypto import get_cipher
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import uuid7
@@ -64,16 +64,10 @@ FINISHED = (DONE, REJECTED, FAILED)
 #: on_progress(done, total): lines handled so far (the CLI's progress bar)
 Progress = Callable[[int, int], None]
 
-_COPY_COLUMNS = (
-    "id",
-    "tenant_id",
-    "product_id",
-    "import_id",
-    "status",
-    "key_id",
-    "secret",
-    "fingerprint",
-    "created_at",
+
+_LOST_RACE = (
+    "Another import added some of these codes at the same time; nothing was imported. "
+    "Upload the file again to import the rest."
 )
 
 
@@ -93,7 +87,7 @@ def count_lines(raw: bytes) -> int:
 
 
 def _check_upload(product_id: uuid.UUID, raw: bytes) -> None:
-    stock.get_card_product(product_id)
+    get_card_product(product_id)
     if not raw or not raw.strip():
         raise ValidationFailed("The upload is empty.", errors={"file": ["No codes found."]})
 
@@ -189,7 +183,10 @@ def _run(record: CardImport, raw: bytes, on_progress: Progress | None = None) ->
                     parsed.entries, cipher, lookup, None, progress, total
                 )
             else:
-                with _card_writer(record_id, product_id, tenant_id, cipher.current_id) as write:
+                new_cards = NewCards(
+                    tenant_id, product_id, record_id, cipher.current_id, datetime.now(UTC)
+                )
+                with _card_store().card_writer(new_cards) as write:
                     imported, duplicate_lines = _import_chunks(
                         parsed.entries, cipher, lookup, write, progress, total
                     )
@@ -220,8 +217,8 @@ def _run(record: CardImport, raw: bytes, on_progress: Progress | None = None) ->
 def _import_chunks(
     entries: list[tuple[int, str]],
     cipher,
-    lookup: Callable[[list[bytes]], set[bytes]],
-    write: Callable[[list[bytes], list[bytes], list[bytes]], None] | None,
+    lookup: Lookup,
+    write: Write | None,
     progress: Progress,
     total: int,
 ) -> tuple[int, list[int]]:
@@ -277,81 +274,21 @@ def _lost_race(record_id: uuid.UUID, total: int, exc: Exception) -> CardImport:
     log.warning("import %s: lost a race with another import (%s)", record_id, type(exc).__name__)
     record = db.session.scalar(select(CardImport).where(CardImport.id == record_id))
     if record is None:  # a synchronous import: its row went with the rollback
-        raise ImportConflict(
-            "Another import added some of these codes at the same time; nothing was "
-            "imported. Upload the file again to import the rest."
-        ) from None
-    return _finish(
-        record,
-        FAILED,
-        total=total,
-        message="Another import added some of these codes at the same time; nothing was "
-        "imported. Upload the file again to import the rest.",
-    )
+        raise ImportConflict(_LOST_RACE) from None
+    return _finish(record, FAILED, total=total, message=_LOST_RACE)
 
 
-@contextmanager
-def _fingerprint_lookup(tenant_id: uuid.UUID) -> Iterator[Callable[[list[bytes]], set[bytes]]]:
-    """A function telling which fingerprints the shop already holds.
-
-    On PostgreSQL it runs on a second connection, so that it can be asked
-    while the import's COPY streams on the first: the server stores one
-    batch while the next is checked. It sees what other transactions have
-    committed, which is all it needs (the upload's own codes are caught as
-    duplicates within the upload; a code another import commits meanwhile
-    is refused by the unique index, and the import fails whole).
-    """
-    if db.session.get_bind().dialect.name != "postgresql":
-        yield _existing_fingerprints
-        return
-    with db.engine.connect() as connection:
-        conn = connection.connection.driver_connection
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(
-                    "CREATE TEMPORARY TABLE import_fingerprints (fp bytea) ON COMMIT DROP"
-                )
-
-                def lookup(fingerprints: list[bytes]) -> set[bytes]:
-                    return _existing_fingerprints_pg(cursor, tenant_id, fingerprints)
-
-                yield lookup
-        finally:
-            connection.rollback()  # drops the temporary table
+def _card_store() -> CardStore:
+    """The one place that picks how an import checks and stores cards:
+    binary COPY on PostgreSQL, the session's INSERTs elsewhere."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return CopyCardStore()
+    return InsertCardStore()
 
 
-def _existing_fingerprints(fingerprints: list[bytes]) -> set[bytes]:
-    """Which of ``fingerprints`` the current shop already holds (any product)."""
-    found: set[bytes] = set()
-    for start in range(0, len(fingerprints), 1000):
-        chunk = fingerprints[start : start + 1000]
-        found.update(
-            bytes(fp)
-            for fp in db.session.scalars(
-                select(Card.fingerprint).where(Card.fingerprint.in_(chunk))
-            )
-        )
-    return found
-
-
-def _existing_fingerprints_pg(
-    cursor, tenant_id: uuid.UUID, fingerprints: list[bytes]
-) -> set[bytes]:
-    # The fingerprints go into a temporary table by COPY; each is then looked
-    # up in the shop's unique index. LATERAL ... LIMIT 1 keeps it a probe
-    # per fingerprint: a hash join would read every card of the shop,
-    # including the rows this import has written so far, for every batch.
-    # Raw SQL, so the tenant filter is written out here.
-    cursor.execute("TRUNCATE import_fingerprints")
-    with cursor.copy("COPY import_fingerprints (fp) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(_COPY_SIGNATURE + b"".join(_FP_ROW + fp for fp in fingerprints) + _COPY_TRAILER)
-    cursor.execute(
-        "SELECT f.fp FROM import_fingerprints f CROSS JOIN LATERAL"
-        " (SELECT 1 FROM cards c WHERE c.tenant_id = %s AND c.fingerprint = f.fp LIMIT 1) hit",
-        (tenant_id,),
-        binary=True,
-    )
-    return {bytes(row[0]) for row in cursor}
+def _fingerprint_lookup(tenant_id: uuid.UUID) -> AbstractContextManager[Lookup]:
+    """``lookup(fingerprints)``: which of them the shop already holds."""
+    return _card_store().fingerprint_lookup(tenant_id)
 
 
 class _CardIds:
@@ -388,88 +325,6 @@ class _CardIds:
 
 
 _VARIANT_BYTE = bytes((b & 0x3F) | 0x80 for b in range(256))
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_COPY_TRAILER = b"\xff\xff"
-_FP_ROW = struct.pack("!hi", 1, 32)
-_pack_len = struct.Struct("!i").pack
-
-
-def _field(value: bytes) -> bytes:
-    return _pack_len(len(value)) + value
-
-
-@contextmanager
-def _card_writer(
-    import_id: uuid.UUID, product_id: uuid.UUID, tenant_id: uuid.UUID, kid: str
-) -> Iterator[Callable[[list[bytes], list[bytes], list[bytes]], None]]:
-    """``write(ids, secrets, fingerprints)`` into ``cards`` as available
-    stock of the product, in the session's transaction.
-
-    On PostgreSQL: one binary ``COPY`` on the session's own connection for
-    the whole import, each batch encoded here in one piece (the bytes
-    psycopg's ``write_row`` would send, at a fraction of the cost per row).
-    Elsewhere: one multi-row INSERT per batch. Raw statements: the tenant
-    is written into every row here.
-    """
-    now = datetime.now(UTC)
-    if db.session.get_bind().dialect.name != "postgresql":
-        insert = Card.__table__.insert()
-
-        def insert_rows(card_ids, secrets, fingerprints):
-            db.session.execute(
-                insert,
-                [
-                    {
-                        "id": uuid.UUID(bytes=card_id),
-                        "tenant_id": tenant_id,
-                        "product_id": product_id,
-                        "import_id": import_id,
-                        "status": CARD_AVAILABLE,
-                        "key_id": kid,
-                        "secret": secret,
-                        "fingerprint": fp,
-                        "created_at": now,
-                    }
-                    for card_id, secret, fp in zip(card_ids, secrets, fingerprints, strict=True)
-                ],
-            )
-
-        yield insert_rows
-        return
-
-    row_head = struct.pack("!hi", len(_COPY_COLUMNS), 16)
-    constants = (
-        tenant_id.bytes,
-        product_id.bytes,
-        import_id.bytes,
-        CARD_AVAILABLE.encode(),
-        kid.encode(),
-    )
-    middle = b"".join(_field(v) for v in constants)
-    tail = _field(struct.pack("!q", (now - _PG_EPOCH) // timedelta(microseconds=1)))
-    fp_head = _pack_len(32)
-
-    raw = db.session.connection().connection.driver_connection
-    pagecache.touch(db.session(), tenant_id)  # COPY goes around the session's events
-    columns = ", ".join(_COPY_COLUMNS)
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY cards ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-
-        def copy_rows(card_ids, secrets, fingerprints):
-            parts: list[bytes] = []
-            extend = parts.extend
-            for card_id, secret, fp in zip(card_ids, secrets, fingerprints, strict=True):
-                extend(
-                    (row_head, card_id, middle, _pack_len(len(secret)), secret, fp_head, fp, tail)
-                )
-            copy.write(b"".join(parts))
-
-        copy.write(_COPY_SIGNATURE)
-        yield copy_rows
-        copy.write(_COPY_TRAILER)
 
 
 def _progress(import_id: uuid.UUID, done: int, total: int) -> None:

@@ -17,11 +17,12 @@ Guarantees:
 - ``stock_available`` always equals the number of cards in status
   ``available`` (expired holds are added on top when stock is shown).
 - Crossing a product's low-stock threshold, or reaching zero, records one
-  ``StockAlert`` in the same transaction (sold out wins when both happen).
+  alert in the same transaction (``stock_alerts.record_crossing``).
+- ``void_cards`` is the operator's void: the one function here that writes
+  an audit row and commits.
 
-The operator's reads of stock live here too: card listings that never load
-a secret, and the two audited ways to see codes (``reveal_card`` and
-``export_codes``), each writing its audit row in the transaction it commits.
+Elsewhere: the operator's reads of stock (``card_reads``), the audited ways
+to see codes (``card_reveal``), the alerts' list (``stock_alerts``).
 """
 
 from __future__ import annotations
@@ -31,20 +32,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 
-from app.catalog.models import (
-    CARD_AVAILABLE,
-    CARD_RESERVED,
-    CARD_SOLD,
-    CARD_STATUSES,
-    CARD_VOID,
-    KIND_CARD,
-    Card,
-    Product,
-    StockAlert,
-)
+from app.catalog import stock_alerts
+from app.catalog.models import CARD_AVAILABLE, CARD_RESERVED, CARD_SOLD, CARD_VOID, Card, Product
 from app.core import audit
-from app.core.crypto import get_cipher
-from app.core.errors import KamengError, NotFound, ValidationFailed
+from app.core.errors import KamengError
 from app.extensions import db
 
 DEFAULT_HOLD = timedelta(minutes=15)
@@ -126,22 +117,10 @@ def release(order_id: uuid.UUID) -> int:
         .where(Card.order_id == order_id, Card.status == CARD_RESERVED)
         .group_by(Card.product_id)
     ).all()
-    total = 0
-    for product_id, _count in rows:
-        moved = db.session.execute(
-            update(Card)
-            .where(
-                Card.order_id == order_id,
-                Card.product_id == product_id,
-                Card.status == CARD_RESERVED,
-            )
-            .values(status=CARD_AVAILABLE, order_id=None, reserved_until=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if moved:
-            _move_counter(product_id, moved)
-            total += moved
-    return total
+    return sum(
+        _return_to_stock(product_id, Card.order_id == order_id, Card.status == CARD_RESERVED)
+        for product_id, _count in rows
+    )
 
 
 def sell(order_id: uuid.UUID, quantity: int | None = None) -> list[Card]:
@@ -212,18 +191,12 @@ def release_expired(limit: int = 10_000) -> int:
     by_product: dict[uuid.UUID, list[uuid.UUID]] = {}
     for card_id, product_id in rows:
         by_product.setdefault(product_id, []).append(card_id)
-    total = 0
-    for product_id, ids in by_product.items():
-        moved = db.session.execute(
-            update(Card)
-            .where(Card.id.in_(ids), Card.status == CARD_RESERVED, Card.reserved_until < now)
-            .values(status=CARD_AVAILABLE, order_id=None, reserved_until=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if moved:
-            _move_counter(product_id, moved)
-            total += moved
-    return total
+    return sum(
+        _return_to_stock(
+            product_id, Card.id.in_(ids), Card.status == CARD_RESERVED, Card.reserved_until < now
+        )
+        for product_id, ids in by_product.items()
+    )
 
 
 def counts(product_id: uuid.UUID) -> dict[str, int]:
@@ -288,162 +261,21 @@ def _move_counter(product_id: uuid.UUID, delta: int) -> None:
     if row is None:
         raise KamengError("No such product.")
     after, threshold, tenant_id = row
-    before = after - delta
-    if delta < 0:
-        if after == 0 and before > 0:
-            db.session.add(
-                StockAlert(
-                    tenant_id=tenant_id,
-                    product_id=product_id,
-                    kind="sold_out",
-                    stock=0,
-                    threshold=threshold,
-                )
-            )
-        elif threshold and after <= threshold < before:
-            db.session.add(
-                StockAlert(
-                    tenant_id=tenant_id,
-                    product_id=product_id,
-                    kind="low",
-                    stock=after,
-                    threshold=threshold,
-                )
-            )
+    stock_alerts.record_crossing(tenant_id, product_id, after - delta, after, threshold)
 
 
-# --- the operator's reads and audited access ---------------------------------
-
-
-def get_card_product(product_id: uuid.UUID) -> Product:
-    """The current shop's product, which must be of kind ``card``.
-
-    Raises ``NotFound`` (no such product in this shop) or ``ValidationFailed``.
-    """
-    product = db.session.scalar(select(Product).where(Product.id == product_id))
-    if product is None:
-        raise NotFound("No such product.")
-    if product.kind != KIND_CARD:
-        raise ValidationFailed(
-            "Only card products hold card stock.", errors={"kind": ["Not a card product."]}
-        )
-    return product
-
-
-def short_fingerprint(fingerprint: bytes) -> str:
-    """8 hex digits of the keyed hash: enough to tell cards apart on screen
-    and to match a line of an export, useless for recovering a code."""
-    return bytes(fingerprint[:4]).hex()
-
-
-def list_cards(
-    product_id: uuid.UUID, status: str | None = None, page: int = 1, per_page: int = 50
-) -> tuple[list[dict], int]:
-    """A page of the product's cards, newest first, with their total. Never
-    loads a secret: only ids, status, times, order and a short fingerprint."""
-    get_card_product(product_id)
-    if status is not None and status not in CARD_STATUSES:
-        raise ValidationFailed("Unknown card status.", errors={"status": list(CARD_STATUSES)})
-    where = [Card.product_id == product_id]
-    if status is not None:
-        where.append(Card.status == status)
-    total = db.session.scalar(select(func.count()).select_from(Card).where(*where)) or 0
-    rows = db.session.execute(
-        select(
-            Card.id,
-            Card.status,
-            Card.created_at,
-            Card.sold_at,
-            Card.order_id,
-            Card.reserved_until,
-            Card.import_id,
-            Card.fingerprint,
-        )
-        .where(*where)
-        .order_by(Card.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    items = [
-        {
-            "id": r.id,
-            "status": r.status,
-            "created_at": r.created_at,
-            "sold_at": r.sold_at,
-            "order_id": r.order_id,
-            "reserved_until": r.reserved_until,
-            "import_id": r.import_id,
-            "fingerprint": short_fingerprint(r.fingerprint),
-        }
-        for r in rows
-    ]
-    return items, total
-
-
-def stock_of(product_id: uuid.UUID) -> dict:
-    """The product's cards by status, what a buyer can have now
-    (``sellable``), the counter, the threshold and whether it is sold out."""
-    product = get_card_product(product_id)
-    result = counts(product_id)
-    return {
-        "product_id": product.id,
-        **result,
-        "stock_available": product.stock_available,
-        "low_stock_threshold": product.low_stock_threshold,
-        "sold_out": result["sellable"] == 0,
-        "low": 0 < result["sellable"] <= product.low_stock_threshold,
-    }
-
-
-def reveal_card(card_id: uuid.UUID, actor: str) -> dict:
-    """One card's code for the operator, with an audit row written and
-    committed first: no audit row, no code. Raises ``NotFound``."""
-    card = db.session.scalar(select(Card).where(Card.id == card_id))
-    if card is None:
-        raise NotFound("No such card.")
-    code = get_cipher().decrypt(card.id, card.key_id, card.secret)
-    audit.record(
-        actor,
-        "card.reveal",
-        f"card:{card.id}",
-        product_id=str(card.product_id),
-        status=card.status,
-        fingerprint=short_fingerprint(card.fingerprint),
-    )
-    db.session.commit()
-    number, _, password = code.partition("\t")
-    return {
-        "id": card.id,
-        "product_id": card.product_id,
-        "status": card.status,
-        "code": number if not password else f"{number}----{password}",
-        "number": number,
-        "password": password or None,
-    }
-
-
-def export_codes(product_id: uuid.UUID, actor: str, limit: int | None = None) -> tuple[str, int]:
-    """The product's available codes as text, one per line (``number`` or
-    ``number----password``, oldest first, as an import reads them back),
-    and how many. The audit row is committed before the text is returned.
-    Exporting does not take the codes out of stock."""
-    get_card_product(product_id)
-    query = (
-        select(Card.id, Card.key_id, Card.secret)
-        .where(Card.product_id == product_id, Card.status == CARD_AVAILABLE)
-        .order_by(Card.id)
-    )
-    if limit:
-        query = query.limit(limit)
-    decrypt = get_cipher().decrypt
-    lines = [
-        decrypt(r.id, r.key_id, r.secret).replace("\t", "----") for r in db.session.execute(query)
-    ]
-    audit.record(
-        actor, "cards.export", f"product:{product_id}", count=len(lines), status=CARD_AVAILABLE
-    )
-    db.session.commit()
-    return ("\n".join(lines) + "\n" if lines else ""), len(lines)
+def _return_to_stock(product_id: uuid.UUID, *where) -> int:
+    """The product's cards matching ``where`` become available again (no
+    order, no hold) and its counter moves with them. Returns how many."""
+    moved = db.session.execute(
+        update(Card)
+        .where(Card.product_id == product_id, *where)
+        .values(status=CARD_AVAILABLE, order_id=None, reserved_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved:
+        _move_counter(product_id, moved)
+    return moved
 
 
 def void_cards(card_ids: list[uuid.UUID], actor: str) -> int:
@@ -454,30 +286,3 @@ def void_cards(card_ids: list[uuid.UUID], actor: str) -> int:
         audit.record(actor, "cards.void", "cards", count=changed, ids=[str(i) for i in card_ids])
     db.session.commit()
     return changed
-
-
-def list_alerts(
-    include_acknowledged: bool = False, page: int = 1, per_page: int = 50
-) -> tuple[list[StockAlert], int]:
-    """The current shop's stock alerts, newest first, with their total."""
-    where = [] if include_acknowledged else [StockAlert.acknowledged_at.is_(None)]
-    total = db.session.scalar(select(func.count()).select_from(StockAlert).where(*where)) or 0
-    rows = db.session.scalars(
-        select(StockAlert)
-        .where(*where)
-        .order_by(StockAlert.created_at.desc(), StockAlert.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(rows), total
-
-
-def acknowledge_alert(alert_id: uuid.UUID) -> StockAlert:
-    """Mark an alert seen. Idempotent (the first time is kept); commits."""
-    alert = db.session.scalar(select(StockAlert).where(StockAlert.id == alert_id))
-    if alert is None:
-        raise NotFound("No such alert.")
-    if alert.acknowledged_at is None:
-        alert.acknowledged_at = _now()
-    db.session.commit()
-    return alert

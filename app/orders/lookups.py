@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.catalog.codes import split_card_secret
 from app.catalog.models import Card
 from app.core.crypto import get_cipher
 from app.core.errors import NotFound, ValidationFailed
@@ -215,8 +216,8 @@ def delivered_codes(order: Order) -> list[dict]:
         .where(Card.order_id == order.id, Card.status.in_(("sold", "void")))
         .order_by(Card.id)
     ):
-        number, _, password = cipher.decrypt(card.id, card.key_id, card.secret).partition("\t")
-        codes.append({"code": number, "password": password or None, "void": card.status == "void"})
+        number, password = split_card_secret(cipher.decrypt(card.id, card.key_id, card.secret))
+        codes.append({"code": number, "password": password, "void": card.status == "void"})
     if order.manual_secret is not None:
         codes.append(
             {

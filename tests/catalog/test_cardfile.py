@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.catalog import cardfile
+from app.catalog.codes import split_card_secret
 
 
 def canonical(raw: bytes) -> list[str]:
@@ -109,3 +110,24 @@ def test_bytes_that_are_not_text_are_refused_as_a_whole():
 def test_an_empty_or_blank_file_has_no_cards():
     assert cardfile.parse(b"").total == 0
     assert cardfile.parse(b"\n \r\n\t\n").total == 0
+
+
+@pytest.mark.parametrize(
+    "line", ["A\tB----C", "A----B\tC", 'card,password\n"A\tB",C'], ids=["number", "pw", "csv"]
+)
+def test_a_tab_inside_a_field_is_invalid_so_a_code_splits_back_as_written(line):
+    # A secret is split on its first tab when shown; a field holding a tab
+    # would come back as another number and password than the file said.
+    parsed = cardfile.parse(f"{line}\n".encode())
+    assert parsed.entries == []
+    assert [reason for _, reason in parsed.invalid] == ["a tab inside a field"]
+
+
+def test_every_stored_secret_splits_back_into_the_fields_of_its_line():
+    parsed = cardfile.parse(b"K1----P1\nK2\tP2\nK3\nK4 | P 4\n")
+    assert [split_card_secret(secret) for _, secret in parsed.entries] == [
+        ("K1", "P1"),
+        ("K2", "P2"),
+        ("K3", None),
+        ("K4", "P 4"),
+    ]
