@@ -130,3 +130,22 @@ def test_a_buyer_cannot_open_the_console_orders(app, card_shop, browser_for):
     response = guest.get("/console/orders/")
 
     assert response.status_code == 302 and "/console/login" in response.location
+
+
+def test_a_refused_action_is_explained_in_the_operators_language(
+    app, card_shop, browser_for, console
+):
+    """A guest order cannot be refunded to a wallet: the console says so in
+    Chinese to a Chinese-speaking operator, and the order stays as it was."""
+    order = _failed(app, card_shop, browser_for)
+    page = f"/console/orders/{order['number']}"
+    console.client.set_cookie("lang", "zh_CN", domain=card_shop.host)
+
+    console.submit(page, {"to": "wallet"}, action=f"{page}/refund")
+    shown = _text(console.get(page))
+
+    assert "访客订单只能退回原支付方式" in shown
+    assert "A guest order" not in shown
+    guest = browser_for(card_shop.host)
+    seen = guest.get(f"/api/v1/orders/{order['number']}?token={order['lookup_token']}")
+    assert seen.get_json()["status"] == "failed"

@@ -413,3 +413,30 @@ def test_an_order_whose_worker_died_mid_delivery_is_delivered_once_by_the_sweepe
         assert len(lookups.delivered_codes(lookups.get_order_by_id(order_id))) == 2
         db.session.remove()
     assert card_statuses(app, card_shop.tenant, card_shop.product_id)["sold"] == 2
+
+
+def test_a_delivery_mail_cut_off_mid_send_is_sent_by_the_next_run(app, shop_ctx, mail_server):
+    """The worker dies while the mail server is being spoken to (a kill is
+    not an exception the job can clean up after): no "sent" mark is left
+    behind, so the job's next run sends the mail."""
+    from app.core import mail
+
+    order = _order(shop_ctx, 1, email="cut@example.com")
+    _confirm(order)
+    fulfilment.fulfil(order.id)
+    tenant_id, order_id = str(order.tenant_id), str(order.id)
+    real_send = mail.send_mail
+
+    def killed(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    mail.send_mail = killed
+    try:
+        with pytest.raises(SystemExit):
+            jobs.mail_delivery(tenant_id, order_id)
+    finally:
+        mail.send_mail = real_send
+
+    assert mail_server.to("cut@example.com") == []
+    assert jobs.mail_delivery(tenant_id, order_id) == "sent"
+    assert len(mail_server.to("cut@example.com")) == 1
