@@ -35,7 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     init_themes(app)  # first: it replaces the Jinja environment others extend
     install_guard()
-    from app.core.pagecache import install_invalidation, install_page_cache
+    from app.storefront.pagecache import install_invalidation, install_page_cache
 
     install_invalidation()
     configure_sqlite()

@@ -91,7 +91,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_LOCALE": get("DEFAULT_LOCALE", "zh_CN"),
         "LANGUAGES": ["zh_CN", "en"],
         "TENANT_CACHE_SECONDS": int(get("TENANT_CACHE_SECONDS", "300")),
-        # Anonymous storefront answers kept in Redis (app/core/pagecache.py);
+        # Anonymous storefront answers kept in Redis (app/storefront/pagecache.py);
         # 0 turns the cache off.
         "PAGE_CACHE_SECONDS": int(get("PAGE_CACHE_SECONDS", "30")),
         # No pre-ping: it cost a round trip per request. A connection the

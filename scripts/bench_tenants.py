@@ -51,7 +51,7 @@ the run (other work on a shared machine) weighs on both alike. Each figure
 is the median of its platform's rounds (the mean is in the JSON), with the
 worst round's p99.
 
-The anonymous page cache (``app/core/pagecache.py``) is off on both
+The anonymous page cache (``app/storefront/pagecache.py``) is off on both
 platforms (``PAGE_CACHE_SECONDS=0``): the question is what the number of
 shops costs a request that does its work (host resolution, the shop's
 queries); with the cache on, one shop's page would be a cache hit nearly
