@@ -143,8 +143,8 @@ def _init_migrate(app: Flask, db) -> None:
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic) sees every table."""
     import app.accounts.models  # noqa: F401
+    import app.audit.models  # noqa: F401
     import app.catalog.models  # noqa: F401
-    import app.core.audit  # noqa: F401
     import app.ledger.models  # noqa: F401
     import app.orders.models  # noqa: F401
     import app.payments.models  # noqa: F401
