@@ -90,9 +90,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_error_handlers(app)
 
-    from app.cli import register_cli
-
-    register_cli(app)
+    _register_cli(app)
 
     @app.context_processor
     def _globals():
@@ -125,6 +123,25 @@ def create_app(overrides: dict | None = None) -> Flask:
         return response
 
     return app
+
+
+def _register_cli(app: Flask) -> None:
+    """Every command group. The ``tenants`` group is tenants' own commands
+    plus the shop commands that involve accounts (``create``, ``list``,
+    ``api-key``), which live with accounts so tenants import no domain."""
+    from app.accounts.cli import SHOP_COMMANDS
+    from app.catalog.cli import cards_cli
+    from app.cli import admin_cli, cron_command, demo_cli, worker_command
+    from tenants.cli import tenants_cli
+
+    for command in SHOP_COMMANDS:
+        tenants_cli.add_command(command)
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(cards_cli)
+    app.cli.add_command(admin_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(cron_command)
 
 
 def _init_migrate(app: Flask, db) -> None:

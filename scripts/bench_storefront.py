@@ -6,7 +6,7 @@ Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
 
 1. a fresh, migrated database ``bench_storefront``; one operator
    (``accounts.services.create_platform_user``) and one shop ``star``
-   (``tenants.provisioning.create_shop``), so the shop answers at
+   (``app.accounts.shops.open_shop``), so the shop answers at
    ``star.bench.localhost``;
 2. six categories (three top categories, each with one child) and 10,000
    card products on sale (price > 0, spread round-robin over the six

@@ -21,7 +21,7 @@ cards_cli = AppGroup("cards", help="Card stock: bulk import and key rotation.")
 
 
 def _fail(err: Exception) -> None:
-    from tenants.cli import fail
+    from app.core.commands import fail
 
     db.session.rollback()
     fail(err)
