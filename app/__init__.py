@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -10,6 +11,14 @@ from flask import Flask, g, request
 from app.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Each domain's module that registers its periodic jobs
+#: (``app.core.queues.register_periodic``); the scheduler imports them.
+JOB_MODULES = ("app.catalog.jobs", "app.orders.jobs")
+#: Each domain's module that registers its encrypted columns
+#: (``app.core.crypto.register_sealed_column``); imported at app creation so
+#: key rotation covers them all.
+SECRET_MODULES = ("app.catalog.secrets", "app.orders.secrets")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -40,6 +49,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     install_invalidation()
     configure_sqlite()
     _import_models()
+    for module in SECRET_MODULES:
+        importlib.import_module(module)
+    app.extensions["kameng_job_modules"] = JOB_MODULES
     from app.core.security import configure_password_hashing
 
     configure_password_hashing(app.config["PASSWORD_HASH_PROFILE"])

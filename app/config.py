@@ -119,6 +119,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_PASSWORD": get("MAIL_PASSWORD", ""),
         "MAIL_STARTTLS": _bool(get("MAIL_STARTTLS"), False),
         "ORDER_HOLD_MINUTES": int(get("ORDER_HOLD_MINUTES", "15")),
+        # How often the scheduler (``flask cron``) enqueues each periodic job.
+        "ORDER_EXPIRY_INTERVAL_SECONDS": int(get("ORDER_EXPIRY_INTERVAL_SECONDS", "30")),
+        "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),
+        "HOLD_RELEASE_INTERVAL_SECONDS": int(get("HOLD_RELEASE_INTERVAL_SECONDS", "60")),
+        "HEARTBEAT_INTERVAL_SECONDS": int(get("HEARTBEAT_INTERVAL_SECONDS", "30")),
         "PLATFORM_FEE_BPS": int(get("PLATFORM_FEE_BPS", "300")),
         "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),
