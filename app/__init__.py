@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -10,6 +11,14 @@ from flask import Flask, g, request
 from app.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Each domain's module that registers its periodic jobs
+#: (``app.core.queues.register_periodic``); the scheduler imports them.
+JOB_MODULES = ("app.catalog.jobs", "app.orders.jobs")
+#: Each domain's module that registers its encrypted columns
+#: (``app.core.crypto.register_sealed_column``); imported at app creation so
+#: key rotation covers them all.
+SECRET_MODULES = ("app.catalog.secrets", "app.orders.secrets")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -39,11 +48,14 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     init_themes(app)  # first: it replaces the Jinja environment others extend
     install_guard()
-    from app.core.pagecache import install_invalidation, install_page_cache
+    from app.storefront.pagecache import install_invalidation, install_page_cache
 
     install_invalidation()
     configure_sqlite()
     _import_models()
+    for module in SECRET_MODULES:
+        importlib.import_module(module)
+    app.extensions["kameng_job_modules"] = JOB_MODULES
     from app.core.security import configure_password_hashing
 
     configure_password_hashing(app.config["PASSWORD_HASH_PROFILE"])
@@ -94,9 +106,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_error_handlers(app)
 
-    from app.cli import register_cli
-
-    register_cli(app)
+    _register_cli(app)
 
     @app.context_processor
     def _globals():
@@ -131,6 +141,25 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+def _register_cli(app: Flask) -> None:
+    """Every command group. The ``tenants`` group is tenants' own commands
+    plus the shop commands that involve accounts (``create``, ``list``,
+    ``api-key``), which live with accounts so tenants import no domain."""
+    from app.accounts.cli import SHOP_COMMANDS
+    from app.catalog.cli import cards_cli
+    from app.cli import admin_cli, cron_command, demo_cli, worker_command
+    from tenants.cli import tenants_cli
+
+    for command in SHOP_COMMANDS:
+        tenants_cli.add_command(command)
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(cards_cli)
+    app.cli.add_command(admin_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(cron_command)
+
+
 def _init_migrate(app: Flask, db) -> None:
     """``flask db ...`` (Flask-Migrate). A gunicorn web process never runs
     migrations, and leaving Alembic (with Mako and Pygments) unimported
@@ -147,8 +176,8 @@ def _init_migrate(app: Flask, db) -> None:
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic) sees every table."""
     import app.accounts.models  # noqa: F401
+    import app.audit.models  # noqa: F401
     import app.catalog.models  # noqa: F401
-    import app.core.audit  # noqa: F401
     import app.ledger.models  # noqa: F401
     import app.orders.models  # noqa: F401
     import app.payments.models  # noqa: F401

@@ -7,7 +7,7 @@ Bad input prints one line on stderr and exits non-zero (click's
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.core.errors import KamengError
@@ -28,8 +28,8 @@ DEMO_CARD_STOCK = 200
 def admin_create(email: str, password: str | None) -> None:
     """Make EMAIL a platform owner (creating the user when needed)."""
     from app.accounts import services
+    from app.core.commands import fail
     from app.extensions import db
-    from tenants.cli import fail
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -48,8 +48,8 @@ def demo_seed() -> None:
 
     from app.accounts import services
     from app.accounts.models import PlatformUser, ShopAccount
+    from app.accounts.shops import open_shop
     from app.extensions import db
-    from tenants import provisioning
     from tenants.context import tenant_context
     from tenants.models import Tenant
 
@@ -59,7 +59,7 @@ def demo_seed() -> None:
         owner = services.create_platform_user(*DEMO_OWNER, display_name="Demo owner")
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == "demo"))
     if tenant is None:
-        tenant = provisioning.create_shop("demo", "Kameng Demo 卡盟", owner)
+        tenant = open_shop("demo", "Kameng Demo 卡盟", owner)
     with tenant_context(tenant):
         if not db.session.scalar(select(ShopAccount.id).where(ShopAccount.email == DEMO_BUYER[0])):
             services.create_shop_account(*DEMO_BUYER)
@@ -123,15 +123,3 @@ def cron_command() -> None:
     from app.core.queues import build_cron
 
     build_cron(current_app._get_current_object()).start()
-
-
-def register_cli(app: Flask) -> None:
-    from app.catalog.cli import cards_cli
-    from tenants.cli import tenants_cli
-
-    app.cli.add_command(tenants_cli)
-    app.cli.add_command(cards_cli)
-    app.cli.add_command(admin_cli)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(worker_command)
-    app.cli.add_command(cron_command)

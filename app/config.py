@@ -91,7 +91,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_LOCALE": get("DEFAULT_LOCALE", "zh_CN"),
         "LANGUAGES": ["zh_CN", "en"],
         "TENANT_CACHE_SECONDS": int(get("TENANT_CACHE_SECONDS", "300")),
-        # Anonymous storefront answers kept in Redis (app/core/pagecache.py);
+        # Anonymous storefront answers kept in Redis (app/storefront/pagecache.py);
         # 0 turns the cache off.
         "PAGE_CACHE_SECONDS": int(get("PAGE_CACHE_SECONDS", "30")),
         # No pre-ping: it cost a round trip per request. A connection the
@@ -119,6 +119,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_PASSWORD": get("MAIL_PASSWORD", ""),
         "MAIL_STARTTLS": _bool(get("MAIL_STARTTLS"), False),
         "ORDER_HOLD_MINUTES": int(get("ORDER_HOLD_MINUTES", "15")),
+        # How often the scheduler (``flask cron``) enqueues each periodic job.
+        "ORDER_EXPIRY_INTERVAL_SECONDS": int(get("ORDER_EXPIRY_INTERVAL_SECONDS", "30")),
+        "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),
+        "HOLD_RELEASE_INTERVAL_SECONDS": int(get("HOLD_RELEASE_INTERVAL_SECONDS", "60")),
+        "HEARTBEAT_INTERVAL_SECONDS": int(get("HEARTBEAT_INTERVAL_SECONDS", "30")),
         "PLATFORM_FEE_BPS": int(get("PLATFORM_FEE_BPS", "300")),
         # The largest single wallet recharge, in minor units (100 000.00 in a
         # two-decimal currency).

@@ -206,15 +206,15 @@ def migrated_app(env: dict):
 
 
 def open_shop(slug: str, name: str = "Bench", owner_email: str | None = None):
-    """A new shop with its own owner, through ``provisioning.create_shop``;
+    """A new shop with its own owner, through ``app.accounts.shops.open_shop``;
     call inside an app context. Returns the ``Tenant``."""
+    from app.accounts import shops
     from app.accounts.services import create_platform_user
-    from tenants.provisioning import create_shop
 
     owner = create_platform_user(
         owner_email or f"owner@{slug}.bench.example.com", secrets.token_hex(12)
     )
-    return create_shop(slug, name, owner)
+    return shops.open_shop(slug, name, owner)
 
 
 def add_card_product(codes: int, *, price: int, name: str = "Bench card"):

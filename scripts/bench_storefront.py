@@ -6,7 +6,7 @@ Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
 
 1. a fresh, migrated database ``bench_storefront``; one operator
    (``accounts.services.create_platform_user``) and one shop ``star``
-   (``tenants.provisioning.create_shop``), so the shop answers at
+   (``app.accounts.shops.open_shop``), so the shop answers at
    ``star.bench.localhost``;
 2. six categories (three top categories, each with one child) and 10,000
    card products on sale (price > 0, spread round-robin over the six
@@ -20,7 +20,7 @@ Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
    (``scripts/bench`` runs PostgreSQL with autovacuum off).
 
 Each load runs twice, on two gunicorns started fresh: as deployed (the
-anonymous page cache on, ``app/core/pagecache.py``; wrk sends no cookie, so
+anonymous page cache on, ``app/storefront/pagecache.py``; wrk sends no cookie, so
 every request may be served from it) and with ``PAGE_CACHE_SECONDS=0``, what
 a request costs when nothing is cached. The cache starts empty each time:
 the warm-up and the timed run fill it as buyers would, and a product page
@@ -72,7 +72,7 @@ STOCKED = 20
 CODES_PER_PRODUCT = 25
 CONNECTIONS = 32
 TARGET = 0.60
-#: The platform as deployed (the anonymous page cache on, ``app/core/pagecache.py``),
+#: The platform as deployed (the anonymous page cache on, ``app/storefront/pagecache.py``),
 #: then with it off: what a request costs when it is not cached.
 MODES = (("on", {}), ("off", {"PAGE_CACHE_SECONDS": "0"}))
 

@@ -12,13 +12,13 @@ Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
 
 1. two fresh, migrated databases, ``bench_tenants_1`` and
    ``bench_tenants_10000`` (``_2000``); in each, shop ``shop00000``
-   (``tenants.provisioning.create_shop``) with six categories and 20 card
+   (``app.accounts.shops.open_shop``) with six categories and 20 card
    products on sale (``bench_storefront.seed_shop``), without card stock (a
    product without stock costs the page the same queries, and importing
    codes for 200,000 products would be set-up, not the question);
 2. in the second database, 9,999 (1,999) more shops ``shop00001`` ..
    ``shop09999``, each a copy of the first: its tenant row, an owner of its
-   own with an owner membership (what ``create_shop`` leaves), and copies
+   own with an owner membership (what ``open_shop`` leaves), and copies
    of its six categories and 20 products, written with ``COPY`` in one
    transaction;
 3. ``VACUUM ANALYZE`` of both (``scripts/bench`` runs PostgreSQL without
@@ -51,7 +51,7 @@ the run (other work on a shared machine) weighs on both alike. Each figure
 is the median of its platform's rounds (the mean is in the JSON), with the
 worst round's p99.
 
-The anonymous page cache (``app/core/pagecache.py``) is off on both
+The anonymous page cache (``app/storefront/pagecache.py``) is off on both
 platforms (``PAGE_CACHE_SECONDS=0``): the question is what the number of
 shops costs a request that does its work (host resolution, the shop's
 queries); with the cache on, one shop's page would be a cache hit nearly

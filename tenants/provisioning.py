@@ -1,7 +1,11 @@
-"""Opening, suspending and resuming shops.
+"""The tenant rows: a shop's slug and name rules, its ``Tenant`` row, its
+suspension, and its custom domains and their verification.
 
-Each function owns its transaction (commits on success) and publishes the
-change to every process's host cache after the commit.
+Opening a shop *with its owner* is a use case of the accounts domain
+(``app.accounts.shops.open_shop``): it adds the tenant row here and the
+owner's membership there in one transaction. Every other function here owns
+its transaction (commits on success) and publishes the change to every
+process's host cache after the commit.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import ROLE_OWNER, Membership, PlatformUser
 from app.core.errors import BadHost, Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from tenants.context import all_tenants, tenant_context
@@ -63,9 +66,11 @@ def validate_shop_name(name: str) -> str:
     return value
 
 
-def create_shop(slug: str, name: str, owner: PlatformUser, *, locale: str = "zh_CN") -> Tenant:
-    """Open a shop with ``owner`` as its owner. Atomic; raises ``Conflict``
-    when the slug is taken. The shop answers on its host right after."""
+def add_tenant(slug: str, name: str, *, locale: str = "zh_CN") -> Tenant:
+    """Add the shop's ``Tenant`` row to the caller's transaction (flushed, not
+    committed). ``ValidationFailed`` for a bad slug or name; ``Conflict``
+    when the slug is taken (the transaction is then rolled back). The caller
+    commits and then calls ``invalidate_resolution()`` so the host answers."""
     slug = validate_slug(slug)
     name = validate_shop_name(name)
     taken = Conflict(f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]})
@@ -79,14 +84,6 @@ def create_shop(slug: str, name: str, owner: PlatformUser, *, locale: str = "zh_
         except IntegrityError as exc:  # opened by someone else since the check
             db.session.rollback()
             raise taken from exc
-    with tenant_context(tenant):
-        db.session.add(Membership(tenant_id=tenant.id, user_id=owner.id, role=ROLE_OWNER))
-        try:
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
-    invalidate_resolution()
     return tenant
 
 

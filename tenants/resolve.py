@@ -8,6 +8,10 @@ that sees a different token drops its cache, so all web processes agree
 within one request. A token is never reused (a counter would be, after a
 Redis restart or flush, and a cache filled before it would be trusted
 again). Without Redis the cache is bypassed, never trusted stale.
+
+Whatever else was derived from a host (the storefront's page cache) learns
+of a change through ``resolution_changed``: tenants owns the signal and
+knows nobody who listens to it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import select
 
@@ -29,6 +34,12 @@ from tenants.context import all_tenants
 from tenants.models import TENANT_SUSPENDED, CustomDomain, Tenant
 
 log = logging.getLogger(__name__)
+
+_signals = Namespace()
+#: Sent by :func:`invalidate_resolution` after a shop or domain changed, with
+#: the Flask app as sender: a host may now be another shop's, or no shop's.
+#: Subscribe with ``resolution_changed.connect(receiver, sender=app)``.
+resolution_changed = _signals.signal("kameng.tenants.resolution-changed")
 
 GENERATION_KEY = "kameng:tenants:generation"
 MAX_HOST_HEADER = 300
@@ -151,9 +162,7 @@ def invalidate_resolution() -> None:
         get_redis().set(GENERATION_KEY, _new_token())
     except Exception:  # noqa: BLE001
         log.warning("tenant cache: could not publish invalidation; caches expire by TTL")
-    from app.core.pagecache import bump
-
-    bump([None])  # a host may now be another shop's, or no shop's: no cached page holds
+    resolution_changed.send(current_app._get_current_object())
 
 
 def _lookup(host: str) -> Resolution:

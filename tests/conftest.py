@@ -210,8 +210,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def make_shop(app):
     """make_shop(slug) -> (tenant, owner): a shop with its owner, committed."""
-    from app.accounts import services
-    from tenants import provisioning
+    from app.accounts import services, shops
 
     def make(slug: str, name: str | None = None, owner_email: str | None = None):
         end_outer_transaction()
@@ -219,7 +218,7 @@ def make_shop(app):
             owner = services.create_platform_user(
                 owner_email or f"owner@{slug}.example.com", PASSWORD
             )
-            tenant = provisioning.create_shop(slug, name or f"Shop {slug}", owner)
+            tenant = shops.open_shop(slug, name or f"Shop {slug}", owner)
             db.session.refresh(owner)
             db.session.refresh(tenant)
             db.session.expunge_all()

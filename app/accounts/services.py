@@ -94,6 +94,7 @@ def sign_up_operator(email: str, password: str, *, shop_slug: str, shop_name: st
     at once. ``ValidationFailed`` for bad input, ``Conflict`` when the email or
     the shop address is taken; nothing is written in either case.
     """
+    from app.accounts.shops import open_shop
     from tenants import provisioning
     from tenants.models import Tenant
 
@@ -115,7 +116,7 @@ def sign_up_operator(email: str, password: str, *, shop_slug: str, shop_name: st
     try:
         db.session.add(user)
         db.session.flush()
-        tenant = provisioning.create_shop(slug, shop_name, user)  # commits user and shop
+        tenant = open_shop(slug, shop_name, user)  # commits user and shop
     except Exception:
         db.session.rollback()
         raise

@@ -21,7 +21,7 @@ cards_cli = AppGroup("cards", help="Card stock: bulk import and key rotation.")
 
 
 def _fail(err: Exception) -> None:
-    from tenants.cli import fail
+    from app.core.commands import fail
 
     db.session.rollback()
     fail(err)
@@ -89,7 +89,7 @@ def rotate_key(batch: int) -> None:
     is continued by running it again. Each shop gets an audit row naming
     how many values moved from which key ids.
     """
-    from app.core import audit
+    from app.audit import services as audit
     from app.core.crypto import get_cipher, rotate_batch, stale_count
     from tenants.context import all_tenants, tenant_context
     from tenants.models import Tenant

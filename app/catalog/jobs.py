@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from app.catalog import imports, stock
 from app.catalog.models import CardImport
+from app.core.queues import register_periodic
 from app.extensions import db
 from tenants.context import all_tenants, tenant_context
 
@@ -56,3 +57,6 @@ def release_expired_holds() -> int:
             return moved
         finally:
             db.session.remove()
+
+
+register_periodic(release_expired_holds, "default", "HOLD_RELEASE_INTERVAL_SECONDS")

@@ -1,34 +1,11 @@
-"""The append-only audit log of privileged actions (a card reveal, an
-export, a key rotation). Rows are only ever inserted."""
+"""Moved to the :mod:`app.audit` package (``models.AuditEvent``,
+``services.record``).
 
-from __future__ import annotations
+Kept only while ``app/catalog/stock.py`` and ``app/orders/services.py``
+still read ``from app.core import audit``; delete it once they read
+``from app.audit import services as audit``. ``tests/test_layers.py`` lists
+it as a core module importing a domain until then.
+"""
 
-import uuid
-from datetime import datetime
-
-from sqlalchemy import JSON, DateTime, Index, String, Uuid, func
-from sqlalchemy.orm import Mapped, mapped_column
-
-from app.core.ids import uuid7
-from app.extensions import db
-from tenants.guard import TenantOwned
-
-
-class AuditEvent(TenantOwned, db.Model):
-    __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_tenant_created", "tenant_id", "created_at"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
-    actor: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str] = mapped_column(String(120))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-def record(actor: str, action: str, subject: str, **detail) -> AuditEvent:
-    """Add an audit row to the current shop's session (committed by the caller's
-    transaction, so the record and the action stand or fall together)."""
-    event = AuditEvent(actor=actor, action=action, subject=subject, detail=detail)
-    db.session.add(event)
-    return event
+from app.audit.models import AuditEvent  # noqa: F401
+from app.audit.services import record  # noqa: F401

@@ -13,6 +13,11 @@ Keys come from configuration only:
   the encryption key does not change fingerprints (and so duplicate checks
   keep working across a rotation).
 
+Key rotation (``rotate_batch``) walks every sealed column; this module
+names none of them: each domain declares its own with
+``register_sealed_column`` / ``register_sealed_blob`` in its ``secrets``
+module, which the app assembly imports (``app.SECRET_MODULES``).
+
 The row id is bound as GCM associated data: a ciphertext copied onto another
 row does not decrypt. Nonces are 96 random bits per message (safe far beyond
 any shop's stock: the bound is 2**32 messages per key). Plaintext never
@@ -156,24 +161,61 @@ def get_cipher(app=None) -> CardCipher:
 
 # --- key rotation -------------------------------------------------------------
 
-#: Every column sealed with the card key, as (table, id column, key-id column,
-#: ciphertext column), the row id being the associated data. Key rotation
-#: walks them all; a new sealed column is listed here so rotation covers it.
-SEALED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
-    ("cards", "id", "key_id", "secret"),
-    ("orders", "id", "manual_key_id", "manual_secret"),
-)
-#: Uploads waiting for their import job (``seal_blob``; key id inside the blob).
-SEALED_BLOBS: tuple[tuple[str, str, str], ...] = (("card_imports", "id", "payload"),)
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """A column sealed with ``encrypt``: the row id (``id_column``) is the
+    associated data and ``key_id_column`` names the key. The table must have
+    a ``tenant_id`` column (rotation works shop by shop)."""
+
+    table: str
+    id_column: str
+    key_id_column: str
+    secret_column: str
 
 
-def _stale_rows(spec, tenant_id: uuid.UUID, current: str, limit: int | None):
+@dataclass(frozen=True)
+class SealedBlob:
+    """A column sealed with ``seal_blob`` (the key id is inside the blob)."""
+
+    table: str
+    id_column: str
+    blob_column: str
+
+
+_SEALED: dict[tuple[str, str], SealedColumn | SealedBlob] = {}
+
+
+def register_sealed_column(
+    table: str, id_column: str, key_id_column: str, secret_column: str
+) -> None:
+    """Declare a column sealed with the card key, so key rotation covers it.
+    Each domain registers its own (``<domain>/secrets.py``). Idempotent."""
+    _SEALED[(table, secret_column)] = SealedColumn(table, id_column, key_id_column, secret_column)
+
+
+def register_sealed_blob(table: str, id_column: str, blob_column: str) -> None:
+    """Declare a column sealed with ``seal_blob``, so key rotation covers it. Idempotent."""
+    _SEALED[(table, blob_column)] = SealedBlob(table, id_column, blob_column)
+
+
+def sealed_columns() -> tuple[SealedColumn, ...]:
+    """Every registered ``encrypt`` column, in registration order."""
+    return tuple(c for c in _SEALED.values() if isinstance(c, SealedColumn))
+
+
+def sealed_blobs() -> tuple[SealedBlob, ...]:
+    """Every registered ``seal_blob`` column, in registration order."""
+    return tuple(c for c in _SEALED.values() if isinstance(c, SealedBlob))
+
+
+def _stale_rows(spec: SealedColumn, tenant_id: uuid.UUID, current: str, limit: int | None):
     from sqlalchemy import select
 
     from app.extensions import db
 
-    name, id_col, kid_col, secret_col = spec
-    table = db.metadata.tables.get(name)
+    id_col, kid_col, secret_col = spec.id_column, spec.key_id_column, spec.secret_column
+    table = db.metadata.tables.get(spec.table)
     if table is None:
         return None, None
     query = (
@@ -198,12 +240,13 @@ def stale_count(tenant_id: uuid.UUID) -> int:
 
     cipher = get_cipher()
     total = 0
-    for spec in SEALED_COLUMNS:
+    for spec in sealed_columns():
         _, query = _stale_rows(spec, tenant_id, cipher.current_id, None)
         if query is not None:
             total += db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    for name, _id_col, blob_col in SEALED_BLOBS:
-        table = db.metadata.tables.get(name)
+    for blob_spec in sealed_blobs():
+        blob_col = blob_spec.blob_column
+        table = db.metadata.tables.get(blob_spec.table)
         if table is not None:
             prefix = cipher.current_id.encode("ascii")
             total += sum(
@@ -234,13 +277,13 @@ def rotate_batch(tenant_id: uuid.UUID, limit: int = 1000) -> tuple[int, set[str]
     cipher = get_cipher()
     current = cipher.current_id
     done, old_ids = 0, set()
-    for spec in SEALED_COLUMNS:
+    for spec in sealed_columns():
         if done >= limit:
             break
         table, query = _stale_rows(spec, tenant_id, current, limit - done)
         if table is None:
             continue
-        _, id_col, kid_col, secret_col = spec
+        id_col, kid_col, secret_col = spec.id_column, spec.key_id_column, spec.secret_column
         params = []
         for row_id, kid, blob in db.session.execute(query).all():
             plaintext = cipher.decrypt(row_id, kid, blob)
@@ -260,8 +303,9 @@ def rotate_batch(tenant_id: uuid.UUID, limit: int = 1000) -> tuple[int, set[str]
                 params,
             )
             done += len(params)
-    for name, id_col, blob_col in SEALED_BLOBS:
-        table = db.metadata.tables.get(name)
+    for blob_spec in sealed_blobs():
+        id_col, blob_col = blob_spec.id_column, blob_spec.blob_column
+        table = db.metadata.tables.get(blob_spec.table)
         if table is None or done >= limit:
             continue
         prefix = current.encode("ascii")

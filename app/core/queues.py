@@ -8,10 +8,13 @@ milliseconds and a card shop promises codes within a second. Each worker
 builds the Flask app once and keeps its app context; jobs take ids and a
 tenant id and enter the tenant context themselves.
 
-Periodic jobs are declared in ``PERIODIC`` and enqueued by RQ's own
-``CronScheduler`` (``flask --app wsgi cron``: one per deployment; ``worker
---cron`` starts it as a child process beside the worker). It runs in its own
-process because it installs signal handlers, which only a main thread may.
+Periodic jobs: each domain's ``jobs`` module declares its own with
+:func:`register_periodic` (the function, its queue, and the name of the
+setting that holds its interval in seconds), and the app assembly lists
+those modules (``app.JOB_MODULES``), which :func:`build_cron` imports. RQ's own ``CronScheduler`` enqueues
+them (``flask --app wsgi cron``: one per deployment; ``worker --cron``
+starts it as a child process beside the worker). It runs in its own process
+because it installs signal handlers, which only a main thread may.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -34,13 +39,32 @@ QUEUE_NAMES = ("fulfilment", "default", "imports", "sync", "mail")
 HEARTBEAT_KEY = "kameng:cron:heartbeat"
 ROOT = Path(__file__).resolve().parents[2]
 
-# (dotted function path, queue, interval in seconds)
-PERIODIC: list[tuple[str, str, int]] = [
-    ("app.core.queues.heartbeat", "default", 30),
-    ("app.catalog.jobs.release_expired_holds", "default", 60),
-    ("app.orders.jobs.expire_orders", "default", 30),
-    ("app.orders.jobs.sweep_orders", "fulfilment", 15),
-]
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job the scheduler enqueues every ``app.config[interval_setting]`` seconds."""
+
+    path: str  # dotted path of the function
+    queue: str
+    interval_setting: str
+
+
+_PERIODIC: dict[str, PeriodicJob] = {}
+
+
+def register_periodic(func: Callable | str, queue: str, interval_setting: str) -> None:
+    """Declare a periodic job: ``func`` (or its dotted path) is enqueued on
+    ``queue`` every ``app.config[interval_setting]`` seconds. Idempotent:
+    registering the same function again replaces its entry."""
+    if queue not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {queue!r}")
+    path = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+    _PERIODIC[path] = PeriodicJob(path, queue, interval_setting)
+
+
+def periodic_jobs() -> tuple[PeriodicJob, ...]:
+    """Every periodic job registered so far, in registration order."""
+    return tuple(_PERIODIC.values())
 
 
 def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
@@ -56,6 +80,9 @@ def heartbeat() -> float:
     return now
 
 
+register_periodic(heartbeat, "default", "HEARTBEAT_INTERVAL_SECONDS")
+
+
 def ping(value: str) -> str:
     """A job that proves the round trip web → Redis → worker → result."""
     return f"pong:{value}"
@@ -68,9 +95,17 @@ def _import(path: str):
 
 
 def build_cron(app: Flask) -> CronScheduler:
+    """The scheduler with every periodic job, at the intervals the app's
+    settings name. It first imports the job modules the app assembly lists
+    (``app.extensions["kameng_job_modules"]``): each registers its own jobs."""
+    import importlib
+
+    for module in app.extensions.get("kameng_job_modules", ()):
+        importlib.import_module(module)
     cron = CronScheduler(connection=get_redis(app), logging_level=logging.WARNING)
-    for path, queue, interval in PERIODIC:
-        cron.register(_import(path), queue, interval=interval)
+    for job in periodic_jobs():
+        interval = int(app.config[job.interval_setting])
+        cron.register(_import(job.path), job.queue, interval=interval)
     return cron
 
 

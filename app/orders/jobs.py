@@ -13,6 +13,7 @@ import uuid
 from flask import render_template
 from sqlalchemy import distinct, select
 
+from app.core.queues import register_periodic
 from app.core.redisconn import get_redis
 from app.extensions import db
 from app.orders import fulfilment, lookups
@@ -108,3 +109,7 @@ def sweep_orders() -> int:
             return fulfilment.sweep()
     finally:
         db.session.remove()
+
+
+register_periodic(expire_orders, "default", "ORDER_EXPIRY_INTERVAL_SECONDS")
+register_periodic(sweep_orders, "fulfilment", "ORDER_SWEEP_INTERVAL_SECONDS")

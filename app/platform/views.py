@@ -18,6 +18,7 @@ from app.accounts.auth import (
 )
 from app.accounts.forms import LoginForm, NewShopForm, ShopSignupForm
 from app.accounts.handoff import issue_handoff
+from app.accounts.shops import open_shop
 from app.core.errors import KamengError, NotFound
 from app.core.links import shop_url
 from app.core.pages import flash_error, only_on
@@ -87,7 +88,7 @@ def shops():
     if form.validate_on_submit():
         user = services.get_platform_user(principal.id)
         try:
-            tenant = provisioning.create_shop(form.slug.data, form.shop_name.data, user)
+            tenant = open_shop(form.slug.data, form.shop_name.data, user)
         except KamengError as err:
             db.session.rollback()
             flash_error(form, err)

@@ -35,8 +35,8 @@ def _detach_loaded(*rows) -> None:
 @pytest.fixture
 def make_shop(app):
     """make_shop(slug) -> (tenant, owner): a shop with its owner, committed."""
+    from app.accounts import shops
     from app.accounts.models import PlatformUser
-    from tenants import provisioning
 
     def make(slug: str, name: str | None = None, owner_email: str | None = None):
         end_outer_transaction()
@@ -46,7 +46,7 @@ def make_shop(app):
             )
             db.session.add(owner)
             db.session.flush()
-            tenant = provisioning.create_shop(slug, name or f"Shop {slug}", owner)
+            tenant = shops.open_shop(slug, name or f"Shop {slug}", owner)
             _detach_loaded(tenant, owner)
             return tenant, owner
 

@@ -29,9 +29,9 @@ def worker(inbox, worker):
 @pytest.fixture
 def open_shop(app):
     """open_shop(slug, name) -> the new shop's id (its owner made directly)."""
+    from app.accounts import shops
     from app.accounts.models import PlatformUser
     from app.extensions import db
-    from tenants import provisioning
     from tests.accounts.factories import password_hash
 
     def make(slug: str, name: str):
@@ -39,7 +39,7 @@ def open_shop(app):
             owner = PlatformUser(email=f"owner@{slug}.example.com", password_hash=password_hash())
             db.session.add(owner)
             db.session.flush()
-            tenant_id = provisioning.create_shop(slug, name, owner).id
+            tenant_id = shops.open_shop(slug, name, owner).id
             db.session.remove()
         return tenant_id
 

@@ -58,15 +58,14 @@ class CardsClient:
 
 
 def open_card_shop(app, slug: str) -> CardShop:
-    from app.accounts import services
-    from tenants import provisioning
+    from app.accounts import services, shops
     from tenants.context import tenant_context
 
     end_outer_transaction()
     with app.app_context():
         email = f"owner@{slug}.example.com"
         owner = services.create_platform_user(email, PASSWORD)
-        tenant = provisioning.create_shop(slug, f"Shop {slug}", owner)
+        tenant = shops.open_shop(slug, f"Shop {slug}", owner)
         tenant_id = tenant.id
         with tenant_context(tenant_id):
             _, key = services.create_api_key("owner key", None, "owner")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.core.audit import AuditEvent
+from app.audit.models import AuditEvent
 from app.extensions import db
 from tests.catalog.conftest import add_product, card_rows, stock_counter
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.audit.models import AuditEvent
 from app.core import crypto
-from app.core.audit import AuditEvent
 from app.extensions import db
 from tests.catalog.conftest import add_product, card_rows, codes, stock_counter
 from tests.conftest import end_outer_transaction

@@ -1,4 +1,4 @@
-"""The anonymous storefront cache (``app/core/pagecache.py``): a page is
+"""The anonymous storefront cache (``app/storefront/pagecache.py``): a page is
 kept and served again, and every write that changes what it shows — a price,
 a sale, an import, a suspension — shows on the next visit. Signed-in
 visitors, API keys, other shops and other languages never get a copy that

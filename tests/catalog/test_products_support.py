@@ -82,8 +82,7 @@ class Api:
 @pytest.fixture
 def new_shop(app):
     """new_shop(slug, role='owner') -> Shop with its owner and an API key of ``role``."""
-    from app.accounts import services
-    from tenants import provisioning
+    from app.accounts import services, shops
     from tenants.context import tenant_context
 
     made: list[Shop] = []
@@ -93,7 +92,7 @@ def new_shop(app):
         with app.app_context():
             email = f"owner@{slug}.example.com"
             owner = services.create_platform_user(email, PASSWORD)
-            tenant = provisioning.create_shop(slug, f"Shop {slug}", owner)
+            tenant = shops.open_shop(slug, f"Shop {slug}", owner)
             tenant_id = tenant.id
             with tenant_context(tenant_id):
                 _, key = services.create_api_key("test key", None, role)

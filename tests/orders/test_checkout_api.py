@@ -219,7 +219,7 @@ def test_an_operator_sees_history_with_actors_and_the_codes_on_the_record(
 ):
     from sqlalchemy import select
 
-    from app.core.audit import AuditEvent
+    from app.audit.models import AuditEvent
     from app.extensions import db
     from tenants.context import tenant_context
 

@@ -101,7 +101,7 @@ def test_codes_are_shown_to_an_operator_only_on_request_and_on_the_record(
 ):
     from sqlalchemy import select
 
-    from app.core.audit import AuditEvent
+    from app.audit.models import AuditEvent
     from app.extensions import db
     from app.orders import fulfilment
     from tenants.context import tenant_context

@@ -22,8 +22,12 @@ from tests.orders.support import add_product, codes
 ORDERS = 200
 
 
-def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(app, app_config, make_shop):
+def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(
+    app, app_config, make_shop, monkeypatch
+):
     from app.core.queues import QUEUE_NAMES, get_queue
+
+    monkeypatch.setenv("ORDER_SWEEP_INTERVAL_SECONDS", "1")  # for the workers started below
 
     with app.app_context():  # jobs earlier tests left behind are not this test's
         for name in QUEUE_NAMES:
@@ -69,7 +73,7 @@ def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(app, app
 
     second = start_worker(app, app_config)
     try:
-        deadline = time.monotonic() + 180  # lease 60 s + sweeper every 15 s, as a bound
+        deadline = time.monotonic() + 180  # lease 60 s + sweeper every second, as a bound
         remaining = ORDERS
         while time.monotonic() < deadline and remaining:
             time.sleep(1)

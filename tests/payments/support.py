@@ -60,15 +60,15 @@ class Shop:
 
 
 def make_shop(app, slug: str, *, currency: str = "CNY", stripe_account: str | None = None) -> Shop:
+    from app.accounts import shops
     from app.accounts.models import PlatformUser
-    from tenants import provisioning
     from tenants.models import Tenant
 
     with app.app_context():
         owner = PlatformUser(email=f"owner@{slug}.example.com", password_hash=password_hash())
         db.session.add(owner)
         db.session.flush()
-        tenant = provisioning.create_shop(slug, f"Shop {slug}", owner)
+        tenant = shops.open_shop(slug, f"Shop {slug}", owner)
         tenant = db.session.get(Tenant, tenant.id)
         tenant.currency = currency
         tenant.stripe_account_id = stripe_account

@@ -30,8 +30,7 @@ def detach_loaded(*objs) -> None:
 @pytest.fixture
 def make_shop(app):
     """make_shop(slug) -> (tenant, owner): a shop with its owner, committed."""
-    from app.accounts import services
-    from tenants import provisioning
+    from app.accounts import services, shops
 
     def make(slug: str, name: str | None = None, owner_email: str | None = None):
         end_outer_transaction()
@@ -39,7 +38,7 @@ def make_shop(app):
             owner = services.create_platform_user(
                 owner_email or f"owner@{slug}.example.com", PASSWORD
             )
-            tenant = provisioning.create_shop(slug, name or f"Shop {slug}", owner)
+            tenant = shops.open_shop(slug, name or f"Shop {slug}", owner)
             detach_loaded(tenant, owner)
             return tenant, owner
 
@@ -66,8 +65,8 @@ def make_account(app):
 def bare_shop(app):
     """bare_shop(slug, name=None) -> tenant: a shop whose owner has no
     password, for tests that never sign in (Argon2 costs ~0.3 s a hash)."""
+    from app.accounts import shops
     from app.accounts.models import PlatformUser
-    from tenants import provisioning
 
     def make(slug: str, name: str | None = None):
         end_outer_transaction()
@@ -75,7 +74,7 @@ def bare_shop(app):
             owner = PlatformUser(email=f"owner@{slug}.example.com", password_hash="!")
             db.session.add(owner)
             db.session.commit()
-            tenant = provisioning.create_shop(slug, name or f"Shop {slug}", owner)
+            tenant = shops.open_shop(slug, name or f"Shop {slug}", owner)
             detach_loaded(tenant)
             return tenant
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.accounts import shops
 from app.accounts.models import ROLE_OWNER, Membership, ShopAccount
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
@@ -90,7 +91,7 @@ def test_a_new_shop_has_its_owner_as_owner_member(app_ctx, make_shop):
 def test_a_taken_slug_is_a_conflict_and_opens_nothing(app_ctx, make_shop, again):
     _, owner = make_shop("alpha")
     with pytest.raises(Conflict) as caught:
-        provisioning.create_shop(again, "Copycat", owner)
+        shops.open_shop(again, "Copycat", owner)
     assert caught.value.status == 409
     assert caught.value.errors == {"slug": ["Already taken."]}
     db.session.rollback()
@@ -102,7 +103,7 @@ def test_a_reserved_or_malformed_slug_opens_no_shop(app_ctx, make_shop):
     _, owner = make_shop("alpha")
     for slug in ("www", "a--b", "x"):
         with pytest.raises(ValidationFailed):
-            provisioning.create_shop(slug, "Nope", owner)
+            shops.open_shop(slug, "Nope", owner)
     assert db.session.scalars(select(Tenant.slug)).all() == ["alpha"]
 
 
@@ -127,7 +128,7 @@ def test_a_slug_taken_between_the_check_and_the_insert_is_still_a_conflict(app, 
     event.listen(db.session.registry(), "before_flush", open_it_elsewhere)
     try:
         with pytest.raises(Conflict):
-            provisioning.create_shop("alpha", "Loser", owner)
+            shops.open_shop("alpha", "Loser", owner)
     finally:
         event.remove(db.session.registry(), "before_flush", open_it_elsewhere)
     assert db.session.scalars(select(Tenant.name)).all() == ["Winner"]
