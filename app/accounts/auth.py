@@ -27,7 +27,7 @@ from flask_login import current_user, login_user, logout_user
 from app.accounts import services
 from app.accounts.models import PlatformUser, ShopAccount
 from app.accounts.permissions import ANONYMOUS, Principal, authorize
-from app.core.errors import NotFound, Unauthorized
+from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.extensions import csrf, limiter, login_manager
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,15 @@ def current_principal() -> Principal:
         principal = current_user.principal
     g.principal = principal
     return principal
+
+
+def wallet_owner() -> uuid.UUID:
+    """The shop account whose wallet this request may use; ``Forbidden``
+    for anyone else (an operator, an API key, a guest)."""
+    account_id = current_principal().shop_account_id
+    if account_id is None:
+        raise Forbidden("Only a shop account has a wallet.")
+    return account_id
 
 
 def authenticate_api_request() -> Principal:

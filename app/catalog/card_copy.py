@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 from app.catalog.card_store import Lookup, NewCards, Write
 from app.catalog.models import CARD_AVAILABLE
-from app.core import pagecache
 from app.extensions import db
+from app.storefront import pagecache
 
 #: the columns of ``cards`` an import fills, in the order COPY sends them
 COPY_COLUMNS = (

@@ -14,10 +14,10 @@ import uuid
 
 from sqlalchemy import select
 
+from app.audit import services as audit
 from app.catalog.card_reads import get_card_product, short_fingerprint
 from app.catalog.codes import shown_code, split_card_secret
 from app.catalog.models import CARD_AVAILABLE, Card
-from app.core import audit
 from app.core.crypto import get_cipher
 from app.core.errors import NotFound
 from app.extensions import db

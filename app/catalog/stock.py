@@ -32,9 +32,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 
+from app.audit import services as audit
 from app.catalog import stock_alerts
 from app.catalog.models import CARD_AVAILABLE, CARD_RESERVED, CARD_SOLD, CARD_VOID, Card, Product
-from app.core import audit
 from app.core.errors import KamengError
 from app.extensions import db
 

@@ -5,21 +5,12 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.accounts.auth import current_principal, require
-from app.core.errors import Forbidden
+from app.accounts.auth import require, wallet_owner
 from app.ledger import services
 from app.ledger.schemas import WalletQuery, WalletSchema
 
 blp = Blueprint("wallet_api", __name__, description="The signed-in account's wallet (余额)")
 SECURED = [{"apiKey": []}]
-
-
-def wallet_owner():
-    """The shop account whose wallet this request may use."""
-    principal = current_principal()
-    if principal.kind != "shop_account":
-        raise Forbidden("Only a shop account has a wallet.")
-    return principal.id
 
 
 @blp.route("/me/wallet")

@@ -232,7 +232,7 @@ def delivered_codes(order: Order) -> list[dict]:
 def codes_for_operator(order: Order, actor: str) -> list[dict]:
     """The order's codes for an operator, with an audit record of the view
     (a secret is shown to an operator only on the record). Commits."""
-    from app.core import audit
+    from app.audit import services as audit
 
     codes = delivered_codes(order)
     if codes:

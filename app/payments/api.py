@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.accounts.auth import require
+from app.accounts.auth import require, wallet_owner
 from app.core.errors import NotFound
 from app.core.ids import parse_uuid
 from app.ledger import services as ledger
-from app.ledger.api import wallet_owner
 from app.payments import recharges
 from app.payments.schemas import RechargeCreate, RechargeSchema
 
