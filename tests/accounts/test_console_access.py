@@ -76,10 +76,10 @@ def test_open_console_hands_the_operator_over_once(app, platform, make_shop, bro
 
 
 def test_a_hand_off_link_is_only_good_at_its_own_shop(app, platform, make_shop, browser_for):
-    alpha, owner = make_shop("alpha")
-    bravo, _ = make_shop("bravo")
-    add_member(app, bravo, owner.email, "owner")  # a member of both shops
-    sign_in_on_platform(platform, owner.email)
+    alpha = make_shop("alpha")
+    bravo = make_shop("bravo")
+    add_member(app, bravo, alpha.owner_email, "owner")  # a member of both shops
+    sign_in_on_platform(platform, alpha.owner_email)
 
     link = path_of(hand_off(platform, "alpha").location, "alpha.localhost")
     at_bravo = browser_for("bravo.localhost")
@@ -168,7 +168,7 @@ def test_the_console_refuses_a_platform_user_who_is_not_a_member(make_shop, brow
 
 
 def test_the_console_refuses_a_wrong_password_and_a_buyer(make_shop, make_account, browser_for):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     browser = browser_for("alpha.localhost")
     for email, password in [
@@ -182,7 +182,7 @@ def test_the_console_refuses_a_wrong_password_and_a_buyer(make_shop, make_accoun
 
 
 def test_a_buyer_session_does_not_open_the_console(make_shop, make_account, browser_for):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     browser = browser_for("alpha.localhost")
     browser.submit("/account/login", {"email": "buyer@example.com", "password": PASSWORD})
@@ -191,7 +191,7 @@ def test_a_buyer_session_does_not_open_the_console(make_shop, make_account, brow
 
 
 def test_staff_see_accounts_but_not_api_keys(app, make_shop, make_account, browser_for):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     add_member(app, tenant, "staff@example.com", "staff")
     browser = browser_for("alpha.localhost")
@@ -209,8 +209,8 @@ def test_staff_see_accounts_but_not_api_keys(app, make_shop, make_account, brows
 
 
 def test_the_console_lists_only_its_own_shops_accounts(make_shop, make_account, browser_for):
-    alpha, _ = make_shop("alpha")
-    bravo, _ = make_shop("bravo")
+    alpha = make_shop("alpha")
+    bravo = make_shop("bravo")
     make_account(alpha, "mine@example.com")
     make_account(bravo, "theirs@example.com")
     browser = browser_for("alpha.localhost")
@@ -228,7 +228,7 @@ def test_a_removed_member_loses_the_console_at_once(app, make_shop, browser_for)
     from app.accounts.models import Membership
     from tenants.context import tenant_context
 
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     add_member(app, tenant, "staff@example.com", "staff")
     browser = browser_for("alpha.localhost")
     console_sign_in(browser, "staff@example.com")

@@ -122,7 +122,7 @@ def test_expire_due_expires_unpaid_orders_and_returns_their_stock(shop_ctx):
 def test_the_expiry_job_expires_orders_of_every_shop(app, card_shop, make_shop):
     from tests.orders.support import add_product, codes
 
-    other, _ = make_shop("bravo")
+    other = make_shop("bravo")
     other_product = add_product(app, other, stock=codes("B", 2))
     with app.app_context():
         for tenant, product in ((card_shop.tenant, card_shop.product_id), (other, other_product)):

@@ -144,7 +144,7 @@ def _call(client, case: Case, target: dict, headers: dict | None = None, token_o
 def _sign_in_operator(browser_for, shop):
     browser = browser_for(shop["host"])
     response = browser.submit(
-        "/console/login", {"email": shop["owner"].email, "password": PASSWORD}
+        "/console/login", {"email": shop["owner_email"], "password": PASSWORD}
     )
     assert response.status_code == 302
     return browser, csrf_header(browser)

@@ -28,7 +28,7 @@ def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(app, app
     with app.app_context():  # jobs earlier tests left behind are not this test's
         for name in QUEUE_NAMES:
             get_queue(name, app).empty()
-    tenant, _ = make_shop("alpha", "Alpha")
+    tenant = make_shop("alpha", "Alpha")
     product_id = add_product(app, tenant, stock=codes("KILL", ORDERS), max_quantity=1)
     order_ids = []
     with app.app_context(), tenant_context(tenant):
