@@ -98,6 +98,9 @@ def _empty_tables() -> None:
             # Self-references (categories) and row order make per-row checks
             # fail mid-way; checked once at commit, the empty tables pass.
             conn.execute(text("PRAGMA defer_foreign_keys=ON"))
+            # A category's parent is RESTRICT, which SQLite checks at once
+            # even with deferred keys: cut the tree first.
+            conn.execute(text("UPDATE categories SET parent_id = NULL"))
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
 

@@ -133,9 +133,7 @@ def open_shop(
             if staff_key:
                 _, keys["staff_key"] = services.create_api_key("staff key", None, "staff")
         db.session.refresh(tenant)
-        shop = Shop(
-            tenant.id, slug, tenant.name, tenant.currency, owner.id, owner.email, **keys
-        )
+        shop = Shop(tenant.id, slug, tenant.name, tenant.currency, owner.id, owner.email, **keys)
         db.session.remove()
     return shop
 
@@ -245,7 +243,7 @@ def run_in_shop(app, shop, fn: Callable[..., T], *args, **kwargs) -> T:
             db.session.remove()
 
 
-def card_counts(app, shop, product_id) -> dict[str, int]:
+def card_statuses(app, shop, product_id) -> dict[str, int]:
     """The product's cards by status, as ``catalog.stock.counts`` reports them."""
     from app.catalog import stock
 

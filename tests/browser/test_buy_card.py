@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.factories import add_product, codes
 from tests.orders.conftest import _empty_queues, mail_server  # noqa: F401
-from tests.orders.support import add_product, codes
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     GIF_1X1,
     JPEG_HEAD,
     PNG_1X1,

@@ -8,8 +8,7 @@ import pytest
 from app.catalog import services
 from app.catalog.inputs import validate_inputs
 from app.core.errors import Conflict, ValidationFailed
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     cards,
     product,
 )
@@ -301,8 +300,8 @@ def test_writes_need_an_operator(shop, api_for):
     assert anonymous.post("/api/v1/products", json={"name": "x", "price": 1}).status_code == 401
 
 
-def test_staff_keys_manage_products(new_shop, api_for):
-    staff = api_for(new_shop("bravo", role="staff"))
+def test_staff_keys_manage_products(make_shop, api_for):
+    staff = api_for(make_shop("bravo", key_role="staff"))
 
     response = staff.post("/api/v1/products", json={"name": "Staff made", "price": 1})
 

@@ -11,23 +11,19 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from tests.payments.support import assert_ledgers_balanced, make_account, make_shop
+from tests.factories import add_account, open_shop
+from tests.payments.support import assert_ledgers_balanced
 
 pytestmark = pytest.mark.critical
 
 
 @pytest.fixture
-def shop(app):
-    return make_shop(app, "ledger")
-
-
-@pytest.fixture
 def buyer(app, shop):
-    return make_account(app, shop, "buyer@ledger.example.com")
+    return add_account(app, shop, "buyer@ledger.example.com").id
 
 
 @pytest.fixture
-def in_shop(app, shop):
+def run_in_shop(app, shop):
     """An app context inside the shop (the test's own session)."""
     from tenants.context import tenant_context
 
@@ -223,7 +219,7 @@ def test_one_shops_ledger_is_invisible_to_another(app, shop, buyer):
     from app.ledger import services as ledger
     from tenants.context import tenant_context
 
-    other = make_shop(app, "ledger-other")
+    other = open_shop(app, "ledger-other")
     with app.app_context():
         with tenant_context(shop.id):
             recharge(buyer, 700)

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.api.support import assert_problem, bearer, csrf_header, shop_rows
+from tests.api.support import csrf_header
 from tests.conftest import PASSWORD
-from tests.orders.support import (
+from tests.factories import (
     add_product,
     add_stock,
+    assert_problem,
+    bearer,
     codes,
-    order_body,
-    order_id,
-    pay,
-    placed,
     run_in_shop,
+    shop_rows,
 )
+from tests.orders.support import order_body, order_id, pay, placed
 
 pytestmark = pytest.mark.critical
 

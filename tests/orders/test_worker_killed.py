@@ -17,7 +17,7 @@ from app.orders import services
 from app.orders.models import Order, OrderEvent
 from tenants.context import tenant_context
 from tests.conftest import start_worker, stop_worker
-from tests.orders.support import add_product, codes
+from tests.factories import add_product, codes
 
 ORDERS = 200
 
