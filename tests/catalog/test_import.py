@@ -13,15 +13,7 @@ from app.catalog import imports
 from app.catalog.models import CardImport
 from app.extensions import db
 from tests.catalog.support import card_rows, codes, no_stored_codes, stock_counter
-from tests.factories import add_product
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["type"].endswith("/" + slug), body
-    return body
+from tests.factories import add_product, assert_problem
 
 
 def test_same_10000_line_gbk_file_twice_imports_then_reports_duplicates(
@@ -58,7 +50,7 @@ def test_malformed_file_gets_line_numbers_and_imports_nothing(
     text = "GOOD-1\nA|B|C\nGOOD-2\n\nGOOD-1\n" + "X" * 300 + "\nGOOD-3\n"
     response = api_for(card_shop).import_text(card_product, text)
 
-    body = problem(response, 422, "invalid-card-file")
+    body = assert_problem(response, 422, "invalid-card-file")
     assert body["imported"] == 0
     assert body["invalid"] == 2
     assert body["invalid_lines"] == [
@@ -75,7 +67,9 @@ def test_malformed_file_gets_line_numbers_and_imports_nothing(
 
 def test_report_lists_only_the_first_100_of_each_kind(app, card_shop, card_product, api_for):
     text = "\n".join(["A|B|C"] * 150) + "\n"
-    body = problem(api_for(card_shop).import_text(card_product, text), 422, "invalid-card-file")
+    body = assert_problem(
+        api_for(card_shop).import_text(card_product, text), 422, "invalid-card-file"
+    )
     assert body["invalid"] == 150
     assert [i["line"] for i in body["invalid_lines"]] == list(range(1, 101))
 
@@ -138,20 +132,22 @@ def test_another_shop_may_hold_the_same_codes(
 
 def test_a_product_that_is_not_a_card_product_takes_no_codes(app, card_shop, api_for):
     topup = add_product(app, card_shop, kind="topup")
-    body = problem(api_for(card_shop).import_text(topup, "X1\n"), 422, "validation-failed")
+    body = assert_problem(api_for(card_shop).import_text(topup, "X1\n"), 422, "validation-failed")
     assert body["errors"] == {"kind": ["Not a card product."]}
 
 
 def test_unknown_or_other_shops_product_is_not_found(app, card_shop, other_card_shop, api_for):
     theirs = add_product(app, other_card_shop)
     api = api_for(card_shop)
-    problem(api.import_text(theirs, "X1\n"), 404, "not-found")
-    problem(api.import_text("not-an-id", "X1\n"), 404, "not-found")
+    assert_problem(api.import_text(theirs, "X1\n"), 404, "not-found")
+    assert_problem(api.import_text("not-an-id", "X1\n"), 404, "not-found")
     assert card_rows(app, other_card_shop.tenant_id) == []
 
 
 def test_empty_upload_is_refused(card_shop, card_product, api_for):
-    body = problem(api_for(card_shop).import_text(card_product, "\n \n"), 422, "validation-failed")
+    body = assert_problem(
+        api_for(card_shop).import_text(card_product, "\n \n"), 422, "validation-failed"
+    )
     assert body["errors"] == {"file": ["No codes found."]}
 
 
@@ -159,11 +155,11 @@ def test_json_is_not_an_upload_format(card_shop, card_product, api_for):
     response = api_for(card_shop).post(
         f"/api/v1/products/{card_product}/cards", json={"codes": ["A"]}
     )
-    problem(response, 415, "unsupported-media-type")
+    assert_problem(response, 415, "unsupported-media-type")
 
 
 def test_bytes_that_are_not_text_are_rejected_whole(app, card_shop, card_product, api_for):
-    body = problem(
+    body = assert_problem(
         api_for(card_shop).import_text(card_product, b"\xff\xfe\x00\x81\n"),
         422,
         "invalid-card-file",
@@ -177,7 +173,7 @@ def test_an_upload_over_the_size_limit_is_a_413_problem(
 ):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024)
     api = api_for(card_shop)
-    body = problem(api.import_text(card_product, "C" * 2048), 413, "payload-too-large")
+    body = assert_problem(api.import_text(card_product, "C" * 2048), 413, "payload-too-large")
     assert body["detail"].startswith("Uploads are limited to 1,024 bytes;")
     assert body["limit"] == 1024
     multipart = api.post(
@@ -185,17 +181,21 @@ def test_an_upload_over_the_size_limit_is_a_413_problem(
         data={"file": (io.BytesIO(b"C" * 4096), "big.txt")},
         content_type="multipart/form-data",
     )
-    problem(multipart, 413, "payload-too-large")
+    assert_problem(multipart, 413, "payload-too-large")
     assert card_rows(app, card_shop.tenant_id) == []
 
 
-def test_staff_may_import(card_shop, card_product, api_for):
+def test_staff_may_import(app, card_shop, card_product, api_for):
     response = api_for(card_shop, card_shop.staff_key).import_text(card_product, "S1\n")
     assert response.status_code == 201
+    assert response.get_json()["imported"] == 1
+    [card] = card_rows(app, card_shop.tenant_id)
+    assert (card["product_id"], card["status"]) == (card_product, "available")
+    assert stock_counter(app, card_product) == 1
 
 
 def test_import_needs_an_operator(card_shop, card_product, api_for):
-    problem(api_for(card_shop, None).import_text(card_product, "S1\n"), 401, "unauthorized")
+    assert_problem(api_for(card_shop, None).import_text(card_product, "S1\n"), 401, "unauthorized")
 
 
 def test_a_lost_race_with_another_import_stores_nothing(
@@ -205,7 +205,7 @@ def test_a_lost_race_with_another_import_stores_nothing(
     api.import_text(card_product, "RACE-1\n")
     # As if another import stored RACE-1 between our duplicate check and our insert.
     monkeypatch.setattr(imports, "_fingerprint_lookup", no_stored_codes)
-    body = problem(
+    body = assert_problem(
         api.import_text(card_product, "RACE-0\nRACE-1\nRACE-2\n"), 409, "import-conflict"
     )
     assert "nothing was imported" in body["detail"]

@@ -298,6 +298,7 @@ def test_writes_need_an_operator(shop, api_for):
     anonymous = api_for(shop, key=None)
 
     assert anonymous.post("/api/v1/products", json={"name": "x", "price": 1}).status_code == 401
+    assert api_for(shop).get("/api/v1/products").get_json()["items"] == []
 
 
 def test_staff_keys_manage_products(make_shop, api_for):
@@ -306,3 +307,5 @@ def test_staff_keys_manage_products(make_shop, api_for):
     response = staff.post("/api/v1/products", json={"name": "Staff made", "price": 1})
 
     assert response.status_code == 201
+    [made] = staff.get("/api/v1/products").get_json()["items"]
+    assert (made["id"], made["name"], made["price"]) == (response.get_json()["id"], "Staff made", 1)
