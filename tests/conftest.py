@@ -9,6 +9,7 @@ after each test every table is emptied and our Redis keys are deleted.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -23,6 +24,8 @@ from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
+from tests import factories
+from tests.factories import PASSWORD, Shop, end_outer_transaction  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every app the suite builds (and its worker processes) hashes passwords with
@@ -95,6 +98,9 @@ def _empty_tables() -> None:
             # Self-references (categories) and row order make per-row checks
             # fail mid-way; checked once at commit, the empty tables pass.
             conn.execute(text("PRAGMA defer_foreign_keys=ON"))
+            # A category's parent is RESTRICT, which SQLite checks at once
+            # even with deferred keys: cut the tree first.
+            conn.execute(text("UPDATE categories SET parent_id = NULL"))
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
 
@@ -121,19 +127,6 @@ def app_ctx(app):
     with app.app_context():
         yield app
         db.session.remove()
-
-
-def end_outer_transaction() -> None:
-    """Commit the test's own session (if any) before work in another session.
-
-    On SQLite every transaction begins with BEGIN IMMEDIATE (see
-    ``app.extensions.configure_sqlite``), so a test holding a transaction
-    open in its app context would block the request it is about to make.
-    """
-    from flask import has_app_context
-
-    if has_app_context():
-        db.session.commit()
 
 
 # --- clients bound to a host ---------------------------------------------
@@ -202,77 +195,68 @@ def browser_for(app):
     return make
 
 
-# --- factories -----------------------------------------------------------
-
-PASSWORD = "correct horse battery"
+# --- factories (tests/factories.py) as fixtures --------------------------
 
 
 @pytest.fixture
 def make_shop(app):
-    """make_shop(slug) -> (tenant, owner): a shop with its owner, committed."""
-    from app.accounts import services, shops
-
-    def make(slug: str, name: str | None = None, owner_email: str | None = None):
-        end_outer_transaction()
-        with app.app_context():
-            owner = services.create_platform_user(
-                owner_email or f"owner@{slug}.example.com", PASSWORD
-            )
-            tenant = shops.open_shop(slug, name or f"Shop {slug}", owner)
-            db.session.refresh(owner)
-            db.session.refresh(tenant)
-            db.session.expunge_all()
-            return tenant, owner
-
-    return make
+    """make_shop(slug, name=None, *, owner_email=None, currency=None,
+    stripe_account=None, key_role=None, staff_key=False) -> Shop."""
+    return functools.partial(factories.open_shop, app)
 
 
 @pytest.fixture
 def make_account(app):
-    """make_account(tenant, email, role='customer') -> ShopAccount."""
-    from app.accounts import services
-    from tenants.context import tenant_context
-
-    def make(tenant, email: str, role: str = "customer"):
-        end_outer_transaction()
-        with app.app_context(), tenant_context(tenant):
-            account = services.create_shop_account(email, PASSWORD, role=role)
-            db.session.refresh(account)
-            db.session.expunge_all()
-            return account
-
-    return make
+    """make_account(shop, email, role='customer') -> ShopAccount (detached, loaded)."""
+    return functools.partial(factories.add_account, app)
 
 
 @pytest.fixture
 def make_api_key(app):
-    """make_api_key(tenant, role='owner') -> plaintext key."""
-    from app.accounts import services
-    from tenants.context import tenant_context
-
-    def make(tenant, role: str = "owner") -> str:
-        end_outer_transaction()
-        with app.app_context(), tenant_context(tenant):
-            _, plaintext = services.create_api_key("test key", None, role)
-            return plaintext
-
-    return make
+    """make_api_key(shop, role='owner', name='test key') -> plaintext key."""
+    return functools.partial(factories.add_api_key, app)
 
 
 @pytest.fixture
-def two_shops(make_shop, make_account, make_api_key):
-    """Two shops, each with an owner key, a buyer and an agent."""
-    shops = {}
-    for slug in ("alpha", "bravo"):
-        tenant, owner = make_shop(slug)
-        shops[slug] = {
-            "tenant": tenant,
-            "owner": owner,
-            "key": make_api_key(tenant),
-            "buyer": make_account(tenant, f"buyer@{slug}.example.com"),
-            "agent": make_account(tenant, f"agent@{slug}.example.com", "agent"),
+def make_product(app):
+    """make_product(shop, *, name, price, kind, stock, ...) -> product id."""
+    return functools.partial(factories.add_product, app)
+
+
+@pytest.fixture
+def in_shop(app):
+    """in_shop(shop, fn, *args, **kw): ``fn``'s result, run in the shop's context."""
+    return functools.partial(factories.run_in_shop, app)
+
+
+@pytest.fixture
+def shop(make_shop) -> Shop:
+    """The shop ``alpha`` with an owner API key."""
+    return make_shop("alpha", key_role="owner")
+
+
+@pytest.fixture
+def shops(make_shop) -> dict[str, Shop]:
+    """The shops ``alpha`` and ``bravo``, each with an owner API key."""
+    return {slug: make_shop(slug, key_role="owner") for slug in ("alpha", "bravo")}
+
+
+@pytest.fixture
+def two_shops(make_shop, make_account):
+    """The shops ``alpha`` and ``bravo`` as dicts: its ``Shop`` (also as
+    ``tenant``), owner email, owner ``key``, a ``buyer`` and an ``agent``."""
+    made = {slug: make_shop(slug, key_role="owner") for slug in ("alpha", "bravo")}
+    return {
+        slug: {
+            "shop": shop,
+            "tenant": shop,
+            "owner_email": shop.owner_email,
+            "key": shop.key,
+            "buyer": make_account(shop, f"buyer@{slug}.example.com"),
+            "agent": make_account(shop, f"agent@{slug}.example.com", "agent"),
         }
-    return shops
+        for slug, shop in made.items()
+    }
 
 
 # --- a real RQ worker ----------------------------------------------------

@@ -76,10 +76,10 @@ def test_open_console_hands_the_operator_over_once(app, platform, make_shop, bro
 
 
 def test_a_hand_off_link_is_only_good_at_its_own_shop(app, platform, make_shop, browser_for):
-    alpha, owner = make_shop("alpha")
-    bravo, _ = make_shop("bravo")
-    add_member(app, bravo, owner.email, "owner")  # a member of both shops
-    sign_in_on_platform(platform, owner.email)
+    alpha = make_shop("alpha")
+    bravo = make_shop("bravo")
+    add_member(app, bravo, alpha.owner_email, "owner")  # a member of both shops
+    sign_in_on_platform(platform, alpha.owner_email)
 
     link = path_of(hand_off(platform, "alpha").location, "alpha.localhost")
     at_bravo = browser_for("bravo.localhost")
@@ -98,6 +98,8 @@ def test_an_operator_gets_no_hand_off_to_a_shop_they_are_not_a_member_of(platfor
     sign_in_on_platform(platform, "owner@alpha.example.com")
     assert hand_off(platform, "bravo").status_code == 404
     assert hand_off(platform, "nosuch").status_code == 404
+    # The same browser at bravo's host is not in bravo's console.
+    assert platform.on("bravo.localhost").get("/console/").location.startswith("/console/login")
 
 
 def test_a_forged_or_tampered_hand_off_token_is_refused(platform, make_shop, browser_for):
@@ -168,7 +170,7 @@ def test_the_console_refuses_a_platform_user_who_is_not_a_member(make_shop, brow
 
 
 def test_the_console_refuses_a_wrong_password_and_a_buyer(make_shop, make_account, browser_for):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     browser = browser_for("alpha.localhost")
     for email, password in [
@@ -181,17 +183,27 @@ def test_the_console_refuses_a_wrong_password_and_a_buyer(make_shop, make_accoun
     assert browser.get("/console/").location.startswith("/console/login")
 
 
-def test_a_buyer_session_does_not_open_the_console(make_shop, make_account, browser_for):
-    tenant, _ = make_shop("alpha")
+def test_a_buyer_session_does_not_open_the_console(
+    make_shop, make_account, make_api_key, browser_for
+):
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
+    key = make_api_key(tenant)
     browser = browser_for("alpha.localhost")
     browser.submit("/account/login", {"email": "buyer@example.com", "password": PASSWORD})
-    assert browser.get("/console/").status_code == 403
-    assert browser.get("/console/api-keys").status_code == 403
+    dashboard = browser.get("/console/")
+    keys_page = browser.get("/console/api-keys")
+    assert dashboard.status_code == 403
+    assert keys_page.status_code == 403
+    # Nothing of the console reaches the buyer: no key's name or prefix.
+    assert "test key" not in text_of(keys_page)
+    assert key.split("_")[1] not in text_of(keys_page)
+    # The buyer is still signed in as the buyer, not turned away from the shop.
+    assert browser.get("/api/v1/me").get_json()["email"] == "buyer@example.com"
 
 
 def test_staff_see_accounts_but_not_api_keys(app, make_shop, make_account, browser_for):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     add_member(app, tenant, "staff@example.com", "staff")
     browser = browser_for("alpha.localhost")
@@ -209,8 +221,8 @@ def test_staff_see_accounts_but_not_api_keys(app, make_shop, make_account, brows
 
 
 def test_the_console_lists_only_its_own_shops_accounts(make_shop, make_account, browser_for):
-    alpha, _ = make_shop("alpha")
-    bravo, _ = make_shop("bravo")
+    alpha = make_shop("alpha")
+    bravo = make_shop("bravo")
     make_account(alpha, "mine@example.com")
     make_account(bravo, "theirs@example.com")
     browser = browser_for("alpha.localhost")
@@ -228,7 +240,7 @@ def test_a_removed_member_loses_the_console_at_once(app, make_shop, browser_for)
     from app.accounts.models import Membership
     from tenants.context import tenant_context
 
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     add_member(app, tenant, "staff@example.com", "staff")
     browser = browser_for("alpha.localhost")
     console_sign_in(browser, "staff@example.com")

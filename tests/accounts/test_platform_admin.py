@@ -76,7 +76,7 @@ def test_the_platform_console_is_not_on_shop_hosts(platform_admin, make_shop, br
 def test_suspending_a_shop_from_the_page_closes_it_and_resuming_opens_it(
     platform, platform_admin, make_shop, make_api_key, browser_for
 ):
-    tenant, _ = make_shop("alpha", name="Alpha Cards")
+    tenant = make_shop("alpha", name="Alpha Cards")
     key = make_api_key(tenant)
     sign_in(platform, platform_admin)
     shop = in_english(browser_for("alpha.localhost"))

@@ -33,7 +33,7 @@ def accounts_with(app, email: str) -> list[ShopAccount]:
 
 
 def test_a_buyer_signs_up_and_sees_their_account(app, make_shop, browser_for):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     browser = browser_for("alpha.localhost")
 
     response = sign_up(browser, "Buyer@Example.com")
@@ -69,7 +69,7 @@ def test_shop_account_passwords_are_argon2id_hashes(app, make_shop, browser_for)
 def test_bad_shop_sign_up_shows_why_and_creates_nothing(
     app, make_shop, make_account, browser_for, email, password, confirm, message
 ):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "taken@example.com")
     browser = browser_for("alpha.localhost")
 
@@ -105,8 +105,8 @@ def test_the_same_email_at_two_shops_is_two_accounts(app, make_shop, browser_for
 
 @pytest.mark.critical
 def test_a_session_on_shop_a_is_not_a_session_on_shop_b(app, make_shop, make_account, browser_for):
-    tenant_a, _ = make_shop("alpha")
-    tenant_b, _ = make_shop("bravo")
+    tenant_a = make_shop("alpha")
+    tenant_b = make_shop("bravo")
     make_account(tenant_a, "buyer@example.com")
     make_account(tenant_b, "buyer@example.com")  # the same person, also a buyer at bravo
     at_alpha = browser_for("alpha.localhost")
@@ -131,7 +131,7 @@ def test_a_session_on_shop_a_is_not_a_session_on_shop_b(app, make_shop, make_acc
 
 
 def test_a_buyer_signs_in_and_out(make_shop, make_account, browser_for):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     browser = browser_for("alpha.localhost")
 
@@ -156,7 +156,7 @@ def test_a_buyer_signs_in_and_out(make_shop, make_account, browser_for):
 def test_keep_me_signed_in_on_a_shop_outlives_the_session_cookie(
     make_shop, make_account, browser_for
 ):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     browser = browser_for("alpha.localhost")
     sign_in(browser, "buyer@example.com", remember="y")
@@ -176,7 +176,7 @@ def test_an_operator_password_does_not_open_a_buyer_account(make_shop, browser_f
 def test_a_deactivated_account_is_signed_out_and_cannot_sign_in(
     make_shop, make_account, make_api_key, browser_for
 ):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     account = make_account(tenant, "buyer@example.com")
     key = make_api_key(tenant)
     browser = browser_for("alpha.localhost")
@@ -275,7 +275,7 @@ def platform_login_answers(browser) -> int:
 def test_signing_out_of_a_shop_makes_copies_of_the_cookies_worthless(
     make_shop, make_account, browser_for
 ):
-    tenant, _ = make_shop("alpha")
+    tenant = make_shop("alpha")
     make_account(tenant, "buyer@example.com")
     browser = browser_for("alpha.localhost")
     sign_in(browser, "buyer@example.com", remember="y")

@@ -51,7 +51,7 @@ def console_session(browser_for):
     def sign_in(shop):
         browser = browser_for(shop["host"])
         response = browser.submit(
-            "/console/login", {"email": shop["owner"].email, "password": PASSWORD}
+            "/console/login", {"email": shop["owner_email"], "password": PASSWORD}
         )
         assert response.status_code == 302 and response.location.endswith("/console/")
         return browser

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.support import api_key_rows, assert_problem, bearer, csrf_header, shop_rows
+from tests.api.support import api_key_rows, csrf_header
+from tests.factories import assert_problem, bearer, shop_rows
 
 pytestmark = pytest.mark.critical
 

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from tests.api.support import api_key_rows, assert_problem, bearer, csrf_header
+from tests.api.support import api_key_rows, csrf_header
 from tests.api.test_cross_tenant import ENDPOINTS
+from tests.factories import assert_problem, bearer
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.factories import add_product, codes
 from tests.orders.conftest import _empty_queues, mail_server  # noqa: F401
-from tests.orders.support import add_product, codes
 
 pytestmark = pytest.mark.browser
 
@@ -26,32 +26,12 @@ def worker(inbox, worker):
     return worker
 
 
-@pytest.fixture
-def open_shop(app):
-    """open_shop(slug, name) -> the new shop's id (its owner made directly)."""
-    from app.accounts import shops
-    from app.accounts.models import PlatformUser
-    from app.extensions import db
-    from tests.accounts.factories import password_hash
-
-    def make(slug: str, name: str):
-        with app.app_context():
-            owner = PlatformUser(email=f"owner@{slug}.example.com", password_hash=password_hash())
-            db.session.add(owner)
-            db.session.flush()
-            tenant_id = shops.open_shop(slug, name, owner).id
-            db.session.remove()
-        return tenant_id
-
-    return make
-
-
 def test_a_guest_buys_a_card_with_sandbox_and_sees_the_code(
-    page, live_server, app, open_shop, worker, inbox, tmp_path
+    page, live_server, app, make_shop, worker, inbox, tmp_path
 ):
-    tenant = open_shop("star-cards", "Star Game Cards")
+    shop = make_shop("star-cards", "Star Game Cards")
     stock = codes("STEAM", 3)
-    product_id = add_product(app, tenant, stock=stock)
+    product_id = add_product(app, shop, stock=stock)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
 
     page.goto(live_server.url(f"/p/{product_id}", slug="star-cards"))
@@ -83,9 +63,9 @@ def test_a_guest_buys_a_card_with_sandbox_and_sees_the_code(
     assert delivered in mail.get_body(preferencelist=("plain",)).get_content()
 
 
-def test_a_guest_finds_the_order_again_by_email_and_number(page, live_server, app, open_shop):
-    tenant = open_shop("moon-cards", "Moon Cards")
-    product_id = add_product(app, tenant, stock=codes("XBOX", 2))
+def test_a_guest_finds_the_order_again_by_email_and_number(page, live_server, app, make_shop):
+    shop = make_shop("moon-cards", "Moon Cards")
+    product_id = add_product(app, shop, stock=codes("XBOX", 2))
     page.goto(live_server.url(f"/buy/{product_id}", slug="moon-cards"))
     page.get_by_label("Email for delivery").fill("mei@example.com")
     page.get_by_role("button", name="Continue to payment").click()

@@ -1,127 +1,75 @@
-"""Fixtures of the card stock tests (import, stock, secrets, CLI).
+"""Fixtures of the catalogue tests, built on the shared factories
+(``tests/factories.py``, as fixtures in ``tests/conftest.py``).
 
-Shops are opened through the real services and handed back as plain values
-(``CardShop``: ids and keys), products are ORM rows inserted in the shop's
-context (the products API is tested elsewhere), and codes go in through the
-real import. Names start with ``card``/``cards`` so that they never shadow
-the fixtures other catalogue tests import by name.
+- ``api_for(shop, key=shop.key)`` / ``api``: an API client on a shop's host
+  sending one key (or none); ``console_api(shop)``: the owner's console
+  session with the CSRF header API writes need.
+- ``card_shop`` / ``other_card_shop``: shops with an owner and a staff key
+  for the card stock tests (import, stock, secrets, CLI); ``card_product``:
+  a card product of ``card_shop`` (an ORM row: the products API is tested
+  elsewhere).
+- ``in_card_shop(shop)``: the shop's context as a context manager.
 """
 
 from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import pytest
 
 from app.extensions import db
-from tests.conftest import PASSWORD, end_outer_transaction
-
-
-@dataclass(frozen=True)
-class CardShop:
-    tenant_id: uuid.UUID
-    slug: str
-    owner_email: str
-    key: str  # an owner key
-    staff_key: str
-
-    @property
-    def host(self) -> str:
-        return f"{self.slug}.localhost"
-
-
-class CardsClient:
-    """A client on one shop's host sending one API key (or none)."""
-
-    def __init__(self, browser, key: str | None) -> None:
-        self.browser = browser
-        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
-
-    def open(self, method: str, path: str, **kw):
-        headers = {**self.headers, **kw.pop("headers", {})}
-        return self.browser.open(method, path, headers=headers, **kw)
-
-    def get(self, path, **kw):
-        return self.open("GET", path, **kw)
-
-    def post(self, path, **kw):
-        return self.open("POST", path, **kw)
-
-    def import_text(self, product_id, data: bytes | str, **kw):
-        if isinstance(data, str):
-            data = data.encode()
-        return self.post(
-            f"/api/v1/products/{product_id}/cards", data=data, content_type="text/plain", **kw
-        )
-
-
-def open_card_shop(app, slug: str) -> CardShop:
-    from app.accounts import services, shops
-    from tenants.context import tenant_context
-
-    end_outer_transaction()
-    with app.app_context():
-        email = f"owner@{slug}.example.com"
-        owner = services.create_platform_user(email, PASSWORD)
-        tenant = shops.open_shop(slug, f"Shop {slug}", owner)
-        tenant_id = tenant.id
-        with tenant_context(tenant_id):
-            _, key = services.create_api_key("owner key", None, "owner")
-            _, staff_key = services.create_api_key("staff key", None, "staff")
-        db.session.remove()
-    return CardShop(tenant_id, slug, email, key, staff_key)
+from tests.catalog.support import Api
+from tests.factories import PASSWORD, Shop, add_product, end_outer_transaction
 
 
 @pytest.fixture
-def card_shop(app) -> CardShop:
-    return open_card_shop(app, "cards")
+def card_shop(make_shop) -> Shop:
+    return make_shop("cards", key_role="owner", staff_key=True)
 
 
 @pytest.fixture
-def other_card_shop(app) -> CardShop:
-    return open_card_shop(app, "othercards")
-
-
-def add_product(
-    app, shop: CardShop, kind: str = "card", threshold: int = 0, name: str = "Game card ¥100"
-) -> uuid.UUID:
-    """A product row of ``shop`` (on sale), committed; its id."""
-    from app.catalog.models import Product
-    from tenants.context import tenant_context
-
-    end_outer_transaction()
-    with app.app_context(), tenant_context(shop.tenant_id):
-        product = Product(
-            kind=kind,
-            name=name,
-            price=10_000,
-            cost=9_000,
-            status="on_sale",
-            low_stock_threshold=threshold,
-        )
-        db.session.add(product)
-        db.session.commit()
-        product_id = product.id
-        db.session.remove()
-    return product_id
+def other_card_shop(make_shop) -> Shop:
+    return make_shop("othercards", key_role="owner", staff_key=True)
 
 
 @pytest.fixture
 def card_product(app, card_shop) -> uuid.UUID:
-    return add_product(app, card_shop)
+    return add_product(app, card_shop, name="Game card ¥100", cost=9_000)
 
 
 @pytest.fixture
-def cards_client(browser_for):
-    """cards_client(shop, key=shop.key) -> CardsClient on the shop's host."""
+def api_for(browser_for):
+    """api_for(shop, key=shop.key) -> Api on the shop's host (key=None: anonymous)."""
     _unset = object()
 
-    def make(shop: CardShop, key=_unset) -> CardsClient:
-        return CardsClient(browser_for(shop.host), shop.key if key is _unset else key)
+    def make(shop: Shop, key=_unset) -> Api:
+        return Api(browser_for(shop.host), shop.key if key is _unset else key)
 
     return make
+
+
+@pytest.fixture
+def api(api_for, shop) -> Api:
+    return api_for(shop)
+
+
+@pytest.fixture
+def console_api(browser_for):
+    """console_api(shop) -> Api of a browser signed in to the shop's console as
+    its owner (a session, no key), sending the CSRF header API writes need."""
+
+    def sign_in(shop: Shop) -> Api:
+        browser = browser_for(shop.host)
+        response = browser.submit(
+            "/console/login", {"email": shop.owner_email, "password": PASSWORD}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        session = Api(browser, None)
+        session.headers = {"X-CSRFToken": browser.csrf_token("/console/login")}
+        return session
+
+    return sign_in
 
 
 @pytest.fixture
@@ -130,7 +78,7 @@ def in_card_shop(app):
     from tenants.context import tenant_context
 
     @contextmanager
-    def enter(shop: CardShop):
+    def enter(shop: Shop):
         end_outer_transaction()
         with app.app_context(), tenant_context(shop.tenant_id):
             try:
@@ -149,35 +97,6 @@ def empty_imports_queue(app):
 
     with app.app_context():
         get_queue("imports", app).empty()
-
-
-def codes(n: int, prefix: str = "CARD") -> list[str]:
-    """``n`` distinct ``number----password`` codes."""
-    return [f"{prefix}{i:08d}----PW{i:08d}x" for i in range(n)]
-
-
-def card_rows(app, tenant_id) -> list[dict]:
-    """The shop's card rows as the database holds them (around the ORM)."""
-    from sqlalchemy import select
-
-    from app.catalog.models import Card
-
-    table = Card.__table__
-    with app.app_context(), db.engine.connect() as conn:
-        rows = conn.execute(select(table).where(table.c.tenant_id == tenant_id)).mappings()
-        return [dict(r) for r in rows]
-
-
-def stock_counter(app, product_id) -> int:
-    from sqlalchemy import select
-
-    from app.catalog.models import Product
-
-    table = Product.__table__
-    with app.app_context(), db.engine.connect() as conn:
-        return conn.execute(
-            select(table.c.stock_available).where(table.c.id == product_id)
-        ).scalar_one()
 
 
 @pytest.fixture
@@ -243,10 +162,3 @@ def verbose_worker(app, app_config, tmp_path):
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-@contextmanager
-def no_stored_codes(tenant_id):
-    """Stands in for ``imports._fingerprint_lookup``: the shop seems to hold no
-    codes, as when another import stores them between the check and the insert."""
-    yield lambda fingerprints: set()

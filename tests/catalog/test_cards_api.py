@@ -3,12 +3,15 @@ void, stock alerts; who may call them; other shops' ids are not found."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.extensions import db
-from tests.catalog.conftest import add_product, card_rows, stock_counter
+from tests.catalog.support import card_rows, stock_counter
+from tests.factories import add_product, assert_problem
 
 
 def audit_rows(app, tenant_id) -> list[dict]:
@@ -20,18 +23,10 @@ def audit_rows(app, tenant_id) -> list[dict]:
         return [dict(r) for r in rows]
 
 
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["type"].endswith("/" + slug), body
-    return body
-
-
 @pytest.fixture
-def stocked(app, card_shop, card_product, cards_client):
+def stocked(app, card_shop, card_product, api_for):
     """The card product with three cards: K1 (number only) and two number+password."""
-    response = cards_client(card_shop).import_text(card_product, "K1\nN2----P2\nN3 P3\n")
+    response = api_for(card_shop).import_text(card_product, "K1\nN2----P2\nN3 P3\n")
     assert response.status_code == 201
     return card_product
 
@@ -41,9 +36,9 @@ def card_ids(app, shop) -> list:
 
 
 def test_listing_shows_status_times_and_a_short_fingerprint_never_the_code(
-    app, card_shop, stocked, cards_client
+    app, card_shop, stocked, api_for
 ):
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     body = api.get(f"/api/v1/products/{stocked}/cards").get_json()
     assert body["total"] == 3 and len(body["items"]) == 3
     item = body["items"][0]
@@ -63,19 +58,21 @@ def test_listing_shows_status_times_and_a_short_fingerprint_never_the_code(
         assert secret not in text
 
 
-def test_listing_filters_by_status_and_pages(app, card_shop, stocked, cards_client):
-    api = cards_client(card_shop)
+def test_listing_filters_by_status_and_pages(app, card_shop, stocked, api_for):
+    api = api_for(card_shop)
     first = card_ids(app, card_shop)[0]
     assert api.post("/api/v1/cards/void", json={"ids": [str(first)]}).get_json()["voided"] == 1
     void = api.get(f"/api/v1/products/{stocked}/cards?status=void").get_json()
     assert [i["id"] for i in void["items"]] == [str(first)]
     page = api.get(f"/api/v1/products/{stocked}/cards?status=available&per_page=1&page=2")
     assert page.get_json()["total"] == 2 and len(page.get_json()["items"]) == 1
-    problem(api.get(f"/api/v1/products/{stocked}/cards?status=lost"), 422, "validation-failed")
+    assert_problem(
+        api.get(f"/api/v1/products/{stocked}/cards?status=lost"), 422, "validation-failed"
+    )
 
 
-def test_stock_counts_by_status(app, card_shop, stocked, cards_client):
-    body = cards_client(card_shop).get(f"/api/v1/products/{stocked}/stock").get_json()
+def test_stock_counts_by_status(app, card_shop, stocked, api_for):
+    body = api_for(card_shop).get(f"/api/v1/products/{stocked}/stock").get_json()
     assert body == {
         "product_id": str(stocked),
         "available": 3,
@@ -90,8 +87,8 @@ def test_stock_counts_by_status(app, card_shop, stocked, cards_client):
     }
 
 
-def test_owner_reveals_one_code_and_the_audit_log_says_so(app, card_shop, stocked, cards_client):
-    api = cards_client(card_shop)
+def test_owner_reveals_one_code_and_the_audit_log_says_so(app, card_shop, stocked, api_for):
+    api = api_for(card_shop)
     cards = api.get(f"/api/v1/products/{stocked}/cards").get_json()["items"]
     revealed = {}
     for item in cards:
@@ -109,10 +106,8 @@ def test_owner_reveals_one_code_and_the_audit_log_says_so(app, card_shop, stocke
     assert all("K1" not in str(e) and "P2" not in str(e) for e in events)
 
 
-def test_owner_exports_available_codes_as_text_and_it_is_audited(
-    app, card_shop, stocked, cards_client
-):
-    api = cards_client(card_shop)
+def test_owner_exports_available_codes_as_text_and_it_is_audited(app, card_shop, stocked, api_for):
+    api = api_for(card_shop)
     first = card_ids(app, card_shop)[0]
     api.post("/api/v1/cards/void", json={"ids": [str(first)]})
     response = api.post(f"/api/v1/products/{stocked}/cards/export")
@@ -129,25 +124,30 @@ def test_owner_exports_available_codes_as_text_and_it_is_audited(
     assert stock_counter(app, stocked) == 2  # exporting leaves them in stock
 
 
-def test_an_export_reads_back_as_duplicates(app, card_shop, stocked, cards_client):
-    api = cards_client(card_shop)
+def test_an_export_reads_back_as_duplicates(app, card_shop, stocked, api_for):
+    api = api_for(card_shop)
     text = api.post(f"/api/v1/products/{stocked}/cards/export").get_data()
     body = api.import_text(stocked, text).get_json()
     assert (body["imported"], body["duplicates"]) == (0, 3)
 
 
-def test_staff_manage_stock_but_never_see_a_code(app, card_shop, stocked, cards_client):
-    staff = cards_client(card_shop, card_shop.staff_key)
-    assert staff.get(f"/api/v1/products/{stocked}/cards").status_code == 200
-    assert staff.get(f"/api/v1/products/{stocked}/stock").status_code == 200
+def test_staff_manage_stock_but_never_see_a_code(app, card_shop, stocked, api_for):
+    staff = api_for(card_shop, card_shop.staff_key)
+    listing = staff.get(f"/api/v1/products/{stocked}/cards")
+    assert listing.status_code == 200
+    assert listing.get_json()["total"] == 3
+    assert not {"K1", "N2", "P2", "N3", "P3"} & set(re.findall(r"\w+", listing.get_data(True)))
+    stock = staff.get(f"/api/v1/products/{stocked}/stock")
+    assert stock.status_code == 200
+    assert stock.get_json()["sold_out"] is False
     card = card_ids(app, card_shop)[0]
-    problem(staff.post(f"/api/v1/cards/{card}/reveal"), 403, "forbidden")
-    problem(staff.post(f"/api/v1/products/{stocked}/cards/export"), 403, "forbidden")
+    assert_problem(staff.post(f"/api/v1/cards/{card}/reveal"), 403, "forbidden")
+    assert_problem(staff.post(f"/api/v1/products/{stocked}/cards/export"), 403, "forbidden")
     assert [e for e in audit_rows(app, card_shop.tenant_id) if "reveal" in e["action"]] == []
 
 
-def test_void_goes_through_stock_and_is_audited(app, card_shop, stocked, cards_client):
-    api = cards_client(card_shop)
+def test_void_goes_through_stock_and_is_audited(app, card_shop, stocked, api_for):
+    api = api_for(card_shop)
     ids = [str(i) for i in card_ids(app, card_shop)]
     response = api.post("/api/v1/cards/void", json={"ids": [ids[0], ids[1], ids[0]]})
     assert response.get_json() == {"voided": 2, "ignored": 0}
@@ -156,12 +156,12 @@ def test_void_goes_through_stock_and_is_audited(app, card_shop, stocked, cards_c
     assert stock_counter(app, stocked) == 1
     events = [e for e in audit_rows(app, card_shop.tenant_id) if e["action"] == "cards.void"]
     assert len(events) == 1 and events[0]["detail"]["count"] == 2
-    problem(api.post("/api/v1/cards/void", json={"ids": []}), 422, "validation-failed")
+    assert_problem(api.post("/api/v1/cards/void", json={"ids": []}), 422, "validation-failed")
 
 
-def test_stock_alerts_are_listed_and_acknowledged(app, card_shop, cards_client):
+def test_stock_alerts_are_listed_and_acknowledged(app, card_shop, api_for):
     product = add_product(app, card_shop, threshold=2)
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     api.import_text(product, "A1\nA2\nA3\n")
     ids = [str(i) for i in card_ids(app, card_shop)]
     api.post("/api/v1/cards/void", json={"ids": ids[:1]})  # 2: low
@@ -184,17 +184,17 @@ def test_stock_alerts_are_listed_and_acknowledged(app, card_shop, cards_client):
 
 
 def test_other_shops_cards_products_imports_and_alerts_are_not_found(
-    app, card_shop, other_card_shop, cards_client
+    app, card_shop, other_card_shop, api_for
 ):
     theirs = add_product(app, other_card_shop, threshold=1)
-    them = cards_client(other_card_shop)
+    them = api_for(other_card_shop)
     job = them.import_text(theirs, "THEIRS-1\nTHEIRS-2\n").get_json()
     their_card, their_other = card_ids(app, other_card_shop)
     them.post("/api/v1/cards/void", json={"ids": [str(their_other)]})  # 1 left: low
     their_alert = them.get("/api/v1/stock-alerts").get_json()["items"][0]["id"]
     before = card_rows(app, other_card_shop.tenant_id)
 
-    me = cards_client(card_shop)
+    me = api_for(card_shop)
     for method, path in [
         ("GET", f"/api/v1/products/{theirs}/cards"),
         ("GET", f"/api/v1/products/{theirs}/stock"),
@@ -204,7 +204,7 @@ def test_other_shops_cards_products_imports_and_alerts_are_not_found(
         ("POST", f"/api/v1/stock-alerts/{their_alert}/acknowledge"),
     ]:
         response = me.open(method, path)
-        body = problem(response, 404, "not-found")
+        body = assert_problem(response, 404, "not-found")
         assert "THEIRS" not in response.get_data(as_text=True), body
     assert me.post("/api/v1/cards/void", json={"ids": [str(their_card)]}).get_json() == {
         "voided": 0,
@@ -215,8 +215,8 @@ def test_other_shops_cards_products_imports_and_alerts_are_not_found(
     assert audit_rows(app, card_shop.tenant_id) == []
 
 
-def test_card_endpoints_need_an_operator(app, card_shop, stocked, cards_client):
-    anonymous = cards_client(card_shop, None)
+def test_card_endpoints_need_an_operator(app, card_shop, stocked, api_for):
+    anonymous = api_for(card_shop, None)
     card = card_ids(app, card_shop)[0]
     for method, path in [
         ("GET", f"/api/v1/products/{stocked}/cards"),
@@ -225,4 +225,4 @@ def test_card_endpoints_need_an_operator(app, card_shop, stocked, cards_client):
         ("POST", f"/api/v1/products/{stocked}/cards/export"),
         ("GET", "/api/v1/stock-alerts"),
     ]:
-        problem(anonymous.open(method, path), 401, "unauthorized")
+        assert_problem(anonymous.open(method, path), 401, "unauthorized")

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.core import crypto
 from app.extensions import db
-from tests.catalog.conftest import add_product, card_rows, codes, stock_counter
+from tests.catalog.support import card_rows, codes, stock_counter
 from tests.conftest import end_outer_transaction
+from tests.factories import add_product
 
 NEW_KEY = "11" * 32
 
@@ -111,7 +112,7 @@ def test_rotate_key_re_encrypts_in_resumable_batches_and_audits_each_shop(
     card_shop,
     other_card_shop,
     card_product,
-    cards_client,
+    api_for,
     cli,
     monkeypatch,
     empty_imports_queue,
@@ -120,11 +121,11 @@ def test_rotate_key_re_encrypts_in_resumable_batches_and_audits_each_shop(
 
     old_id = crypto.key_id(bytes.fromhex(CARD_KEY))
     theirs = add_product(app, other_card_shop)
-    cards_client(card_shop).import_text(card_product, "\n".join(codes(30, "MINE")))
-    cards_client(other_card_shop).import_text(theirs, "\n".join(codes(20, "THEIRS")))
+    api_for(card_shop).import_text(card_product, "\n".join(codes(30, "MINE")))
+    api_for(other_card_shop).import_text(theirs, "\n".join(codes(20, "THEIRS")))
     # An upload waiting for its job is sealed with the card key too.
     monkeypatch.setitem(app.config, "CARD_IMPORT_SYNC_LIMIT", 5)
-    queued = cards_client(card_shop).import_text(card_product, "\n".join(codes(8, "LATER")))
+    queued = api_for(card_shop).import_text(card_product, "\n".join(codes(8, "LATER")))
     assert queued.status_code == 202
     assert {r["key_id"] for r in card_rows(app, card_shop.tenant_id)} == {old_id}
 
@@ -167,7 +168,7 @@ def test_rotate_key_re_encrypts_in_resumable_batches_and_audits_each_shop(
     # The old key can go: codes still open, the waiting upload still imports,
     # and fingerprints (their own key) still catch duplicates.
     _rotate_to_new_key(app, monkeypatch, "")
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     card = api.get(f"/api/v1/products/{card_product}/cards").get_json()["items"][0]
     assert api.post(f"/api/v1/cards/{card['id']}/reveal").get_json()["code"].startswith("MINE")
     from app.catalog import jobs
@@ -180,9 +181,9 @@ def test_rotate_key_re_encrypts_in_resumable_batches_and_audits_each_shop(
 
 
 def test_rotate_key_without_the_old_key_stops_with_one_line(
-    app, card_shop, card_product, cards_client, cli, monkeypatch
+    app, card_shop, card_product, api_for, cli, monkeypatch
 ):
-    cards_client(card_shop).import_text(card_product, "R1\nR2\n")
+    api_for(card_shop).import_text(card_product, "R1\nR2\n")
     _rotate_to_new_key(app, monkeypatch, "")
     result = cli("cards", "rotate-key")
     assert result.exit_code == 1

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.api.support import shop_rows
-from tests.catalog.conftest import CardsClient, CardShop, add_product, card_rows
+from tests.catalog.support import Api, card_rows
 from tests.conftest import PASSWORD
+from tests.factories import Shop, add_product, shop_rows
 
 pytestmark = pytest.mark.critical
 
@@ -55,7 +55,7 @@ RULES = {  # Flask's spelling of each endpoint, for the coverage checks
 }
 
 
-def call(client: CardsClient, endpoint: Endpoint, ids: dict):
+def call(client: Api, endpoint: Endpoint, ids: dict):
     if isinstance(endpoint.body, str):
         return client.open(
             endpoint.method, endpoint.url(ids), data=endpoint.body, content_type="text/plain"
@@ -66,7 +66,7 @@ def call(client: CardsClient, endpoint: Endpoint, ids: dict):
     return client.open(endpoint.method, endpoint.url(ids), json=body)
 
 
-def stock_shop(app, shop: CardShop, client: CardsClient) -> dict:
+def stock_shop(app, shop: Shop, client: Api) -> dict:
     """A card product with codes, one of them void (so a low-stock alert)."""
     product = add_product(app, shop, threshold=2)
     job = client.import_text(product, f"{shop.slug.upper()}-A\n{shop.slug.upper()}-B\nC-3\n")
@@ -83,27 +83,22 @@ def stock_shop(app, shop: CardShop, client: CardsClient) -> dict:
 
 
 @pytest.fixture
-def shops(app, cards_client):
-    from tests.catalog.conftest import open_card_shop
-
-    made = {}
-    for slug in ("alpha", "bravo"):
-        shop = open_card_shop(app, slug)
-        made[slug] = (shop, stock_shop(app, shop, cards_client(shop)))
-    return made
+def shops(app, shops, api_for):
+    """The shared shops ``alpha`` and ``bravo``, each stocked by ``stock_shop``."""
+    return {slug: (shop, stock_shop(app, shop, api_for(shop))) for slug, shop in shops.items()}
 
 
 @pytest.fixture
 def operator_session(browser_for):
-    """operator_session(shop) -> a CardsClient signed in to the console, with its CSRF header."""
+    """operator_session(shop) -> a Api signed in to the console, with its CSRF header."""
 
-    def sign_in(shop: CardShop) -> CardsClient:
+    def sign_in(shop: Shop) -> Api:
         browser = browser_for(shop.host)
         response = browser.submit(
             "/console/login", {"email": shop.owner_email, "password": PASSWORD}
         )
         assert response.status_code == 302, response.get_data(as_text=True)
-        client = CardsClient(browser, None)
+        client = Api(browser, None)
         client.headers = {"X-CSRFToken": browser.csrf_token("/console/login")}
         return client
 
@@ -121,10 +116,10 @@ def test_every_card_endpoint_has_a_case(app):
 @pytest.mark.parametrize("caller", ["api key", "operator session"])
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
 def test_shop_b_ids_through_shop_a_are_not_found(
-    app, shops, cards_client, operator_session, endpoint, caller
+    app, shops, api_for, operator_session, endpoint, caller
 ):
     (a, a_ids), (b, b_ids) = shops["alpha"], shops["bravo"]
-    client = cards_client(a) if caller == "api key" else operator_session(a)
+    client = api_for(a) if caller == "api key" else operator_session(a)
     before = shop_rows(app, b.tenant_id)
 
     response = call(client, endpoint, b_ids)
@@ -147,11 +142,11 @@ def test_shop_b_ids_through_shop_a_are_not_found(
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
-def test_shop_a_key_on_shop_b_host_is_not_valid_there(app, shops, cards_client, endpoint):
+def test_shop_a_key_on_shop_b_host_is_not_valid_there(app, shops, api_for, endpoint):
     (a, _), (b, b_ids) = shops["alpha"], shops["bravo"]
     before = shop_rows(app, b.tenant_id)
 
-    response = call(cards_client(b, key=a.key), endpoint, b_ids)
+    response = call(api_for(b, key=a.key), endpoint, b_ids)
 
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
@@ -161,12 +156,12 @@ def test_shop_a_key_on_shop_b_host_is_not_valid_there(app, shops, cards_client, 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
 def test_shop_a_session_cookie_on_shop_b_host_is_not_signed_in(
-    app, shops, cards_client, operator_session, endpoint
+    app, shops, api_for, operator_session, endpoint
 ):
     (a, _), (b, b_ids) = shops["alpha"], shops["bravo"]
     at_a = operator_session(a)
     cookie = at_a.browser.client.get_cookie("kameng_session", domain=a.host)
-    thief = cards_client(b, key=None)
+    thief = api_for(b, key=None)
     thief.browser.client.set_cookie("kameng_session", cookie.value, domain=b.host)
     thief.headers = dict(at_a.headers)  # A's CSRF token too
     before = shop_rows(app, b.tenant_id)

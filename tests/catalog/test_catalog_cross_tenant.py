@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     PNG_1X1,
     catalog_rows,
     category,
@@ -71,8 +70,8 @@ def call(api, endpoint: Endpoint, ids: dict):
 
 
 @pytest.fixture
-def shops(app, new_shop, in_shop, api_for):
-    """Two shops, each with a category (holding nothing), a product in
+def shops(shops, in_shop, api_for):
+    """The shared shops ``alpha`` and ``bravo``, each with a category (holding nothing), a product in
     another category, and an image of that product."""
 
     def build():
@@ -85,8 +84,7 @@ def shops(app, new_shop, in_shop, api_for):
         }
 
     made = {}
-    for slug in ("alpha", "bravo"):
-        shop = new_shop(slug)
+    for slug, shop in shops.items():
         ids = in_shop(shop, build)
         image = api_for(shop).upload(ids["product"], PNG_1X1)
         assert image.status_code == 201

@@ -6,8 +6,7 @@ import pytest
 
 from app.catalog import categories
 from app.core.errors import Conflict, ValidationFailed
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     category,
     product,
 )
@@ -143,13 +142,16 @@ def test_invalid_category_answers_with_field_errors(api):
     assert set(errors) == {"name", "parent_id"}
 
 
-def test_categories_are_for_operators(shop, api_for, new_shop):
+def test_categories_are_for_operators(shop, api_for, make_shop):
     anonymous = api_for(shop, key=None)
     assert anonymous.get("/api/v1/categories").status_code == 401
     assert anonymous.post("/api/v1/categories", json={"name": "x"}).status_code == 401
+    assert api_for(shop).get("/api/v1/categories").get_json()["items"] == []
 
-    staff = api_for(new_shop("bravo", role="staff"))
+    staff = api_for(make_shop("bravo", key_role="staff"))
     assert staff.post("/api/v1/categories", json={"name": "Staff made"}).status_code == 201
+    listed = staff.get("/api/v1/categories").get_json()["items"]
+    assert [c["name"] for c in listed] == ["Staff made"]
 
 
 def test_unknown_category_id_is_not_found(api):

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     GIF_1X1,
     JPEG_HEAD,
     PNG_1X1,
@@ -126,7 +125,9 @@ def test_deleting_a_product_removes_its_image_files(app, shop, api, product_id):
     assert upload_files(app, shop.tenant_id) == []
 
 
-def test_uploads_need_an_operator(shop, api_for, product_id):
+def test_uploads_need_an_operator(app, shop, api_for, product_id):
     response = api_for(shop, key=None).upload(product_id, PNG_1X1)
 
     assert response.status_code == 401
+    assert upload_files(app, shop.tenant_id) == []
+    assert api_for(shop).get(f"/api/v1/products/{product_id}").get_json()["images"] == []

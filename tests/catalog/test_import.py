@@ -12,30 +12,17 @@ from sqlalchemy import select
 from app.catalog import imports
 from app.catalog.models import CardImport
 from app.extensions import db
-from tests.catalog.conftest import (
-    add_product,
-    card_rows,
-    codes,
-    no_stored_codes,
-    stock_counter,
-)
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["type"].endswith("/" + slug), body
-    return body
+from tests.catalog.support import card_rows, codes, no_stored_codes, stock_counter
+from tests.factories import add_product, assert_problem
 
 
 def test_same_10000_line_gbk_file_twice_imports_then_reports_duplicates(
-    app, card_shop, card_product, cards_client, monkeypatch
+    app, card_shop, card_product, api_for, monkeypatch
 ):
     monkeypatch.setitem(app.config, "CARD_IMPORT_SYNC_LIMIT", 20_000)
     lines = [f"点卡{i:06d}----密码{i:06d}" for i in range(10_000)]
     raw = "\r\n".join(lines).encode("gbk") + b"\r\n"
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
 
     first = api.import_text(card_product, raw)
     assert first.status_code == 201, first.get_data(as_text=True)
@@ -58,12 +45,12 @@ def test_same_10000_line_gbk_file_twice_imports_then_reports_duplicates(
 
 
 def test_malformed_file_gets_line_numbers_and_imports_nothing(
-    app, card_shop, card_product, cards_client
+    app, card_shop, card_product, api_for
 ):
     text = "GOOD-1\nA|B|C\nGOOD-2\n\nGOOD-1\n" + "X" * 300 + "\nGOOD-3\n"
-    response = cards_client(card_shop).import_text(card_product, text)
+    response = api_for(card_shop).import_text(card_product, text)
 
-    body = problem(response, 422, "invalid-card-file")
+    body = assert_problem(response, 422, "invalid-card-file")
     assert body["imported"] == 0
     assert body["invalid"] == 2
     assert body["invalid_lines"] == [
@@ -74,14 +61,14 @@ def test_malformed_file_gets_line_numbers_and_imports_nothing(
     assert "Nothing was imported" in body["detail"]
     assert card_rows(app, card_shop.tenant_id) == []
     assert stock_counter(app, card_product) == 0
-    job = cards_client(card_shop).get(body["url"]).get_json()
+    job = api_for(card_shop).get(body["url"]).get_json()
     assert job["status"] == "rejected" and job["report"]["invalid"] == 2
 
 
-def test_report_lists_only_the_first_100_of_each_kind(app, card_shop, card_product, cards_client):
+def test_report_lists_only_the_first_100_of_each_kind(app, card_shop, card_product, api_for):
     text = "\n".join(["A|B|C"] * 150) + "\n"
-    body = problem(
-        cards_client(card_shop).import_text(card_product, text), 422, "invalid-card-file"
+    body = assert_problem(
+        api_for(card_shop).import_text(card_product, text), 422, "invalid-card-file"
     )
     assert body["invalid"] == 150
     assert [i["line"] for i in body["invalid_lines"]] == list(range(1, 101))
@@ -100,9 +87,9 @@ def test_report_lists_only_the_first_100_of_each_kind(app, card_shop, card_produ
     ids=["utf8-bom-crlf", "cr-only", "tabs", "bar", "csv-header", "gbk-csv"],
 )
 def test_every_format_imports_the_same_two_cards(
-    app, card_shop, card_product, cards_client, raw, encoding
+    app, card_shop, card_product, api_for, raw, encoding
 ):
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     body = api.import_text(card_product, raw).get_json()
     assert (body["imported"], body["encoding"]) == (2, encoding)
     # The same two cards written another way are duplicates, not new stock.
@@ -110,8 +97,8 @@ def test_every_format_imports_the_same_two_cards(
     assert (again["imported"], again["duplicates"]) == (0, 2)
 
 
-def test_upload_as_a_multipart_file_keeps_its_name(app, card_shop, card_product, cards_client):
-    response = cards_client(card_shop).post(
+def test_upload_as_a_multipart_file_keeps_its_name(app, card_shop, card_product, api_for):
+    response = api_for(card_shop).post(
         f"/api/v1/products/{card_product}/cards",
         data={"file": (io.BytesIO(b"F1\nF2\nF1\n"), "supplier.txt")},
         content_type="multipart/form-data",
@@ -125,55 +112,55 @@ def test_upload_as_a_multipart_file_keeps_its_name(app, card_shop, card_product,
 
 
 def test_codes_already_in_another_product_of_the_shop_are_duplicates(
-    app, card_shop, card_product, cards_client
+    app, card_shop, card_product, api_for
 ):
     second = add_product(app, card_shop, name="Other card")
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     api.import_text(card_product, "SHARED\nONLY-A\n")
     body = api.import_text(second, "SHARED\nONLY-B\n").get_json()
     assert (body["imported"], body["duplicates"]) == (1, 1)
 
 
 def test_another_shop_may_hold_the_same_codes(
-    app, card_shop, other_card_shop, card_product, cards_client
+    app, card_shop, other_card_shop, card_product, api_for
 ):
     theirs = add_product(app, other_card_shop)
-    cards_client(card_shop).import_text(card_product, "SAME-1\nSAME-2\n")
-    body = cards_client(other_card_shop).import_text(theirs, "SAME-1\nSAME-2\n").get_json()
+    api_for(card_shop).import_text(card_product, "SAME-1\nSAME-2\n")
+    body = api_for(other_card_shop).import_text(theirs, "SAME-1\nSAME-2\n").get_json()
     assert body["imported"] == 2
 
 
-def test_a_product_that_is_not_a_card_product_takes_no_codes(app, card_shop, cards_client):
+def test_a_product_that_is_not_a_card_product_takes_no_codes(app, card_shop, api_for):
     topup = add_product(app, card_shop, kind="topup")
-    body = problem(cards_client(card_shop).import_text(topup, "X1\n"), 422, "validation-failed")
+    body = assert_problem(api_for(card_shop).import_text(topup, "X1\n"), 422, "validation-failed")
     assert body["errors"] == {"kind": ["Not a card product."]}
 
 
-def test_unknown_or_other_shops_product_is_not_found(app, card_shop, other_card_shop, cards_client):
+def test_unknown_or_other_shops_product_is_not_found(app, card_shop, other_card_shop, api_for):
     theirs = add_product(app, other_card_shop)
-    api = cards_client(card_shop)
-    problem(api.import_text(theirs, "X1\n"), 404, "not-found")
-    problem(api.import_text("not-an-id", "X1\n"), 404, "not-found")
+    api = api_for(card_shop)
+    assert_problem(api.import_text(theirs, "X1\n"), 404, "not-found")
+    assert_problem(api.import_text("not-an-id", "X1\n"), 404, "not-found")
     assert card_rows(app, other_card_shop.tenant_id) == []
 
 
-def test_empty_upload_is_refused(card_shop, card_product, cards_client):
-    body = problem(
-        cards_client(card_shop).import_text(card_product, "\n \n"), 422, "validation-failed"
+def test_empty_upload_is_refused(card_shop, card_product, api_for):
+    body = assert_problem(
+        api_for(card_shop).import_text(card_product, "\n \n"), 422, "validation-failed"
     )
     assert body["errors"] == {"file": ["No codes found."]}
 
 
-def test_json_is_not_an_upload_format(card_shop, card_product, cards_client):
-    response = cards_client(card_shop).post(
+def test_json_is_not_an_upload_format(card_shop, card_product, api_for):
+    response = api_for(card_shop).post(
         f"/api/v1/products/{card_product}/cards", json={"codes": ["A"]}
     )
-    problem(response, 415, "unsupported-media-type")
+    assert_problem(response, 415, "unsupported-media-type")
 
 
-def test_bytes_that_are_not_text_are_rejected_whole(app, card_shop, card_product, cards_client):
-    body = problem(
-        cards_client(card_shop).import_text(card_product, b"\xff\xfe\x00\x81\n"),
+def test_bytes_that_are_not_text_are_rejected_whole(app, card_shop, card_product, api_for):
+    body = assert_problem(
+        api_for(card_shop).import_text(card_product, b"\xff\xfe\x00\x81\n"),
         422,
         "invalid-card-file",
     )
@@ -182,11 +169,11 @@ def test_bytes_that_are_not_text_are_rejected_whole(app, card_shop, card_product
 
 
 def test_an_upload_over_the_size_limit_is_a_413_problem(
-    app, card_shop, card_product, cards_client, monkeypatch
+    app, card_shop, card_product, api_for, monkeypatch
 ):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024)
-    api = cards_client(card_shop)
-    body = problem(api.import_text(card_product, "C" * 2048), 413, "payload-too-large")
+    api = api_for(card_shop)
+    body = assert_problem(api.import_text(card_product, "C" * 2048), 413, "payload-too-large")
     assert body["detail"].startswith("Uploads are limited to 1,024 bytes;")
     assert body["limit"] == 1024
     multipart = api.post(
@@ -194,27 +181,31 @@ def test_an_upload_over_the_size_limit_is_a_413_problem(
         data={"file": (io.BytesIO(b"C" * 4096), "big.txt")},
         content_type="multipart/form-data",
     )
-    problem(multipart, 413, "payload-too-large")
+    assert_problem(multipart, 413, "payload-too-large")
     assert card_rows(app, card_shop.tenant_id) == []
 
 
-def test_staff_may_import(card_shop, card_product, cards_client):
-    response = cards_client(card_shop, card_shop.staff_key).import_text(card_product, "S1\n")
+def test_staff_may_import(app, card_shop, card_product, api_for):
+    response = api_for(card_shop, card_shop.staff_key).import_text(card_product, "S1\n")
     assert response.status_code == 201
+    assert response.get_json()["imported"] == 1
+    [card] = card_rows(app, card_shop.tenant_id)
+    assert (card["product_id"], card["status"]) == (card_product, "available")
+    assert stock_counter(app, card_product) == 1
 
 
-def test_import_needs_an_operator(card_shop, card_product, cards_client):
-    problem(cards_client(card_shop, None).import_text(card_product, "S1\n"), 401, "unauthorized")
+def test_import_needs_an_operator(card_shop, card_product, api_for):
+    assert_problem(api_for(card_shop, None).import_text(card_product, "S1\n"), 401, "unauthorized")
 
 
 def test_a_lost_race_with_another_import_stores_nothing(
-    app, card_shop, card_product, cards_client, monkeypatch
+    app, card_shop, card_product, api_for, monkeypatch
 ):
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     api.import_text(card_product, "RACE-1\n")
     # As if another import stored RACE-1 between our duplicate check and our insert.
     monkeypatch.setattr(imports, "_fingerprint_lookup", no_stored_codes)
-    body = problem(
+    body = assert_problem(
         api.import_text(card_product, "RACE-0\nRACE-1\nRACE-2\n"), 409, "import-conflict"
     )
     assert "nothing was imported" in body["detail"]
@@ -223,13 +214,13 @@ def test_a_lost_race_with_another_import_stores_nothing(
 
 
 def test_large_upload_waits_encrypted_and_its_job_imports_it(
-    app, card_shop, card_product, cards_client, monkeypatch, in_card_shop, empty_imports_queue
+    app, card_shop, card_product, api_for, monkeypatch, in_card_shop, empty_imports_queue
 ):
     from app.catalog import jobs
 
     monkeypatch.setitem(app.config, "CARD_IMPORT_SYNC_LIMIT", 10)
     raw = "\n".join(codes(50)).encode()
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     response = api.import_text(card_product, raw)
     assert response.status_code == 202, response.get_data(as_text=True)
     body = response.get_json()
@@ -253,12 +244,12 @@ def test_large_upload_waits_encrypted_and_its_job_imports_it(
 
 
 def test_async_import_through_a_real_worker_reports_progress_to_done(
-    app, card_shop, card_product, cards_client, monkeypatch, worker
+    app, card_shop, card_product, api_for, monkeypatch, worker
 ):
     monkeypatch.setitem(app.config, "CARD_IMPORT_SYNC_LIMIT", 1_000)
     n = 25_000
     raw = ("\n".join(codes(n, "ASYNC")) + "\n").encode()
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     response = api.import_text(card_product, raw)
     assert response.status_code == 202, response.get_data(as_text=True)
     url = response.headers["Location"]

@@ -12,8 +12,7 @@ import time
 import pytest
 
 from app.extensions import db
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import cards, product
+from tests.catalog.support import cards, product
 from tests.conftest import PASSWORD, end_outer_transaction
 
 pytestmark = pytest.mark.critical
@@ -151,8 +150,8 @@ def test_an_api_key_sees_its_own_answer(shop, wallet, api, api_for, in_shop):
     assert "cost" in operator.get_json()["items"][0]
 
 
-def test_two_shops_never_share_a_copy(shop, wallet, new_shop, in_shop, browser_for):
-    beta = new_shop("beta")
+def test_two_shops_never_share_a_copy(shop, wallet, make_shop, in_shop, browser_for):
+    beta = make_shop("beta", key_role="owner")
     in_shop(beta, product, "Beta only card", price=500)
 
     alpha_list = warm(browser_for(shop.host), "/api/v1/products").get_json()
@@ -260,13 +259,13 @@ def test_a_change_made_by_another_process_reaches_this_process_copy(
     assert "In stock: 7" in page
 
 
-def test_a_domain_change_drops_every_copy(app, shop, wallet, browser_for, new_shop):
+def test_a_domain_change_drops_every_copy(app, shop, wallet, browser_for, make_shop):
     """Which shop answers at a host changes with shop and domain changes, and
     the domain table is not one the pages show: a verified domain still drops
     every copy, this process's own and Redis's."""
     from tenants import provisioning
 
-    beta = new_shop("beta")
+    beta = make_shop("beta", key_role="owner")
     browser = browser_for(shop.host)
     _copied_here(app, browser, "/")
     assert browser.get("/", headers=EN).headers["X-Cache"] == "hit"

@@ -8,8 +8,7 @@ import pytest
 from app.catalog import services
 from app.catalog.inputs import validate_inputs
 from app.core.errors import Conflict, ValidationFailed
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     cards,
     product,
 )
@@ -299,11 +298,14 @@ def test_writes_need_an_operator(shop, api_for):
     anonymous = api_for(shop, key=None)
 
     assert anonymous.post("/api/v1/products", json={"name": "x", "price": 1}).status_code == 401
+    assert api_for(shop).get("/api/v1/products").get_json()["items"] == []
 
 
-def test_staff_keys_manage_products(new_shop, api_for):
-    staff = api_for(new_shop("bravo", role="staff"))
+def test_staff_keys_manage_products(make_shop, api_for):
+    staff = api_for(make_shop("bravo", key_role="staff"))
 
     response = staff.post("/api/v1/products", json={"name": "Staff made", "price": 1})
 
     assert response.status_code == 201
+    [made] = staff.get("/api/v1/products").get_json()["items"]
+    assert (made["id"], made["name"], made["price"]) == (response.get_json()["id"], "Staff made", 1)

@@ -12,8 +12,7 @@ from sqlalchemy import event
 
 from app.catalog import stock
 from app.extensions import db
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     cards,
     category,
     product,

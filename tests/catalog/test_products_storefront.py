@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.catalog.test_products_support import *  # noqa: F403 (the fixtures)
-from tests.catalog.test_products_support import (
+from tests.catalog.support import (
     PNG_1X1,
     cards,
     category,

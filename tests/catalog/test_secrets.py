@@ -19,7 +19,8 @@ from sqlalchemy import inspect, text
 
 from app.catalog import imports
 from app.extensions import db
-from tests.catalog.conftest import add_product, no_stored_codes
+from tests.catalog.support import no_stored_codes
+from tests.factories import add_product
 
 pytestmark = pytest.mark.critical
 
@@ -92,7 +93,7 @@ def fill(rule: str, ids: dict) -> str:
 
 
 def test_codes_are_in_no_table_log_redis_or_operator_answer_only_in_audited_reveals(
-    app, card_shop, card_product, cards_client, caplog, monkeypatch, verbose_worker
+    app, card_shop, card_product, api_for, caplog, monkeypatch, verbose_worker
 ):
     # Every logger at DEBUG (SQLAlchemy's own default is WARNING): each SQL
     # statement with its parameters and result rows is logged.
@@ -105,7 +106,7 @@ def test_codes_are_in_no_table_log_redis_or_operator_answer_only_in_audited_reve
     assert found_in_database(app, control) == ["products"]  # the dump does see the data
 
     codes = [f"{secret}N{i:05d}----{secret}P{i:05d}" for i in range(3_000)]
-    api = cards_client(card_shop)
+    api = api_for(card_shop)
     answers = []
 
     def keep(response):

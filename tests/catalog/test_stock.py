@@ -15,7 +15,8 @@ from app.catalog import imports, stock
 from app.catalog.models import Card, Product, StockAlert
 from app.extensions import db
 from tenants.context import tenant_context
-from tests.catalog.conftest import add_product, card_rows, codes, stock_counter
+from tests.catalog.support import card_rows, codes, stock_counter
+from tests.factories import add_product
 
 EXPIRED = timedelta(seconds=-1)
 

@@ -11,23 +11,19 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from tests.payments.support import assert_ledgers_balanced, make_account, make_shop
+from tests.factories import add_account, open_shop
+from tests.payments.support import assert_ledgers_balanced
 
 pytestmark = pytest.mark.critical
 
 
 @pytest.fixture
-def shop(app):
-    return make_shop(app, "ledger")
-
-
-@pytest.fixture
 def buyer(app, shop):
-    return make_account(app, shop, "buyer@ledger.example.com")
+    return add_account(app, shop, "buyer@ledger.example.com").id
 
 
 @pytest.fixture
-def in_shop(app, shop):
+def in_shop_session(app, shop):
     """An app context inside the shop (the test's own session)."""
     from tenants.context import tenant_context
 
@@ -71,7 +67,7 @@ def entry_count() -> int:
     return db.session.scalar(select(func.count(LedgerEntry.id)))
 
 
-def test_a_posting_again_with_the_same_key_changes_nothing(in_shop, buyer):
+def test_a_posting_again_with_the_same_key_changes_nothing(in_shop_session, buyer):
     from app.ledger import services as ledger
 
     first = recharge(buyer, 1000, key="recharge:once")
@@ -82,7 +78,7 @@ def test_a_posting_again_with_the_same_key_changes_nothing(in_shop, buyer):
     assert entry_count() == 2
 
 
-def test_the_same_key_with_other_lines_is_a_conflict(in_shop, buyer):
+def test_the_same_key_with_other_lines_is_a_conflict(in_shop_session, buyer):
     from app.core.errors import Conflict
     from app.ledger import services as ledger
 
@@ -93,7 +89,7 @@ def test_the_same_key_with_other_lines_is_a_conflict(in_shop, buyer):
     assert ledger.wallet_balance(buyer) == 1000
 
 
-def test_entries_that_do_not_sum_to_zero_or_are_not_integers_are_refused(in_shop, buyer):
+def test_entries_that_do_not_sum_to_zero_or_are_not_integers_are_refused(in_shop_session, buyer):
     from app.ledger import services as ledger
 
     wallet = ledger.wallet_code(buyer)
@@ -112,7 +108,7 @@ def test_entries_that_do_not_sum_to_zero_or_are_not_integers_are_refused(in_shop
     assert entry_count() == 0
 
 
-def test_a_wallet_never_goes_below_zero(in_shop, buyer):
+def test_a_wallet_never_goes_below_zero(in_shop_session, buyer):
     from app.ledger import services as ledger
 
     recharge(buyer, 500)
@@ -128,7 +124,7 @@ def test_a_wallet_never_goes_below_zero(in_shop, buyer):
     assert ledger.wallet_balance(buyer) == 0
 
 
-def test_the_database_itself_refuses_a_negative_wallet(in_shop, buyer):
+def test_the_database_itself_refuses_a_negative_wallet(in_shop_session, buyer):
     from sqlalchemy import update
     from sqlalchemy.exc import IntegrityError
 
@@ -184,7 +180,7 @@ def test_concurrent_spending_never_overdraws(app, shop, buyer):
     assert_ledgers_balanced(app)
 
 
-def test_the_trial_balance_sums_to_zero_and_wallets_match_their_entries(in_shop, buyer):
+def test_the_trial_balance_sums_to_zero_and_wallets_match_their_entries(in_shop_session, buyer):
     from app.ledger import services as ledger
 
     recharge(buyer, 2000)
@@ -205,7 +201,7 @@ def test_the_trial_balance_sums_to_zero_and_wallets_match_their_entries(in_shop,
     assert ledger.cached_balances_match()
 
 
-def test_a_wallet_page_lists_entries_newest_first(in_shop, buyer):
+def test_a_wallet_page_lists_entries_newest_first(in_shop_session, buyer):
     from app.ledger import services as ledger
 
     for amount in (100, 200, 300):
@@ -223,7 +219,7 @@ def test_one_shops_ledger_is_invisible_to_another(app, shop, buyer):
     from app.ledger import services as ledger
     from tenants.context import tenant_context
 
-    other = make_shop(app, "ledger-other")
+    other = open_shop(app, "ledger-other")
     with app.app_context():
         with tenant_context(shop.id):
             recharge(buyer, 700)

@@ -1,4 +1,5 @@
-"""Fixtures of the order tests: a shop with a card product in stock, a real
+"""Fixtures of the order tests: a shop with a card product in stock
+(``card_shop``, built on the shared factories), a real
 SMTP server (aiosmtpd) that the app and the worker send mail to, and empty
 RQ queues before and after each test (jobs of one test must not run in
 another's worker)."""
@@ -11,12 +12,12 @@ import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.accounts.factories import make_account, make_shop  # noqa: F401
-from tests.orders.support import add_product, codes
+from tests.factories import Shop, add_product, codes
 
 
 class Inbox:
@@ -72,7 +73,7 @@ def mail_server(app, monkeypatch):
 
 
 @pytest.fixture
-def worker(mail_server, worker):  # noqa: F811 - the shared worker, with mail settings
+def worker(mail_server, worker):  # the shared worker, with mail settings
     """The shared ``worker`` fixture, started after ``mail_server`` so its
     environment carries the SMTP server's address."""
     assert os.environ["MAIL_PORT"]
@@ -95,22 +96,25 @@ def _empty_queues(app):
     empty()
 
 
-@dataclass
-class Shop:
-    tenant: object
-    owner: object
-    host: str
-    product_id: object
+@dataclass(frozen=True)
+class StockedProduct:
+    """A card product of ``shop`` and the codes loaded into it."""
+
+    shop: Shop
+    product_id: uuid.UUID
     stock: list[str] = field(default_factory=list)
+
+    @property
+    def host(self) -> str:
+        return self.shop.host
 
 
 @pytest.fixture
-def card_shop(app, make_shop):  # noqa: F811
+def card_shop(app, make_shop) -> StockedProduct:
     """The shop ``alpha`` selling a card product with five codes in stock."""
-    tenant, owner = make_shop("alpha", "Alpha 游戏卡")
+    shop = make_shop("alpha", "Alpha 游戏卡")
     stock = codes("STEAM", 5)
-    product_id = add_product(app, tenant, stock=stock)
-    return Shop(tenant, owner, "alpha.localhost", product_id, stock)
+    return StockedProduct(shop, add_product(app, shop, stock=stock), stock)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Helpers of the order tests: products with real card stock, orders placed
-through the API, waiting for delivery, and the ledger's own checks."""
+"""Helpers of the order tests: orders placed through the API, waiting for
+delivery, and the ledger's own checks. Shops, products and their card stock
+come from ``tests/factories.py``."""
 
 from __future__ import annotations
 
@@ -7,64 +8,9 @@ import time
 import uuid
 
 from app.extensions import db
-from tests.conftest import end_outer_transaction
+from tests.factories import end_outer_transaction, run_in_shop
 
-STEAM = "Steam 钱包充值卡 ¥100"
 DELIVERY_TIMEOUT = 30.0  # seconds; generous for a loaded CI machine, never a timing assertion
-
-
-def codes(prefix: str, n: int) -> list[str]:
-    return [f"{prefix}-{i:04d}-{uuid.uuid4().hex[:8].upper()}" for i in range(1, n + 1)]
-
-
-def add_product(
-    app,
-    tenant,
-    *,
-    name: str = STEAM,
-    price: int = 10000,
-    kind: str = "card",
-    stock: list[str] | None = None,
-    min_quantity: int = 1,
-    max_quantity: int = 10,
-    input_fields: list[dict] | None = None,
-    status: str = "on_sale",
-) -> uuid.UUID:
-    """A product on sale in ``tenant``'s shop, with ``stock`` imported as
-    cards through the real import; returns its id."""
-    from app.catalog import imports
-    from app.catalog.models import Product
-    from tenants.context import tenant_context
-
-    end_outer_transaction()
-    with app.app_context(), tenant_context(tenant):
-        product = Product(
-            name=name,
-            kind=kind,
-            price=price,
-            min_quantity=min_quantity,
-            max_quantity=max_quantity,
-            status=status,
-            input_fields=input_fields or [],
-        )
-        db.session.add(product)
-        db.session.commit()
-        product_id = product.id
-        if stock:
-            record = imports.import_now(product_id, "\n".join(stock).encode(), "codes.txt", "test")
-            assert record.imported == len(stock), record.report
-        db.session.remove()
-    return product_id
-
-
-def add_stock(app, tenant, product_id: uuid.UUID, stock: list[str]) -> None:
-    from app.catalog import imports
-    from tenants.context import tenant_context
-
-    end_outer_transaction()
-    with app.app_context(), tenant_context(tenant):
-        imports.import_now(product_id, "\n".join(stock).encode(), "more.txt", "test")
-        db.session.remove()
 
 
 def order_body(product_id, quantity: int = 1, email: str = "guest@example.com", **extra) -> dict:
@@ -107,17 +53,6 @@ def wait_for_status(client, order: dict, statuses: set[str]) -> dict:
             return body
         time.sleep(0.05)
     raise AssertionError(f"order {order['number']} still {body.get('status')!r}")
-
-
-def card_statuses(app, tenant, product_id) -> dict[str, int]:
-    from app.catalog import stock
-    from tenants.context import tenant_context
-
-    end_outer_transaction()
-    with app.app_context(), tenant_context(tenant):
-        counts = stock.counts(product_id)
-        db.session.remove()
-    return counts
 
 
 def ledger_state(app, tenant) -> dict:
@@ -168,18 +103,6 @@ def fund_wallet(app, tenant, account_id, amount: int) -> None:
         )
         db.session.commit()
         db.session.remove()
-
-
-def run_in_shop(app, tenant, fn, *args, **kwargs):
-    """Call a service in the shop's context, as a job would; returns its result."""
-    from tenants.context import tenant_context
-
-    end_outer_transaction()
-    with app.app_context(), tenant_context(tenant):
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            db.session.remove()
 
 
 def order_id(app, tenant, number: str) -> uuid.UUID:

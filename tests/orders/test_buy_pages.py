@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.orders.support import add_product, order_id, run_in_shop
+from tests.factories import add_product, run_in_shop
+from tests.orders.support import order_id
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def _token(location: str) -> str:
 def _deliver(app, card_shop, number: str) -> None:
     from app.orders import fulfilment
 
-    run_in_shop(app, card_shop.tenant, fulfilment.fulfil, order_id(app, card_shop.tenant, number))
+    run_in_shop(app, card_shop.shop, fulfilment.fulfil, order_id(app, card_shop.shop, number))
 
 
 def test_a_guest_buys_through_the_pages_and_sees_the_code(app, card_shop, guest):
@@ -82,13 +83,13 @@ def test_sending_the_buy_form_twice_places_one_order(app, card_shop, guest):
     second = guest.submit(page, form)
 
     assert first.location == second.location
-    from tests.orders.support import card_statuses
+    from tests.factories import card_statuses
 
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["reserved"] == 2
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["reserved"] == 2
 
 
 def test_a_sold_out_product_says_so(app, card_shop, guest):
-    empty = add_product(app, card_shop.tenant, name="Xbox 礼品卡", stock=[])
+    empty = add_product(app, card_shop.shop, name="Xbox 礼品卡", stock=[])
 
     page = _text(guest.get(f"/buy/{empty}"))
 
@@ -116,7 +117,7 @@ def test_a_bad_quantity_is_explained_on_the_field(app, card_shop, guest, quantit
 def test_a_top_up_asks_for_its_account(app, card_shop, guest):
     topup = add_product(
         app,
-        card_shop.tenant,
+        card_shop.shop,
         name="QQ 币直充",
         kind="topup",
         price=1000,
@@ -157,7 +158,7 @@ def test_an_expired_order_cannot_be_paid_on_its_page(app, card_shop, guest):
         db.session.execute(update(Order).where(Order.number == number).values(expires_at=past))
         db.session.commit()
 
-    run_in_shop(app, card_shop.tenant, expire)
+    run_in_shop(app, card_shop.shop, expire)
 
     page = _text(guest.get(pay_url))
     assert "This order expired before it was paid" in page and "Pay (sandbox)" not in page

@@ -7,19 +7,9 @@ import uuid
 
 import pytest
 
-from tests.api.support import assert_problem, bearer
 from tests.conftest import PASSWORD
-from tests.orders.support import (
-    add_product,
-    card_statuses,
-    ledger_state,
-    order_body,
-    pay,
-    place,
-    placed,
-    view,
-    wait_for_status,
-)
+from tests.factories import add_product, assert_problem, bearer, card_statuses
+from tests.orders.support import ledger_state, order_body, pay, place, placed, view, wait_for_status
 
 pytestmark = pytest.mark.critical
 
@@ -49,7 +39,7 @@ def test_guest_buys_a_card_with_sandbox_and_sees_the_code_on_the_order_and_in_ma
     body = mail.get_body(preferencelist=("plain",)).get_content()
     assert code["code"] in body and order["number"] in body
     assert order["number"] in mail["Subject"]
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["sold"] == 1
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["sold"] == 1
 
 
 def test_checkout_answers_with_number_token_expiry_and_payment_options(app, card_shop, browser_for):
@@ -65,7 +55,7 @@ def test_checkout_answers_with_number_token_expiry_and_payment_options(app, card
     assert body["lines"] == [{"label": "Steam 钱包充值卡 ¥100 × 2", "amount": 20000}]
     assert body["links"]["page"].endswith(f"/o/{body['number']}?t={body['lookup_token']}")
     assert "codes" not in body
-    counts = card_statuses(app, card_shop.tenant, card_shop.product_id)
+    counts = card_statuses(app, card_shop.shop, card_shop.product_id)
     assert counts["reserved"] == 2 and counts["sellable"] == 3
 
 
@@ -81,7 +71,7 @@ def test_same_key_and_body_returns_the_same_order_without_reserving_again(
     assert first.status_code == 201 and again.status_code == 200
     assert again.get_json()["number"] == first.get_json()["number"]
     assert again.get_json()["lookup_token"] == first.get_json()["lookup_token"]
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["reserved"] == 2
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["reserved"] == 2
 
 
 def test_same_key_with_another_body_is_refused(app, card_shop, browser_for):
@@ -92,7 +82,7 @@ def test_same_key_with_another_body_is_refused(app, card_shop, browser_for):
     response = place(guest, card_shop.product_id, 2, key=key)
 
     assert_problem(response, 422, "idempotency-key-reused")
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["reserved"] == 1
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["reserved"] == 1
 
 
 def test_sold_out_is_a_clear_409_and_reserves_nothing(app, card_shop, browser_for):
@@ -106,7 +96,7 @@ def test_sold_out_is_a_clear_409_and_reserves_nothing(app, card_shop, browser_fo
     placed(guest, card_shop.product_id, 5)
     gone = assert_problem(place(guest, card_shop.product_id, 1), 409, "out-of-stock")
     assert gone["detail"] == "Steam 钱包充值卡 ¥100 is sold out."
-    counts = card_statuses(app, card_shop.tenant, card_shop.product_id)
+    counts = card_statuses(app, card_shop.shop, card_shop.product_id)
     assert counts["reserved"] == 5 and counts["available"] == 0
 
 
@@ -130,13 +120,13 @@ def test_bad_checkout_fields_are_422_with_field_errors(app, card_shop, browser_f
 
     problem = assert_problem(response, 422, "validation-failed")
     assert field in problem["errors"], problem
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["reserved"] == 0
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["reserved"] == 0
 
 
 def test_top_up_needs_its_inputs(app, card_shop, browser_for):
     topup = add_product(
         app,
-        card_shop.tenant,
+        card_shop.shop,
         name="QQ 币直充",
         kind="topup",
         price=1000,
@@ -164,7 +154,7 @@ def test_top_up_needs_its_inputs(app, card_shop, browser_for):
 
 
 def test_a_product_not_on_sale_cannot_be_ordered(app, card_shop, browser_for):
-    draft = add_product(app, card_shop.tenant, name="Draft", status="draft", stock=["D-1"])
+    draft = add_product(app, card_shop.shop, name="Draft", status="draft", stock=["D-1"])
 
     assert_problem(place(browser_for(card_shop.host), draft, 1), 404, "not-found")
     assert_problem(place(browser_for(card_shop.host), uuid.uuid4(), 1), 404, "not-found")
@@ -194,8 +184,8 @@ def test_the_order_answers_to_its_token_in_the_query_or_header_only(app, card_sh
 def test_a_signed_in_buyer_sees_their_orders_without_a_token(
     app, card_shop, browser_for, make_account
 ):
-    make_account(card_shop.tenant, "mei@example.com")
-    make_account(card_shop.tenant, "other@example.com")
+    make_account(card_shop.shop, "mei@example.com")
+    make_account(card_shop.shop, "other@example.com")
     mei = browser_for(card_shop.host)
     mei.submit("/account/login", {"email": "mei@example.com", "password": PASSWORD})
     csrf = {"X-CSRFToken": mei.csrf_token("/account/")}
@@ -227,7 +217,7 @@ def test_an_operator_sees_history_with_actors_and_the_codes_on_the_record(
     order = placed(guest, card_shop.product_id)
     pay(guest, order)
     _deliver_now(app, card_shop, order)
-    key = make_api_key(card_shop.tenant)
+    key = make_api_key(card_shop.shop)
 
     response = browser_for(card_shop.host).get(
         f"/api/v1/orders/{order['number']}", headers=bearer(key)
@@ -241,7 +231,7 @@ def test_an_operator_sees_history_with_actors_and_the_codes_on_the_record(
         ("pending_payment", "paid", "sandbox"),
     ]
     assert body["payment_ref"].startswith("sb_") and body["tickets"] == []
-    with app.app_context(), tenant_context(card_shop.tenant):
+    with app.app_context(), tenant_context(card_shop.shop):
         audit = db.session.scalars(select(AuditEvent)).all()
         assert [(a.action, a.subject) for a in audit] == [
             ("order.codes_viewed", f"order:{order['number']}")
@@ -254,9 +244,9 @@ def _deliver_now(app, card_shop, order):
     from app.orders import jobs
     from tests.orders.support import order_id
 
-    ident = order_id(app, card_shop.tenant, order["number"])
+    ident = order_id(app, card_shop.shop, order["number"])
     with app.app_context():
-        assert jobs.fulfil_order(str(card_shop.tenant.id), str(ident)) == "delivered"
+        assert jobs.fulfil_order(str(card_shop.shop.id), str(ident)) == "delivered"
 
 
 # --- paying -------------------------------------------------------------------
@@ -274,7 +264,7 @@ def test_paying_twice_posts_to_the_ledger_once(app, card_shop, browser_for):
     for replay in (second, third):
         body = assert_problem(replay, 409, "order-not-payable")
         assert body["detail"] == "This order is paid."
-    state = ledger_state(app, card_shop.tenant)
+    state = ledger_state(app, card_shop.shop)
     assert state["postings"] == {"order_payment": 1}
     assert state["balances"] == {"clearing:sandbox": -10000, "sales": 10000}
     assert state["sum"] == 0 and state["cached_match"]
@@ -308,8 +298,8 @@ def test_a_guest_cannot_pay_from_a_wallet_and_stripe_needs_configuring(app, card
 def test_a_buyer_pays_from_their_wallet_once(app, card_shop, browser_for, make_account):
     from tests.orders.support import fund_wallet
 
-    buyer = make_account(card_shop.tenant, "mei@example.com")
-    fund_wallet(app, card_shop.tenant, buyer.id, 25000)
+    buyer = make_account(card_shop.shop, "mei@example.com")
+    fund_wallet(app, card_shop.shop, buyer.id, 25000)
     mei = browser_for(card_shop.host)
     mei.submit("/account/login", {"email": "mei@example.com", "password": PASSWORD})
     csrf = {"X-CSRFToken": mei.csrf_token("/account/")}
@@ -328,7 +318,7 @@ def test_a_buyer_pays_from_their_wallet_once(app, card_shop, browser_for, make_a
 
     assert paid.status_code == 200 and paid.get_json()["provider"] == "wallet"
     assert_problem(again, 409, "order-not-payable")
-    state = ledger_state(app, card_shop.tenant)
+    state = ledger_state(app, card_shop.shop)
     assert state["balances"][f"wallet:{buyer.id}"] == 5000
     assert state["sum"] == 0 and state["cached_match"]
 
@@ -342,20 +332,20 @@ def test_a_buyer_pays_from_their_wallet_once(app, card_shop, browser_for, make_a
     )
     assert_problem(short, 402, "insufficient-funds")
     assert mei.get(f"/api/v1/orders/{poorer['number']}").get_json()["status"] == ("pending_payment")
-    assert ledger_state(app, card_shop.tenant)["balances"][f"wallet:{buyer.id}"] == 5000
+    assert ledger_state(app, card_shop.shop)["balances"][f"wallet:{buyer.id}"] == 5000
 
 
 def test_an_expired_order_cannot_be_paid(app, card_shop, browser_for):
-    from tests.orders.support import run_in_shop
+    from tests.factories import run_in_shop
 
     guest = browser_for(card_shop.host)
     order = placed(guest, card_shop.product_id)
-    _age(app, card_shop.tenant, order["number"])
+    _age(app, card_shop.shop, order["number"])
     from app.orders import fulfilment
 
     response = pay(guest, order)
     assert_problem(response, 409, "order-not-payable")
-    assert run_in_shop(app, card_shop.tenant, fulfilment.expire_due) == 1
+    assert run_in_shop(app, card_shop.shop, fulfilment.expire_due) == 1
     assert_problem(pay(guest, order), 409, "order-not-payable")
     assert view(guest, order).get_json()["status"] == "expired"
 
@@ -369,7 +359,7 @@ def _age(app, tenant, number: str) -> None:
     from app.catalog.models import Card
     from app.extensions import db
     from app.orders.models import Order
-    from tests.orders.support import run_in_shop
+    from tests.factories import run_in_shop
 
     def age():
         past = datetime.now(UTC) - timedelta(minutes=1)

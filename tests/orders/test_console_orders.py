@@ -8,7 +8,8 @@ import re
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.orders.support import add_stock, codes, order_id, pay, placed, run_in_shop
+from tests.factories import add_stock, codes, run_in_shop
+from tests.orders.support import order_id, pay, placed
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def console(card_shop, browser_for):
     browser = browser_for(card_shop.host)
     browser.client.set_cookie("lang", "en", domain=card_shop.host)
     response = browser.submit(
-        "/console/login", {"email": card_shop.owner.email, "password": PASSWORD}
+        "/console/login", {"email": card_shop.shop.owner_email, "password": PASSWORD}
     )
     assert response.status_code == 302
     return browser
@@ -37,7 +38,7 @@ def _failed(app, card_shop, browser_for) -> dict:
     guest = browser_for(card_shop.host)
     order = placed(guest, card_shop.product_id)
     pay(guest, order)
-    ident = order_id(app, card_shop.tenant, order["number"])
+    ident = order_id(app, card_shop.shop, order["number"])
 
     def lose_and_fulfil():
         db.session.execute(
@@ -46,7 +47,7 @@ def _failed(app, card_shop, browser_for) -> dict:
         db.session.commit()
         return fulfilment.fulfil(ident)
 
-    assert run_in_shop(app, card_shop.tenant, lose_and_fulfil) == "failed"
+    assert run_in_shop(app, card_shop.shop, lose_and_fulfil) == "failed"
     return order
 
 
@@ -70,7 +71,7 @@ def test_an_operator_retries_a_failed_order_from_its_page(app, card_shop, browse
     page = f"/console/orders/{order['number']}"
     assert "Retry delivery" in _text(console.get(page))
 
-    add_stock(app, card_shop.tenant, card_shop.product_id, codes("MORE", 1))
+    add_stock(app, card_shop.shop, card_shop.product_id, codes("MORE", 1))
     done = console.submit(page, {}, action=f"{page}/retry")
 
     assert done.status_code == 302
@@ -110,7 +111,7 @@ def test_codes_are_shown_to_an_operator_only_on_request_and_on_the_record(
     order = placed(guest, card_shop.product_id)
     pay(guest, order)
     run_in_shop(
-        app, card_shop.tenant, fulfilment.fulfil, order_id(app, card_shop.tenant, order["number"])
+        app, card_shop.shop, fulfilment.fulfil, order_id(app, card_shop.shop, order["number"])
     )
     page = f"/console/orders/{order['number']}"
 
@@ -119,7 +120,7 @@ def test_codes_are_shown_to_an_operator_only_on_request_and_on_the_record(
 
     assert not any(code in hidden for code in card_shop.stock)
     assert sum(code in shown for code in card_shop.stock) == 1
-    with app.app_context(), tenant_context(card_shop.tenant):
+    with app.app_context(), tenant_context(card_shop.shop):
         assert [a.action for a in db.session.scalars(select(AuditEvent))] == ["order.codes_viewed"]
         db.session.remove()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.extensions import db
-from tests.orders.support import pay, placed, run_in_shop
+from tests.factories import run_in_shop
+from tests.orders.support import pay, placed
 
 
 def _seed(app) -> None:

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.support import assert_problem, bearer
-from tests.orders.support import (
+from tests.factories import (
     add_product,
     add_stock,
+    assert_problem,
+    bearer,
     card_statuses,
     codes,
-    ledger_state,
-    order_body,
-    order_id,
-    pay,
-    placed,
     run_in_shop,
-    view,
 )
+from tests.orders.support import ledger_state, order_body, order_id, pay, placed, view
 
 pytestmark = pytest.mark.critical
 
@@ -26,7 +22,7 @@ pytestmark = pytest.mark.critical
 @pytest.fixture
 def operator(card_shop, browser_for, make_api_key):
     """A client of the shop carrying its owner's API key."""
-    key = make_api_key(card_shop.tenant)
+    key = make_api_key(card_shop.shop)
     client = browser_for(card_shop.host)
     return lambda method, path, **kw: client.open(method, path, headers=bearer(key), **kw)
 
@@ -34,8 +30,8 @@ def operator(card_shop, browser_for, make_api_key):
 def _fulfil(app, card_shop, order) -> str:
     from app.orders import fulfilment
 
-    ident = order_id(app, card_shop.tenant, order["number"])
-    return run_in_shop(app, card_shop.tenant, fulfilment.fulfil, ident)
+    ident = order_id(app, card_shop.shop, order["number"])
+    return run_in_shop(app, card_shop.shop, fulfilment.fulfil, ident)
 
 
 def _paid_without_stock(app, card_shop, browser_for) -> dict:
@@ -49,14 +45,14 @@ def _paid_without_stock(app, card_shop, browser_for) -> dict:
     guest = browser_for(card_shop.host)
     order = placed(guest, card_shop.product_id, 2)
     assert pay(guest, order).status_code == 200
-    ident = order_id(app, card_shop.tenant, order["number"])
+    ident = order_id(app, card_shop.shop, order["number"])
 
     def lose_one():
         card = db.session.scalars(db.select(Card.id).where(Card.order_id == ident)).first()
         db.session.execute(update(Card).where(Card.id == card).values(status="void", order_id=None))
         db.session.commit()
 
-    run_in_shop(app, card_shop.tenant, lose_one)
+    run_in_shop(app, card_shop.shop, lose_one)
     assert _fulfil(app, card_shop, order) == "failed"
     return order
 
@@ -110,11 +106,11 @@ def test_a_failed_delivery_opens_a_ticket_that_a_retry_resolves_once_stock_retur
     assert ticket["status"] == "open"
 
     # The shop is still short: the retry says so and changes nothing.
-    run_in_shop(app, card_shop.tenant, _sell_everything, card_shop.product_id)
+    run_in_shop(app, card_shop.shop, _sell_everything, card_shop.product_id)
     assert_problem(operator("POST", f"/api/v1/orders/{number}/retry"), 409, "out-of-stock")
     assert view(browser_for(card_shop.host), order).get_json()["status"] == "failed"
 
-    add_stock(app, card_shop.tenant, card_shop.product_id, codes("MORE", 3))
+    add_stock(app, card_shop.shop, card_shop.product_id, codes("MORE", 3))
     retried = operator("POST", f"/api/v1/orders/{number}/retry")
 
     assert retried.status_code == 200, retried.get_data(as_text=True)
@@ -130,7 +126,7 @@ def test_a_failed_delivery_opens_a_ticket_that_a_retry_resolves_once_stock_retur
     assert len(operator("GET", "/api/v1/tickets?status=all").get_json()["items"]) == 1
     # Exactly the two codes ordered: the one kept plus one more, not two more.
     assert len(view(browser_for(card_shop.host), order).get_json()["codes"]) == 2
-    counts = card_statuses(app, card_shop.tenant, card_shop.product_id)
+    counts = card_statuses(app, card_shop.shop, card_shop.product_id)
     assert counts["sold"] == 2 and counts["reserved"] == 0
 
 
@@ -176,7 +172,7 @@ def test_an_operator_delivers_a_failed_order_by_hand(app, card_shop, browser_for
 def test_a_manual_item_waits_for_the_operator_then_reaches_the_buyer(
     app, card_shop, browser_for, operator
 ):
-    manual = add_product(app, card_shop.tenant, name="Custom avatar", kind="manual", price=500)
+    manual = add_product(app, card_shop.shop, name="Custom avatar", kind="manual", price=500)
     guest = browser_for(card_shop.host)
     order = placed(guest, manual)
     pay(guest, order)
@@ -208,14 +204,14 @@ def test_refund_of_a_delivered_guest_order_voids_its_codes(app, card_shop, brows
     ]
     seen = view(guest, order).get_json()
     assert [c["void"] for c in seen["codes"]] == [True, True]
-    counts = card_statuses(app, card_shop.tenant, card_shop.product_id)
+    counts = card_statuses(app, card_shop.shop, card_shop.product_id)
     assert counts["void"] == 2 and counts["sold"] == 0 and counts["sellable"] == 3
-    state = ledger_state(app, card_shop.tenant)
+    state = ledger_state(app, card_shop.shop)
     assert state["postings"] == {"order_payment": 1, "refund": 1}
     assert state["balances"] == {"clearing:sandbox": 0, "sales": 0}
     again = operator("POST", f"/api/v1/orders/{order['number']}/refund", json={"to": "original"})
     assert_problem(again, 409, "conflict")
-    assert ledger_state(app, card_shop.tenant)["postings"] == {"order_payment": 1, "refund": 1}
+    assert ledger_state(app, card_shop.shop)["postings"] == {"order_payment": 1, "refund": 1}
 
 
 def test_refund_to_the_wallet_of_an_undelivered_order_returns_its_codes_to_stock(
@@ -223,7 +219,7 @@ def test_refund_to_the_wallet_of_an_undelivered_order_returns_its_codes_to_stock
 ):
     from tests.conftest import PASSWORD
 
-    buyer = make_account(card_shop.tenant, "mei@example.com")
+    buyer = make_account(card_shop.shop, "mei@example.com")
     mei = browser_for(card_shop.host)
     mei.submit("/account/login", {"email": "mei@example.com", "password": PASSWORD})
     csrf = {"X-CSRFToken": mei.csrf_token("/account/")}
@@ -238,15 +234,15 @@ def test_refund_to_the_wallet_of_an_undelivered_order_returns_its_codes_to_stock
         f"/api/v1/orders/{order['number']}/pay", json={"provider": "sandbox"}, headers=csrf
     )
     assert paid.status_code == 200 and paid.get_json()["order"]["status"] == "paid"
-    assert f"wallet:{buyer.id}" not in ledger_state(app, card_shop.tenant)["balances"]
+    assert f"wallet:{buyer.id}" not in ledger_state(app, card_shop.shop)["balances"]
 
     refunded = operator("POST", f"/api/v1/orders/{order['number']}/refund", json={"to": "wallet"})
 
     assert refunded.get_json()["status"] == "refunded"
-    state = ledger_state(app, card_shop.tenant)
+    state = ledger_state(app, card_shop.shop)
     assert state["balances"][f"wallet:{buyer.id}"] == 30000
     assert state["sum"] == 0 and state["cached_match"]
-    counts = card_statuses(app, card_shop.tenant, card_shop.product_id)
+    counts = card_statuses(app, card_shop.shop, card_shop.product_id)
     assert counts["available"] == 5 and counts["reserved"] == 0 and counts["void"] == 0
 
 
@@ -258,7 +254,7 @@ def test_a_refunded_ticket_is_resolved(app, card_shop, browser_for, operator):
     assert refunded.get_json()["status"] == "refunded"
     assert refunded.get_json()["tickets"][0]["resolution"] == "refunded"
     assert operator("GET", "/api/v1/tickets").get_json()["items"] == []
-    assert ledger_state(app, card_shop.tenant)["sum"] == 0
+    assert ledger_state(app, card_shop.shop)["sum"] == 0
 
 
 def test_retry_of_an_order_that_did_not_fail_is_a_conflict(app, card_shop, browser_for, operator):

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.orders import checkout, fulfilment, jobs, lookups, payment, remedies
 from app.orders.models import Order, OrderEvent, Ticket
 from tenants.context import tenant_context
-from tests.orders.support import card_statuses
+from tests.factories import card_statuses
 
 pytestmark = pytest.mark.critical
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.critical
 @pytest.fixture
 def shop_ctx(app, card_shop):
     """An app context inside the shop, as a job has."""
-    with app.app_context(), tenant_context(card_shop.tenant):
+    with app.app_context(), tenant_context(card_shop.shop):
         yield card_shop
         db.session.remove()
 
@@ -120,12 +120,12 @@ def test_expire_due_expires_unpaid_orders_and_returns_their_stock(shop_ctx):
 
 
 def test_the_expiry_job_expires_orders_of_every_shop(app, card_shop, make_shop):
-    from tests.orders.support import add_product, codes
+    from tests.factories import add_product, codes
 
-    other, _ = make_shop("bravo")
+    other = make_shop("bravo")
     other_product = add_product(app, other, stock=codes("B", 2))
     with app.app_context():
-        for tenant, product in ((card_shop.tenant, card_shop.product_id), (other, other_product)):
+        for tenant, product in ((card_shop.shop, card_shop.product_id), (other, other_product)):
             with tenant_context(tenant):
                 order, _ = checkout.create_order(
                     product_id=product, quantity=1, email="g@example.com"
@@ -135,7 +135,7 @@ def test_the_expiry_job_expires_orders_of_every_shop(app, card_shop, make_shop):
 
         assert jobs.expire_orders() == 2
 
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["available"] == 5
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["available"] == 5
     assert card_statuses(app, other, other_product)["available"] == 2
 
 
@@ -151,7 +151,7 @@ def test_the_worker_expires_orders_on_its_schedule(
     """The real worker with its cron: nobody calls expire_due by hand."""
     import time
 
-    with app.app_context(), tenant_context(card_shop.tenant):
+    with app.app_context(), tenant_context(card_shop.shop):
         order = _order(card_shop, 3)
         _age(order)
         order_id = order.id
@@ -159,14 +159,14 @@ def test_the_worker_expires_orders_on_its_schedule(
     # The expiry job runs every second; the bound covers the scheduler's start.
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        with app.app_context(), tenant_context(card_shop.tenant):
+        with app.app_context(), tenant_context(card_shop.shop):
             status = lookups.get_order_by_id(order_id).status
             db.session.remove()
         if status == "expired":
             break
         time.sleep(0.5)
     assert status == "expired"
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["available"] == 5
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["available"] == 5
 
 
 def test_an_expired_hold_is_sellable_before_any_job_runs(shop_ctx):
@@ -355,9 +355,7 @@ def test_the_delivery_mail_speaks_the_shops_language(app, shop_ctx, mail_server)
     fulfilment.fulfil(chinese.id)
     jobs.mail_delivery(str(chinese.tenant_id), str(chinese.id))
     with all_tenants():
-        db.session.execute(
-            update(Tenant).where(Tenant.id == shop_ctx.tenant.id).values(locale="en")
-        )
+        db.session.execute(update(Tenant).where(Tenant.id == shop_ctx.shop.id).values(locale="en"))
         db.session.commit()
     english = _order(shop_ctx, 1, email="smith@example.com")
     _confirm(english, "pi_en")
@@ -393,7 +391,7 @@ def test_an_order_whose_worker_died_mid_delivery_is_delivered_once_by_the_sweepe
 
     from app.core.queues import get_queue
 
-    with app.app_context(), tenant_context(card_shop.tenant):
+    with app.app_context(), tenant_context(card_shop.shop):
         order = _order(card_shop, 2)
         _confirm(order)
         get_queue("fulfilment").empty()  # whatever was queued died with the worker
@@ -411,17 +409,17 @@ def test_an_order_whose_worker_died_mid_delivery_is_delivered_once_by_the_sweepe
     status = None
     while time.monotonic() < deadline and status != "delivered":
         time.sleep(0.5)
-        with app.app_context(), tenant_context(card_shop.tenant):
+        with app.app_context(), tenant_context(card_shop.shop):
             status = lookups.get_order_by_id(order_id).status
             db.session.remove()
 
     assert status == "delivered"
-    with app.app_context(), tenant_context(card_shop.tenant):
+    with app.app_context(), tenant_context(card_shop.shop):
         delivered = [e for e in lookups.order_events(order_id) if e.to_status == "delivered"]
         assert len(delivered) == 1
         assert len(lookups.delivered_codes(lookups.get_order_by_id(order_id))) == 2
         db.session.remove()
-    assert card_statuses(app, card_shop.tenant, card_shop.product_id)["sold"] == 2
+    assert card_statuses(app, card_shop.shop, card_shop.product_id)["sold"] == 2
 
 
 def test_a_delivery_mail_cut_off_mid_send_is_sent_by_the_next_run(app, shop_ctx, mail_server):

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.api.support import assert_problem, bearer, csrf_header, shop_rows
+from tests.api.support import csrf_header
 from tests.conftest import PASSWORD
-from tests.orders.support import (
+from tests.factories import (
     add_product,
     add_stock,
+    assert_problem,
+    bearer,
     codes,
-    order_body,
-    order_id,
-    pay,
-    placed,
     run_in_shop,
+    shop_rows,
 )
+from tests.orders.support import order_body, order_id, pay, placed
 
 pytestmark = pytest.mark.critical
 
@@ -144,7 +144,7 @@ def _call(client, case: Case, target: dict, headers: dict | None = None, token_o
 def _sign_in_operator(browser_for, shop):
     browser = browser_for(shop["host"])
     response = browser.submit(
-        "/console/login", {"email": shop["owner"].email, "password": PASSWORD}
+        "/console/login", {"email": shop["owner_email"], "password": PASSWORD}
     )
     assert response.status_code == 302
     return browser, csrf_header(browser)

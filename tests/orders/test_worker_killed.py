@@ -17,7 +17,7 @@ from app.orders import checkout, lookups, payment
 from app.orders.models import Order, OrderEvent
 from tenants.context import tenant_context
 from tests.conftest import start_worker, stop_worker
-from tests.orders.support import add_product, codes
+from tests.factories import add_product, codes
 
 ORDERS = 200
 
@@ -32,7 +32,7 @@ def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(
     with app.app_context():  # jobs earlier tests left behind are not this test's
         for name in QUEUE_NAMES:
             get_queue(name, app).empty()
-    tenant, _ = make_shop("alpha", "Alpha")
+    tenant = make_shop("alpha", "Alpha")
     product_id = add_product(app, tenant, stock=codes("KILL", ORDERS), max_quantity=1)
     order_ids = []
     with app.app_context(), tenant_context(tenant):

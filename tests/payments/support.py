@@ -1,9 +1,9 @@
-"""Helpers of the payment tests: small factories that hand back plain ids,
-reads of what a shop's database holds, and signed Stripe events."""
+"""Helpers of the payment tests: orders placed and paid through the
+services, reads of what a shop's database holds, and signed Stripe events.
+Shops, accounts and products come from ``tests/factories.py``."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -19,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 
 from app.extensions import db
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD, Shop, run_in_shop
 
 WEBHOOK_SECRET = "whsec_kameng_payment_tests"
 T = TypeVar("T")
@@ -38,78 +38,7 @@ def wait_for(condition: Callable[[], T], timeout: float = 30, every: float = 0.0
         time.sleep(every)
 
 
-# --- shops, buyers, stock, orders -------------------------------------------
-
-
-@functools.cache
-def password_hash() -> str:
-    from app.core.security import hash_password
-
-    return hash_password(PASSWORD)
-
-
-@dataclass(frozen=True)
-class Shop:
-    id: uuid.UUID
-    slug: str
-    currency: str
-
-    @property
-    def host(self) -> str:
-        return f"{self.slug}.localhost"
-
-
-def make_shop(app, slug: str, *, currency: str = "CNY", stripe_account: str | None = None) -> Shop:
-    from app.accounts import shops
-    from app.accounts.models import PlatformUser
-    from tenants.models import Tenant
-
-    with app.app_context():
-        owner = PlatformUser(email=f"owner@{slug}.example.com", password_hash=password_hash())
-        db.session.add(owner)
-        db.session.flush()
-        tenant = shops.open_shop(slug, f"Shop {slug}", owner)
-        tenant = db.session.get(Tenant, tenant.id)
-        tenant.currency = currency
-        tenant.stripe_account_id = stripe_account
-        db.session.commit()
-        shop = Shop(tenant.id, slug, currency)
-        db.session.remove()
-    return shop
-
-
-def make_account(app, shop: Shop, email: str, role: str = "customer") -> uuid.UUID:
-    from app.accounts.models import ShopAccount
-    from tenants.context import tenant_context
-
-    with app.app_context(), tenant_context(shop.id):
-        account = ShopAccount(email=email, password_hash=password_hash(), role=role)
-        db.session.add(account)
-        db.session.commit()
-        account_id = account.id
-        db.session.remove()
-    return account_id
-
-
-def make_card_product(
-    app, shop: Shop, *, price: int, codes: int = 5, name: str = "Game card"
-) -> uuid.UUID:
-    """An on-sale card product with ``codes`` codes in stock (through the real import)."""
-    from app.catalog.imports import start_import
-    from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Product
-    from tenants.context import tenant_context
-
-    with app.app_context(), tenant_context(shop.id):
-        product = Product(
-            kind=KIND_CARD, name=name, price=price, status=STATUS_ON_SALE, max_quantity=10
-        )
-        db.session.add(product)
-        db.session.commit()
-        product_id = product.id
-        raw = "\n".join(f"CODE-{shop.slug}-{secrets.token_hex(6)}" for _ in range(codes))
-        start_import(product_id, raw.encode(), "codes.txt", actor="test")
-        db.session.remove()
-    return product_id
+# --- orders -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -162,33 +91,13 @@ def signed_in(browser_for, shop, email: str):
     return browser, {"X-CSRFToken": browser.csrf_token("/account/login")}
 
 
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["type"].rsplit("/", 1)[1] == slug, body
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
-
-
 # --- reading a shop's state -----------------------------------------------
-
-
-def in_shop(app, shop: Shop, read: Callable[[], T]) -> T:
-    """Run ``read`` in a fresh session inside the shop."""
-    from tenants.context import tenant_context
-
-    with app.app_context(), tenant_context(shop.id):
-        try:
-            return read()
-        finally:
-            db.session.remove()
 
 
 def order_status(app, shop: Shop, order_id: uuid.UUID) -> str:
     from app.orders.models import Order
 
-    return in_shop(
+    return run_in_shop(
         app, shop, lambda: db.session.scalar(select(Order.status).where(Order.id == order_id))
     )
 
@@ -196,7 +105,7 @@ def order_status(app, shop: Shop, order_id: uuid.UUID) -> str:
 def ledger_keys(app, shop: Shop) -> list[str]:
     from app.ledger.models import LedgerTransaction
 
-    return in_shop(
+    return run_in_shop(
         app,
         shop,
         lambda: sorted(db.session.scalars(select(LedgerTransaction.idempotency_key)).all()),
@@ -206,7 +115,7 @@ def ledger_keys(app, shop: Shop) -> list[str]:
 def sold_cards(app, shop: Shop, order_id: uuid.UUID) -> int:
     from app.catalog.models import Card
 
-    return in_shop(
+    return run_in_shop(
         app,
         shop,
         lambda: db.session.scalar(
@@ -219,7 +128,7 @@ def deliveries(app, shop: Shop, order_id: uuid.UUID) -> int:
     """How many times the order moved to delivered (its history)."""
     from app.orders.models import OrderEvent
 
-    return in_shop(
+    return run_in_shop(
         app,
         shop,
         lambda: db.session.scalar(
@@ -239,13 +148,13 @@ def payment_of(app, shop: Shop, ref: str) -> dict | None:
             return None
         return {"id": p.id, "status": p.status, "amount": p.amount, "refunded": p.refunded}
 
-    return in_shop(app, shop, read)
+    return run_in_shop(app, shop, read)
 
 
 def wallet(app, shop: Shop, account_id: uuid.UUID) -> int:
     from app.ledger.services import wallet_balance
 
-    return in_shop(app, shop, lambda: wallet_balance(account_id))
+    return run_in_shop(app, shop, lambda: wallet_balance(account_id))
 
 
 def stored_events(app, **where) -> list[dict]:

@@ -14,14 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from tests.factories import add_account, add_product, assert_problem, codes, open_shop, run_in_shop
 from tests.payments.support import (
     WEBHOOK_SECRET,
-    assert_problem,
-    in_shop,
     ledger_keys,
-    make_account,
-    make_card_product,
-    make_shop,
     order_status,
     place_order,
     post_webhook,
@@ -36,7 +32,7 @@ COVERED = {
     ("GET", "/api/v1/me/wallet"),
     ("POST", "/api/v1/me/wallet/recharge"),
     ("GET", "/api/v1/me/wallet/recharges/<payment_id>"),
-    ("POST", "/api/v1/webhooks/stripe"),
+    ("POST", "/api/v1/webhooks/<provider>"),
 }
 
 
@@ -45,9 +41,9 @@ def two(app, browser_for):
     """Shops A and B, each with a buyer who recharged once by sandbox."""
     shops = {}
     for slug in ("wallet-a", "wallet-b"):
-        shop = make_shop(app, slug)
+        shop = open_shop(app, slug)
         email = f"buyer@{slug}.example.com"
-        buyer = make_account(app, shop, email)
+        buyer = add_account(app, shop, email).id
         browser, csrf = signed_in(browser_for, shop, email)
         recharge = browser.post(
             "/api/v1/me/wallet/recharge",
@@ -75,7 +71,7 @@ def rows_of(app, shop) -> dict:
             for model in (Payment, LedgerAccount, LedgerTransaction, LedgerEntry)
         } | {"balances": sorted(db.session.scalars(select(LedgerAccount.balance)))}
 
-    return in_shop(app, shop, read)
+    return run_in_shop(app, shop, read)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +111,7 @@ def test_another_shops_recharge_id_is_not_found(app, two):
 
 def test_another_accounts_recharge_id_is_not_found(app, browser_for, two):
     a, _ = two
-    make_account(app, a["shop"], "agent@wallet-a.example.com", role="agent")
+    add_account(app, a["shop"], "agent@wallet-a.example.com", role="agent")
     agent, _ = signed_in(browser_for, a["shop"], "agent@wallet-a.example.com")
 
     assert_problem(agent.get(f"/api/v1/me/wallet/recharges/{a['recharge']}"), 404, "not-found")
@@ -151,8 +147,8 @@ def connected(app, monkeypatch):
     monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
     shops = []
     for slug in ("hook-a", "hook-b"):
-        shop = make_shop(app, slug, stripe_account=f"acct_{slug.replace('-', '_')}")
-        order = place_order(app, shop, make_card_product(app, shop, price=1500))
+        shop = open_shop(app, slug, stripe_account=f"acct_{slug.replace('-', '_')}")
+        order = place_order(app, shop, add_product(app, shop, price=1500, stock=codes("CODE", 5)))
         intent_id = f"pi_{slug.replace('-', '_')}_order"
         with app.app_context(), tenant_context(shop.id):
             placed = get_order_by_id(order.id)

@@ -6,19 +6,21 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-from tests.payments.support import ledger_keys, make_account, make_shop, payment_of, wallet
+from tests.factories import add_account
+from tests.payments.support import ledger_keys, payment_of, wallet
 
 pytestmark = pytest.mark.critical
 
 
 @pytest.fixture
-def shop(app):
-    return make_shop(app, "recharges", currency="USD")
+def shop(make_shop):
+    """A shop that sells in US dollars."""
+    return make_shop("recharges", currency="USD")
 
 
 @pytest.fixture
 def buyer(app, shop):
-    return make_account(app, shop, "buyer@recharges.example.com")
+    return add_account(app, shop, "buyer@recharges.example.com").id
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ import pytest
 
 from app.payments import registry
 from app.payments.adapters.base import SUCCEEDED, Charge, PaymentAdapter, PaymentStart
+from tests.factories import add_product, codes
 from tests.payments.support import (
     ledger_keys,
-    make_card_product,
-    make_shop,
     order_status,
     pay,
     payment_of,
@@ -77,11 +76,12 @@ class VoucherAdapter(PaymentAdapter):
         )
 
 
-def test_a_new_provider_pays_and_delivers_an_order_with_one_registry_line(app, monkeypatch):
+def test_a_new_provider_pays_an_order_with_one_registry_line(app, monkeypatch, make_shop):
     monkeypatch.setitem(registry.ADAPTERS, "voucher", VoucherAdapter())
     monkeypatch.setitem(app.config, "PAYMENT_PROVIDERS", ["voucher", "sandbox"])
-    shop = make_shop(app, "voucher-shop")
-    order = place_order(app, shop, make_card_product(app, shop, price=900), quantity=2)
+    shop = make_shop("voucher-shop")
+    product = add_product(app, shop, price=900, stock=codes("VC", 3))
+    order = place_order(app, shop, product, quantity=2)
 
     started = pay(app, shop, order.id, "voucher")
 

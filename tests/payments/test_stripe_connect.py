@@ -19,12 +19,10 @@ from urllib.parse import parse_qs
 import pytest
 
 from app.extensions import db
+from tests.factories import add_account, add_product, codes, open_shop
 from tests.payments.support import (
     WEBHOOK_SECRET,
     ledger_keys,
-    make_account,
-    make_card_product,
-    make_shop,
     order_status,
     pay,
     place_order,
@@ -102,8 +100,8 @@ def recorder(app, monkeypatch):
 
 
 def test_a_connected_shop_is_paid_on_its_account_with_the_platform_fee(app, recorder):
-    shop = make_shop(app, "connected", stripe_account=ACCOUNT)
-    order = place_order(app, shop, make_card_product(app, shop, price=1999))
+    shop = open_shop(app, "connected", stripe_account=ACCOUNT)
+    order = place_order(app, shop, add_product(app, shop, price=1999, stock=codes("CODE", 5)))
 
     started = pay(app, shop, order.id, "stripe")
 
@@ -134,8 +132,8 @@ def test_a_connected_shops_event_pays_the_order_and_the_refund_returns_the_fee(
     from app.orders import remedies
     from tenants.context import tenant_context
 
-    shop = make_shop(app, "connected-refund", stripe_account=ACCOUNT)
-    order = place_order(app, shop, make_card_product(app, shop, price=2500))
+    shop = open_shop(app, "connected-refund", stripe_account=ACCOUNT)
+    order = place_order(app, shop, add_product(app, shop, price=2500, stock=codes("CODE", 5)))
     intent_id = pay(app, shop, order.id, "stripe").details["payment_intent"]
     intent = {
         "id": intent_id,
@@ -163,8 +161,8 @@ def test_a_connected_shops_event_pays_the_order_and_the_refund_returns_the_fee(
 
 
 def test_a_shop_without_a_connected_account_is_paid_on_the_platforms_account(app, recorder):
-    shop = make_shop(app, "unconnected")
-    order = place_order(app, shop, make_card_product(app, shop, price=1999))
+    shop = open_shop(app, "unconnected")
+    order = place_order(app, shop, add_product(app, shop, price=1999, stock=codes("CODE", 5)))
 
     pay(app, shop, order.id, "stripe")
 
@@ -177,8 +175,8 @@ def test_a_recharge_on_a_connected_shop_carries_the_fee_too(app, recorder):
     from app.payments import recharges
     from tenants.context import tenant_context
 
-    shop = make_shop(app, "connected-recharge", stripe_account=ACCOUNT)
-    buyer = make_account(app, shop, "buyer@connected-recharge.example.com")
+    shop = open_shop(app, "connected-recharge", stripe_account=ACCOUNT)
+    buyer = add_account(app, shop, "buyer@connected-recharge.example.com").id
     with app.app_context(), tenant_context(shop.id):
         payment, started = recharges.start_recharge(buyer, 5000, "stripe", actor="test")
         payment_id = payment.id
@@ -208,8 +206,8 @@ def test_a_payment_whose_record_was_lost_is_adopted_only_from_the_shops_account(
     from app.payments.models import Payment
     from tenants.context import tenant_context
 
-    shop = make_shop(app, "connected-lost", stripe_account=ACCOUNT)
-    order = place_order(app, shop, make_card_product(app, shop, price=800))
+    shop = open_shop(app, "connected-lost", stripe_account=ACCOUNT)
+    order = place_order(app, shop, add_product(app, shop, price=800, stock=codes("CODE", 5)))
     intent_id = pay(app, shop, order.id, "stripe").details["payment_intent"]
     with app.app_context(), tenant_context(shop.id):
         db.session.execute(delete(Payment))

@@ -9,13 +9,11 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
+from tests.factories import add_product, codes, open_shop, run_in_shop
 from tests.payments.support import (
     deliveries,
-    in_shop,
     intent_dict,
     ledger_keys,
-    make_card_product,
-    make_shop,
     order_status,
     pay,
     payment_of,
@@ -32,8 +30,8 @@ pytestmark = pytest.mark.critical
 
 
 def start_card_order(app, slug: str, price: int = 1999):
-    shop = make_shop(app, slug)
-    product = make_card_product(app, shop, price=price, codes=3)
+    shop = open_shop(app, slug)
+    product = add_product(app, shop, price=price, stock=codes("CODE", 3))
     order = place_order(app, shop, product)
     started = pay(app, shop, order.id, "stripe")
     return shop, order, started
@@ -252,7 +250,7 @@ def test_refund_to_the_card_goes_back_through_stripe(app, stripe_on, relay, work
     charge = intent_dict(stripe_on.v1.charges.retrieve(_charge_id(intent)))
     event = stripe_event("charge.refunded", charge)
     assert post_webhook(relay.live_server, event, sign(event))[1]["outcome"] == "unchanged"
-    voided = in_shop(app, shop, lambda: _card_statuses(order.id))
+    voided = run_in_shop(app, shop, lambda: _card_statuses(order.id))
     assert voided == ["void"]
 
 

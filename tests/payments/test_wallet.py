@@ -8,13 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
+from tests.factories import add_account, add_product, assert_problem, codes, run_in_shop
 from tests.payments.support import (
-    assert_problem,
-    in_shop,
     ledger_keys,
-    make_account,
-    make_card_product,
-    make_shop,
     order_status,
     pay,
     place_order,
@@ -29,13 +25,8 @@ MAX = 10_000_000
 
 
 @pytest.fixture
-def shop(app):
-    return make_shop(app, "wallets")
-
-
-@pytest.fixture
 def buyer(app, shop):
-    return make_account(app, shop, "buyer@wallets.example.com")
+    return add_account(app, shop, "buyer@wallets.example.com").id
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def session(browser_for, shop, buyer):
 def payments_count(app, shop) -> int:
     from app.payments.models import Payment
 
-    return in_shop(app, shop, lambda: db.session.scalar(select(func.count(Payment.id))))
+    return run_in_shop(app, shop, lambda: db.session.scalar(select(func.count(Payment.id))))
 
 
 def test_a_new_wallet_is_empty(session, shop):
@@ -226,7 +217,9 @@ def test_paying_more_than_the_balance_is_refused_and_writes_nothing(app, session
     browser.post(
         "/api/v1/me/wallet/recharge", json={"amount": 500, "provider": "sandbox"}, headers=csrf
     )
-    order = place_order(app, shop, make_card_product(app, shop, price=1000), buyer_id=buyer)
+    order = place_order(
+        app, shop, add_product(app, shop, price=1000, stock=codes("CODE", 5)), buyer_id=buyer
+    )
     keys_before = ledger_keys(app, shop)
 
     with pytest.raises(InsufficientFunds) as refused:
@@ -248,7 +241,7 @@ def test_a_wallet_payment_answers_with_the_codes_and_queues_only_the_mail(
     browser.post(
         "/api/v1/me/wallet/recharge", json={"amount": 5000, "provider": "sandbox"}, headers=csrf
     )
-    product = make_card_product(app, shop, price=1200, codes=3)
+    product = add_product(app, shop, price=1200, stock=codes("CODE", 3))
     order = browser.post(
         "/api/v1/orders",
         json={"product_id": str(product), "quantity": 2, "email": "buyer@wallets.example.com"},
@@ -283,7 +276,9 @@ def test_paying_from_the_wallet_spends_exactly_the_total(app, session, shop, buy
     browser.post(
         "/api/v1/me/wallet/recharge", json={"amount": 3000, "provider": "sandbox"}, headers=csrf
     )
-    order = place_order(app, shop, make_card_product(app, shop, price=1999), buyer_id=buyer)
+    order = place_order(
+        app, shop, add_product(app, shop, price=1999, stock=codes("CODE", 5)), buyer_id=buyer
+    )
 
     assert pay(app, shop, order.id, "wallet", buyer_id=buyer).status == "succeeded"
 
@@ -305,7 +300,7 @@ def test_paying_more_than_the_balance_through_the_api_is_a_402_problem(app, sess
     browser.post(
         "/api/v1/me/wallet/recharge", json={"amount": 500, "provider": "sandbox"}, headers=csrf
     )
-    product = make_card_product(app, shop, price=1000)
+    product = add_product(app, shop, price=1000, stock=codes("CODE", 5))
     placed = browser.post(
         "/api/v1/orders",
         json={"product_id": str(product), "quantity": 1, "email": "buyer@wallets.example.com"},

@@ -1,10 +1,8 @@
-"""Fixtures for the tenancy tests.
-
-``make_shop`` and ``make_account`` override the shared ones in
-``tests/conftest.py``, which commit and then ``expunge_all()``: the objects
-they hand back are detached *and* expired, so reading ``tenant.id`` raises
-``DetachedInstanceError``. These load every column before detaching and are
-otherwise the same.
+"""Fixtures for the tenancy tests: shops and accounts as ORM rows with no
+password (``bare_shop``, ``bare_account``) for the tests that hand a
+``Tenant`` to provisioning or the guard, a second app on the same services,
+and the ``tenants`` command line in its own process. Shops that sign in
+come from the shared ``make_shop`` (``tests/factories.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import sys
 import pytest
 
 from app.extensions import db
-from tests.conftest import PASSWORD, ROOT, end_outer_transaction
+from tests.conftest import ROOT, end_outer_transaction
 
 EN = {"Accept-Language": "en"}
 
@@ -25,40 +23,6 @@ def detach_loaded(*objs) -> None:
     for obj in objs:
         db.session.refresh(obj)
     db.session.expunge_all()
-
-
-@pytest.fixture
-def make_shop(app):
-    """make_shop(slug) -> (tenant, owner): a shop with its owner, committed."""
-    from app.accounts import services, shops
-
-    def make(slug: str, name: str | None = None, owner_email: str | None = None):
-        end_outer_transaction()
-        with app.app_context():
-            owner = services.create_platform_user(
-                owner_email or f"owner@{slug}.example.com", PASSWORD
-            )
-            tenant = shops.open_shop(slug, name or f"Shop {slug}", owner)
-            detach_loaded(tenant, owner)
-            return tenant, owner
-
-    return make
-
-
-@pytest.fixture
-def make_account(app):
-    """make_account(tenant, email, role='customer') -> ShopAccount."""
-    from app.accounts import services
-    from tenants.context import tenant_context
-
-    def make(tenant, email: str, role: str = "customer"):
-        end_outer_transaction()
-        with app.app_context(), tenant_context(tenant):
-            account = services.create_shop_account(email, PASSWORD, role=role)
-            detach_loaded(account)
-            return account
-
-    return make
 
 
 @pytest.fixture

@@ -31,20 +31,22 @@ pytestmark = pytest.mark.critical
 
 
 @pytest.fixture
-def shops(app, bare_shop, bare_account, make_api_key):
-    """alpha and bravo: an owner, a buyer, an agent, an API key and a custom
-    domain each. Returns {"a": alpha's, "b": bravo's}."""
+def shops(app, shops, make_account):
+    """The shared shops alpha and bravo (an owner and an API key each), each
+    with a buyer, an agent and a custom domain; ``tenant`` is the shop's row,
+    detached with every column loaded. Returns {"a": alpha's, "b": bravo's}."""
     out = {}
-    for key, slug in (("a", "alpha"), ("b", "bravo")):
-        tenant = bare_shop(slug)
+    for key, (slug, shop) in zip(("a", "b"), shops.items(), strict=True):
+        with app.app_context():
+            provisioning.add_custom_domain(shop, f"{slug}.example")
+            tenant = db.session.get(Tenant, shop.id)  # the row itself, as the guard sees it
+            db.session.expunge(tenant)
         out[key] = {
             "tenant": tenant,
-            "buyer": bare_account(tenant, f"buyer@{slug}.example.com"),
-            "agent": bare_account(tenant, f"agent@{slug}.example.com", "agent"),
-            "key": make_api_key(tenant),
+            "buyer": make_account(shop, f"buyer@{slug}.example.com"),
+            "agent": make_account(shop, f"agent@{slug}.example.com", "agent"),
+            "key": shop.key,
         }
-        with app.app_context():
-            provisioning.add_custom_domain(tenant, f"{slug}.example")
     return out
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts import shops
-from app.accounts.models import ROLE_OWNER, Membership, ShopAccount
+from app.accounts.models import ROLE_OWNER, Membership, PlatformUser, ShopAccount
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from tenants import provisioning
@@ -79,17 +79,18 @@ def test_a_reserved_slug_is_refused(slug):
 
 @pytest.mark.critical
 def test_a_new_shop_has_its_owner_as_owner_member(app_ctx, make_shop):
-    tenant, owner = make_shop("alpha", "Alpha Cards")
+    shop = make_shop("alpha", "Alpha Cards")
+    tenant = db.session.get(Tenant, shop.id)
     with tenant_context(tenant):
         memberships = db.session.scalars(select(Membership)).unique().all()
-    assert [(m.user_id, m.role) for m in memberships] == [(owner.id, ROLE_OWNER)]
+    assert [(m.user_id, m.role) for m in memberships] == [(shop.owner_id, ROLE_OWNER)]
     assert (tenant.slug, tenant.name, tenant.status) == ("alpha", "Alpha Cards", "active")
 
 
 @pytest.mark.critical
 @pytest.mark.parametrize("again", ["alpha", "ALPHA", " alpha "])
 def test_a_taken_slug_is_a_conflict_and_opens_nothing(app_ctx, make_shop, again):
-    _, owner = make_shop("alpha")
+    owner = db.session.get(PlatformUser, make_shop("alpha").owner_id)
     with pytest.raises(Conflict) as caught:
         shops.open_shop(again, "Copycat", owner)
     assert caught.value.status == 409
@@ -100,7 +101,7 @@ def test_a_taken_slug_is_a_conflict_and_opens_nothing(app_ctx, make_shop, again)
 
 @pytest.mark.critical
 def test_a_reserved_or_malformed_slug_opens_no_shop(app_ctx, make_shop):
-    _, owner = make_shop("alpha")
+    owner = db.session.get(PlatformUser, make_shop("alpha").owner_id)
     for slug in ("www", "a--b", "x"):
         with pytest.raises(ValidationFailed):
             shops.open_shop(slug, "Nope", owner)
