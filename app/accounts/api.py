@@ -20,6 +20,7 @@ from app.accounts.schemas import (
 )
 from app.core.errors import NotFound, Unauthorized
 from app.core.ids import parse_uuid
+from app.core.pagination import page_of
 
 blp = Blueprint("accounts_api", __name__, description="Accounts and API keys")
 SECURED = [{"apiKey": []}]
@@ -61,7 +62,7 @@ class Accounts(MethodView):
         rows, total = services.list_shop_accounts(
             role=args.get("role"), page=args["page"], per_page=args["per_page"]
         )
-        return {"items": rows, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return page_of(rows, total, args)
 
 
 @blp.route("/accounts/<account_id>")

@@ -24,6 +24,7 @@ from app.accounts.models import (
     ShopAccount,
 )
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import offset_of
 from app.core.security import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -258,7 +259,7 @@ def list_shop_accounts(
     rows = db.session.scalars(
         query.order_by(ShopAccount.created_at.desc(), ShopAccount.id.desc())
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset_of(page, per_page))
     ).all()
     return list(rows), int(total or 0)
 

@@ -31,6 +31,7 @@ from app.catalog.schemas import (
 )
 from app.core.errors import NotFound
 from app.core.ids import parse_uuid
+from app.core.pagination import page_of
 
 blp = Blueprint("catalog_api", __name__, description="Categories, products and images")
 SECURED = [{"apiKey": []}]
@@ -117,7 +118,7 @@ class Products(MethodView):
             status=args.get("status"),
             public=not operator,
         )
-        page = {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        page = page_of(items, total, args)
         return jsonify((ProductPage() if operator else PublicProductPage()).dump(page))
 
     @require("catalog.manage")

@@ -42,6 +42,7 @@ from app.catalog.cards_schemas import (
 from app.catalog.models import CardImport
 from app.core.errors import KamengError, NotFound, ValidationFailed
 from app.core.ids import parse_uuid
+from app.core.pagination import page_of
 
 blp = Blueprint("cards_api", __name__, description="Card stock: import, listing, reveal, alerts")
 SECURED = [{"apiKey": []}]
@@ -150,7 +151,7 @@ class ProductCards(MethodView):
         items, total = stock.list_cards(
             _id(product_id), args.get("status"), args["page"], args["per_page"]
         )
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return page_of(items, total, args)
 
     @require("cards.manage")
     @blp.doc(
@@ -285,7 +286,7 @@ class StockAlerts(MethodView):
         items, total = stock.list_alerts(
             args["include_acknowledged"], args["page"], args["per_page"]
         )
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return page_of(items, total, args)
 
 
 @blp.route("/stock-alerts/<alert_id>/acknowledge")
