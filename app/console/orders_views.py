@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from app.accounts.auth import current_principal, require
 from app.catalog.stock import OutOfStock
 from app.core.errors import KamengError
-from app.core.money import format_money
+from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.extensions import db
 from app.orders import services
@@ -26,10 +26,6 @@ bp = Blueprint("console_orders", __name__, url_prefix="/console/orders")
 bp.before_request(only_on("shop"))
 
 PER_PAGE = 50
-
-
-def _money(minor: int, currency: str | None = None) -> str:
-    return format_money(int(minor), currency or g.shop.currency)
 
 
 @bp.get("/")
@@ -51,7 +47,7 @@ def orders():
         status=status,
         statuses=ORDER_STATUSES,
         open_tickets=len(services.list_tickets("open")),
-        money=_money,
+        money=money_formatter(g.shop.currency),
     )
 
 
@@ -66,15 +62,7 @@ def tickets():
 @bp.get("/<number>")
 @require("orders.view")
 def order(number: str):
-    found = services.get_order(number)
-    return render_template(
-        "console/orders_detail.html",
-        order=found,
-        history=services.order_events(found.id),
-        tickets=services.order_tickets(found.id),
-        codes=None,
-        money=_money,
-    )
+    return _detail_page(services.get_order(number))
 
 
 @bp.post("/<number>/codes")
@@ -82,14 +70,18 @@ def order(number: str):
 def reveal(number: str):
     """Show the order's codes to the operator, on the audit record."""
     found = services.get_order(number)
-    codes = services.codes_for_operator(found, actor_of(current_principal()))
+    return _detail_page(found, services.codes_for_operator(found, actor_of(current_principal())))
+
+
+def _detail_page(found, codes=None):
+    """The order's page; ``codes`` only right after an audited reveal."""
     return render_template(
         "console/orders_detail.html",
         order=found,
         history=services.order_events(found.id),
         tickets=services.order_tickets(found.id),
         codes=codes,
-        money=_money,
+        money=money_formatter(g.shop.currency),
     )
 
 

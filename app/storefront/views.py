@@ -9,7 +9,7 @@ from app.accounts.auth import current_principal
 from app.catalog import images, services
 from app.core.errors import NotFound
 from app.core.ids import parse_uuid
-from app.core.money import format_money
+from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.core.themes import render_shop
 
@@ -19,10 +19,6 @@ bp.before_request(only_on("shop"))
 MEDIA_MAX_AGE = 86_400  # an image id never changes content; a deleted one fades within a day
 
 
-def _money(minor: int) -> str:
-    return format_money(minor, g.shop.currency)
-
-
 def home():
     """The shop's home page (served at ``/`` on a shop host): what is on
     sale, by category, with price and stock."""
@@ -30,7 +26,7 @@ def home():
         "home.html",
         principal=current_principal(),
         sections=services.storefront_sections(),
-        money=_money,
+        money=money_formatter(g.shop.currency),
     )
 
 
@@ -40,7 +36,11 @@ def product(product_id: str):
     ident = parse_uuid(product_id)
     if ident is None:
         raise NotFound("No such product.")
-    return render_shop("product.html", item=services.get_product(ident, public=True), money=_money)
+    return render_shop(
+        "product.html",
+        item=services.get_product(ident, public=True),
+        money=money_formatter(g.shop.currency),
+    )
 
 
 @bp.get("/media/<image_id>")
