@@ -346,11 +346,7 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
         return None
     now = datetime.now(UTC)
     last = key.last_used_at
-    if last is None or (now - _aware(last)).total_seconds() > 60:
+    if last is None or (now - last).total_seconds() > 60:
         db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         db.session.commit()
     return key
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
