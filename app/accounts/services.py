@@ -95,18 +95,13 @@ def sign_up_operator(email: str, password: str, *, shop_slug: str, shop_name: st
     at once. ``ValidationFailed`` for bad input, ``Conflict`` when the email or
     the shop address is taken; nothing is written in either case.
     """
-    from tenants import provisioning
-    from tenants.models import Tenant
+    from tenants import provisioning, slugs
 
-    slug = provisioning.validate_slug(shop_slug)
+    slug = slugs.validate_slug(shop_slug)
     provisioning.validate_shop_name(shop_name)
     email = normalize_email(email)
     check_password(password)
-    with all_tenants():
-        if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-            raise Conflict(
-                f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]}
-            )
+    slugs.ensure_slug_free(slug)
     if db.session.scalar(select(PlatformUser.id).where(PlatformUser.email == email)):
         raise Conflict(
             "An account with this email already exists; sign in to open another shop.",
