@@ -7,8 +7,6 @@ from marshmallow import Schema, fields, validate
 from app.accounts.models import MEMBER_ROLES, SHOP_ROLES
 from app.core.pagination import PageArgs, PageSchema
 
-__all__ = ["PageArgs"]  # app.orders.schemas still imports it from here
-
 
 class AccountQuery(PageArgs):
     role = fields.String(validate=validate.OneOf(SHOP_ROLES))
