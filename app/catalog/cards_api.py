@@ -40,8 +40,8 @@ from app.catalog.cards_schemas import (
     VoidResult,
 )
 from app.catalog.models import CardImport
-from app.core.errors import KamengError, NotFound, ValidationFailed
-from app.core.ids import parse_uuid
+from app.core.errors import KamengError, ValidationFailed
+from app.core.ids import id_or_404
 from app.core.pagination import page_of
 
 blp = Blueprint("cards_api", __name__, description="Card stock: import, listing, reveal, alerts")
@@ -72,13 +72,6 @@ class InvalidCardFile(KamengError):
     status = 422
     slug = "invalid-card-file"
     title = "The request has invalid fields"
-
-
-def _id(raw: str):
-    ident = parse_uuid(raw)
-    if ident is None:
-        raise NotFound("No such resource.")
-    return ident
 
 
 def actor_of(principal: Principal) -> str:
@@ -149,7 +142,7 @@ class ProductCards(MethodView):
         """The product's cards, newest first: id, status, times, order and a
         short fingerprint. Never the code."""
         items, total = stock.list_cards(
-            _id(product_id), args.get("status"), args["page"], args["per_page"]
+            id_or_404(product_id), args.get("status"), args["page"], args["per_page"]
         )
         return page_of(items, total, args)
 
@@ -184,7 +177,7 @@ class ProductCards(MethodView):
         or GB18030/GBK; any line ending. All or nothing: any invalid line
         rejects the upload. Duplicates (in the file or already in the shop)
         are skipped and reported. Large uploads run as a job (202)."""
-        product = _id(product_id)
+        product = id_or_404(product_id)
         raw, filename = _upload()
         record = imports.start_import(product, raw, filename, actor_of(current_principal())[:80])
         return _import_answer(record)
@@ -198,7 +191,7 @@ class CardImportItem(MethodView):
     def get(self, import_id):
         """An import's status and progress (done/total lines), and its report
         once finished."""
-        state = imports.get_import(_id(import_id))
+        state = imports.get_import(id_or_404(import_id))
         record = state["import"]
         return {
             "id": record.id,
@@ -222,7 +215,7 @@ class ProductStock(MethodView):
     def get(self, product_id):
         """The product's cards by status, what a buyer can have now, and
         whether it is low or sold out."""
-        return stock.stock_of(_id(product_id))
+        return stock.stock_of(id_or_404(product_id))
 
 
 @blp.route("/products/<product_id>/cards/export")
@@ -237,7 +230,7 @@ class ProductCardsExport(MethodView):
         """Export the product's available codes as text (owner only; audited).
         The codes stay in stock."""
         text, count = stock.export_codes(
-            _id(product_id), actor_of(current_principal()), args.get("limit")
+            id_or_404(product_id), actor_of(current_principal()), args.get("limit")
         )
         return Response(
             text,
@@ -257,7 +250,7 @@ class CardReveal(MethodView):
     @blp.doc(security=SECURED)
     def post(self, card_id):
         """Show one card's code (owner only; audited)."""
-        return stock.reveal_card(_id(card_id), actor_of(current_principal())), 200, NO_STORE
+        return stock.reveal_card(id_or_404(card_id), actor_of(current_principal())), 200, NO_STORE
 
 
 @blp.route("/cards/void")
@@ -296,4 +289,4 @@ class StockAlertAcknowledge(MethodView):
     @blp.doc(security=SECURED)
     def post(self, alert_id):
         """Mark an alert seen. Idempotent."""
-        return stock.acknowledge_alert(_id(alert_id))
+        return stock.acknowledge_alert(id_or_404(alert_id))

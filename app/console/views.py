@@ -21,7 +21,7 @@ from app.accounts.auth import (
 from app.accounts.forms import ApiKeyForm, LoginForm
 from app.accounts.handoff import redeem_handoff
 from app.core.errors import KamengError, NotFound
-from app.core.ids import parse_uuid
+from app.core.ids import id_or_404
 from app.core.pages import flash_error, only_on
 from app.core.redirects import safe_local_target
 from app.extensions import db
@@ -100,10 +100,7 @@ def api_keys():
 @bp.post("/api-keys/<key_id>/revoke")
 @require("apikeys.manage")
 def revoke_api_key(key_id: str):
-    ident = parse_uuid(key_id)
-    if ident is None:
-        raise NotFound()
-    key = services.revoke_api_key(ident)
+    key = services.revoke_api_key(id_or_404(key_id, NotFound.title))
     flash(_("Key %(prefix)s is revoked.", prefix=key.prefix), "success")
     return redirect(url_for("console.api_keys"))
 

@@ -13,6 +13,8 @@ import threading
 import time
 import uuid
 
+from app.core.errors import NotFound
+
 _lock = threading.Lock()
 # The next free (unix ms << 12 | 12-bit sequence) of this process: the top
 # 60 bits of an id but for its version nibble.
@@ -86,3 +88,13 @@ def parse_uuid(value: str | uuid.UUID) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (ValueError, AttributeError, TypeError):
         return None
+
+
+def id_or_404(value: str, detail: str = "No such resource.") -> uuid.UUID:
+    """The id in a URL, or ``NotFound`` when it is not a UUID: a malformed id
+    is answered like an id of nothing (404, never 400), so probing learns
+    nothing."""
+    ident = parse_uuid(value)
+    if ident is None:
+        raise NotFound(detail)
+    return ident

@@ -7,8 +7,7 @@ from flask import Blueprint, g, send_file
 
 from app.accounts.auth import current_principal
 from app.catalog import images, services
-from app.core.errors import NotFound
-from app.core.ids import parse_uuid
+from app.core.ids import id_or_404
 from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.core.themes import render_shop
@@ -33,9 +32,7 @@ def home():
 @bp.get("/p/<product_id>")
 def product(product_id: str):
     """A product's page; 404 unless it is this shop's and on sale."""
-    ident = parse_uuid(product_id)
-    if ident is None:
-        raise NotFound("No such product.")
+    ident = id_or_404(product_id, "No such product.")
     return render_shop(
         "product.html",
         item=services.get_product(ident, public=True),
@@ -46,8 +43,6 @@ def product(product_id: str):
 @bp.get("/media/<image_id>")
 def media(image_id: str):
     """A product image of this shop, as the type detected at upload."""
-    ident = parse_uuid(image_id)
-    if ident is None:
-        raise NotFound("No such image.")
+    ident = id_or_404(image_id, "No such image.")
     path, content_type = images.image_file(ident)
     return send_file(path, mimetype=content_type, max_age=MEDIA_MAX_AGE, conditional=True)
