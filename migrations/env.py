@@ -27,9 +27,22 @@ def run_migrations_offline() -> None:
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_db.metadata,
         literal_binds=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def render_item(type_: str, obj, autogen_context):
+    """Write app column types as the plain SQLAlchemy types they stand for, so
+    a migration never imports app code: ``UTCDateTime`` is
+    ``sa.DateTime(timezone=True)`` in the schema (it only changes what Python
+    reads and writes)."""
+    from app.core.dates import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_online() -> None:
@@ -42,6 +55,7 @@ def run_migrations_online() -> None:
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    conf_args.setdefault("render_item", render_item)
     with target_db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():

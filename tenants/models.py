@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, Uuid, func
+from sqlalchemy import String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
 from tenants.guard import TenantOwned
@@ -31,9 +32,9 @@ class Tenant(db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     #: the operator's connected Stripe account (acct_…), if they connected one
     stripe_account_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
     @property
@@ -55,8 +56,8 @@ class CustomDomain(TenantOwned, db.Model):
     # (looked up before any shop is known), hence not led by tenant_id.
     host: Mapped[str] = mapped_column(String(253), unique=True)
     verification_token: Mapped[str] = mapped_column(String(64))
-    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 def current_shop_currency() -> str:

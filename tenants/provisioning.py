@@ -10,7 +10,6 @@ process's host cache after the commit.
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import UTC, datetime
 
@@ -23,37 +22,7 @@ from app.extensions import db
 from tenants.context import all_tenants, tenant_context
 from tenants.models import TENANT_ACTIVE, TENANT_SUSPENDED, CustomDomain, Tenant
 from tenants.resolve import invalidate_resolution, normalize_host
-
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$")
-RESERVED_SLUGS = frozenset(
-    """www api admin static mail smtp imap pop ftp platform app apps console dashboard
-    help support status docs blog shop shops store login signup register account accounts
-    billing pay payment payments checkout webhook webhooks cdn assets media img images
-    auth oauth sso dev test staging demo-admin root system kameng healthz metrics
-    ns ns1 ns2 mx""".split()
-)
-
-
-def validate_slug(slug: str) -> str:
-    """Return the normalised slug or raise ``ValidationFailed`` saying why."""
-    value = (slug or "").strip().lower()
-    if not 3 <= len(value) <= 32:
-        raise ValidationFailed(
-            "The shop address must be 3 to 32 characters long.",
-            errors={"slug": ["Must be 3 to 32 characters long."]},
-        )
-    if not SLUG_RE.match(value) or "--" in value:
-        raise ValidationFailed(
-            "The shop address may use lowercase letters, digits and single hyphens, "
-            "and must not start or end with a hyphen.",
-            errors={"slug": ["Use a-z, 0-9 and single hyphens, not at the ends."]},
-        )
-    if value in RESERVED_SLUGS:
-        raise ValidationFailed(
-            f"'{value}' is reserved; choose another shop address.",
-            errors={"slug": ["This address is reserved."]},
-        )
-    return value
+from tenants.slugs import ensure_slug_free, slug_taken, validate_slug
 
 
 def validate_shop_name(name: str) -> str:
@@ -73,17 +42,15 @@ def add_tenant(slug: str, name: str, *, locale: str = "zh_CN") -> Tenant:
     commits and then calls ``invalidate_resolution()`` so the host answers."""
     slug = validate_slug(slug)
     name = validate_shop_name(name)
-    taken = Conflict(f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]})
+    ensure_slug_free(slug)
     with all_tenants():
-        if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-            raise taken
         tenant = Tenant(slug=slug, name=name, locale=locale)
         db.session.add(tenant)
         try:
             db.session.flush()
         except IntegrityError as exc:  # opened by someone else since the check
             db.session.rollback()
-            raise taken from exc
+            raise slug_taken(slug) from exc
     return tenant
 
 

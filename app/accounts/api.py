@@ -18,18 +18,12 @@ from app.accounts.schemas import (
     ApiKeySchema,
     MeSchema,
 )
-from app.core.errors import NotFound, Unauthorized
-from app.core.ids import parse_uuid
+from app.core.errors import Unauthorized
+from app.core.ids import id_or_404
+from app.core.pagination import page_of
 
 blp = Blueprint("accounts_api", __name__, description="Accounts and API keys")
 SECURED = [{"apiKey": []}]
-
-
-def _id(raw: str):
-    ident = parse_uuid(raw)
-    if ident is None:
-        raise NotFound("No such resource.")
-    return ident
 
 
 @blp.route("/me")
@@ -61,7 +55,7 @@ class Accounts(MethodView):
         rows, total = services.list_shop_accounts(
             role=args.get("role"), page=args["page"], per_page=args["per_page"]
         )
-        return {"items": rows, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return page_of(rows, total, args)
 
 
 @blp.route("/accounts/<account_id>")
@@ -71,7 +65,7 @@ class Account(MethodView):
     @blp.doc(security=SECURED)
     def get(self, account_id):
         """One account of this shop."""
-        return services.get_shop_account(_id(account_id))
+        return services.get_shop_account(id_or_404(account_id))
 
     @require("accounts.manage")
     @blp.arguments(AccountPatch)
@@ -79,7 +73,7 @@ class Account(MethodView):
     @blp.doc(security=SECURED)
     def patch(self, data, account_id):
         """Change an account's role (customer, agent, supplier), name or active flag."""
-        return services.update_shop_account(_id(account_id), **data)
+        return services.update_shop_account(id_or_404(account_id), **data)
 
 
 @blp.route("/api-keys")
@@ -113,4 +107,4 @@ class ApiKeyItem(MethodView):
     @blp.doc(security=SECURED)
     def delete(self, key_id):
         """Revoke a key. Idempotent; the key stops working at once."""
-        return services.revoke_api_key(_id(key_id))
+        return services.revoke_api_key(id_or_404(key_id))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint, Uuid, func
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
 from tenants.guard import TenantOwned
@@ -40,8 +41,8 @@ class PlatformUser(db.Model):
     display_name: Mapped[str | None] = mapped_column(String(120))
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Membership(TenantOwned, db.Model):
@@ -58,7 +59,7 @@ class Membership(TenantOwned, db.Model):
         Uuid, ForeignKey("platform_users.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str] = mapped_column(String(16), default=ROLE_STAFF)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     user: Mapped[PlatformUser] = relationship(lazy="joined")
 
@@ -75,8 +76,8 @@ class ShopAccount(TenantOwned, db.Model):
     display_name: Mapped[str | None] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16), default=ROLE_CUSTOMER)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiKey(TenantOwned, db.Model):
@@ -97,6 +98,6 @@ class ApiKey(TenantOwned, db.Model):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("platform_users.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

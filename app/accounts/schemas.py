@@ -5,11 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.accounts.models import MEMBER_ROLES, SHOP_ROLES
-
-
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+from app.core.pagination import PageArgs, PageSchema
 
 
 class AccountQuery(PageArgs):
@@ -26,11 +22,8 @@ class AccountSchema(Schema):
     last_login_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
-class AccountPage(Schema):
+class AccountPage(PageSchema):
     items = fields.List(fields.Nested(AccountSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class AccountPatch(Schema):

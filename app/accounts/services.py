@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
@@ -24,6 +25,7 @@ from app.accounts.models import (
     ShopAccount,
 )
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import offset_of
 from app.core.security import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -37,6 +39,7 @@ from app.extensions import db
 from tenants.context import all_tenants, current_tenant_id
 
 API_KEY_PREFIX = "km_"
+_Credentialed = TypeVar("_Credentialed", PlatformUser, ShopAccount)
 
 
 def normalize_email(email: str) -> str:
@@ -95,18 +98,13 @@ def sign_up_operator(email: str, password: str, *, shop_slug: str, shop_name: st
     the shop address is taken; nothing is written in either case.
     """
     from app.accounts.shops import open_shop
-    from tenants import provisioning
-    from tenants.models import Tenant
+    from tenants import provisioning, slugs
 
-    slug = provisioning.validate_slug(shop_slug)
+    slug = slugs.validate_slug(shop_slug)
     provisioning.validate_shop_name(shop_name)
     email = normalize_email(email)
     check_password(password)
-    with all_tenants():
-        if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-            raise Conflict(
-                f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]}
-            )
+    slugs.ensure_slug_free(slug)
     if db.session.scalar(select(PlatformUser.id).where(PlatformUser.email == email)):
         raise Conflict(
             "An account with this email already exists; sign in to open another shop.",
@@ -140,21 +138,29 @@ def set_platform_admin(email: str, password: str | None) -> PlatformUser:
 
 def authenticate_platform_user(email: str, password: str) -> PlatformUser | None:
     """The active user with this email and password, else ``None`` (same cost either way)."""
+    return _authenticate(PlatformUser, email, password)
+
+
+def _authenticate(model: type[_Credentialed], email: str, password: str) -> _Credentialed | None:
+    """The one sign-in rule: the active row of ``model`` with this email and
+    password, else ``None``, costing one password hash either way (no email
+    probing by timing). On success the hash is upgraded to the current
+    parameters and the sign-in time stamped; commits."""
     try:
         email = normalize_email(email)
     except ValidationFailed:
         verify_password(None, password or "")
         return None
-    user = db.session.scalar(select(PlatformUser).where(PlatformUser.email == email))
-    if not verify_password(user.password_hash if user else None, password or ""):
+    row = db.session.scalar(select(model).where(model.email == email))
+    if not verify_password(row.password_hash if row else None, password or ""):
         return None
-    if not user.is_active:
+    if not row.is_active:
         return None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = datetime.now(UTC)
+    if needs_rehash(row.password_hash):
+        row.password_hash = hash_password(password)
+    row.last_login_at = datetime.now(UTC)
     db.session.commit()
-    return user
+    return row
 
 
 def get_platform_user(user_id: uuid.UUID) -> PlatformUser | None:
@@ -223,22 +229,9 @@ def create_shop_account(
 
 
 def authenticate_shop_account(email: str, password: str) -> ShopAccount | None:
-    """The current shop's active account with these credentials, else ``None``."""
-    try:
-        email = normalize_email(email)
-    except ValidationFailed:
-        verify_password(None, password or "")
-        return None
-    account = db.session.scalar(select(ShopAccount).where(ShopAccount.email == email))
-    if not verify_password(account.password_hash if account else None, password or ""):
-        return None
-    if not account.is_active:
-        return None
-    if needs_rehash(account.password_hash):
-        account.password_hash = hash_password(password)
-    account.last_login_at = datetime.now(UTC)
-    db.session.commit()
-    return account
+    """The current shop's active account with these credentials, else ``None``
+    (same cost either way)."""
+    return _authenticate(ShopAccount, email, password)
 
 
 def get_shop_account(account_id: uuid.UUID) -> ShopAccount:
@@ -259,7 +252,7 @@ def list_shop_accounts(
     rows = db.session.scalars(
         query.order_by(ShopAccount.created_at.desc(), ShopAccount.id.desc())
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset_of(page, per_page))
     ).all()
     return list(rows), int(total or 0)
 
@@ -346,11 +339,7 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
         return None
     now = datetime.now(UTC)
     last = key.last_used_at
-    if last is None or (now - _aware(last)).total_seconds() > 60:
+    if last is None or (now - last).total_seconds() > 60:
         db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         db.session.commit()
     return key
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -17,6 +17,7 @@ from app.accounts.auth import (
 from app.accounts.forms import LoginForm, SignupForm
 from app.core.errors import KamengError
 from app.core.pages import flash_error, only_on
+from app.core.redirects import safe_local_target
 from app.core.themes import render_shop
 from app.extensions import db
 
@@ -24,11 +25,9 @@ bp = Blueprint("accounts", __name__, url_prefix="/account")
 bp.before_request(only_on("shop"))
 
 
-def _safe_next(default: str) -> str:
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        return default
-    return target
+def _next_page() -> str:
+    """Where to go after signing in or up: a local ``?next=``, else my account."""
+    return safe_local_target(request.args.get("next"), url_for("accounts.me"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -44,7 +43,7 @@ def signup():
         else:
             sign_in(principal_for_shop_account(account), account)
             flash(_("Welcome! Your account is ready."), "success")
-            return redirect(_safe_next(url_for("accounts.me")))
+            return redirect(_next_page())
     return render_shop("account/signup.html", form=form)
 
 
@@ -58,7 +57,7 @@ def login():
             flash(_("Wrong email or password."), "error")
         else:
             sign_in(principal_for_shop_account(account), account, remember=form.remember.data)
-            return redirect(_safe_next(url_for("accounts.me")))
+            return redirect(_next_page())
     return render_shop("account/login.html", form=form)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, String, Uuid, func
+from sqlalchemy import JSON, Index, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
 from tenants.guard import TenantOwned
@@ -24,4 +25,4 @@ class AuditEvent(TenantOwned, db.Model):
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(120))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

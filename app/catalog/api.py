@@ -29,19 +29,12 @@ from app.catalog.schemas import (
     PublicProductPage,
     PublicProductSchema,
 )
-from app.core.errors import NotFound
-from app.core.ids import parse_uuid
+from app.core.ids import id_or_404
+from app.core.pagination import page_of
 
 blp = Blueprint("catalog_api", __name__, description="Categories, products and images")
 SECURED = [{"apiKey": []}]
 PUBLIC_OR_SECURED = [{}, {"apiKey": []}]
-
-
-def _id(raw: str):
-    ident = parse_uuid(raw)
-    if ident is None:
-        raise NotFound("No such resource.")
-    return ident
 
 
 def _sees_everything() -> bool:
@@ -77,7 +70,7 @@ class CategoryItem(MethodView):
     @blp.doc(security=SECURED)
     def get(self, category_id):
         """One category."""
-        return categories.get_category(_id(category_id))
+        return categories.get_category(id_or_404(category_id))
 
     @require("catalog.manage")
     @blp.arguments(CategoryWrite)
@@ -85,14 +78,14 @@ class CategoryItem(MethodView):
     @blp.doc(security=SECURED)
     def patch(self, data, category_id):
         """Rename, re-parent or re-order a category."""
-        return categories.update_category(_id(category_id), data)
+        return categories.update_category(id_or_404(category_id), data)
 
     @require("catalog.manage")
     @blp.response(204)
     @blp.doc(security=SECURED)
     def delete(self, category_id):
         """Delete an empty category (409 while it has children or products)."""
-        categories.delete_category(_id(category_id))
+        categories.delete_category(id_or_404(category_id))
         return Response(status=204)
 
 
@@ -117,7 +110,7 @@ class Products(MethodView):
             status=args.get("status"),
             public=not operator,
         )
-        page = {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        page = page_of(items, total, args)
         return jsonify((ProductPage() if operator else PublicProductPage()).dump(page))
 
     @require("catalog.manage")
@@ -137,7 +130,7 @@ class ProductItem(MethodView):
     def get(self, product_id):
         """One product. Without operator rights: only if on sale, without cost."""
         operator = _sees_everything()
-        view = services.get_product(_id(product_id), public=not operator)
+        view = services.get_product(id_or_404(product_id), public=not operator)
         return jsonify((ProductSchema() if operator else PublicProductSchema()).dump(view))
 
     @require("catalog.manage")
@@ -146,14 +139,14 @@ class ProductItem(MethodView):
     @blp.doc(security=SECURED)
     def patch(self, data, product_id):
         """Change the given fields of a product."""
-        return services.update_product(_id(product_id), data)
+        return services.update_product(id_or_404(product_id), data)
 
     @require("catalog.manage")
     @blp.response(204)
     @blp.doc(security=SECURED)
     def delete(self, product_id):
         """Delete a product that never held cards (409 otherwise: set it off sale)."""
-        services.delete_product(_id(product_id))
+        services.delete_product(id_or_404(product_id))
         return Response(status=204)
 
 
@@ -166,7 +159,7 @@ class ProductImages(MethodView):
     def post(self, files, product_id):
         """Upload a picture as multipart ``file``: PNG, JPEG, WebP or GIF by
         content, at most ``UPLOAD_MAX_IMAGE_BYTES`` (413 beyond)."""
-        return images.add_image(_id(product_id), files["file"].stream)
+        return images.add_image(id_or_404(product_id), files["file"].stream)
 
 
 @blp.route("/products/<product_id>/images/<image_id>")
@@ -176,5 +169,5 @@ class ProductImageItem(MethodView):
     @blp.doc(security=SECURED)
     def delete(self, product_id, image_id):
         """Delete one picture of the product."""
-        images.delete_image(_id(product_id), _id(image_id))
+        images.delete_image(id_or_404(product_id), id_or_404(image_id))
         return Response(status=204)

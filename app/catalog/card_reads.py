@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app.catalog import stock
 from app.catalog.models import CARD_STATUSES, KIND_CARD, Card, Product
 from app.core.errors import NotFound, ValidationFailed
+from app.core.pagination import offset_of
 from app.extensions import db
 
 
@@ -63,7 +64,7 @@ def list_cards(
         .where(*where)
         .order_by(Card.id.desc())
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset_of(page, per_page))
     ).all()
     items = [
         {

@@ -40,8 +40,9 @@ from app.catalog.cards_schemas import (
     VoidResult,
 )
 from app.catalog.models import CardImport
-from app.core.errors import KamengError, NotFound, ValidationFailed
-from app.core.ids import parse_uuid
+from app.core.errors import KamengError, ValidationFailed
+from app.core.ids import id_or_404
+from app.core.pagination import page_of
 
 blp = Blueprint("cards_api", __name__, description="Card stock: import, listing, reveal, alerts")
 SECURED = [{"apiKey": []}]
@@ -71,13 +72,6 @@ class InvalidCardFile(KamengError):
     status = 422
     slug = "invalid-card-file"
     title = "The request has invalid fields"
-
-
-def _id(raw: str):
-    ident = parse_uuid(raw)
-    if ident is None:
-        raise NotFound("No such resource.")
-    return ident
 
 
 def import_url(import_id) -> str:
@@ -139,9 +133,9 @@ class ProductCards(MethodView):
         """The product's cards, newest first: id, status, times, order and a
         short fingerprint. Never the code."""
         items, total = card_reads.list_cards(
-            _id(product_id), args.get("status"), args["page"], args["per_page"]
+            id_or_404(product_id), args.get("status"), args["page"], args["per_page"]
         )
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return page_of(items, total, args)
 
     @require("cards.manage")
     @blp.doc(
@@ -174,7 +168,7 @@ class ProductCards(MethodView):
         or GB18030/GBK; any line ending. All or nothing: any invalid line
         rejects the upload. Duplicates (in the file or already in the shop)
         are skipped and reported. Large uploads run as a job (202)."""
-        product = _id(product_id)
+        product = id_or_404(product_id)
         raw, filename = _upload()
         record = imports.start_import(product, raw, filename, current_principal().actor[:80])
         return _import_answer(record)
@@ -188,7 +182,7 @@ class CardImportItem(MethodView):
     def get(self, import_id):
         """An import's status and progress (done/total lines), and its report
         once finished."""
-        state = imports.get_import(_id(import_id))
+        state = imports.get_import(id_or_404(import_id))
         record = state["import"]
         return {
             "id": record.id,
@@ -212,7 +206,7 @@ class ProductStock(MethodView):
     def get(self, product_id):
         """The product's cards by status, what a buyer can have now, and
         whether it is low or sold out."""
-        return card_reads.stock_of(_id(product_id))
+        return card_reads.stock_of(id_or_404(product_id))
 
 
 @blp.route("/products/<product_id>/cards/export")
@@ -227,7 +221,7 @@ class ProductCardsExport(MethodView):
         """Export the product's available codes as text (owner only; audited).
         The codes stay in stock."""
         text, count = card_reveal.export_codes(
-            _id(product_id), current_principal().actor, args.get("limit")
+            id_or_404(product_id), current_principal().actor, args.get("limit")
         )
         return Response(
             text,
@@ -247,7 +241,7 @@ class CardReveal(MethodView):
     @blp.doc(security=SECURED)
     def post(self, card_id):
         """Show one card's code (owner only; audited)."""
-        return card_reveal.reveal_card(_id(card_id), current_principal().actor), 200, NO_STORE
+        return card_reveal.reveal_card(id_or_404(card_id), current_principal().actor), 200, NO_STORE
 
 
 @blp.route("/cards/void")
@@ -276,7 +270,7 @@ class StockAlerts(MethodView):
         items, total = stock_alerts.list_alerts(
             args["include_acknowledged"], args["page"], args["per_page"]
         )
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return page_of(items, total, args)
 
 
 @blp.route("/stock-alerts/<alert_id>/acknowledge")
@@ -286,4 +280,4 @@ class StockAlertAcknowledge(MethodView):
     @blp.doc(security=SECURED)
     def post(self, alert_id):
         """Mark an alert seen. Idempotent."""
-        return stock_alerts.acknowledge_alert(_id(alert_id))
+        return stock_alerts.acknowledge_alert(id_or_404(alert_id))

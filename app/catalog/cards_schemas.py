@@ -9,11 +9,11 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.catalog.models import CARD_STATUSES
+from app.core.pagination import PageArgs, PageSchema, per_page_field
 
 
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+class _CardPageArgs(PageArgs):
+    per_page = per_page_field(default=50, maximum=500)
 
 
 class InvalidLineSchema(Schema):
@@ -68,7 +68,7 @@ class CardImportSchema(Schema):
     report = fields.Nested(ImportReportSchema, allow_none=True)
 
 
-class CardQuery(PageArgs):
+class CardQuery(_CardPageArgs):
     status = fields.String(validate=validate.OneOf(CARD_STATUSES))
 
 
@@ -85,11 +85,8 @@ class CardSchema(Schema):
     )
 
 
-class CardPage(Schema):
+class CardPage(PageSchema):
     items = fields.List(fields.Nested(CardSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class StockSchema(Schema):
@@ -131,7 +128,7 @@ class VoidResult(Schema):
     )
 
 
-class AlertQuery(PageArgs):
+class AlertQuery(_CardPageArgs):
     include_acknowledged = fields.Boolean(load_default=False)
 
 
@@ -145,8 +142,5 @@ class StockAlertSchema(Schema):
     acknowledged_at = fields.DateTime(allow_none=True)
 
 
-class StockAlertPage(Schema):
+class StockAlertPage(PageSchema):
     items = fields.List(fields.Nested(StockAlertSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()

@@ -28,9 +28,6 @@ COPY on PostgreSQL (``card_copy``), the session's INSERTs elsewhere.
 from __future__ import annotations
 
 import logging
-import os
-import struct
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -47,7 +44,7 @@ from app.catalog.card_store import CardStore, InsertCardStore, Lookup, NewCards,
 from app.catalog.models import CardImport
 from app.core.crypto import get_cipher
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.ids import uuid7
+from app.core.ids import uuid7, uuid7_bytes
 from app.core.redisconn import get_redis
 from app.extensions import db
 from tenants.context import current_tenant_id
@@ -227,7 +224,6 @@ def _import_chunks(
     earlier batch included) and against the shop (``lookup``), then new ids
     and ciphertexts for what is left. Returns (how many were new, the sorted
     line numbers of the duplicates)."""
-    ids = _CardIds()
     seen: set[bytes] = set()
     duplicate_lines: list[int] = []
     imported = 0
@@ -246,7 +242,8 @@ def _import_chunks(
             duplicate_lines.extend(line for line, _, fp in fresh if fp in stored)
             fresh = [row for row in fresh if row[2] not in stored]
         if write is not None and fresh:
-            card_ids = ids.batch(len(fresh))
+            raw_ids = uuid7_bytes(len(fresh))
+            card_ids = [raw_ids[i : i + 16] for i in range(0, len(raw_ids), 16)]
             secrets = cipher.encrypt_many(card_ids, [canonical for _, canonical, _ in fresh])
             write(card_ids, secrets, [fp for _, _, fp in fresh])
         imported += len(fresh)
@@ -289,42 +286,6 @@ def _card_store() -> CardStore:
 def _fingerprint_lookup(tenant_id: uuid.UUID) -> AbstractContextManager[Lookup]:
     """``lookup(fingerprints)``: which of them the shop already holds."""
     return _card_store().fingerprint_lookup(tenant_id)
-
-
-class _CardIds:
-    """Time-ordered UUIDv7 ids (the layout of ``core.ids.uuid7``) made a
-    batch at a time as 16 raw bytes, with one clock read, one random read
-    and a few strided copies per batch instead of per row. Monotonic within
-    one import; unique across processes through 62 random bits per id."""
-
-    def __init__(self) -> None:
-        self.next_tick = 0  # (ms << 12) | sequence, for the next id
-
-    def batch(self, n: int) -> list[bytes]:
-        tick = max((time.time_ns() // 1_000_000) << 12, self.next_tick)
-        self.next_tick = tick + n
-        # 48-bit ms | version 7 | 12-bit sequence: within one millisecond the
-        # high halves are consecutive integers.
-        highs: list[int] = []
-        t = tick
-        while t < tick + n:
-            run = min(0x1000 - (t & 0xFFF), tick + n - t)
-            first = ((t >> 12) << 16) | 0x7000 | (t & 0xFFF)
-            highs.extend(range(first, first + run))
-            t += run
-        high_bytes = struct.pack(f">{n}Q", *highs)
-        rand = os.urandom(8 * n)
-        buf = bytearray(16 * n)
-        for j in range(8):
-            buf[j::16] = high_bytes[j::8]
-        buf[8::16] = rand[0::8].translate(_VARIANT_BYTE)  # variant 0b10
-        for j in range(1, 8):
-            buf[8 + j :: 16] = rand[j::8]
-        ids = bytes(buf)
-        return [ids[i : i + 16] for i in range(0, 16 * n, 16)]
-
-
-_VARIANT_BYTE = bytes((b & 0x3F) | 0x80 for b in range(256))
 
 
 def _progress(import_id: uuid.UUID, done: int, total: int) -> None:

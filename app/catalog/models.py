@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
 from tenants.guard import TenantOwned
@@ -49,7 +49,7 @@ CARD_STATUSES = (CARD_AVAILABLE, CARD_RESERVED, CARD_SOLD, CARD_VOID)
 
 
 def _now_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now())
+    return mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class Category(TenantOwned, db.Model):
@@ -101,7 +101,7 @@ class Product(TenantOwned, db.Model):
     sort: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
 
@@ -142,8 +142,8 @@ class Card(TenantOwned, db.Model):
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32))
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    reserved_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sold_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _now_column()
 
 
@@ -169,7 +169,7 @@ class CardImport(TenantOwned, db.Model):
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_by: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = _now_column()
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StockAlert(TenantOwned, db.Model):
@@ -186,5 +186,5 @@ class StockAlert(TenantOwned, db.Model):
     stock: Mapped[int] = mapped_column(Integer)
     threshold: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now_column()
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    mailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,8 +16,8 @@ from flask import url_for
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from app.accounts.schemas import PageArgs
 from app.catalog.models import PRODUCT_KINDS, PRODUCT_STATUSES
+from app.core.pagination import PageArgs, PageSchema, per_page_field
 
 
 def _typed(openapi: dict, description: str) -> fields.Raw:
@@ -108,22 +108,16 @@ class ProductSchema(PublicProductSchema):
     updated_at = fields.DateTime()
 
 
-class _Page(Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-
-
-class ProductPage(_Page):
+class ProductPage(PageSchema):
     items = fields.List(fields.Nested(ProductSchema))
 
 
-class PublicProductPage(_Page):
+class PublicProductPage(PageSchema):
     items = fields.List(fields.Nested(PublicProductSchema))
 
 
 class ProductQuery(PageArgs):
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    per_page = per_page_field(default=20, maximum=100)
     category_id = fields.UUID(metadata={"description": "A top category includes its children."})
     q = fields.String(
         validate=validate.Length(max=100),

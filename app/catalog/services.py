@@ -45,6 +45,7 @@ from app.catalog.models import (
 )
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import parse_uuid
+from app.core.pagination import offset_of
 from app.extensions import db
 
 MAX_MONEY = 10**12  # minor units: far above any price, far below BIGINT
@@ -162,7 +163,7 @@ def list_products(
         .where(*conditions)
         .order_by(Product.sort, Product.id)
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset_of(page, per_page))
     )
     return _views(products, expired), total
 

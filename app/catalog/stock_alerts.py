@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.catalog.models import StockAlert
 from app.core.errors import NotFound
+from app.core.pagination import offset_of
 from app.extensions import db
 
 
@@ -53,7 +54,7 @@ def list_alerts(
         .where(*where)
         .order_by(StockAlert.created_at.desc(), StockAlert.id.desc())
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset_of(page, per_page))
     ).all()
     return list(rows), total
 

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from app.accounts.auth import current_principal, require
 from app.catalog.stock import OutOfStock
 from app.core.errors import KamengError
-from app.core.money import format_money
+from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.extensions import db
 from app.orders import lookups, remedies
@@ -26,10 +26,6 @@ bp = Blueprint("console_orders", __name__, url_prefix="/console/orders")
 bp.before_request(only_on("shop"))
 
 PER_PAGE = 50
-
-
-def _money(minor: int, currency: str | None = None) -> str:
-    return format_money(int(minor), currency or g.shop.currency)
 
 
 @bp.get("/")
@@ -51,7 +47,7 @@ def orders():
         status=status,
         statuses=ORDER_STATUSES,
         open_tickets=order_tickets.open_ticket_count(),
-        money=_money,
+        money=money_formatter(g.shop.currency),
     )
 
 
@@ -88,7 +84,7 @@ def _detail(view: lookups.OrderView):
         history=view.history,
         tickets=view.tickets,
         codes=view.codes,
-        money=_money,
+        money=money_formatter(g.shop.currency),
     )
 
 

@@ -21,12 +21,19 @@ from app.accounts.auth import (
 from app.accounts.forms import ApiKeyForm, LoginForm
 from app.accounts.handoff import redeem_handoff
 from app.core.errors import KamengError, NotFound
-from app.core.ids import parse_uuid
+from app.core.ids import id_or_404
 from app.core.pages import flash_error, only_on
+from app.core.redirects import safe_local_target
 from app.extensions import db
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 bp.before_request(only_on("shop"))
+
+
+def _next_page() -> str:
+    """Where to go once signed in: a local ``?next=`` (the page that asked
+    for sign-in), else the dashboard."""
+    return safe_local_target(request.args.get("next"), url_for("console.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -40,7 +47,7 @@ def login():
             flash(_("Wrong email or password, or you are not a member of this shop."), "error")
         else:
             sign_in(principal, user, remember=form.remember.data)
-            return redirect(url_for("console.dashboard"))
+            return redirect(_next_page())
     return render_template("console/login.html", form=form)
 
 
@@ -53,7 +60,7 @@ def handoff():
         flash(_("That sign-in link has expired. Sign in here instead."), "error")
         return redirect(url_for("console.login"))
     sign_in(principal, user)
-    return redirect(url_for("console.dashboard"))
+    return redirect(_next_page())
 
 
 @bp.post("/logout")
@@ -93,10 +100,7 @@ def api_keys():
 @bp.post("/api-keys/<key_id>/revoke")
 @require("apikeys.manage")
 def revoke_api_key(key_id: str):
-    ident = parse_uuid(key_id)
-    if ident is None:
-        raise NotFound()
-    key = services.revoke_api_key(ident)
+    key = services.revoke_api_key(id_or_404(key_id, NotFound.title))
     flash(_("Key %(prefix)s is revoked.", prefix=key.prefix), "success")
     return redirect(url_for("console.api_keys"))
 

@@ -7,6 +7,9 @@ how an amount is written for people; it never goes through ``float``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 # ISO 4217 minor units that differ from the usual 2.
 _MINOR_DIGITS = {
     "BIF": 0,
@@ -85,3 +88,20 @@ def share_of(amount: int, basis_points: int) -> int:
     if amount < 0:
         return -share_of(-amount, basis_points)
     return (amount * basis_points + 5_000) // 10_000
+
+
+def money_formatter(currency: str) -> Callable[..., str]:
+    """The ``money`` a template calls: ``money(1250)`` writes 1250 minor units
+    of ``currency`` (``"¥12.50"``); ``money(1250, "USD")`` another currency's.
+
+    Whole numbers only, as ``format_money``; a ``Decimal`` that holds one (a
+    SQL ``SUM`` on PostgreSQL) is taken as its integer, a fraction raises
+    ``TypeError``.
+    """
+
+    def money(minor: int, other_currency: str | None = None) -> str:
+        if isinstance(minor, Decimal) and minor == minor.to_integral_value():
+            minor = int(minor)
+        return format_money(minor, other_currency or currency)
+
+    return money

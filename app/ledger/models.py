@@ -18,7 +18,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     String,
@@ -28,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
 from tenants.guard import TenantOwned
@@ -57,7 +57,7 @@ class LedgerAccount(TenantOwned, db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the shop account of a wallet
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class LedgerTransaction(TenantOwned, db.Model):
@@ -72,7 +72,7 @@ class LedgerTransaction(TenantOwned, db.Model):
     kind: Mapped[str] = mapped_column(String(24))  # recharge | order_payment | refund | ...
     memo: Mapped[str] = mapped_column(String(200), default="")
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class LedgerEntry(TenantOwned, db.Model):
@@ -90,4 +90,4 @@ class LedgerEntry(TenantOwned, db.Model):
         Uuid, ForeignKey("ledger_accounts.id", ondelete="RESTRICT")
     )
     amount: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

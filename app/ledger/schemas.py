@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
+
+from app.core.pagination import PageArgs, PageSchema
 
 
-class WalletQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+class WalletQuery(PageArgs):
+    """A page of the wallet's entries, newest first."""
 
 
 class WalletEntrySchema(Schema):
@@ -19,10 +20,8 @@ class WalletEntrySchema(Schema):
     created_at = fields.DateTime()
 
 
-class WalletSchema(Schema):
+class WalletSchema(PageSchema):
     balance = fields.Integer()
     currency = fields.String()
     entries = fields.List(fields.Nested(WalletEntrySchema))
     total = fields.Integer(metadata={"description": "How many entries the wallet has."})
-    page = fields.Integer()
-    per_page = fields.Integer()

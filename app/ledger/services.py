@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from app.core.errors import Conflict, KamengError
+from app.core.pagination import offset_of
 from app.extensions import db
 from app.ledger.models import (  # noqa: F401 - the codes are part of this service's API
     LedgerAccount,
@@ -180,7 +181,9 @@ def wallet_page(shop_account_id: uuid.UUID, *, page: int = 1, per_page: int = 50
     return {
         "balance": wallet_balance(shop_account_id),
         "currency": currency,
-        "entries": wallet_entries(shop_account_id, limit=per_page, offset=(page - 1) * per_page),
+        "entries": wallet_entries(
+            shop_account_id, limit=per_page, offset=offset_of(page, per_page)
+        ),
         "total": wallet_entry_count(shop_account_id),
         "page": page,
         "per_page": per_page,

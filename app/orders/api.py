@@ -22,6 +22,7 @@ from flask_smorest import Blueprint
 
 from app.accounts.auth import current_principal, require
 from app.core.errors import NotFound
+from app.core.pagination import page_of
 from app.orders import checkout, lookups, payment, remedies, tickets
 from app.orders.limits import limit_lookup
 from app.orders.lookups import OrderView
@@ -171,7 +172,7 @@ class Orders(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        return {"items": rows, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return page_of(rows, total, args)
 
 
 @blp.route("/orders/lookup")

@@ -26,6 +26,7 @@ from app.catalog.codes import split_card_secret
 from app.catalog.models import Card
 from app.core.crypto import get_cipher
 from app.core.errors import NotFound, ValidationFailed
+from app.core.pagination import offset_of
 from app.extensions import db
 from app.orders.models import (
     CANCELLED,
@@ -68,10 +69,7 @@ def is_expired(order: Order, now: datetime | None = None) -> bool:
     may not have run yet; the hold ends on time regardless)."""
     if order.status == EXPIRED:
         return True
-    expires = order.expires_at
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=UTC)
-    return order.status == PENDING and expires <= (now or datetime.now(UTC))
+    return order.status == PENDING and order.expires_at <= (now or datetime.now(UTC))
 
 
 def codes_visible(order: Order) -> bool:
@@ -167,7 +165,7 @@ def list_orders(
         .where(*conditions)
         .order_by(Order.created_at.desc(), Order.id.desc())
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset_of(page, per_page))
     ).all()
     return list(rows), int(total)
 

@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
 from tenants.guard import TenantOwned
@@ -87,13 +87,13 @@ class Order(TenantOwned, db.Model):
     #: hand-delivered content of a manual item, encrypted like card codes
     manual_key_id: Mapped[str | None] = mapped_column(String(8))
     manual_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    fulfil_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fulfil_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fulfil_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class OrderEvent(TenantOwned, db.Model):
@@ -108,7 +108,7 @@ class OrderEvent(TenantOwned, db.Model):
     to_status: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(120))
     note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class Ticket(TenantOwned, db.Model):
@@ -127,5 +127,5 @@ class Ticket(TenantOwned, db.Model):
     status: Mapped[str] = mapped_column(String(10), default="open")  # open | resolved
     resolution: Mapped[str | None] = mapped_column(String(20))  # retried | delivered | refunded
     actions: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.accounts.schemas import PageArgs
+from app.core.pagination import PageArgs, PageSchema
 from app.orders.models import ORDER_STATUSES
 from app.orders.remedies import REFUND_TARGETS
 from app.payments import registry
@@ -134,11 +134,8 @@ class OrderQuery(PageArgs):
     email = fields.String(validate=validate.Length(max=254))
 
 
-class OrderPage(Schema):
+class OrderPage(PageSchema):
     items = fields.List(fields.Nested(OrderSummarySchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class TicketQuery(Schema):

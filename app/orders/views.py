@@ -27,8 +27,8 @@ from app.accounts.auth import current_principal
 from app.catalog import services as catalog
 from app.catalog.stock import OutOfStock
 from app.core.errors import KamengError, NotFound, ValidationFailed
-from app.core.ids import parse_uuid
-from app.core.money import format_money
+from app.core.ids import id_or_404
+from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.core.themes import render_shop
 from app.extensions import db
@@ -93,11 +93,6 @@ def _buyer_order(number: str) -> tuple[Order, str]:
     return order, lookups.lookup_token(order.id)
 
 
-def _money(order_or_currency):
-    currency = getattr(order_or_currency, "currency", order_or_currency)
-    return lambda minor: format_money(int(minor), currency)
-
-
 def _payment_message(err: KamengError) -> str:
     if isinstance(err, payment.OrderNotPayable):
         return _("This order can no longer be paid. Place a new order.")
@@ -116,9 +111,7 @@ def _payment_message(err: KamengError) -> str:
 @bp.route("/buy/<product_id>", methods=["GET", "POST"])
 def buy(product_id: str):
     """The buy form of a product on sale: quantity, email, the product's inputs."""
-    ident = parse_uuid(product_id)
-    if ident is None:
-        raise NotFound("No such product.")
+    ident = id_or_404(product_id, "No such product.")
     item = catalog.get_product(ident, public=True)
     principal = current_principal()
     form = BuyForm()
@@ -162,7 +155,7 @@ def buy(product_id: str):
         answers=answers,
         input_errors=input_errors,
         problem=problem,
-        money=_money(g.shop.currency),
+        money=money_formatter(g.shop.currency),
     )
 
 
@@ -250,7 +243,7 @@ def pay(number: str):
         balance=balance,
         expired=view.expired,
         problem=problem,
-        money=_money(view.order),
+        money=money_formatter(view.order.currency),
     )
 
 
@@ -280,7 +273,7 @@ def order_page(number: str):
         waiting=view.waiting,
         cancelled=order.status == CANCELLED,
         product_on_sale=product_on_sale,
-        money=_money(order),
+        money=money_formatter(order.currency),
     )
 
 
@@ -307,5 +300,10 @@ def lookup():
     remembered = [r for r in session.get(RECENT_KEY, []) if r and r[0] not in shown]
     recent = lookups.recent_orders_for_browser(remembered)
     return render_shop(
-        "lookup.html", form=form, problem=problem, mine=mine, recent=recent, money=format_money
+        "lookup.html",
+        form=form,
+        problem=problem,
+        mine=mine,
+        recent=recent,
+        money=money_formatter(g.shop.currency),
     )

@@ -6,8 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.auth import require, wallet_owner
-from app.core.errors import NotFound
-from app.core.ids import parse_uuid
+from app.core.ids import id_or_404
 from app.ledger import services as ledger
 from app.payments import recharges
 from app.payments.schemas import RechargeCreate, RechargeSchema
@@ -52,7 +51,5 @@ class RechargeItem(MethodView):
     @blp.doc(security=SECURED)
     def get(self, payment_id):
         """One of the account's recharges (poll it after paying with Stripe)."""
-        ident = parse_uuid(payment_id)
-        if ident is None:
-            raise NotFound("No such recharge.")
+        ident = id_or_404(payment_id, "No such recharge.")
         return _recharge_body(recharges.get_recharge(wallet_owner(), ident))

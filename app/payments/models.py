@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, String, UniqueConstraint, Uuid, func
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
 from tenants.guard import TenantOwned
@@ -34,8 +35,8 @@ class Payment(TenantOwned, db.Model):
         String(12), default="pending"
     )  # pending|succeeded|failed|refunded
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ProviderEvent(db.Model):
@@ -54,6 +55,4 @@ class ProviderEvent(db.Model):
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     outcome: Mapped[str] = mapped_column(String(40), default="")
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

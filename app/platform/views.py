@@ -22,6 +22,7 @@ from app.accounts.shops import open_shop
 from app.core.errors import KamengError, NotFound
 from app.core.links import shop_url
 from app.core.pages import flash_error, only_on
+from app.core.redirects import safe_local_target
 from app.extensions import db
 from tenants import provisioning
 from tenants.context import all_tenants
@@ -67,10 +68,7 @@ def login():
             flash(_("Wrong email or password."), "error")
         else:
             sign_in(principal_for_platform_user(user), user, remember=form.remember.data)
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("platform.shops")
-            return redirect(target)
+            return redirect(safe_local_target(request.args.get("next"), url_for("platform.shops")))
     return render_template("platform/login.html", form=form)
 
 

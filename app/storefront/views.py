@@ -7,9 +7,8 @@ from flask import Blueprint, g, send_file
 
 from app.accounts.auth import current_principal
 from app.catalog import images, services
-from app.core.errors import NotFound
-from app.core.ids import parse_uuid
-from app.core.money import format_money
+from app.core.ids import id_or_404
+from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.core.themes import render_shop
 
@@ -19,10 +18,6 @@ bp.before_request(only_on("shop"))
 MEDIA_MAX_AGE = 86_400  # an image id never changes content; a deleted one fades within a day
 
 
-def _money(minor: int) -> str:
-    return format_money(minor, g.shop.currency)
-
-
 def home():
     """The shop's home page (served at ``/`` on a shop host): what is on
     sale, by category, with price and stock."""
@@ -30,24 +25,24 @@ def home():
         "home.html",
         principal=current_principal(),
         sections=services.storefront_sections(),
-        money=_money,
+        money=money_formatter(g.shop.currency),
     )
 
 
 @bp.get("/p/<product_id>")
 def product(product_id: str):
     """A product's page; 404 unless it is this shop's and on sale."""
-    ident = parse_uuid(product_id)
-    if ident is None:
-        raise NotFound("No such product.")
-    return render_shop("product.html", item=services.get_product(ident, public=True), money=_money)
+    ident = id_or_404(product_id, "No such product.")
+    return render_shop(
+        "product.html",
+        item=services.get_product(ident, public=True),
+        money=money_formatter(g.shop.currency),
+    )
 
 
 @bp.get("/media/<image_id>")
 def media(image_id: str):
     """A product image of this shop, as the type detected at upload."""
-    ident = parse_uuid(image_id)
-    if ident is None:
-        raise NotFound("No such image.")
+    ident = id_or_404(image_id, "No such image.")
     path, content_type = images.image_file(ident)
     return send_file(path, mimetype=content_type, max_age=MEDIA_MAX_AGE, conditional=True)

@@ -33,3 +33,16 @@ def test_format_money_takes_only_integers(amount):
 
 def test_minor_digits_follow_iso_4217():
     assert [minor_digits(c) for c in ("CNY", "USD", "JPY", "KRW", "BHD")] == [2, 2, 0, 0, 3]
+
+
+def test_a_templates_money_writes_the_shops_currency_unless_told_another():
+    from decimal import Decimal
+
+    from app.core.money import money_formatter
+
+    money = money_formatter("CNY")
+    assert money(1250) == "¥12.50"
+    assert money(1250, "USD") == "$12.50"
+    assert money(Decimal(1250)) == "¥12.50"  # a SUM on PostgreSQL
+    with pytest.raises(TypeError):
+        money(12.5)
