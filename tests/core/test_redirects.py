@@ -48,8 +48,8 @@ def test_a_path_on_this_host_is_followed_as_given(target):
     "target", ["/%09/evil.example", "//evil.example", "/%2F%2Fevil.example", "/\\evil.example"]
 )
 def test_shop_sign_in_never_redirects_off_site(make_shop, make_account, browser_for, target):
-    tenant, _ = make_shop("alpha")
-    make_account(tenant, "buyer@example.com")
+    shop = make_shop("alpha")
+    make_account(shop, "buyer@example.com")
     browser = browser_for("alpha.localhost")
     response = browser.submit(
         "/account/login?" + "next=" + target.replace("\\", "%5C").replace("/", "%2F"),
