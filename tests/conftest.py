@@ -132,7 +132,7 @@ def app_ctx(app):
 # --- clients bound to a host ---------------------------------------------
 
 
-class HostClient:
+class HostClient(factories.HttpVerbs):
     """A Flask test client whose requests go to one host name.
 
     Cookies are kept per host by the underlying client, as a browser does.
@@ -147,21 +147,6 @@ class HostClient:
         end_outer_transaction()
         kwargs.setdefault("base_url", f"http://{self.host}")
         return self.client.open(path, method=method, **kwargs)
-
-    def get(self, path, **kw):
-        return self.open("GET", path, **kw)
-
-    def post(self, path, **kw):
-        return self.open("POST", path, **kw)
-
-    def patch(self, path, **kw):
-        return self.open("PATCH", path, **kw)
-
-    def delete(self, path, **kw):
-        return self.open("DELETE", path, **kw)
-
-    def put(self, path, **kw):
-        return self.open("PUT", path, **kw)
 
     def csrf_token(self, page: str) -> str:
         """Fetch ``page`` and return the CSRF token of its first form."""

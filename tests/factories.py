@@ -284,3 +284,23 @@ def assert_problem(response, status: int, type_slug: str | None = None) -> dict:
     assert body["title"] and body["detail"]
     assert body["instance"] == response.request.path
     return body
+
+
+class HttpVerbs:
+    """``get``/``post``/``patch``/``delete``/``put`` for a test client class
+    that defines ``open(method, path, **kw)``."""
+
+    def get(self, path, **kw):
+        return self.open("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.open("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.open("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.open("DELETE", path, **kw)
+
+    def put(self, path, **kw):
+        return self.open("PUT", path, **kw)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from sqlalchemy import select
 
 from app.extensions import db
+from tests.factories import HttpVerbs
 
 # A real 1×1 PNG (signature, IHDR, IDAT, IEND).
 PNG_1X1 = (
@@ -28,7 +29,7 @@ GIF_1X1 = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
 WEBP_HEAD = b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + b"\x00" * 22
 
 
-class Api:
+class Api(HttpVerbs):
     """A client on one shop's host that sends one API key (or none)."""
 
     def __init__(self, browser, key: str | None) -> None:
@@ -38,18 +39,6 @@ class Api:
     def open(self, method: str, path: str, **kw):
         headers = {**self.headers, **kw.pop("headers", {})}
         return self.browser.open(method, path, headers=headers, **kw)
-
-    def get(self, path, **kw):
-        return self.open("GET", path, **kw)
-
-    def post(self, path, **kw):
-        return self.open("POST", path, **kw)
-
-    def patch(self, path, **kw):
-        return self.open("PATCH", path, **kw)
-
-    def delete(self, path, **kw):
-        return self.open("DELETE", path, **kw)
 
     def import_text(self, product_id, data: bytes | str, **kw):
         if isinstance(data, str):
