@@ -124,6 +124,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),
         "HOLD_RELEASE_INTERVAL_SECONDS": int(get("HOLD_RELEASE_INTERVAL_SECONDS", "60")),
         "HEARTBEAT_INTERVAL_SECONDS": int(get("HEARTBEAT_INTERVAL_SECONDS", "30")),
+        # How long a fulfilment may run before another worker may take the
+        # order over (a worker killed mid-delivery holds it this long).
+        "ORDER_FULFIL_LEASE_SECONDS": int(get("ORDER_FULFIL_LEASE_SECONDS", "60")),
         "PLATFORM_FEE_BPS": int(get("PLATFORM_FEE_BPS", "300")),
         # The largest single wallet recharge, in minor units (100 000.00 in a
         # two-decimal currency).

@@ -3,7 +3,7 @@
 - ``fulfil`` takes a lease (a conditional transition) before it sells a
   card, so only one caller — the request that paid, the job, the sweeper —
   delivers; a lease left by a killed worker runs out after
-  ``FULFIL_LEASE``;
+  ``ORDER_FULFIL_LEASE_SECONDS``;
 - ``deliver_in_request`` delivers in the buyer's own request when the buyer
   is waiting on it (a wallet payment); anything it cannot finish goes to
   the fulfilment queue;
@@ -22,6 +22,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, or_, select
 
 from app.catalog import stock
@@ -44,10 +45,14 @@ from tenants.context import current_tenant_id
 
 log = logging.getLogger(__name__)
 
-FULFIL_LEASE = timedelta(seconds=60)
 MAX_FULFIL_ATTEMPTS = 5
 FULFIL_JOB = "app.orders.jobs.fulfil_order"
 MAIL_JOB = "app.orders.jobs.mail_delivery"
+
+
+def fulfil_lease() -> timedelta:
+    """How long a fulfilment holds its order (``ORDER_FULFIL_LEASE_SECONDS``)."""
+    return timedelta(seconds=int(current_app.config["ORDER_FULFIL_LEASE_SECONDS"]))
 
 
 # --- a paid order's stock -------------------------------------------------------
@@ -150,7 +155,7 @@ def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
         where=or_(
             Order.status == PAID,
             Order.fulfil_started_at.is_(None),
-            Order.fulfil_started_at < now - FULFIL_LEASE,
+            Order.fulfil_started_at < now - fulfil_lease(),
         ),
         fulfil_started_at=now,
         fulfil_attempts=Order.fulfil_attempts + 1,
@@ -208,7 +213,7 @@ def sweep(limit: int = 500) -> int:
             Order.product_kind == KIND_CARD,
             or_(
                 (Order.status == PAID) & (Order.paid_at < now - timedelta(seconds=10)),
-                (Order.status == FULFILLING) & (Order.fulfil_started_at < now - FULFIL_LEASE),
+                (Order.status == FULFILLING) & (Order.fulfil_started_at < now - fulfil_lease()),
             ),
             Order.fulfil_attempts < MAX_FULFIL_ATTEMPTS,
         )

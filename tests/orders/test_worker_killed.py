@@ -27,7 +27,10 @@ def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(
 ):
     from app.core.queues import QUEUE_NAMES, get_queue
 
-    monkeypatch.setenv("ORDER_SWEEP_INTERVAL_SECONDS", "1")  # for the workers started below
+    # For the workers started below: sweep every second, and take over an
+    # order a killed worker held after 10 s rather than a minute.
+    monkeypatch.setenv("ORDER_SWEEP_INTERVAL_SECONDS", "1")
+    monkeypatch.setenv("ORDER_FULFIL_LEASE_SECONDS", "10")
 
     with app.app_context():  # jobs earlier tests left behind are not this test's
         for name in QUEUE_NAMES:
@@ -73,7 +76,7 @@ def test_a_worker_killed_mid_fulfilment_loses_nothing_and_delivers_once(
 
     second = start_worker(app, app_config)
     try:
-        deadline = time.monotonic() + 180  # lease 60 s + sweeper every second, as a bound
+        deadline = time.monotonic() + 120  # lease 10 s + sweeper every second, as a bound
         remaining = ORDERS
         while time.monotonic() < deadline and remaining:
             time.sleep(1)
