@@ -32,7 +32,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         from app.payments.registry import check_production
 
         check_production(app.config["PAYMENT_PROVIDERS"])
-    logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING)
+    from app.core.requestlog import configure_logging, install_request_ids
+
+    configure_logging(logging.INFO if app.debug else logging.WARNING)
+    install_request_ids(app)
 
     from app.core.themes import init_themes
     from app.extensions import (

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.core.errors import PROBLEM_BASE, KamengError, Unauthorized
+from app.core.requestlog import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ def _http_problem(exc: HTTPException) -> dict:
 def handle_http_exception(exc: HTTPException):
     if exc.code is None:  # a redirect raised as an exception
         return exc
+    if exc.code == 500:
+        return handle_unexpected(exc)  # logged with its request id, like any crash
     if isinstance(exc, CSRFError):
         problem = {
             "type": PROBLEM_BASE + "csrf-failed",
@@ -137,15 +140,24 @@ def handle_http_exception(exc: HTTPException):
 
 
 def handle_unexpected(exc: Exception):
-    if isinstance(exc, HTTPException):
+    if isinstance(exc, HTTPException) and (exc.code or 500) < 500:
         return handle_http_exception(exc)
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    cause = getattr(exc, "original_exception", None) or exc
+    rid = current_request_id()
+    log.error(
+        "unhandled error %s on %s %s",
+        rid,
+        request.method,
+        request.path,
+        exc_info=(type(cause), cause, cause.__traceback__),
+    )
     problem = {
         "type": PROBLEM_BASE + "internal-error",
         "title": "Internal error",
         "status": 500,
-        "detail": "Something went wrong on our side. It has been logged.",
+        "detail": f"Something went wrong on our side. It has been logged as {rid}.",
         "instance": request.path,
+        "request_id": rid,
     }
     if wants_json():
         return problem_response(problem)
