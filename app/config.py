@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 from app.core.errors import ConfigurationError
+from app.core.vendor import SWAGGER_UI_URL
 
 DEV_SECRET_FILE = "secret_key"
 DEV_CARD_KEY_FILE = "card_key"
@@ -111,7 +112,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Served by the platform itself (app/core/vendor.py), never a CDN.
+        "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_URL,
         "MAIL_SERVER": get("MAIL_SERVER", "localhost"),
         "MAIL_PORT": int(get("MAIL_PORT", "25")),
         "MAIL_FROM": get("MAIL_FROM", "Kameng <no-reply@localhost>"),

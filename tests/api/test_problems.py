@@ -4,6 +4,7 @@ the OpenAPI description matches what the API serves."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -261,3 +262,29 @@ def test_api_docs_page_answers(browser_for, alpha):
     response = browser_for(alpha["host"]).get("/api/v1/docs")
     assert response.status_code == 200
     assert "swagger" in response.get_data(as_text=True).lower()
+
+
+def test_api_docs_load_their_assets_from_the_platform_not_a_cdn(browser_for, alpha):
+    browser = browser_for(alpha["host"])
+    page = browser.get("/api/v1/docs").get_data(as_text=True)
+
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/vendor/swagger-ui-dist/") for a in assets), assets
+    for asset in assets:
+        served = browser.get(asset)
+        assert served.status_code == 200 and len(served.get_data()) > 1000, asset
+        assert served.headers["Cache-Control"].startswith("public, max-age=")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/vendor/swagger-ui-dist/5.35.0/LICENSE",
+        "/vendor/../config.py",
+        "/vendor/swagger-ui-dist/../../core/vendor.py",
+        "/vendor/nothing-here.js",
+    ],
+)
+def test_vendor_serves_only_its_own_scripts_and_styles(app, path):
+    response = app.test_client().get(path, headers={"Host": "localhost"})
+    assert response.status_code == 404

@@ -1,0 +1,33 @@
+"""Front-end libraries the platform serves itself (``/vendor/...``): no
+page loads anything from a CDN, which breaks offline, behind the Great
+Firewall, and hands a third party every visitor's address.
+
+Each library is a pinned release from the npm registry, unpacked under
+``app/static/vendor/<package>/<version>/`` with its licence beside it
+(``app/static/vendor/README.md`` says how to refresh one). The version is
+in the path, so the files are cached for a year.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, send_from_directory
+from werkzeug.security import safe_join
+
+VENDOR_ROOT = Path(__file__).resolve().parent.parent / "static" / "vendor"
+#: The Swagger UI release the API docs page loads (``OPENAPI_SWAGGER_UI_URL``).
+SWAGGER_UI = "swagger-ui-dist/5.35.0"
+SWAGGER_UI_URL = f"/vendor/{SWAGGER_UI}/"
+SERVED = (".js", ".css")
+
+bp = Blueprint("vendor", __name__)
+
+
+@bp.get("/vendor/<path:filename>")
+def vendor_file(filename: str):
+    """A vendored asset (scripts and styles only), on every host."""
+    path = safe_join(str(VENDOR_ROOT), filename)
+    if path is None or not filename.endswith(SERVED) or not Path(path).is_file():
+        abort(404)
+    return send_from_directory(VENDOR_ROOT, filename, max_age=365 * 86400)
