@@ -83,6 +83,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(vendor.bp)
 
+    from app.core.security_headers import install_security_headers
+
+    install_security_headers(app)
+
     from app.accounts.views import bp as accounts_bp
     from app.console.orders_views import bp as console_orders_bp
     from app.console.views import bp as console_bp
