@@ -306,6 +306,13 @@ def create_api_key(name: str, created_by: uuid.UUID | None, role: str = ROLE_OWN
     return key, plaintext
 
 
+def _role_covers(maker_role: str | None, key_role: str) -> bool:
+    """Whether a member with ``maker_role`` may hold a key of ``key_role``."""
+    if maker_role is None:
+        return False
+    return maker_role == ROLE_OWNER or maker_role == key_role
+
+
 def list_api_keys() -> list[ApiKey]:
     return list(db.session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())).all())
 
@@ -332,10 +339,20 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
         prefix = plaintext[len(API_KEY_PREFIX) :].split("_", 1)[0]
     except IndexError:
         return None
-    key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-    if key is None or key.revoked_at is not None:
+    # The key and, for a key an operator made, that operator's role here now:
+    # one query. A key dies with its maker's membership, and an owner's key
+    # with their demotion (keys made from the command line have no maker).
+    row = db.session.execute(
+        select(ApiKey, Membership.role)
+        .outerjoin(Membership, Membership.user_id == ApiKey.created_by_id)
+        .where(ApiKey.prefix == prefix)
+    ).first()
+    if row is None:
         return None
-    if not digests_equal(key.key_hash, token_digest(plaintext)):
+    key, maker_role = row
+    if key.revoked_at is not None or not digests_equal(key.key_hash, token_digest(plaintext)):
+        return None
+    if key.created_by_id is not None and not _role_covers(maker_role, key.role):
         return None
     now = datetime.now(UTC)
     last = key.last_used_at

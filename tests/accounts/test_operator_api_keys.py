@@ -223,3 +223,34 @@ def test_the_console_cannot_revoke_another_shops_key(
     assert response.status_code == 404
     assert at_bravo.get("/api/v1/me", headers=bearer(bravo_key)).status_code == 200
     assert bravo_key_id not in console.get("/console/api-keys").get_data(as_text=True)
+
+
+def test_a_key_dies_with_its_makers_membership(app, console, api, alpha):
+    """The owner who made a key is demoted: their owner key stops at once;
+    they leave the shop: it stays dead. A key made from the command line
+    (no maker) is not affected."""
+    from sqlalchemy import delete, update
+
+    from app.accounts.models import Membership, PlatformUser
+
+    page = console.submit("/console/api-keys", {"name": "made by the owner"})
+    made = re.search(r'<code id="new-key">([^<]+)</code>', text_of(page)).group(1)
+    assert api.get("/api/v1/me", headers=bearer(made)).status_code == 200
+
+    with app.app_context(), all_tenants():
+        owner = db.session.scalar(
+            select(PlatformUser.id).where(PlatformUser.email == "owner@alpha.example.com")
+        )
+        db.session.execute(
+            update(Membership).where(Membership.user_id == owner).values(role="staff")
+        )
+        db.session.commit()
+    demoted = api.get("/api/v1/me", headers=bearer(made))
+
+    with app.app_context(), all_tenants():
+        db.session.execute(delete(Membership).where(Membership.user_id == owner))
+        db.session.commit()
+    gone = api.get("/api/v1/me", headers=bearer(made))
+
+    assert demoted.status_code == 401 and gone.status_code == 401
+    assert api.get("/api/v1/me", headers=bearer(alpha["key"])).status_code == 200
