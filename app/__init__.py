@@ -19,6 +19,9 @@ JOB_MODULES = ("app.catalog.jobs", "app.orders.jobs")
 #: (``app.core.crypto.register_sealed_column``); imported at app creation so
 #: key rotation covers them all.
 SECRET_MODULES = ("app.catalog.secrets", "app.orders.secrets")
+#: Each domain's module that adds its figures to ``/metrics``
+#: (``app.core.metrics.register_collector``).
+METRICS_MODULES = ("app.orders.metrics", "app.payments.metrics")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -86,6 +89,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.core.security_headers import install_security_headers
 
     install_security_headers(app)
+
+    from app.core.metrics import install_metrics
+
+    install_metrics(app)
+    for module in METRICS_MODULES:
+        importlib.import_module(module)
 
     from app.accounts.views import bp as accounts_bp
     from app.console.orders_views import bp as console_orders_bp

@@ -133,6 +133,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # The largest single wallet recharge, in minor units (100 000.00 in a
         # two-decimal currency).
         "WALLET_RECHARGE_MAX": int(get("WALLET_RECHARGE_MAX", "10000000")),
+        # /metrics: readable from these networks, or with this bearer token.
+        "METRICS_ALLOW": get("METRICS_ALLOW", "127.0.0.0/8,::1/128"),
+        "METRICS_TOKEN": get("METRICS_TOKEN", ""),
         "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": get("STRIPE_API_BASE", ""),

@@ -3,7 +3,8 @@
 Sets ``g.site`` (``platform`` or ``shop``) and ``g.shop`` (a
 ``ShopSnapshot`` or ``None``). Unknown hosts get 404, malformed ones 400
 (a problem document), suspended shops a page (or problem document) saying
-so; none of these reaches a view. ``/healthz`` answers on any host.
+so; none of these reaches a view. ``/healthz`` and ``/metrics`` answer on
+any host (a monitor scrapes by address).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from app.core.errors import BadHost, ShopSuspended, UnknownShop
 from tenants.context import reset_request_tenant, set_request_tenant
 from tenants.resolve import resolve_host
 
-OPEN_PATHS = ("/healthz",)
+OPEN_PATHS = ("/healthz", "/metrics")
 
 
 def install_request_hooks(app: Flask) -> None:
