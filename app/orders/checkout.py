@@ -210,7 +210,7 @@ def create_order(
         inputs=clean_inputs,
         idempotency_key=idempotency_key,
         idempotency_scope=caller.scope if idempotency_key else None,
-        client_address=(caller.address or None) and caller.address[:45],
+        client_address=caller.address[:45] if caller.address else None,
         request_hash=request_hash,
         created_at=now,
         expires_at=now + initial_hold_time(),
