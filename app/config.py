@@ -121,6 +121,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_PASSWORD": get("MAIL_PASSWORD", ""),
         "MAIL_STARTTLS": _bool(get("MAIL_STARTTLS"), False),
         "ORDER_HOLD_MINUTES": int(get("ORDER_HOLD_MINUTES", "15")),
+        # Nobody holds a shop's stock without paying (app/orders/checkout.py):
+        # a new order holds its stock this long until a payment starts; unpaid
+        # orders are capped per buyer, email and client address (0: no cap);
+        # creating orders is rate-limited per client address and shop.
+        "ORDER_INITIAL_HOLD_MINUTES": int(get("ORDER_INITIAL_HOLD_MINUTES", "3")),
+        "ORDER_UNPAID_PER_BUYER": int(get("ORDER_UNPAID_PER_BUYER", "3")),
+        "ORDER_UNPAID_PER_EMAIL": int(get("ORDER_UNPAID_PER_EMAIL", "3")),
+        "ORDER_UNPAID_PER_ADDRESS": int(get("ORDER_UNPAID_PER_ADDRESS", "5")),
+        "ORDER_CREATE_RATE_LIMIT": get("ORDER_CREATE_RATE_LIMIT", "10 per minute"),
         # How often the scheduler (``flask cron``) enqueues each periodic job.
         "ORDER_EXPIRY_INTERVAL_SECONDS": int(get("ORDER_EXPIRY_INTERVAL_SECONDS", "30")),
         "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),

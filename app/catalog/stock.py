@@ -109,6 +109,22 @@ def keep_for_paid_order(order_id: uuid.UUID) -> int:
     ).rowcount
 
 
+def extend_reservation(order_id: uuid.UUID, until: datetime) -> int:
+    """Hold the order's reserved cards until ``until`` (its payment has
+    started). Never shortens a hold; cards the order already lost to other
+    buyers are not its any more. Returns how many holds moved."""
+    return db.session.execute(
+        update(Card)
+        .where(
+            Card.order_id == order_id,
+            Card.status == CARD_RESERVED,
+            Card.reserved_until < until,
+        )
+        .values(reserved_until=until)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def release(order_id: uuid.UUID) -> int:
     """Return the order's reserved (unsold) cards to stock. Idempotent; returns
     how many came back."""

@@ -24,7 +24,7 @@ from app.accounts.auth import current_principal, require
 from app.core.errors import NotFound
 from app.core.pagination import page_of
 from app.orders import checkout, lookups, payment, remedies, tickets
-from app.orders.limits import limit_lookup
+from app.orders.limits import limit_create, limit_lookup
 from app.orders.lookups import OrderView
 from app.orders.schemas import (
     DeliverRequest,
@@ -56,8 +56,11 @@ IDEMPOTENCY_PARAM = {
     "in": "header",
     "name": "Idempotency-Key",
     "schema": {"type": "string", "maxLength": 120},
-    "description": "The same key with the same body returns the same order (200); "
-    "with another body it is refused (422 idempotency-key-reused).",
+    "description": "The same caller (signed-in buyer, API key, or guest) with the same key "
+    "and body within 24 hours returns the same order (200); with another body it is refused "
+    "(422 idempotency-key-reused). Another caller's key never returns this caller's order. "
+    "Without signing in the key must be at least 32 random characters (422 "
+    "idempotency-key-too-short).",
 }
 ORDER_FIELDS = (
     "number",
@@ -135,6 +138,8 @@ def ticket_view(ticket, number: str | None) -> dict:
 
 @blp.route("/orders")
 class Orders(MethodView):
+    decorators = [limit_create]
+
     @blp.arguments(OrderCreate)
     @blp.response(201, OrderSchema)
     @blp.alt_response(200, schema=OrderSchema, description="A replay of the same request.")
@@ -143,9 +148,12 @@ class Orders(MethodView):
         """Place an order (guest or signed-in buyer) and reserve its stock.
 
         Answers with the order number, the total, its lookup token, when the
-        unpaid order expires and how it can be paid. Sold out: 409
-        ``out-of-stock``; quantity or a product input wrong: 422 with field
-        errors."""
+        unpaid order expires (a few minutes; starting a payment extends
+        it) and how it can be paid. Sold out: 409 ``out-of-stock``; too
+        many unpaid orders for this buyer, email or client address: 409
+        ``too-many-unpaid-orders``; quantity or a product input wrong: 422
+        with field errors. Rate-limited per client address (429), except
+        for API keys."""
         principal = current_principal()
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
         order, created = checkout.create_order(
@@ -157,6 +165,7 @@ class Orders(MethodView):
             idempotency_key=key[:120] if key else None,
             actor=principal.actor,
             currency=g.shop.currency,
+            caller=checkout.Caller.of(principal, request.remote_addr),
         )
         return buyer_body(order), 201 if created else 200
 

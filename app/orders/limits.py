@@ -1,6 +1,12 @@
-"""The order look-up's rate limit, shared by the API and the look-up page
-(one budget per client address and shop, so guessing email + number pairs
-is slowed to a crawl whichever door is used)."""
+"""The orders' rate limits, each shared by the API and the page that do the
+same thing (one budget per client address and shop, whichever door is
+used):
+
+- the look-up, so guessing email + number pairs is slowed to a crawl;
+- order creation (POST /api/v1/orders and the buy page), so a client cannot
+  reserve a shop's stock by placing orders in a loop. API keys are the
+  shop's own integrations and are exempt (one server places every order of
+  an integration)."""
 
 from __future__ import annotations
 
@@ -13,7 +19,17 @@ def lookup_rate_limit() -> str:
     return current_app.config.get("ORDER_LOOKUP_RATE_LIMIT", "10 per minute")
 
 
-def lookup_limit_key() -> str:
+def create_rate_limit() -> str:
+    return current_app.config.get("ORDER_CREATE_RATE_LIMIT", "10 per minute")
+
+
+def _by_api_key() -> bool:
+    from app.accounts.auth import current_principal
+
+    return current_principal().kind == "api_key"
+
+
+def client_and_shop() -> str:
     # Per client address and per shop (not per Host header, which the client
     # chooses).
     return f"{request.remote_addr or '-'}|{g.shop.id if g.get('shop') else '-'}"
@@ -21,5 +37,14 @@ def lookup_limit_key() -> str:
 
 #: Order look-up by email and number.
 limit_lookup = limiter.shared_limit(
-    lookup_rate_limit, scope="order-lookup", key_func=lookup_limit_key, methods=["POST"]
+    lookup_rate_limit, scope="order-lookup", key_func=client_and_shop, methods=["POST"]
+)
+
+#: Placing an order (the API and the buy page).
+limit_create = limiter.shared_limit(
+    create_rate_limit,
+    scope="order-create",
+    key_func=client_and_shop,
+    methods=["POST"],
+    exempt_when=_by_api_key,
 )

@@ -57,11 +57,13 @@ class Order(TenantOwned, db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
-        UniqueConstraint("tenant_id", "idempotency_key"),
+        # An Idempotency-Key is its caller's (checkout.Caller.scope).
+        UniqueConstraint("tenant_id", "idempotency_scope", "idempotency_key"),
         Index("ix_orders_tenant_status_expires", "tenant_id", "status", "expires_at"),
         Index("ix_orders_tenant_email", "tenant_id", "email"),
         Index("ix_orders_tenant_buyer", "tenant_id", "buyer_id"),
         Index("ix_orders_tenant_created", "tenant_id", "created_at"),
+        Index("ix_orders_tenant_address_status", "tenant_id", "client_address", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -81,6 +83,10 @@ class Order(TenantOwned, db.Model):
     buyer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     inputs: Mapped[dict] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(120))
+    #: whose key: ``shop_account:<id>``, ``api_key:<id>`` or ``guest``
+    idempotency_scope: Mapped[str | None] = mapped_column(String(60))
+    #: the address the order was placed from (caps unpaid orders per client)
+    client_address: Mapped[str | None] = mapped_column(String(45))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     payment_provider: Mapped[str | None] = mapped_column(String(16))
     payment_ref: Mapped[str | None] = mapped_column(String(120))

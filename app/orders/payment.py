@@ -26,7 +26,7 @@ from app.catalog.models import KIND_CARD
 from app.core.errors import KamengError, NotFound
 from app.extensions import db
 from app.ledger import services as ledger
-from app.orders import state
+from app.orders import checkout, state
 from app.orders.fulfilment import deliver_in_request, enqueue_fulfilment, ensure_reserved
 from app.orders.lookups import get_order_by_id, is_expired
 from app.orders.models import EXPIRED, PAID, PENDING, REFUNDED, Order
@@ -65,6 +65,7 @@ def pay_order(
     ``ProviderError``, ``OrderNotPayable``, ``InsufficientFunds``."""
     adapter = registry.usable(provider)
     ensure_payable(order)
+    checkout.extend_hold(order)  # a payment starts: the short initial hold becomes the full one
     order_id, total = order.id, order.total
     if adapter.pays_from_wallet and buyer_id is not None:
         if order.buyer_id not in (None, buyer_id):

@@ -34,7 +34,7 @@ from app.core.themes import render_shop
 from app.extensions import db
 from app.ledger import services as ledger
 from app.orders import checkout, lookups, payment
-from app.orders.limits import limit_lookup
+from app.orders.limits import limit_create, limit_lookup
 from app.orders.models import CANCELLED, PENDING, Order
 from app.payments import registry
 from app.payments.adapters.base import ProviderUnavailable
@@ -109,6 +109,7 @@ def _payment_message(err: KamengError) -> str:
 
 
 @bp.route("/buy/<product_id>", methods=["GET", "POST"])
+@limit_create
 def buy(product_id: str):
     """The buy form of a product on sale: quantity, email, the product's inputs."""
     ident = id_or_404(product_id, "No such product.")
@@ -142,6 +143,10 @@ def buy(product_id: str):
                 )
             except ValidationFailed as err:
                 problem = _form_errors(err, form, answers, input_errors)
+            except (checkout.TooManyUnpaidOrders, checkout.IdempotencyKeyTooShort) as err:
+                db.session.rollback()
+                problem = err.user_message()
+                form.idempotency_key.data = uuid.uuid4().hex
             else:
                 _remember(order)
                 token = lookups.lookup_token(order.id)
@@ -170,6 +175,7 @@ def _place(item, form: BuyForm, answers: dict, principal) -> Order:
         buyer_id=principal.shop_account_id,
         actor=principal.actor,
         currency=g.shop.currency,
+        caller=checkout.Caller.of(principal, request.remote_addr),
     )
     key = (form.idempotency_key.data or "")[:120] or None
     try:

@@ -36,6 +36,8 @@ ERROR_TITLES = (
     N_("Not enough stock"),
     N_("This order cannot be paid"),
     N_("This Idempotency-Key was used for a different request"),
+    N_("An Idempotency-Key sent without signing in must be at least 32 characters"),
+    N_("Too many unpaid orders"),
     N_("Not enough balance"),
     N_("This payment method is not available"),
     N_("The payment provider did not accept the request"),

@@ -115,7 +115,7 @@ def test_bad_checkout_fields_are_422_with_field_errors(app, card_shop, browser_f
     body = {**order_body(card_shop.product_id), **change}
 
     response = browser_for(card_shop.host).post(
-        "/api/v1/orders", json=body, headers={"Idempotency-Key": "k1"}
+        "/api/v1/orders", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
     )
 
     problem = assert_problem(response, 422, "validation-failed")

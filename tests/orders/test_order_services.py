@@ -15,6 +15,8 @@ from app.orders.models import Order, OrderEvent, Ticket
 from tenants.context import tenant_context
 from tests.factories import card_statuses
 
+KEY = "k-1-0123456789abcdef0123456789abcdef"  # a guest's key: at least 32 characters
+
 pytestmark = pytest.mark.critical
 
 
@@ -83,7 +85,7 @@ def test_a_concurrent_twin_with_the_same_key_is_answered_with_the_first_order(
     """The twin's insert hits the key's unique index: it gets the order the
     first request made instead of an error."""
     first, created = checkout.create_order(
-        product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key="k-1"
+        product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key=KEY
     )
     assert created
     # The twin looked for the key before the first committed and saw nothing.
@@ -96,7 +98,7 @@ def test_a_concurrent_twin_with_the_same_key_is_answered_with_the_first_order(
 
     monkeypatch.setattr(db.session, "scalar", scalar)
     again, created = checkout.create_order(
-        product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key="k-1"
+        product_id=shop_ctx.product_id, quantity=1, email="a@example.com", idempotency_key=KEY
     )
     assert not created and again.id == first.id
     assert _counts(shop_ctx)["reserved"] == 1
