@@ -29,7 +29,7 @@ from app.ledger import services as ledger
 from app.orders import state
 from app.orders.fulfilment import deliver_in_request, enqueue_fulfilment, ensure_reserved
 from app.orders.lookups import get_order_by_id, is_expired
-from app.orders.models import EXPIRED, PAID, PENDING, REFUNDED, Order
+from app.orders.models import EXPIRED, PAID, PENDING, REFUNDED, REFUNDING, Order
 from app.orders.tickets import open_ticket
 from app.payments import registry
 from app.payments import services as payments
@@ -223,7 +223,7 @@ def _refunded(payment: Payment) -> str:
     status = db.session.scalar(select(Order.status).where(Order.id == payment.order_id))
     # Refunded at the provider (e.g. its dashboard), not through us: the
     # order still stands, so the operator must look at it.
-    return "refund_recorded" if status == REFUNDED else "refunded_outside_kameng"
+    return "refund_recorded" if status in (REFUNDING, REFUNDED) else "refunded_outside_kameng"
 
 
 #: How ``payments.events`` handles notifications about orders' money.
