@@ -133,7 +133,10 @@ class StripeAdapter(PaymentAdapter):
 
     def refund(self, *, tenant_id, provider_ref, key, payer_id) -> str:
         """Refund the intent in full (and the application fee with it, on a
-        connected account); idempotent at Stripe by ``key``."""
+        connected account), once: idempotent at Stripe by ``key``, and an
+        intent that already has a refund (ours, made before a crash, even
+        after Stripe forgot the key; or one from the Dashboard) is not
+        refunded again."""
         import stripe
 
         options: dict = {"idempotency_key": key}
@@ -142,8 +145,15 @@ class StripeAdapter(PaymentAdapter):
         if account:
             options["stripe_account"] = account
             params["refund_application_fee"] = True
+        client = self.client()
         try:
-            self.client().v1.refunds.create(params=params, options=options)
+            made = client.v1.refunds.list(
+                params={"payment_intent": provider_ref},
+                options={"stripe_account": account} if account else {},
+            )
+            if any(r.status not in ("failed", "canceled") for r in made.data):
+                return self.ledger_source(None)
+            client.v1.refunds.create(params=params, options=options)
         except stripe.StripeError as exc:
             raise ProviderError(f"Stripe refund: {exc.user_message or type(exc).__name__}") from exc
         return self.ledger_source(None)
