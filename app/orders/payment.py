@@ -39,6 +39,7 @@ from app.payments.adapters.base import (
     Charge,
     PaymentStart,
     ProviderError,
+    ProviderUnavailable,
     WebhookEvent,
 )
 from app.payments.events import PurposeHandler
@@ -95,7 +96,7 @@ def pay_order(
                 payment_id=payment_id,
             )
         )
-    except ProviderError:
+    except (ProviderError, ProviderUnavailable):
         db.session.rollback()
         if payment_id is not None:
             payments.mark_failed(payment_id)
