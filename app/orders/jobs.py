@@ -111,5 +111,38 @@ def sweep_orders() -> int:
         db.session.remove()
 
 
+def finish_stale_refunds() -> int:
+    """Periodic: finish refunds claimed more than ``ORDER_REFUND_RECOVERY_SECONDS``
+    ago (300 by default) and never finished — the process died between the
+    claim and the finish. Each is sent to the provider again with the same
+    idempotency key (never a second refund), then finished. Returns how many
+    it finished; one that fails is logged and retried on the next run."""
+    from datetime import UTC, datetime, timedelta
+
+    from flask import current_app
+
+    from app.orders import remedies
+    from app.orders.models import REFUNDING
+
+    age = int(current_app.config.get("ORDER_REFUND_RECOVERY_SECONDS", 300))
+    older_than = datetime.now(UTC) - timedelta(seconds=age)
+    finished = 0
+    try:
+        for tenant_id in _due_shops(Order.status == REFUNDING):
+            with tenant_context(tenant_id):
+                for order_id in remedies.stale_refunds(older_than):
+                    try:
+                        finished += remedies.finish_stale_refund(order_id)
+                    except Exception:  # one shop's provider trouble must not stop the others
+                        db.session.rollback()
+                        log.exception("refund of order %s not finished", order_id)
+    finally:
+        db.session.remove()
+    return finished
+
+
 register_periodic(expire_orders, "default", "ORDER_EXPIRY_INTERVAL_SECONDS")
 register_periodic(sweep_orders, "fulfilment", "ORDER_SWEEP_INTERVAL_SECONDS")
+# Runs as often as the sweeper; the age that makes a refund stale is its own
+# setting (read with a default, so the job needs no new interval setting).
+register_periodic(finish_stale_refunds, "default", "ORDER_SWEEP_INTERVAL_SECONDS")

@@ -39,6 +39,7 @@ PARTIAL = "partially_delivered"
 EXPIRED = "expired"
 CANCELLED = "cancelled"
 FAILED = "failed"
+REFUNDING = "refunding"  # claimed for a refund; the provider is being asked
 REFUNDED = "refunded"
 ORDER_STATUSES = (
     PENDING,
@@ -49,6 +50,7 @@ ORDER_STATUSES = (
     EXPIRED,
     CANCELLED,
     FAILED,
+    REFUNDING,
     REFUNDED,
 )
 

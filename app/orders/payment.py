@@ -24,16 +24,24 @@ from sqlalchemy import select, update
 
 from app.catalog.models import KIND_CARD
 from app.core.errors import KamengError, NotFound
+from app.core.ids import uuid7
 from app.extensions import db
 from app.ledger import services as ledger
 from app.orders import checkout, state
 from app.orders.fulfilment import deliver_in_request, enqueue_fulfilment, ensure_reserved
 from app.orders.lookups import get_order_by_id, is_expired
-from app.orders.models import EXPIRED, PAID, PENDING, REFUNDED, Order
+from app.orders.models import EXPIRED, PAID, PENDING, REFUNDED, REFUNDING, Order
 from app.orders.tickets import open_ticket
 from app.payments import registry
 from app.payments import services as payments
-from app.payments.adapters.base import SUCCEEDED, Charge, PaymentStart, WebhookEvent
+from app.payments.adapters.base import (
+    SUCCEEDED,
+    Charge,
+    PaymentStart,
+    ProviderError,
+    ProviderUnavailable,
+    WebhookEvent,
+)
 from app.payments.events import PurposeHandler
 from app.payments.models import Payment
 
@@ -70,27 +78,39 @@ def pay_order(
     if adapter.pays_from_wallet and buyer_id is not None:
         if order.buyer_id not in (None, buyer_id):
             raise NotFound("No such order.")
-    started = adapter.start(
-        Charge(
-            tenant_id=order.tenant_id,
-            purpose="order",
-            subject_id=order_id,
-            amount=total,
-            currency=order.currency,
-            reference=order.number,
-            payer_id=buyer_id,
-        )
-    )
-    payment = None
+    payment_id = None
     if not adapter.pays_from_wallet:
-        payment = payments.record_payment(
-            purpose="order",
-            order_id=order_id,
-            provider=adapter.name,
-            provider_ref=started.provider_ref,
-            amount=total,
-            currency=order.currency,
+        # On record before the provider is asked: its notification proves
+        # the payment is ours by naming this row, never by the order alone.
+        payment_id = _pending_payment(order_id, adapter.name, total, order.currency)
+        db.session.commit()
+    try:
+        started = adapter.start(
+            Charge(
+                tenant_id=order.tenant_id,
+                purpose="order",
+                subject_id=order_id,
+                amount=total,
+                currency=order.currency,
+                reference=order.number,
+                payer_id=buyer_id,
+                payment_id=payment_id,
+            )
         )
+    except (ProviderError, ProviderUnavailable):
+        db.session.rollback()
+        if payment_id is not None:
+            payments.mark_failed(payment_id)
+            db.session.commit()
+        raise
+    payment = None
+    if payment_id is not None:
+        payment = payments.payment_by_ref(adapter.name, started.provider_ref)
+        if payment is None:  # the usual case: the provider named a new payment
+            payments.name_payment(payment_id, started.provider_ref)
+            payment = db.session.get(Payment, payment_id)
+        elif payment.id != payment_id:  # it answered one we already hold
+            payments.mark_failed(payment_id)
         started.payment_id = payment.id
     elif order.buyer_id is None:
         db.session.execute(
@@ -117,6 +137,42 @@ def pay_order(
         payments.mark_succeeded(payment.id)
         db.session.commit()
     return started
+
+
+def _pending_payment(order_id: uuid.UUID, provider: str, amount: int, currency: str) -> uuid.UUID:
+    """The order's payment through ``provider`` the provider has not named
+    yet (asking again after a crash asks with the same row, hence the same
+    idempotency key), or a new one (caller's transaction)."""
+    pending = db.session.scalar(
+        select(Payment.id)
+        .where(
+            Payment.order_id == order_id,
+            Payment.purpose == "order",
+            Payment.provider == provider,
+            Payment.status == "pending",
+            Payment.amount == amount,
+            Payment.currency == currency,
+            Payment.provider_ref.startswith(payments.PENDING_REF),
+        )
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+    )
+    if pending is not None:
+        return pending
+    payment_id = uuid7()
+    db.session.add(
+        Payment(
+            id=payment_id,
+            purpose="order",
+            order_id=order_id,
+            provider=provider,
+            provider_ref=payments.pending_ref(payment_id),
+            amount=amount,
+            currency=currency,
+        )
+    )
+    db.session.flush()
+    return payment_id
 
 
 def confirm_payment(
@@ -193,18 +249,37 @@ def confirm_payment(
 # --- provider notifications (payments.events) ----------------------------------
 
 
-def _adopt(order_id: uuid.UUID, provider: str, provider_ref: str) -> Payment | None:
-    order = db.session.scalar(select(Order).where(Order.id == order_id))
-    if order is None:
-        return None
-    return payments.record_payment(
-        purpose="order",
-        order_id=order.id,
-        provider=provider,
-        provider_ref=provider_ref,
-        amount=order.total,
-        currency=order.currency,
+def _adopt(payment_id: uuid.UUID, provider: str, provider_ref: str) -> Payment | None:
+    """Our pending payment for an order (``payments.events`` checked it is
+    the one the notification names, for the same order, amount, currency
+    and fee) takes the reference the provider reports."""
+    payment = db.session.scalar(
+        select(Payment).where(
+            Payment.id == payment_id, Payment.purpose == "order", Payment.provider == provider
+        )
     )
+    if payment is None or not payments.name_payment(payment.id, provider_ref):
+        return None
+    db.session.refresh(payment)
+    return payment
+
+
+def _unverified(subject_id: uuid.UUID, event: WebhookEvent, reason: str) -> str:
+    """Money the provider collected on the shop's account for one of its
+    orders, but not through a payment we started as it says (a foreign
+    intent, another amount or fee, the other live mode): it pays nothing,
+    and the operator gets a ticket on the order to look at it."""
+    order_id = db.session.scalar(select(Order.id).where(Order.id == subject_id))
+    if order_id is None:
+        return "unknown_payment"
+    open_ticket(
+        order_id,
+        "unverified_payment",
+        f"{event.provider_ref} ({event.amount} {event.currency}) was not started by "
+        f"this platform as reported: {reason}; it paid nothing",
+    )
+    db.session.commit()
+    return "unverified_payment"
 
 
 def _confirmed(payment: Payment, event: WebhookEvent) -> str:
@@ -224,8 +299,10 @@ def _refunded(payment: Payment) -> str:
     status = db.session.scalar(select(Order.status).where(Order.id == payment.order_id))
     # Refunded at the provider (e.g. its dashboard), not through us: the
     # order still stands, so the operator must look at it.
-    return "refund_recorded" if status == REFUNDED else "refunded_outside_kameng"
+    return "refund_recorded" if status in (REFUNDING, REFUNDED) else "refunded_outside_kameng"
 
 
 #: How ``payments.events`` handles notifications about orders' money.
-NOTIFICATIONS = PurposeHandler(adopt=_adopt, confirmed=_confirmed, refunded=_refunded)
+NOTIFICATIONS = PurposeHandler(
+    adopt=_adopt, confirmed=_confirmed, refunded=_refunded, unverified=_unverified
+)

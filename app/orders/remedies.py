@@ -1,9 +1,11 @@
 """The operator's remedies for an order the system could not finish (an
 exception ticket, 异常工单): try again, deliver by hand, refund.
 
-Each is one transaction that moves the order by a conditional transition
-(a racing second click changes nothing), resolves its open tickets and
-records who acted in the order's history. Runs in the current shop's
+Each moves the order by a conditional transition (a racing second click
+changes nothing), resolves its open tickets and records who acted in the
+order's history. Retry and delivery by hand are one transaction each; a
+refund, which asks a provider, is claimed, sent, then finished (see
+``refund``). Runs in the current shop's
 context and commits.
 """
 
@@ -13,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.catalog import stock
 from app.catalog.models import Card
@@ -24,12 +26,24 @@ from app.ledger import services as ledger
 from app.orders import state
 from app.orders.fulfilment import fulfil, hold_paid_stock, notify_delivered
 from app.orders.lookups import get_order_by_id
-from app.orders.models import DELIVERED, FAILED, FULFILLING, PAID, PARTIAL, REFUNDED, Order
+from app.orders.models import (
+    DELIVERED,
+    FAILED,
+    FULFILLING,
+    PAID,
+    PARTIAL,
+    REFUNDED,
+    REFUNDING,
+    Order,
+    OrderEvent,
+)
 from app.orders.tickets import resolve_tickets
 from app.payments import registry
 from app.payments import services as payments
 
 REFUND_TARGETS = ("wallet", "original")
+#: The states a refund may leave.
+REFUNDABLE = (PAID, DELIVERED, PARTIAL, FAILED)
 CHANGED_MEANWHILE = _l("The order changed meanwhile. Reload the page and try again.")
 
 
@@ -91,9 +105,15 @@ def deliver_manually(order_id: uuid.UUID, content: str, actor: str) -> Order:
 def refund(order_id: uuid.UUID, *, to: str, actor: str) -> Order:
     """Refund a paid order to the buyer's wallet or the original payment.
 
-    Undelivered codes return to stock; delivered ones are voided, never
-    resold. Idempotent by the ledger key ``refund:<order>`` and, at the
-    provider, by ``kameng-refund-<order>``.
+    Exactly one refund ever happens, however many operators click at once:
+    the order is first claimed (``→ refunding``, one committed conditional
+    transition naming the states a refund may leave), so a second caller
+    gets ``Conflict`` before any money moves. Then the provider is asked
+    (idempotent at the provider by ``kameng-refund-<order>``), then
+    ``finish_refund`` completes it in one transaction. A crash in between
+    leaves the order ``refunding`` for ``finish_stale_refunds`` to finish
+    with the same key. Undelivered codes return to stock; delivered ones
+    are voided, never resold. Commits.
     """
     order = get_order_by_id(order_id)
     if order.status == FULFILLING:
@@ -101,38 +121,49 @@ def refund(order_id: uuid.UUID, *, to: str, actor: str) -> Order:
             "This order is being delivered right now; try again in a minute.",
             message=_l("This order is being delivered right now. Try again in a minute."),
         )
-    if order.status not in (PAID, DELIVERED, PARTIAL, FAILED):
+    if order.status == REFUNDING:
+        raise Conflict(
+            "This order is being refunded right now.",
+            message=_l("This order is already being refunded."),
+        )
+    if order.status not in REFUNDABLE:
         raise Conflict(
             f"This order is {order.status}; there is nothing to refund.",
             message=_l("This order has nothing to refund."),
         )
-    if to == "wallet":
-        if order.buyer_id is None:
-            raise ValidationFailed(
-                "A guest order can only be refunded to the original payment.",
-                errors={"to": ["This buyer has no wallet."]},
-                message=_l("A guest order can only be refunded to the original payment."),
-            )
-        target = ledger.wallet_code(order.buyer_id)
-    elif to == "original":
-        target = _refund_to_provider(order)
-    else:
+    if to not in REFUND_TARGETS:
         raise ValidationFailed(
             "Refund to 'wallet' or 'original'.",
             errors={"to": ["Unknown."]},
             message=_l("Choose where the money goes back to."),
         )
-    moved = state.transition(
-        order.id,
-        (PAID, DELIVERED, PARTIAL, FAILED),
-        REFUNDED,
-        actor=actor,
-        note=f"refund to {to}",
-    )
-    if not moved:
+    if to == "wallet" and order.buyer_id is None:
+        raise ValidationFailed(
+            "A guest order can only be refunded to the original payment.",
+            errors={"to": ["This buyer has no wallet."]},
+            message=_l("A guest order can only be refunded to the original payment."),
+        )
+    claimed = state.transition(order.id, REFUNDABLE, REFUNDING, actor=actor, note=_claim_note(to))
+    if not claimed:
+        db.session.rollback()
         raise Conflict(
             "The order changed meanwhile; reload and try again.", message=CHANGED_MEANWHILE
         )
+    db.session.commit()
+    target = _refund_target(order, to)
+    finish_refund(order.id, target=target, to=to, actor=actor)
+    return get_order_by_id(order.id)
+
+
+def finish_refund(order_id: uuid.UUID, *, target: str, to: str, actor: str) -> bool:
+    """Finish a claimed refund in one transaction: ``refunding → refunded``,
+    the ledger's ``refund:<order>`` (sales → ``target``), the payment row
+    marked refunded, codes released or voided, tickets resolved. Commits.
+    Idempotent: an order no longer ``refunding`` is left alone (False)."""
+    order = get_order_by_id(order_id)
+    if not state.transition(order.id, REFUNDING, REFUNDED, actor=actor, note=f"refund to {to}"):
+        db.session.rollback()
+        return False
     ledger.post(
         f"refund:{order.id}",
         "refund",
@@ -141,6 +172,10 @@ def refund(order_id: uuid.UUID, *, to: str, actor: str) -> Order:
         memo=f"refund of order {order.number}",
         order_id=order.id,
     )
+    if to == "original" and order.payment_provider is not None:
+        payment = payments.payment_by_ref(order.payment_provider, order.payment_ref)
+        if payment is not None:
+            payments.record_refunded(payment.id)
     stock.release(order.id)
     sold_ids = list(
         db.session.scalars(select(Card.id).where(Card.order_id == order.id, Card.status == "sold"))
@@ -148,22 +183,68 @@ def refund(order_id: uuid.UUID, *, to: str, actor: str) -> Order:
     stock.void(sold_ids)
     resolve_tickets(order.id, "refunded", actor)
     db.session.commit()
-    return get_order_by_id(order.id)
+    return True
 
 
-def _refund_to_provider(order: Order) -> str:
-    """Send the money back through the provider that collected it; returns
-    the ledger account it goes back to (caller's transaction)."""
+def finish_stale_refund(order_id: uuid.UUID, actor: str = "refund recovery") -> bool:
+    """Finish a refund claimed but never finished (the process died after
+    the claim): ask the provider again with the same idempotency key (the
+    provider answers the refund it already made, never a second one), then
+    ``finish_refund``. Where the money goes is read from the claim's entry
+    in the order's history. Commits; safe to run twice."""
+    order = get_order_by_id(order_id)
+    if order.status != REFUNDING:
+        return False
+    note = db.session.scalar(
+        select(OrderEvent.note)
+        .where(OrderEvent.order_id == order.id, OrderEvent.to_status == REFUNDING)
+        .order_by(OrderEvent.created_at.desc(), OrderEvent.id.desc())
+        .limit(1)
+    )
+    to = "wallet" if note == _claim_note("wallet") and order.buyer_id is not None else "original"
+    target = _refund_target(order, to)
+    return finish_refund(order.id, target=target, to=to, actor=actor)
+
+
+def stale_refunds(older_than: datetime) -> list[uuid.UUID]:
+    """The current shop's orders claimed for a refund before ``older_than``
+    and not finished since."""
+    claimed_at = (
+        select(OrderEvent.order_id, func.max(OrderEvent.created_at).label("at"))
+        .where(OrderEvent.to_status == REFUNDING)
+        .group_by(OrderEvent.order_id)
+        .subquery()
+    )
+    return list(
+        db.session.scalars(
+            select(Order.id)
+            .join(claimed_at, claimed_at.c.order_id == Order.id)
+            .where(Order.status == REFUNDING, claimed_at.c.at < older_than)
+        )
+    )
+
+
+def _claim_note(to: str) -> str:
+    return f"refund to {to} claimed"
+
+
+def _refund_target(order: Order, to: str) -> str:
+    """The ledger account the money goes back to, sending it back through
+    the provider that collected it for ``original`` (idempotent at the
+    provider by ``kameng-refund-<order>``)."""
+    if to == "wallet":
+        return ledger.wallet_code(order.buyer_id)
     if order.payment_provider is None:
         return ledger.clearing_code("unknown")
     adapter = registry.adapter(order.payment_provider)
-    target = adapter.refund(
+    return adapter.refund(
         tenant_id=order.tenant_id,
         provider_ref=order.payment_ref,
-        key=f"kameng-refund-{order.id}",
+        key=refund_key(order.id),
         payer_id=order.buyer_id,
     )
-    payment = payments.payment_by_ref(order.payment_provider, order.payment_ref)
-    if payment is not None:
-        payments.record_refunded(payment.id)
-    return target
+
+
+def refund_key(order_id: uuid.UUID) -> str:
+    """The provider's idempotency key of the order's one refund."""
+    return f"kameng-refund-{order_id}"

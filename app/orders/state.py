@@ -26,6 +26,7 @@ from app.orders.models import (
     PARTIAL,
     PENDING,
     REFUNDED,
+    REFUNDING,
     Order,
     OrderEvent,
 )
@@ -33,11 +34,14 @@ from app.orders.models import (
 ALLOWED: dict[str, set[str]] = {
     PENDING: {PAID, EXPIRED, CANCELLED},
     EXPIRED: {PAID},  # a payment that arrives late is never lost (掉单)
-    PAID: {FULFILLING, DELIVERED, FAILED, REFUNDED},
+    PAID: {FULFILLING, DELIVERED, FAILED, REFUNDING},
     FULFILLING: {DELIVERED, PARTIAL, FAILED, FULFILLING},
-    FAILED: {FULFILLING, DELIVERED, REFUNDED},
-    PARTIAL: {DELIVERED, REFUNDED},
-    DELIVERED: {REFUNDED},
+    FAILED: {FULFILLING, DELIVERED, REFUNDING},
+    PARTIAL: {DELIVERED, REFUNDING},
+    DELIVERED: {REFUNDING},
+    # A refund is claimed first (one committed transition), then the
+    # provider is asked, then it is finished: two refunds can never race.
+    REFUNDING: {REFUNDED},
     CANCELLED: set(),
     REFUNDED: set(),
 }

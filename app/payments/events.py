@@ -12,6 +12,12 @@ What ``receive`` guarantees, whichever provider sent the notification:
   recorded when we started the payment (metadata only says where to look
   first, so a forged metadata block cannot reach another shop's payment);
   the handling runs in that shop's ``tenant_context``;
+- a payment whose reference we never saved (a crash right after asking the
+  provider) is adopted only when the event names our pending payment row
+  for the same subject, amount, currency and platform fee, comes from the
+  shop's own provider account, and is in the deployment's live mode; money
+  collected otherwise on the shop's account pays nothing and goes to the
+  domain's ``unverified`` handler (an order gets a ticket);
 - what the money is *for* (an order, a recharge) is handled by the
   ``PurposeHandler`` of the domain that owns it, passed in by the endpoint:
   this module knows payments, not orders;
@@ -54,17 +60,24 @@ log = logging.getLogger(__name__)
 class PurposeHandler:
     """What a domain does with a notification about money collected for it.
 
-    - ``adopt(subject_id, provider, provider_ref)``: the payment row for a
-      subject whose reference we never saved (our process died between
-      asking the provider and saving its answer), or None;
+    - ``adopt(payment_id, provider, provider_ref)``: our pending payment
+      row whose reference we never saved (our process died between asking
+      the provider and saving its answer) takes the provider's, or None;
+      ``payments.events`` has checked the notification names that row, for
+      the same subject, amount, currency and fee;
     - ``confirmed(payment, event)``: the provider collected the money;
     - ``refunded(payment)``: the provider sent it all back (it may have
-      been done outside the platform). Each returns an outcome word.
+      been done outside the platform);
+    - ``unverified(subject_id, event, reason)``, optional: the provider
+      collected money on the shop's account naming the subject, but not
+      through a payment we started as it says; it must pay nothing (e.g.
+      open a ticket). Each returns an outcome word.
     """
 
     adopt: Callable[[uuid.UUID, str, str], Payment | None]
     confirmed: Callable[[Payment, WebhookEvent], str]
     refunded: Callable[[Payment], str]
+    unverified: Callable[[uuid.UUID, WebhookEvent, str], str] | None = None
 
 
 def receive(provider: str, payload: bytes, headers, handlers: Mapping[str, PurposeHandler]) -> dict:
@@ -125,9 +138,14 @@ def _handle(
         return None, "ignored"
     if not event.provider_ref:
         return None, "no_payment_intent"
-    found = _find_payment(provider, event, handlers)
+    adapter = registry.adapter(provider)
+    if event.livemode != adapter.livemode():
+        found = None
+        mismatch = "live mode" if event.livemode else "test mode"
+    else:
+        found, mismatch = _find_payment(provider, event), None
     if found is None:
-        return None, "unknown_payment"
+        return _adopt_or_refuse(adapter, event, handlers, mismatch)
     tenant_id, payment_id = found
     with tenant_context(tenant_id):
         try:
@@ -162,17 +180,10 @@ def _apply(payment: Payment, event: WebhookEvent, handler: PurposeHandler) -> st
     return "ignored"
 
 
-def _find_payment(
-    provider: str, event: WebhookEvent, handlers: Mapping[str, PurposeHandler]
-) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """The (shop, payment) an event is about, or None when it is not ours.
-
-    First by the reference we recorded (unique at the provider, so the
-    shop named in metadata only says where to look first). Failing that —
-    our process died between asking the provider and saving its answer —
-    by the metadata, but only for an event about the payment itself, from
-    the shop's own provider account.
-    """
+def _find_payment(provider: str, event: WebhookEvent) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The (shop, payment) an event is about, by the reference we recorded
+    (unique at the provider, so the shop named in metadata only says where
+    to look first), or None."""
     query = select(Payment.tenant_id, Payment.id).where(
         Payment.provider == provider, Payment.provider_ref == event.provider_ref
     )
@@ -184,19 +195,70 @@ def _find_payment(
                 return row.tenant_id, row.id
     with all_tenants():
         row = db.session.execute(query).first()
-    if row is not None:
-        return row.tenant_id, row.id
+    return (row.tenant_id, row.id) if row is not None else None
+
+
+def _adopt_or_refuse(
+    adapter, event: WebhookEvent, handlers: Mapping[str, PurposeHandler], mismatch: str | None
+) -> tuple[uuid.UUID | None, str]:
+    """An event about a payment whose reference we never saved. Adopted
+    (then handled) only when ``_not_ours`` finds nothing wrong; money
+    collected on the shop's own account otherwise goes to the handler's
+    ``unverified``. Events from another account, or naming no shop, are
+    not ours at all."""
     handler = handlers.get(event.purpose or "")
+    hint = event.tenant_hint
     if hint is None or not event.is_payment or event.subject_id is None or handler is None:
-        return None
+        return None, "unknown_payment"
     with tenant_context(hint):
         try:
             shop = db.session.get(Tenant, hint)
             if shop is None or (event.account or None) != (shop.stripe_account_id or None):
-                return None
-            payment = handler.adopt(event.subject_id, provider, event.provider_ref)
-            db.session.commit()
-        except Exception:
+                return None, "unknown_payment"
+            reason = mismatch or _not_ours(adapter, event)
+            if reason is None:
+                payment = handler.adopt(event.payment_hint, adapter.name, event.provider_ref)
+                db.session.commit()
+                if payment is None:
+                    return None, "unknown_payment"
+                return hint, _apply(payment, event, handler)
+            if event.kind != PAYMENT_SUCCEEDED or handler.unverified is None:
+                return hint, "unknown_payment"
+            log.warning(
+                "%s payment %s for %s %s refused: %s",
+                adapter.name,
+                event.provider_ref,
+                event.purpose,
+                event.subject_id,
+                reason,
+            )
+            return hint, handler.unverified(event.subject_id, event, reason)
+        except KamengError as err:
+            return hint, f"refused:{err.slug}"
+        finally:
             db.session.rollback()
-            raise
-    return (hint, payment.id) if payment is not None else None
+
+
+def _not_ours(adapter, event: WebhookEvent) -> str | None:
+    """Why the event's payment is not one we started as it says, or None:
+    it must name our pending payment row (current shop) of the same
+    provider, purpose and subject, for the same amount and currency, with
+    the fee the platform charges."""
+    if event.payment_hint is None:
+        return "names no payment of ours"
+    payment = db.session.scalar(select(Payment).where(Payment.id == event.payment_hint))
+    subject = payment and (payment.order_id if payment.purpose == "order" else payment.id)
+    if (
+        payment is None
+        or payment.provider != adapter.name
+        or payment.purpose != event.purpose
+        or subject != event.subject_id
+        or payment.provider_ref != payments.pending_ref(payment.id)
+    ):
+        return "names no pending payment of ours for it"
+    if event.amount != payment.amount or event.currency != payment.currency:
+        return f"amount {event.amount} {event.currency}, asked {payment.amount} {payment.currency}"
+    fee = adapter.application_fee(payment.tenant_id, payment.amount)
+    if event.application_fee != fee:
+        return f"application fee {event.application_fee}, charged {fee}"
+    return None

@@ -19,6 +19,28 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.payments.models import Payment
 
+#: A payment's reference until its provider names it: the row is recorded
+#: before the provider is asked, so a notification can always find it (the
+#: same prefix as ``payments.recharges.PENDING_REF``).
+PENDING_REF = "pending:"
+
+
+def pending_ref(payment_id: uuid.UUID) -> str:
+    """The reference of a payment its provider has not named yet."""
+    return PENDING_REF + str(payment_id)
+
+
+def name_payment(payment_id: uuid.UUID, provider_ref: str) -> bool:
+    """Give a pending payment the provider's reference, once (a payment
+    already named keeps its name). Returns whether it named it."""
+    moved = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.provider_ref == pending_ref(payment_id))
+        .values(provider_ref=provider_ref)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return moved == 1
+
 
 def record_payment(
     *,

@@ -203,14 +203,16 @@ def sign(body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def stripe_event(event_type: str, obj: dict, *, account: str | None = None) -> bytes:
+def stripe_event(
+    event_type: str, obj: dict, *, account: str | None = None, livemode: bool = False
+) -> bytes:
     """A Stripe event (``evt_…``) carrying ``obj``, as JSON bytes."""
     event = {
         "id": "evt_" + secrets.token_hex(12),
         "object": "event",
         "type": event_type,
         "created": int(time.time()),
-        "livemode": False,
+        "livemode": livemode,
         "data": {"object": obj},
     }
     if account:

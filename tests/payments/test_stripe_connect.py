@@ -28,6 +28,7 @@ from tests.payments.support import (
     place_order,
     post_webhook,
     sign,
+    stored_events,
     stripe_event,
 )
 
@@ -81,6 +82,15 @@ def recorder(app, monkeypatch):
             self.end_headers()
             self.wfile.write(payload)
 
+        def do_GET(self):  # noqa: N802 - http.server's name
+            recorder.requests.append(Recorded("GET", self.path, dict(self.headers), {}))
+            payload = json.dumps({"object": "list", "data": [], "has_more": False}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
         def log_message(self, *args):
             pass
 
@@ -108,7 +118,9 @@ def test_a_connected_shop_is_paid_on_its_account_with_the_platform_fee(app, reco
     [sent] = recorder.requests
     assert (sent.method, sent.path) == ("POST", "/v1/payment_intents")
     assert sent.headers["Stripe-Account"] == ACCOUNT
-    assert sent.headers["Idempotency-Key"] == f"kameng-order-{order.id}"
+    payment_id = sent.form["metadata[kameng_payment_id]"]
+    assert sent.headers["Idempotency-Key"] == f"kameng-order-{payment_id}"
+    assert started.payment_id == uuid.UUID(payment_id)
     assert sent.headers["Authorization"] == "Bearer sk_test_recorded"
     assert sent.form["amount"] == "1999"
     assert sent.form["currency"] == "cny"
@@ -152,7 +164,9 @@ def test_a_connected_shops_event_pays_the_order_and_the_refund_returns_the_fee(
         remedies.refund(order.id, to="original", actor="owner")
         db.session.remove()
 
-    refund = recorder.requests[-1]
+    looked, refund = recorder.requests[-2:]
+    assert (looked.method, looked.path.split("?")[0]) == ("GET", "/v1/refunds")
+    assert looked.headers["Stripe-Account"] == ACCOUNT
     assert refund.path == "/v1/refunds"
     assert refund.headers["Stripe-Account"] == ACCOUNT
     assert refund.headers["Idempotency-Key"] == f"kameng-refund-{order.id}"
@@ -191,36 +205,128 @@ def test_a_recharge_on_a_connected_shop_carries_the_fee_too(app, recorder):
     assert started.details["payment_intent"] == "pi_recorded_0"
 
 
-@pytest.mark.parametrize(
-    ("sender", "outcome", "status"),
-    [(ACCOUNT, "order_paid", "paid"), ("acct_someone_else", "unknown_payment", "pending_payment")],
-    ids=["the-shops-account", "another-account"],
-)
-def test_a_payment_whose_record_was_lost_is_adopted_only_from_the_shops_account(
-    app, recorder, live_server, sender, outcome, status
-):
-    """The PaymentIntent was created but our process died before saving its
-    id: the event's metadata finds the order, if the shop's account sent it."""
-    from sqlalchemy import delete
+def _lose_the_intent_id(app, shop, payment_id) -> None:
+    """What a crash between creating the intent and saving its id leaves:
+    our payment row, still pending, with no reference from Stripe."""
+    from sqlalchemy import update
 
     from app.payments.models import Payment
+    from app.payments.services import pending_ref
     from tenants.context import tenant_context
 
-    shop = open_shop(app, "connected-lost", stripe_account=ACCOUNT)
-    order = place_order(app, shop, add_product(app, shop, price=800, stock=codes("CODE", 5)))
-    intent_id = pay(app, shop, order.id, "stripe").details["payment_intent"]
     with app.app_context(), tenant_context(shop.id):
-        db.session.execute(delete(Payment))
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(provider_ref=pending_ref(payment_id))
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
         db.session.remove()
+
+
+def _tickets(app, shop, order_id) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from app.orders.models import Ticket
+    from tests.factories import run_in_shop
+
+    return run_in_shop(
+        app,
+        shop,
+        lambda: [
+            (t.reason, t.status)
+            for t in db.session.scalars(select(Ticket).where(Ticket.order_id == order_id))
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("forge", "outcome", "status"),
+    [
+        (None, "order_paid", "paid"),
+        ("another-account", "unknown_payment", "pending_payment"),
+        ("no-payment-of-ours", "unverified_payment", "pending_payment"),
+        ("another-payment-id", "unverified_payment", "pending_payment"),
+        ("less-money", "unverified_payment", "pending_payment"),
+        ("other-currency", "unverified_payment", "pending_payment"),
+        ("no-fee", "unverified_payment", "pending_payment"),
+        ("smaller-fee", "unverified_payment", "pending_payment"),
+        ("livemode", "unverified_payment", "pending_payment"),
+    ],
+)
+def test_a_payment_whose_record_was_lost_is_adopted_only_as_we_started_it(
+    app, recorder, live_server, forge, outcome, status
+):
+    """The PaymentIntent was created but our process died before saving its
+    id: the event is adopted only when it names our pending payment for the
+    order, with its amount, currency and the platform's fee, from the shop's
+    account and in our live mode. Otherwise the order is not paid, and when
+    the money landed on the shop's account the operator gets a ticket."""
+    shop = open_shop(app, f"lost-{forge or 'ours'}", stripe_account=ACCOUNT)
+    order = place_order(app, shop, add_product(app, shop, price=800, stock=codes("CODE", 5)))
+    started = pay(app, shop, order.id, "stripe")
+    _lose_the_intent_id(app, shop, started.payment_id)
     intent = {
-        "id": intent_id,
+        "id": started.details["payment_intent"],
         "object": "payment_intent",
         "amount": 800,
+        "amount_received": 800,
         "currency": "cny",
-        "metadata": {"kameng_tenant_id": str(shop.id), "kameng_order_id": str(order.id)},
+        "application_fee_amount": 24,  # 3% of 8.00
+        "metadata": {
+            "kameng_tenant_id": str(shop.id),
+            "kameng_purpose": "order",
+            "kameng_order_id": str(order.id),
+            "kameng_payment_id": str(started.payment_id),
+        },
     }
-    event = stripe_event("payment_intent.succeeded", intent, account=sender)
+    sender, livemode = ACCOUNT, False
+    if forge == "another-account":
+        sender = "acct_someone_else"
+    elif forge == "no-payment-of-ours":
+        intent["id"] = "pi_made_in_the_dashboard"
+        del intent["metadata"]["kameng_payment_id"]
+    elif forge == "another-payment-id":
+        intent["metadata"]["kameng_payment_id"] = str(uuid.uuid4())
+    elif forge == "less-money":
+        intent["amount"] = intent["amount_received"] = 1
+    elif forge == "other-currency":
+        intent["currency"] = "usd"
+    elif forge == "no-fee":
+        del intent["application_fee_amount"]
+    elif forge == "smaller-fee":
+        intent["application_fee_amount"] = 1
+    elif forge == "livemode":
+        livemode = True
+    event = stripe_event("payment_intent.succeeded", intent, account=sender, livemode=livemode)
 
     assert post_webhook(live_server, event, sign(event))[1]["outcome"] == outcome
     assert order_status(app, shop, order.id) == status
+    if status == "paid":
+        assert ledger_keys(app, shop) == [f"pay:{order.id}"]
+        assert _tickets(app, shop, order.id) == []
+    else:
+        assert ledger_keys(app, shop) == []
+    if outcome == "unverified_payment":
+        assert _tickets(app, shop, order.id) == [("unverified_payment", "open")]
+        events = stored_events(app, event_id=json.loads(event)["id"])
+        assert [(e["outcome"], e["tenant_id"]) for e in events] == [(outcome, shop.id)]
+    if forge == "another-account":
+        assert _tickets(app, shop, order.id) == []
+
+
+def test_a_retried_payment_after_a_crash_asks_stripe_with_the_same_key(app, recorder):
+    """The buyer presses pay again after our process died before saving the
+    intent's id: the same pending payment, hence the same idempotency key,
+    so Stripe answers the intent it already made rather than a second one."""
+    shop = open_shop(app, "connected-retry", stripe_account=ACCOUNT)
+    order = place_order(app, shop, add_product(app, shop, price=800, stock=codes("CODE", 5)))
+    first = pay(app, shop, order.id, "stripe")
+    _lose_the_intent_id(app, shop, first.payment_id)
+
+    second = pay(app, shop, order.id, "stripe")
+
+    assert second.payment_id == first.payment_id
+    keys = [r.headers["Idempotency-Key"] for r in recorder.requests]
+    assert keys == [f"kameng-order-{first.payment_id}"] * 2

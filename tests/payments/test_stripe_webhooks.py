@@ -223,6 +223,91 @@ def test_an_event_for_a_payment_we_never_started_changes_nothing(app, stripe_on,
     assert ledger_keys(app, shop) == []
 
 
+def test_an_intent_on_the_shops_account_we_never_created_pays_nothing_and_opens_a_ticket(
+    app, stripe_on, relay
+):
+    """Someone with access to the shop's Stripe account (or a second
+    integration on it) makes and pays an intent whose metadata names one of
+    the shop's orders: the money is real, but not a payment we started."""
+    shop, order, _ = start_card_order(app, "stripe-stranger")
+    relay.mode = "hold"
+    stranger = stripe_on.v1.payment_intents.create(
+        params={
+            "amount": order.total,
+            "currency": "cny",
+            "payment_method_types": ["card"],
+            "metadata": {
+                "kameng_tenant_id": str(shop.id),
+                "kameng_purpose": "order",
+                "kameng_order_id": str(order.id),
+            },
+        }
+    )
+    pay_with_test_card(stripe_on, stranger.id)
+    delivery = relay.wait(stranger.id, "payment_intent.succeeded")
+
+    status, body = relay.forward(delivery)
+
+    assert (status, body["outcome"]) == (200, "unverified_payment")
+    assert order_status(app, shop, order.id) == "pending_payment"
+    assert ledger_keys(app, shop) == []
+    assert payment_of(app, shop, stranger.id) is None
+    assert _ticket_reasons(app, shop, order.id) == ["unverified_payment"]
+    [stored] = stored_events(app, event_id=delivery.event["id"])
+    assert (stored["outcome"], stored["tenant_id"]) == ("unverified_payment", shop.id)
+    # A replay opens no second ticket.
+    assert relay.forward(delivery)[1]["duplicate"] is True
+    assert _ticket_reasons(app, shop, order.id) == ["unverified_payment"]
+
+
+def test_an_intent_whose_id_we_never_saved_still_pays_the_order(app, stripe_on, relay, worker):
+    """Our process died between creating the intent and saving its id: the
+    pending payment it recorded first is named in the intent, so Stripe's
+    event still pays the order, once."""
+    from sqlalchemy import update
+
+    from app.payments.models import Payment
+    from app.payments.services import pending_ref
+
+    shop, order, started = start_card_order(app, "stripe-crashed")
+    intent_id = started.details["payment_intent"]
+
+    def lose_the_id():
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id == started.payment_id)
+            .values(provider_ref=pending_ref(started.payment_id))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+    run_in_shop(app, shop, lose_the_id)
+    assert payment_of(app, shop, intent_id) is None
+
+    pay_with_test_card(stripe_on, intent_id)
+
+    assert wait_for(lambda: order_status(app, shop, order.id) == "delivered")
+    assert relay.answers[0] == (
+        200,
+        {"received": True, "duplicate": False, "outcome": "order_paid"},
+    )
+    assert payment_of(app, shop, intent_id)["status"] == "succeeded"
+    assert ledger_keys(app, shop) == [f"pay:{order.id}"]
+    assert _ticket_reasons(app, shop, order.id) == []
+
+
+def _ticket_reasons(app, shop, order_id) -> list[str]:
+    from sqlalchemy import select
+
+    from app.orders.models import Ticket
+
+    return run_in_shop(
+        app,
+        shop,
+        lambda: list(db.session.scalars(select(Ticket.reason).where(Ticket.order_id == order_id))),
+    )
+
+
 def test_refund_to_the_card_goes_back_through_stripe(app, stripe_on, relay, worker):
     from app.orders import remedies
     from tenants.context import tenant_context

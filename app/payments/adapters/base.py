@@ -62,7 +62,9 @@ class Charge:
     ``tenant_id``. ``purpose`` is ``order`` or ``recharge``; ``subject_id``
     the order's or the recharge payment's id, ``reference`` what the buyer
     recognises (the order number). ``payer_id`` is the signed-in shop
-    account, when there is one."""
+    account, when there is one. ``payment_id`` is our pending ``Payment``
+    row, recorded before the provider is asked: the provider keeps it with
+    the payment, so a notification can prove the payment is ours."""
 
     tenant_id: uuid.UUID
     purpose: str
@@ -71,6 +73,7 @@ class Charge:
     currency: str
     reference: str = ""
     payer_id: uuid.UUID | None = None
+    payment_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -91,7 +94,10 @@ class WebhookEvent:
     """A verified provider notification, in our words. ``kind`` is None for
     an event we do not act on. ``purpose`` and ``subject_id`` come from the
     metadata we attached when we started the payment; they only say where
-    to look first (``payments.events`` trusts the payment it recorded)."""
+    to look first (``payments.events`` trusts the payment it recorded).
+    ``payment_hint`` is the pending payment row the metadata names,
+    ``application_fee`` the platform's fee the provider reports, ``livemode``
+    whether the provider collected real money (missing: False)."""
 
     event_id: str
     event_type: str
@@ -105,6 +111,9 @@ class WebhookEvent:
     subject_id: uuid.UUID | None = None
     account: str | None = None
     is_payment: bool = False  # the event's object is the payment itself (not a charge of it)
+    payment_hint: uuid.UUID | None = None
+    application_fee: int | None = None
+    livemode: bool = False
     record: dict = field(default_factory=dict)  # what we keep of the payload (no secrets)
 
 
@@ -139,6 +148,16 @@ class PaymentAdapter:
     def ledger_source(self, payer_id: uuid.UUID | None) -> str:
         """The ledger account a payment through this provider comes from."""
         return clearing_code(self.name)
+
+    def livemode(self) -> bool:
+        """Whether this deployment collects real money through the provider
+        (its notifications must say the same)."""
+        return False
+
+    def application_fee(self, tenant_id: uuid.UUID, amount: int) -> int | None:
+        """The platform's fee the provider takes on a payment of ``amount``
+        to the shop ``tenant_id``, or None when it takes none."""
+        return None
 
     def start(self, charge: Charge) -> PaymentStart:
         raise NotImplementedError

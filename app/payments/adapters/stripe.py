@@ -7,8 +7,9 @@ the payment and no fee applies. The buyer pays with the intent's
 ``client_secret`` (Stripe.js); the verified webhook confirms.
 
 Every intent carries ``metadata.kameng_tenant_id`` (where the webhook
-looks first) and ``kameng_purpose``; orders add ``kameng_order_id`` and
-``kameng_order_number``, recharges ``kameng_payment_id``. The number
+looks first), ``kameng_purpose`` and ``kameng_payment_id`` (our pending
+``Payment`` row, recorded before Stripe is asked; also the idempotency
+key); orders add ``kameng_order_id`` and ``kameng_order_number``. The number
 travels in metadata rather than ``description``: the parameters we send
 are the minimal documented set, which localstripe (the test double of
 Stripe) also accepts.
@@ -79,9 +80,19 @@ class StripeAdapter(PaymentAdapter):
             max_network_retries=2,
         )
 
+    def livemode(self) -> bool:
+        """Live when the secret key is a live one (``sk_live_``/``rk_live_``)."""
+        key = current_app.config.get("STRIPE_SECRET_KEY") or ""
+        return key.startswith(("sk_live_", "rk_live_"))
+
+    def application_fee(self, tenant_id: uuid.UUID, amount: int) -> int | None:
+        """``platform_fee(amount)`` on a connected account; None on ours."""
+        return platform_fee(amount) if _connected_account(tenant_id) else None
+
     def start(self, charge: Charge) -> PaymentStart:
-        """Create the PaymentIntent, idempotent at Stripe by the subject.
-        ``ProviderError`` when Stripe refuses."""
+        """Create the PaymentIntent, idempotent at Stripe by our payment row
+        (``kameng-<purpose>-<payment id>``; the subject's id when the charge
+        names no row). ``ProviderError`` when Stripe refuses."""
         import stripe
 
         metadata = {
@@ -89,6 +100,8 @@ class StripeAdapter(PaymentAdapter):
             "kameng_purpose": charge.purpose,
             SUBJECT_KEYS[charge.purpose]: str(charge.subject_id),
         }
+        if charge.payment_id is not None:
+            metadata["kameng_payment_id"] = str(charge.payment_id)
         if charge.purpose == "order":
             metadata["kameng_order_number"] = charge.reference
         elif charge.payer_id is not None:
@@ -99,10 +112,12 @@ class StripeAdapter(PaymentAdapter):
             "payment_method_types": current_app.config["STRIPE_PAYMENT_METHODS"],
             "metadata": metadata,
         }
-        options: dict = {"idempotency_key": f"kameng-{charge.purpose}-{charge.subject_id}"}
+        options: dict = {
+            "idempotency_key": f"kameng-{charge.purpose}-{charge.payment_id or charge.subject_id}"
+        }
         account = _connected_account(charge.tenant_id)
         if account:
-            params["application_fee_amount"] = platform_fee(charge.amount)
+            params["application_fee_amount"] = self.application_fee(charge.tenant_id, charge.amount)
             options["stripe_account"] = account
         try:
             intent = self.client().v1.payment_intents.create(params=params, options=options)
@@ -118,7 +133,10 @@ class StripeAdapter(PaymentAdapter):
 
     def refund(self, *, tenant_id, provider_ref, key, payer_id) -> str:
         """Refund the intent in full (and the application fee with it, on a
-        connected account); idempotent at Stripe by ``key``."""
+        connected account), once: idempotent at Stripe by ``key``, and an
+        intent that already has a refund (ours, made before a crash, even
+        after Stripe forgot the key; or one from the Dashboard) is not
+        refunded again."""
         import stripe
 
         options: dict = {"idempotency_key": key}
@@ -127,8 +145,15 @@ class StripeAdapter(PaymentAdapter):
         if account:
             options["stripe_account"] = account
             params["refund_application_fee"] = True
+        client = self.client()
         try:
-            self.client().v1.refunds.create(params=params, options=options)
+            made = client.v1.refunds.list(
+                params={"payment_intent": provider_ref},
+                options={"stripe_account": account} if account else {},
+            )
+            if any(r.status not in ("failed", "canceled") for r in made.data):
+                return self.ledger_source(None)
+            client.v1.refunds.create(params=params, options=options)
         except stripe.StripeError as exc:
             raise ProviderError(f"Stripe refund: {exc.user_message or type(exc).__name__}") from exc
         return self.ledger_source(None)
@@ -160,6 +185,7 @@ class StripeAdapter(PaymentAdapter):
             purpose = "recharge" if metadata.get("kameng_payment_id") else "order"
         amount = obj.get("amount_received") or obj.get("amount")
         refunded = obj.get("amount_refunded")
+        fee = obj.get("application_fee_amount")
         return WebhookEvent(
             event_id=event_id,
             event_type=event_type,
@@ -173,6 +199,9 @@ class StripeAdapter(PaymentAdapter):
             subject_id=parse_uuid(metadata.get(SUBJECT_KEYS[purpose])),
             account=event.get("account") or None,
             is_payment=is_intent,
+            payment_hint=parse_uuid(metadata.get("kameng_payment_id")),
+            application_fee=fee if isinstance(fee, int) and not isinstance(fee, bool) else None,
+            livemode=event.get("livemode") is True,
             record=_without_secrets(event),
         )
 
