@@ -138,6 +138,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # How long a fulfilment may run before another worker may take the
         # order over (a worker killed mid-delivery holds it this long).
         "ORDER_FULFIL_LEASE_SECONDS": int(get("ORDER_FULFIL_LEASE_SECONDS", "60")),
+        # A refund claimed this long ago and never finished (a crash between the
+        # provider's refund and our books) is finished by the periodic job.
+        "ORDER_REFUND_RECOVERY_SECONDS": int(get("ORDER_REFUND_RECOVERY_SECONDS", "300")),
         "PLATFORM_FEE_BPS": int(get("PLATFORM_FEE_BPS", "300")),
         # The largest single wallet recharge, in minor units (100 000.00 in a
         # two-decimal currency).

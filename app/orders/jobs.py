@@ -124,7 +124,7 @@ def finish_stale_refunds() -> int:
     from app.orders import remedies
     from app.orders.models import REFUNDING
 
-    age = int(current_app.config.get("ORDER_REFUND_RECOVERY_SECONDS", 300))
+    age = int(current_app.config["ORDER_REFUND_RECOVERY_SECONDS"])
     older_than = datetime.now(UTC) - timedelta(seconds=age)
     finished = 0
     try:

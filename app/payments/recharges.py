@@ -18,7 +18,7 @@ import logging
 import uuid
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.core.errors import KamengError, NotFound, ValidationFailed
 from app.core.ids import uuid7
@@ -34,9 +34,6 @@ from tenants.models import current_shop_currency
 
 log = logging.getLogger(__name__)
 
-#: A recharge's reference until its provider names it: the row exists before
-#: the provider is asked, so a webhook can always find it.
-PENDING_REF = "pending:"
 
 
 class PaymentMismatch(KamengError):
@@ -92,7 +89,7 @@ def start_recharge(
         purpose="recharge",
         account_id=account.id,
         provider=provider,
-        provider_ref=PENDING_REF + str(payment_id),
+        provider_ref=payments.pending_ref(payment_id),
         amount=amount,
         currency=current_shop_currency(),
     )
@@ -115,7 +112,7 @@ def start_recharge(
         db.session.commit()
         raise
     started.payment_id = payment_id
-    _name_payment(payment_id, started.provider_ref)
+    payments.name_payment(payment_id, started.provider_ref)
     db.session.commit()
     if started.status == SUCCEEDED:
         confirm_recharge(
@@ -126,16 +123,6 @@ def start_recharge(
             actor=provider,
         )
     return get_recharge(account.id, payment_id), started
-
-
-def _name_payment(payment_id: uuid.UUID, provider_ref: str) -> None:
-    """Give a pending recharge the provider's reference (once)."""
-    db.session.execute(
-        update(Payment)
-        .where(Payment.id == payment_id, Payment.provider_ref.startswith(PENDING_REF))
-        .values(provider_ref=provider_ref)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def confirm_recharge(
@@ -163,7 +150,7 @@ def confirm_recharge(
         db.session.rollback()
         return False
     if provider_ref:
-        _name_payment(payment.id, provider_ref)
+        payments.name_payment(payment.id, provider_ref)
     ledger.post(
         f"recharge:{payment.id}",
         "recharge",
@@ -204,7 +191,7 @@ def _adopt(payment_id: uuid.UUID, provider: str, provider_ref: str) -> Payment |
         select(Payment).where(
             Payment.id == payment_id,
             Payment.provider == provider,
-            Payment.provider_ref == PENDING_REF + str(payment_id),
+            Payment.provider_ref == payments.pending_ref(payment_id),
         )
     )
     if payment is not None:

@@ -20,8 +20,7 @@ from app.extensions import db
 from app.payments.models import Payment
 
 #: A payment's reference until its provider names it: the row is recorded
-#: before the provider is asked, so a notification can always find it (the
-#: same prefix as ``payments.recharges.PENDING_REF``).
+#: before the provider is asked, so a notification can always find it.
 PENDING_REF = "pending:"
 
 
