@@ -183,11 +183,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     for key in ("SANDBOX_PAYMENTS", "WTF_CSRF_ENABLED", "RATELIMIT_ENABLED"):
         cfg[key] = _bool(cfg[key], key != "SANDBOX_PAYMENTS")
     cfg["TRUSTED_PROXIES"] = int(cfg["TRUSTED_PROXIES"])
-    if "sandbox" in cfg["PAYMENT_PROVIDERS"] and not cfg["SANDBOX_PAYMENTS"] and not production:
-        raise ConfigurationError(
-            "PAYMENT_PROVIDERS lists sandbox but SANDBOX_PAYMENTS is not on: "
-            "set SANDBOX_PAYMENTS=on to take test payments, or remove sandbox"
-        )
+    if not production:
+        from app.payments.registry import opt_in_problems
+
+        if problems := opt_in_problems(cfg):
+            raise ConfigurationError("; ".join(problems))
 
     if production:
         problems = []

@@ -124,6 +124,12 @@ def _clean(request):
         keys = list(r.scan_iter("kameng:*")) + list(r.scan_iter("LIMITS*"))
         if keys:
             r.delete(*keys)
+        # The shops were deleted behind the caches' backs, and the next test
+        # may open one under the same name: forget every cached host and page
+        # (opening a shop no longer flushes them).
+        from tenants.resolve import invalidate_resolution
+
+        invalidate_resolution()
 
 
 @pytest.fixture

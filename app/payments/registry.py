@@ -68,6 +68,17 @@ def production_problems(cfg: dict) -> list[str]:
     return problems
 
 
+def opt_in_problems(cfg: dict) -> list[str]:
+    """A provider listed in ``PAYMENT_PROVIDERS`` without the opt-in it needs
+    (``SANDBOX_PAYMENTS=on`` for the sandbox), in any environment."""
+    if "sandbox" in cfg["PAYMENT_PROVIDERS"] and not cfg["SANDBOX_PAYMENTS"]:
+        return [
+            "PAYMENT_PROVIDERS lists sandbox but SANDBOX_PAYMENTS is not on: "
+            "set SANDBOX_PAYMENTS=on to take test payments, or remove sandbox"
+        ]
+    return []
+
+
 def sandbox_on() -> bool:
     """Whether buyers of this platform may pay with the sandbox (test
     payments: no money moves); every shop page says so while it is."""
