@@ -27,7 +27,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     instance = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(instance or ROOT / "instance"), static_folder=None)
-    app.config.update(load_config(app.instance_path, overrides))
+    from app.payments.registry import configuration_problems
+
+    app.config.update(load_config(app.instance_path, overrides, checks=(configuration_problems,)))
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING)
 
     from app.core.themes import init_themes

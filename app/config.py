@@ -41,10 +41,13 @@ def _dev_secret(instance_path: Path, name: str, nbytes: int) -> str:
     return path.read_text().strip()
 
 
-def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+def load_config(instance_path: str, overrides: dict | None = None, checks=()) -> dict:
     """Build the Flask config dict from the environment plus ``overrides``.
 
     ``overrides`` (used by tests and scripts) win over the environment.
+    ``checks`` are functions ``(cfg, production) -> [problem, ...]`` of the
+    domains that own a setting (the payment registry); their problems are
+    refused with the rest, in one ``ConfigurationError``.
     Raises ``ConfigurationError`` naming every problem when ``ENV`` is not
     one of ``ENVIRONMENTS``, when the sandbox payment provider is listed
     without ``SANDBOX_PAYMENTS``, or when ``ENV=production`` and a
@@ -183,11 +186,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     for key in ("SANDBOX_PAYMENTS", "WTF_CSRF_ENABLED", "RATELIMIT_ENABLED"):
         cfg[key] = _bool(cfg[key], key != "SANDBOX_PAYMENTS")
     cfg["TRUSTED_PROXIES"] = int(cfg["TRUSTED_PROXIES"])
-    if not production:
-        from app.payments.registry import opt_in_problems
-
-        if problems := opt_in_problems(cfg):
-            raise ConfigurationError("; ".join(problems))
+    domain_problems = [problem for check in checks for problem in check(cfg, production)]
+    if domain_problems and not production:
+        raise ConfigurationError("; ".join(domain_problems))
 
     if production:
         problems = []
@@ -201,7 +202,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             problems.append("DATABASE_URL must point at PostgreSQL")
         if not cfg["REDIS_URL"]:
             problems.append("REDIS_URL must be set")
-        problems += _production_problems(cfg)
+        problems += _production_problems(cfg) + domain_problems
         if problems:
             raise ConfigurationError("ENV=production: " + "; ".join(problems))
     else:
@@ -213,8 +214,6 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
 
 def _production_problems(cfg: dict) -> list[str]:
     """Settings that weaken a live platform: each is refused by name."""
-    from app.payments.registry import production_problems
-
     problems = []
     if cfg["SANDBOX_PAYMENTS"]:
         problems.append("SANDBOX_PAYMENTS must be off")
@@ -224,4 +223,4 @@ def _production_problems(cfg: dict) -> list[str]:
         problems.append("RATELIMIT_ENABLED must not be false")
     if cfg["PASSWORD_HASH_PROFILE"] == "fast":
         problems.append("PASSWORD_HASH_PROFILE=fast is for tests only")
-    return problems + production_problems(cfg)
+    return problems

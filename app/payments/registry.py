@@ -79,6 +79,12 @@ def opt_in_problems(cfg: dict) -> list[str]:
     return []
 
 
+def configuration_problems(cfg: dict, production: bool) -> list[str]:
+    """The payment settings' problems (``app.config.load_config`` refuses
+    them with the rest): the opt-ins everywhere, more in production."""
+    return opt_in_problems(cfg) + (production_problems(cfg) if production else [])
+
+
 def sandbox_on() -> bool:
     """Whether buyers of this platform may pay with the sandbox (test
     payments: no money moves); every shop page says so while it is."""

@@ -115,12 +115,10 @@ def test_the_sandbox_is_off_by_default(tmp_path, monkeypatch):
 
 
 def test_listing_the_sandbox_without_the_opt_in_is_refused(tmp_path, monkeypatch):
-    from app.config import load_config
-
     monkeypatch.delenv("SANDBOX_PAYMENTS", raising=False)
     monkeypatch.setenv("PAYMENT_PROVIDERS", "sandbox,wallet")
-    with pytest.raises(ConfigurationError, match="SANDBOX_PAYMENTS"):
-        load_config(str(tmp_path))
+    with pytest.raises(ConfigurationError, match="SANDBOX_PAYMENTS is not on"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "RATELIMIT_ENABLED": False})
 
 
 def test_the_opt_in_lists_the_sandbox_by_default_but_not_over_an_explicit_list(
