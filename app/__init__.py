@@ -30,11 +30,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     instance = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(instance or ROOT / "instance"), static_folder=None)
-    app.config.update(load_config(app.instance_path, overrides))
-    if app.config["ENV"] == "production":
-        from app.payments.registry import check_production
+    from app.payments.registry import configuration_problems
 
-        check_production(app.config["PAYMENT_PROVIDERS"])
+    app.config.update(load_config(app.instance_path, overrides, checks=(configuration_problems,)))
     from app.core.requestlog import configure_logging, install_request_ids
 
     configure_logging(logging.INFO if app.debug else logging.WARNING)
@@ -133,8 +131,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         from flask_babel import get_locale
 
         from app.core.links import platform_url, shop_url
+        from app.payments.registry import sandbox_on
 
         return {
+            "sandbox_payments": sandbox_on(),
             "get_locale": get_locale,
             "shop": getattr(g, "shop", None),
             "site": getattr(g, "site", None),
@@ -158,7 +158,23 @@ def create_app(overrides: dict | None = None) -> Flask:
             response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         return response
 
+    _trust_proxies(app)  # last: outside the page cache, which keys on the host
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe ``TRUSTED_PROXIES`` hops of X-Forwarded-For/-Proto/-Host/-Port
+    (Werkzeug's ``ProxyFix``), so the client address the rate limits key on
+    and the scheme and host of the links the app builds are the client's,
+    not the proxy's. With 0 (the default) those headers are ignored: a
+    client talking to the app directly could write any of them."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=0
+        )
 
 
 def _register_cli(app: Flask) -> None:

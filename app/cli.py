@@ -43,7 +43,8 @@ def admin_create(email: str, password: str | None) -> None:
 
 @demo_cli.command("seed")
 def demo_seed() -> None:
-    """Create the platform owner, the demo shop and a buyer. Idempotent."""
+    """Create the platform owner, the demo shop and a buyer. Idempotent.
+    Refused with ``ENV=production``: its accounts have published passwords."""
     from sqlalchemy import select
 
     from app.accounts import services
@@ -53,6 +54,10 @@ def demo_seed() -> None:
     from tenants.context import tenant_context
     from tenants.models import Tenant
 
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException(
+            "demo seed is refused with ENV=production: the demo accounts' passwords are public"
+        )
     services.set_platform_admin(*DEMO_ADMIN)
     owner = db.session.scalar(select(PlatformUser).where(PlatformUser.email == DEMO_OWNER[0]))
     if owner is None:

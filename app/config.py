@@ -3,7 +3,10 @@
 Every setting has an embedded default that runs on a fresh machine: SQLite
 under ``instance/``, an embedded Redis server (see ``app.core.redisconn``),
 ``PLATFORM_DOMAIN=localhost`` and development secrets generated into
-``instance/``. ``ENV=production`` refuses those development defaults.
+``instance/``. ``ENV`` is one of ``ENVIRONMENTS`` (anything else, "prod" or
+"Production" included, is refused rather than read as "not production"), and
+``ENV=production`` refuses those development defaults and every setting that
+only makes sense in development (see ``_production_problems``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from app.core.vendor import SWAGGER_UI_URL
 DEV_SECRET_FILE = "secret_key"
 DEV_CARD_KEY_FILE = "card_key"
 DEV_CARD_HASH_KEY_FILE = "card_hash_key"
+ENVIRONMENTS = ("development", "test", "production")
 
 
 def _bool(value: str | bool | None, default: bool = False) -> bool:
@@ -38,17 +42,27 @@ def _dev_secret(instance_path: Path, name: str, nbytes: int) -> str:
     return path.read_text().strip()
 
 
-def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+def load_config(instance_path: str, overrides: dict | None = None, checks=()) -> dict:
     """Build the Flask config dict from the environment plus ``overrides``.
 
     ``overrides`` (used by tests and scripts) win over the environment.
-    Raises ``ConfigurationError`` when ``ENV=production`` and a development
-    default is still in force.
+    ``checks`` are functions ``(cfg, production) -> [problem, ...]`` of the
+    domains that own a setting (the payment registry); their problems are
+    refused with the rest, in one ``ConfigurationError``.
+    Raises ``ConfigurationError`` naming every problem when ``ENV`` is not
+    one of ``ENVIRONMENTS``, when the sandbox payment provider is listed
+    without ``SANDBOX_PAYMENTS``, or when ``ENV=production`` and a
+    development default or development-only setting is still in force.
     """
     env = dict(os.environ)
     overrides = dict(overrides or {})
     inst = Path(instance_path)
-    production = (overrides.get("ENV") or env.get("ENV", "development")) == "production"
+    env_name = overrides.get("ENV") or env.get("ENV") or "development"
+    if env_name not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"ENV={env_name!r} is not one of {', '.join(ENVIRONMENTS)} (spelled exactly)"
+        )
+    production = env_name == "production"
 
     def get(name: str, default=None):
         if name in overrides:
@@ -58,8 +72,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     secret_key = get("SECRET_KEY")
     card_key = get("CARD_KEY")
     card_hash_key = get("CARD_HASH_KEY")
+    # The sandbox provider confirms every payment without money moving: it is
+    # on only when asked for by name (scripts/run and the test suite do).
+    sandbox = _bool(get("SANDBOX_PAYMENTS"), False)
     cfg: dict = {
-        "ENV": "production" if production else get("ENV", "development"),
+        "ENV": env_name,
         "SECRET_KEY": secret_key,
         "CARD_KEY": card_key,
         "CARD_KEYS_OLD": get("CARD_KEYS_OLD", ""),
@@ -71,11 +88,18 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REDIS_URL": get("REDIS_URL") or "",
         "PLATFORM_DOMAIN": (get("PLATFORM_DOMAIN") or "localhost").lower().strip("."),
         "PLATFORM_NAME": get("PLATFORM_NAME", "Kameng"),
+        "SANDBOX_PAYMENTS": sandbox,
         "PAYMENT_PROVIDERS": [
             p.strip()
-            for p in (get("PAYMENT_PROVIDERS") or "sandbox,wallet,stripe").split(",")
+            for p in (
+                get("PAYMENT_PROVIDERS")
+                or ("sandbox,wallet,stripe" if sandbox else "wallet,stripe")
+            ).split(",")
             if p.strip()
         ],
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are
+        # believed (Werkzeug's ProxyFix, one hop each); 0 believes none.
+        "TRUSTED_PROXIES": int(get("TRUSTED_PROXIES", "0")),
         "PREFERRED_URL_SCHEME": get("URL_SCHEME", "https" if production else "http"),
         "PUBLIC_PORT": get("PUBLIC_PORT", ""),
         "SESSION_COOKIE_SECURE": _bool(get("SESSION_COOKIE_SECURE"), production),
@@ -89,6 +113,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED"), True),
         "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Opening shops (platform sign-up and "new shop"), per client address.
+        "SHOP_CREATE_RATE_LIMIT": get("SHOP_CREATE_RATE_LIMIT", "5 per hour"),
+        # Shops one platform account may own; platform admins are exempt.
+        "SHOPS_PER_ACCOUNT": int(get("SHOPS_PER_ACCOUNT", "3")),
         "BABEL_DEFAULT_LOCALE": get("DEFAULT_LOCALE", "zh_CN"),
         "LANGUAGES": ["zh_CN", "en"],
         "TENANT_CACHE_SECONDS": int(get("TENANT_CACHE_SECONDS", "300")),
@@ -172,6 +200,13 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     ):
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {}  # SQLite's own pool; one writer at a time anyway
 
+    for key in ("SANDBOX_PAYMENTS", "WTF_CSRF_ENABLED", "RATELIMIT_ENABLED"):
+        cfg[key] = _bool(cfg[key], key != "SANDBOX_PAYMENTS")
+    cfg["TRUSTED_PROXIES"] = int(cfg["TRUSTED_PROXIES"])
+    domain_problems = [problem for check in checks for problem in check(cfg, production)]
+    if domain_problems and not production:
+        raise ConfigurationError("; ".join(domain_problems))
+
     if production:
         problems = []
         if not secret_key:
@@ -184,6 +219,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             problems.append("DATABASE_URL must point at PostgreSQL")
         if not cfg["REDIS_URL"]:
             problems.append("REDIS_URL must be set")
+        problems += _production_problems(cfg) + domain_problems
         if problems:
             raise ConfigurationError("ENV=production: " + "; ".join(problems))
     else:
@@ -191,3 +227,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         cfg["CARD_KEY"] = card_key or _dev_secret(inst, DEV_CARD_KEY_FILE, 32)
         cfg["CARD_HASH_KEY"] = card_hash_key or _dev_secret(inst, DEV_CARD_HASH_KEY_FILE, 32)
     return cfg
+
+
+def _production_problems(cfg: dict) -> list[str]:
+    """Settings that weaken a live platform: each is refused by name."""
+    problems = []
+    if cfg["SANDBOX_PAYMENTS"]:
+        problems.append("SANDBOX_PAYMENTS must be off")
+    if not cfg["WTF_CSRF_ENABLED"]:
+        problems.append("WTF_CSRF_ENABLED must not be false")
+    if not cfg["RATELIMIT_ENABLED"]:
+        problems.append("RATELIMIT_ENABLED must not be false")
+    if cfg["PASSWORD_HASH_PROFILE"] == "fast":
+        problems.append("PASSWORD_HASH_PROFILE=fast is for tests only")
+    return problems

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.errors import BadHost, Conflict, NotFound, ValidationFailed
+from app.core.ids import uuid7
 from app.extensions import db
 from tenants.context import all_tenants, tenant_context
 from tenants.models import TENANT_ACTIVE, TENANT_SUSPENDED, CustomDomain, Tenant
@@ -44,7 +45,10 @@ def add_tenant(slug: str, name: str, *, locale: str = "zh_CN") -> Tenant:
     name = validate_shop_name(name)
     ensure_slug_free(slug)
     with all_tenants():
-        tenant = Tenant(slug=slug, name=name, locale=locale)
+        # The id is given before the flush so that whatever watches the
+        # flush (the page cache) sees this one shop, not a shop without id
+        # (read as "every shop").
+        tenant = Tenant(id=uuid7(), slug=slug, name=name, locale=locale)
         db.session.add(tenant)
         try:
             db.session.flush()

@@ -12,6 +12,12 @@ again). Without Redis the cache is bypassed, never trusted stale.
 Whatever else was derived from a host (the storefront's page cache) learns
 of a change through ``resolution_changed``: tenants owns the signal and
 knows nobody who listens to it.
+
+A new shop changes one host only, from unknown to a shop: ``invalidate_host``
+drops that host's answer and no other. A cached "unknown" answer is kept with
+the host's own token (``HOST_KEY``) read before the look-up, and trusted only
+while that token is unchanged; that costs one Redis read per hit on an
+unknown host, and nothing on a shop's host.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ _signals = Namespace()
 resolution_changed = _signals.signal("kameng.tenants.resolution-changed")
 
 GENERATION_KEY = "kameng:tenants:generation"
+HOST_KEY = "kameng:tenants:host:"
+_UNTRUSTED = object()  # a host token Redis could not give: equal to nothing
 MAX_HOST_HEADER = 300
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
@@ -117,7 +125,8 @@ def normalize_host(raw: str | None) -> str:
 class _Cache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.entries: dict[str, tuple[Resolution, float]] = {}
+        #: host -> (answer, expiry, the host's token when an unknown host was looked up)
+        self.entries: dict[str, tuple[Resolution, float, object]] = {}
         self.generation: bytes | None = None
 
 
@@ -165,6 +174,39 @@ def invalidate_resolution() -> None:
     resolution_changed.send(current_app._get_current_object())
 
 
+def invalidate_host(host: str) -> None:
+    """Tell every process that ``host`` alone changed from no shop to a shop
+    (a shop opened under a new name). Every other host's cached answer, and
+    everything derived from hosts (``resolution_changed`` is not sent: no
+    page was cached for a host that answered no shop), stays. Call after
+    commit."""
+    from app.core.redisconn import get_redis
+
+    cache = _cache()
+    with cache.lock:
+        cache.entries.pop(host, None)
+    # Outlives every answer cached before it (those live TENANT_CACHE_SECONDS).
+    keep = current_app.config["TENANT_CACHE_SECONDS"] + 60
+    try:
+        get_redis().set(HOST_KEY + host, _new_token(), ex=keep)
+    except Exception:  # noqa: BLE001
+        log.warning("tenant cache: could not publish a new host; caches expire by TTL")
+
+
+def _host_token(host: str) -> object:
+    from app.core.redisconn import get_redis
+
+    try:
+        return get_redis().get(HOST_KEY + host)
+    except Exception:  # noqa: BLE001 - any Redis failure means "do not trust the cache"
+        return _UNTRUSTED
+
+
+def _same_token(host: str, kept: object) -> bool:
+    """Whether ``host`` has not changed since its answer was kept with ``kept``."""
+    return kept is not _UNTRUSTED and _host_token(host) == kept
+
+
 def _lookup(host: str) -> Resolution:
     domain = current_app.config["PLATFORM_DOMAIN"]
     if host in (domain, "www." + domain):
@@ -198,8 +240,10 @@ def resolve_host(raw_host: str | None) -> Resolution:
                 cache.entries.clear()
                 cache.generation = generation
             hit = cache.entries.get(host)
-        if hit and hit[1] > now:
+        if hit and hit[1] > now and (hit[0].kind != "unknown" or _same_token(host, hit[2])):
             return hit[0]
+        # Read before the look-up: a shop opened after it changes the token.
+        token = _host_token(host)
     result = _lookup(host)
     if generation is not None:
         ttl = current_app.config["TENANT_CACHE_SECONDS"]
@@ -207,5 +251,5 @@ def resolve_host(raw_host: str | None) -> Resolution:
             if cache.generation == generation:
                 if len(cache.entries) > 50_000:
                     cache.entries.clear()
-                cache.entries[host] = (result, now + ttl)
+                cache.entries[host] = (result, now + ttl, token)
     return result

@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every app the suite builds (and its worker processes) hashes passwords with
 # argon2id's cheap test parameters; see app.core.security.
 os.environ.setdefault("PASSWORD_HASH_PROFILE", "fast")
+# The suite pays with the sandbox provider, which is off unless asked for; the
+# environment carries the opt-in to the worker processes too.
+os.environ.setdefault("SANDBOX_PAYMENTS", "on")
 SECRET = "test-secret-key-not-for-production"
 CARD_KEY = "00" * 32
 CARD_HASH_KEY = "ab" * 32
@@ -55,6 +58,7 @@ def app_config(instance_dir) -> dict:
         "CARD_KEY": CARD_KEY,
         "CARD_HASH_KEY": CARD_HASH_KEY,
         "PASSWORD_HASH_PROFILE": "fast",
+        "SANDBOX_PAYMENTS": True,
         "PLATFORM_DOMAIN": "localhost",
         "SERVER_NAME": None,
     }
@@ -120,6 +124,12 @@ def _clean(request):
         keys = list(r.scan_iter("kameng:*")) + list(r.scan_iter("LIMITS*"))
         if keys:
             r.delete(*keys)
+        # The shops were deleted behind the caches' backs, and the next test
+        # may open one under the same name: forget every cached host and page
+        # (opening a shop no longer flushes them).
+        from tenants.resolve import invalidate_resolution
+
+        invalidate_resolution()
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ What it shows:
 
 Who may read it: a client on the platform's own network (``METRICS_ALLOW``,
 loopback by default) or one sending ``Authorization: Bearer
-<METRICS_TOKEN>``; anyone else gets a 404, as if it were not there.
+<METRICS_TOKEN>``; anyone else gets a 404, as if it were not there. A
+request relayed by a proxy the app does not trust (``TRUSTED_PROXIES``)
+counts as from outside, whatever address it arrives from.
 
 Under gunicorn each worker process counts its own requests;
 ``PROMETHEUS_MULTIPROC_DIR`` (set by ``scripts/gunicorn.conf.py``) makes
@@ -87,6 +89,12 @@ def _allowed() -> bool:
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
+    if not current_app.config.get("TRUSTED_PROXIES") and (
+        "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+    ):
+        # Relayed by a proxy the app was not told to trust (a local nginx
+        # makes every visitor look like 127.0.0.1): only the token opens it.
+        return False
     try:
         client = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:

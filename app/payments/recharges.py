@@ -35,7 +35,6 @@ from tenants.models import current_shop_currency
 log = logging.getLogger(__name__)
 
 
-
 class PaymentMismatch(KamengError):
     status = 409
     slug = "payment-mismatch"

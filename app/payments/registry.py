@@ -8,7 +8,6 @@ names a provider.
 
 from __future__ import annotations
 
-from app.core.errors import ConfigurationError
 from app.payments.adapters.base import PaymentAdapter, ProviderUnavailable
 from app.payments.adapters.sandbox import SandboxAdapter
 from app.payments.adapters.stripe import StripeAdapter
@@ -45,10 +44,13 @@ def available() -> list[PaymentAdapter]:
     return sorted((a for a in ADAPTERS.values() if a.available()), key=lambda a: a.rank)
 
 
-def check_production(enabled: list[str]) -> None:
-    """Refuse to start a production deployment with a provider meant for
-    development (``ConfigurationError`` naming it) or one that does not
-    exist (a typo in ``PAYMENT_PROVIDERS`` would otherwise hide a method)."""
+def production_problems(cfg: dict) -> list[str]:
+    """What ``ENV=production`` refuses in the payment settings of ``cfg``, one
+    sentence each: a provider meant for development, one that does not exist
+    (a typo in ``PAYMENT_PROVIDERS`` would otherwise hide a method), and
+    Stripe taking payments without the secret its webhooks are checked
+    with (every payment would stay unconfirmed, or be confirmable by anyone)."""
+    enabled = cfg["PAYMENT_PROVIDERS"]
     problems = [
         f"the {name} payment provider is refused in production"
         for name in enabled
@@ -57,5 +59,33 @@ def check_production(enabled: list[str]) -> None:
     problems += [
         f"no payment provider is called {name!r}" for name in enabled if name not in ADAPTERS
     ]
-    if problems:
-        raise ConfigurationError("ENV=production: " + "; ".join(problems))
+    if (
+        "stripe" in enabled
+        and cfg.get("STRIPE_SECRET_KEY")
+        and not cfg.get("STRIPE_WEBHOOK_SECRET")
+    ):
+        problems.append("STRIPE_WEBHOOK_SECRET must be set when Stripe is enabled")
+    return problems
+
+
+def opt_in_problems(cfg: dict) -> list[str]:
+    """A provider listed in ``PAYMENT_PROVIDERS`` without the opt-in it needs
+    (``SANDBOX_PAYMENTS=on`` for the sandbox), in any environment."""
+    if "sandbox" in cfg["PAYMENT_PROVIDERS"] and not cfg["SANDBOX_PAYMENTS"]:
+        return [
+            "PAYMENT_PROVIDERS lists sandbox but SANDBOX_PAYMENTS is not on: "
+            "set SANDBOX_PAYMENTS=on to take test payments, or remove sandbox"
+        ]
+    return []
+
+
+def configuration_problems(cfg: dict, production: bool) -> list[str]:
+    """The payment settings' problems (``app.config.load_config`` refuses
+    them with the rest): the opt-ins everywhere, more in production."""
+    return opt_in_problems(cfg) + (production_problems(cfg) if production else [])
+
+
+def sandbox_on() -> bool:
+    """Whether buyers of this platform may pay with the sandbox (test
+    payments: no money moves); every shop page says so while it is."""
+    return ADAPTERS["sandbox"].available()

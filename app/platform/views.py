@@ -18,18 +18,36 @@ from app.accounts.auth import (
 )
 from app.accounts.forms import LoginForm, NewShopForm, ShopSignupForm
 from app.accounts.handoff import issue_handoff
-from app.accounts.shops import open_shop
+from app.accounts.shops import ShopQuotaReached, open_shop
 from app.core.errors import KamengError, NotFound
 from app.core.links import shop_url
 from app.core.pages import flash_error, only_on
 from app.core.redirects import safe_local_target
-from app.extensions import db
+from app.extensions import db, limiter
 from tenants import provisioning
 from tenants.context import all_tenants
 from tenants.models import Tenant
 
 bp = Blueprint("platform", __name__)
 bp.before_request(only_on("platform"))
+
+#: Opening shops, by sign-up or "new shop": SHOP_CREATE_RATE_LIMIT per client
+#: address, one budget for both forms. Only a shop opened (the redirect that
+#: follows) counts, so a form sent back with a mistake costs nothing.
+limit_shop_creation = limiter.shared_limit(
+    lambda: current_app.config["SHOP_CREATE_RATE_LIMIT"],
+    scope="open-shop",
+    key_func=lambda: request.remote_addr or "-",
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 302,
+)
+
+
+def _show_error(form, err: KamengError) -> None:
+    if isinstance(err, ShopQuotaReached):
+        flash(err.user_message(), "error")
+    else:
+        flash_error(form, err)
 
 
 def landing():
@@ -38,6 +56,7 @@ def landing():
 
 @bp.route("/signup", methods=["GET", "POST"])
 @limit_sign_in
+@limit_shop_creation
 def signup():
     form = ShopSignupForm()
     if form.validate_on_submit():
@@ -80,6 +99,7 @@ def logout():
 
 @bp.route("/shops", methods=["GET", "POST"])
 @require("platform.console")
+@limit_shop_creation
 def shops():
     principal = current_principal()
     form = NewShopForm()
@@ -89,7 +109,7 @@ def shops():
             tenant = open_shop(form.slug.data, form.shop_name.data, user)
         except KamengError as err:
             db.session.rollback()
-            flash_error(form, err)
+            _show_error(form, err)
         else:
             flash(_("Your shop %(name)s is open.", name=tenant.name), "success")
             return redirect(url_for("platform.shops", created=tenant.slug))

@@ -20,6 +20,9 @@ GOOD_PRODUCTION = {
     "DATABASE_URL": "postgresql+psycopg://kameng@db.internal/kameng",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "PAYMENT_PROVIDERS": "wallet,stripe",
+    # The suite's own environment opts in to both (tests/conftest.py).
+    "PASSWORD_HASH_PROFILE": "default",
+    "SANDBOX_PAYMENTS": "off",
 }
 
 
@@ -47,6 +50,87 @@ def test_production_refuses_the_sandbox_payment_provider(tmp_path):
     config = {**GOOD_PRODUCTION, "PAYMENT_PROVIDERS": "sandbox,stripe"}
     with pytest.raises(ConfigurationError, match="sandbox"):
         create_app({**config, "INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"SANDBOX_PAYMENTS": "on"}, "SANDBOX_PAYMENTS must be off"),
+        ({"WTF_CSRF_ENABLED": "false"}, "WTF_CSRF_ENABLED must not be false"),
+        ({"WTF_CSRF_ENABLED": False}, "WTF_CSRF_ENABLED must not be false"),
+        ({"RATELIMIT_ENABLED": "false"}, "RATELIMIT_ENABLED must not be false"),
+        ({"PASSWORD_HASH_PROFILE": "fast"}, "PASSWORD_HASH_PROFILE=fast"),
+        (
+            {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": ""},
+            "STRIPE_WEBHOOK_SECRET must be set",
+        ),
+    ],
+)
+def test_production_refuses_development_only_settings(tmp_path, setting, message):
+    with pytest.raises(ConfigurationError, match=message):
+        create_app({**GOOD_PRODUCTION, **setting, "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_names_every_problem_at_once(tmp_path):
+    config = {
+        **GOOD_PRODUCTION,
+        "SECRET_KEY": "",
+        "RATELIMIT_ENABLED": "off",
+        "PAYMENT_PROVIDERS": "sandbox,wallet",
+    }
+    with pytest.raises(ConfigurationError) as refused:
+        create_app({**config, "INSTANCE_PATH": str(tmp_path)})
+    for part in ("SECRET_KEY must be set", "RATELIMIT_ENABLED", "sandbox payment provider"):
+        assert part in str(refused.value)
+
+
+def test_stripe_without_a_secret_key_needs_no_webhook_secret(tmp_path):
+    app = create_app({**GOOD_PRODUCTION, "INSTANCE_PATH": str(tmp_path)})
+    assert app.config["STRIPE_WEBHOOK_SECRET"] == ""
+
+
+@pytest.mark.parametrize("name", ["Production", "prod", "PRODUCTION", "live", "production "])
+def test_an_unknown_env_is_refused(tmp_path, name):
+    with pytest.raises(ConfigurationError, match="is not one of development, test, production"):
+        create_app({**GOOD_PRODUCTION, "ENV": name, "INSTANCE_PATH": str(tmp_path)})
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_an_unknown_env_in_the_environment_is_refused(tmp_path, monkeypatch):
+    from app.config import load_config
+
+    monkeypatch.setenv("ENV", "prod")
+    with pytest.raises(ConfigurationError, match="ENV='prod'"):
+        load_config(str(tmp_path))
+
+
+def test_the_sandbox_is_off_by_default(tmp_path, monkeypatch):
+    from app.config import load_config
+
+    monkeypatch.delenv("SANDBOX_PAYMENTS", raising=False)
+    monkeypatch.delenv("PAYMENT_PROVIDERS", raising=False)
+    cfg = load_config(str(tmp_path))
+    assert cfg["SANDBOX_PAYMENTS"] is False
+    assert "sandbox" not in cfg["PAYMENT_PROVIDERS"]
+
+
+def test_listing_the_sandbox_without_the_opt_in_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("SANDBOX_PAYMENTS", raising=False)
+    monkeypatch.setenv("PAYMENT_PROVIDERS", "sandbox,wallet")
+    with pytest.raises(ConfigurationError, match="SANDBOX_PAYMENTS is not on"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "RATELIMIT_ENABLED": False})
+
+
+def test_the_opt_in_lists_the_sandbox_by_default_but_not_over_an_explicit_list(
+    tmp_path, monkeypatch
+):
+    from app.config import load_config
+
+    monkeypatch.setenv("SANDBOX_PAYMENTS", "on")
+    monkeypatch.delenv("PAYMENT_PROVIDERS", raising=False)
+    assert load_config(str(tmp_path))["PAYMENT_PROVIDERS"] == ["sandbox", "wallet", "stripe"]
+    monkeypatch.setenv("PAYMENT_PROVIDERS", "wallet")
+    assert load_config(str(tmp_path))["PAYMENT_PROVIDERS"] == ["wallet"]
 
 
 def test_production_starts_with_real_settings(tmp_path):

@@ -57,6 +57,11 @@ def test_metrics_are_hidden_from_the_internet_unless_the_token_is_sent(app, monk
     assert token.status_code == 200 and "kameng_database_up" in token.get_data(as_text=True)
 
 
+def test_a_request_relayed_by_an_untrusted_proxy_is_not_local(app):
+    relayed = _metrics(app, headers={"X-Forwarded-For": "198.51.100.7"})
+    assert relayed.status_code == 404
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
