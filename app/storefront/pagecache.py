@@ -7,9 +7,19 @@ What is cached: a ``GET`` with no cookie but ``lang`` and no
 product list and one product from the API), whose answer is a 200 that sets
 no cookie, read by a visitor who is not signed in. Anything else — a buyer
 with a session, an operator, an agent with an API key, a POST, an error —
-goes to the app as before and is never stored. The key holds the host, the
-path and query, the ``lang`` cookie and the ``Accept-Language`` header, so
-each language gets its own copy.
+goes to the app as before and is never stored.
+
+What the key holds, and only that, so no header or query string a visitor
+makes up can add a copy: the shop's host (and its port only when it is the
+one the server listens on), the scheme, the page, the query parameters that
+page reads with their values in one spelling (``PAGE_QUERIES``: none for
+pages, ``page``, ``per_page``, ``category_id`` and ``q`` for the product
+list; ids as canonical UUIDs), and the language the app will render in,
+resolved by the app's own rule (:func:`app.core.locales.asked_language`:
+``zh_CN``, ``en``, or the shop's own) rather than the raw ``lang`` cookie or
+``Accept-Language`` header. Parameters a page does not read are left out of
+the key; a value the app would refuse, a repeated parameter, ``?lang=`` or an
+oversized query or header sends the request to the app uncached.
 
 How a cached answer stays true:
 
@@ -31,7 +41,16 @@ How a cached answer stays true:
   copy survives a host moving to another shop, or to none.
 - **Time.** Stock also changes without a write: a buyer's hold lapses after
   its minutes. Every entry lives ``PAGE_CACHE_SECONDS`` (30 s by default),
-  which bounds that, and bounds what Redis keeps. ``0`` turns caching off.
+  which bounds that. ``0`` turns caching off.
+
+What Redis keeps is bounded: a shop stores at most ``SHOP_BYTES_PER_WINDOW``
+of answers per ``PAGE_CACHE_SECONDS`` (a counter that expires with the
+window; past it, answers are served by the app and not kept), so no visitor
+can fill the Redis instance that also holds sign-out markers, rate-limit
+counters and the job queues. Every page key has a TTL, as have sign-out
+markers: under a ``volatile-*`` or ``allkeys-*`` eviction policy page copies
+would compete with the markers, so production Redis should run
+``maxmemory-policy noeviction`` (the budget keeps the pages far below it).
 
 Two tiers, neither of which starts a Flask request: each process keeps the
 answers it served lately (:class:`LocalPages`, a few microseconds a hit,
@@ -58,14 +77,20 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from itertools import chain
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, g, has_app_context, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 from werkzeug.http import parse_cookie
 
+from app.catalog.models import PRODUCT_STATUSES
+from app.core.ids import parse_uuid
+from app.core.locales import asked_language
+from app.core.pagination import MAX_PAGE
 from tenants.context import current_tenant_id
 from tenants.resolve import normalize_host, resolution_changed
 
@@ -77,10 +102,16 @@ CACHEABLE_ENDPOINTS = frozenset(
 #: Paths worth asking Redis about (the endpoints above); anything else skips it.
 _PATHS = re.compile(r"^/(?:p/[^/]{1,64}|api/v1/products(?:/[^/]{1,64})?)?$")
 WATCHED_TABLES = frozenset({"products", "categories", "product_images", "cards", "tenants"})
-MAX_KEY_PART = 300
+MAX_QUERY = 2_000  # bytes of query string worth reading; a longer one is not cached
+MAX_QUERY_FIELDS = 20
+MAX_ACCEPT_LANGUAGE = 500
+#: Bytes of answers a shop may store in Redis per ``PAGE_CACHE_SECONDS``.
+SHOP_BYTES_PER_WINDOW = 8 * 1024 * 1024
+MAX_STORED_BODY = 1024 * 1024
 EPOCH_KEY = "kameng:pages:epoch"
 _VERSION = "kameng:pages:v:"
 _HOST = "kameng:pages:host:"
+_BUDGET = "kameng:pages:bytes:"
 _PAGE = "kameng:page:"
 _ENVIRON_FLAG = "kameng.page_cache"
 _MARKS = "kameng_pages_touched"
@@ -99,8 +130,115 @@ return {epoch, shop, version, redis.call('GET', key)}
 """.replace("@VERSION@", _VERSION).replace("@PAGE@", _PAGE)
 
 
+# KEYS: host map, the shop's byte budget, the page key. ARGV: shop, ttl,
+# entry, budget. Records the host's shop; stores the entry only while the
+# shop's budget for this window lasts. Returns 1 when stored.
+_STORE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if #KEYS < 3 then return 0 end
+local used = redis.call('INCRBY', KEYS[2], string.len(ARGV[3]))
+if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+if used > tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
+return 1
+"""
+
+
 def page_key(shop: str, version: str, epoch: str, request_part: str) -> str:
     return f"{_PAGE}{shop}:{version}:{epoch}:{request_part}"
+
+
+# --- what a page reads of the query string ------------------------------------------
+
+
+class _NotCached(Exception):
+    """The request is answered by the app and not stored."""
+
+
+def _whole(low: int, high: int) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not (value.isascii() and value.isdigit() and len(value) <= 7):
+            raise _NotCached
+        number = int(value)
+        if not low <= number <= high:
+            raise _NotCached  # the app refuses it (422): nothing to keep
+        return str(number)
+
+    return parse
+
+
+def _an_id(value: str) -> str:
+    ident = parse_uuid(value) if len(value) <= 64 else None
+    if ident is None:
+        raise _NotCached
+    return str(ident)
+
+
+def _search(value: str) -> str | None:
+    needle = value.strip()
+    if len(needle) > 100:
+        raise _NotCached
+    return needle or None  # blank: no search at all
+
+
+def _public_ignores_status(value: str) -> None:
+    if value not in PRODUCT_STATUSES:
+        raise _NotCached
+    return None  # the public list shows products on sale whatever it says
+
+
+#: The query parameters each cached page reads, and for each the one spelling
+#: of a value it accepts (``None``: the same answer as without it). The
+#: product list mirrors ``catalog.schemas.ProductQuery``, which drops
+#: parameters it does not know; pages read no parameter at all.
+PAGE_QUERIES: dict[str, dict[str, Callable[[str], str | None]]] = {
+    "page": {},
+    "product": {},
+    "product_api": {},
+    "products_api": {
+        "page": _whole(1, MAX_PAGE),
+        "per_page": _whole(1, 100),
+        "category_id": _an_id,
+        "q": _search,
+        "status": _public_ignores_status,
+    },
+}
+_DEFAULTS = {"products_api": {"page": "1", "per_page": "20"}}
+
+
+def _page_of(path: str) -> tuple[str, str]:
+    """Which cached page ``path`` is, and its path in one spelling."""
+    if path == "/":
+        return "page", path
+    if path.startswith("/p/"):
+        return "product", "/p/" + _an_id(path[3:])
+    if path == "/api/v1/products":
+        return "products_api", path
+    return "product_api", "/api/v1/products/" + _an_id(path[len("/api/v1/products/") :])
+
+
+def _query_part(page: str, query: str) -> str:
+    """The parameters ``page`` reads, normalised and in a fixed order."""
+    if len(query) > MAX_QUERY:
+        raise _NotCached
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise _NotCached from None
+    reads = PAGE_QUERIES[page]
+    values = dict(_DEFAULTS.get(page, {}))
+    seen = set()
+    for name, value in pairs:
+        if name == "lang" or name in seen:
+            raise _NotCached  # ?lang= sets a cookie; a repeat may be read either way
+        seen.add(name)
+        if name in reads:
+            normal = reads[name](value)
+            if normal is None:
+                values.pop(name, None)
+            else:
+                values[name] = normal
+    return "&".join(f"{name}={values[name]}" for name in sorted(values))
 
 
 # --- this process's copies ---------------------------------------------------------
@@ -250,6 +388,7 @@ class PageCache:
         self.wsgi_app = wsgi_app
         self.local = LocalPages(app)
         self._script = None
+        self._store_script = None
 
     def __call__(self, environ: dict, start_response):
         request_part = self._request_part(environ)
@@ -308,22 +447,37 @@ class PageCache:
         path = environ.get("PATH_INFO", "")
         if not _PATHS.match(path) or environ.get("HTTP_AUTHORIZATION"):
             return None
-        query = environ.get("QUERY_STRING", "")
-        language = environ.get("HTTP_ACCEPT_LANGUAGE", "")
         cookies = parse_cookie(environ)
         if set(cookies) - {"lang"}:
             return None  # a session, a remembered sign-in: not anonymous
-        lang_cookie = cookies.get("lang", "")
-        if "lang=" in query or len(query) + len(language) + len(lang_cookie) > MAX_KEY_PART:
+        accept_language = environ.get("HTTP_ACCEPT_LANGUAGE", "")
+        if len(accept_language) > MAX_ACCEPT_LANGUAGE:
             return None
         raw_host = environ.get("HTTP_HOST", "")
         try:
             host = normalize_host(raw_host)
         except Exception:  # noqa: BLE001 - a bad host is the app's to answer
             return None
-        # The raw Host (with its port) is in the key: pages may link to it.
-        scheme = environ.get("wsgi.url_scheme", "http")
-        return f"{host}|{raw_host.lower()}|{scheme}|{path}?{query}|{lang_cookie}|{language}"
+        # Pages may link to the Host as sent, port included: only the bare
+        # host and the server's own port are kept, not one copy per port.
+        sent = raw_host.lower()
+        if sent == host:
+            port = ""
+        elif sent == f"{host}:{environ.get('SERVER_PORT', '')}":
+            port = environ["SERVER_PORT"]
+        else:
+            return None
+        try:
+            page, path = _page_of(path)
+            query = _query_part(page, environ.get("QUERY_STRING", ""))
+        except _NotCached:
+            return None
+        language = asked_language(
+            self.app.config["LANGUAGES"], None, cookies.get("lang"), accept_language
+        )
+        scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
+        # ``-``: nothing asked for one of ours, the shop's own locale decides.
+        return f"{host}|{port}|{scheme}|{path}?{query}|{language or '-'}"
 
     def _redis(self):
         from app.core.redisconn import get_redis
@@ -333,6 +487,7 @@ class PageCache:
     def _lookup(self, redis, host: str, request_part: str):
         if self._script is None:
             self._script = redis.register_script(_LOOKUP)
+            self._store_script = redis.register_script(_STORE)
         return self._script(keys=[EPOCH_KEY, _HOST + host], args=[request_part], client=redis)
 
     def _store(
@@ -349,16 +504,18 @@ class PageCache:
         version: bytes | None,
     ) -> None:
         """Keep the answer in Redis under the versions read before it was
-        made. The first answer for a host only records which shop it is:
-        without the shop, no version was read, so the answer cannot be kept."""
+        made, within the shop's ``SHOP_BYTES_PER_WINDOW``. The first answer
+        for a host only records which shop it is: without the shop, no
+        version was read, so the answer cannot be kept."""
         ttl = int(self.app.config["PAGE_CACHE_SECONDS"])
+        keys, entry = [_HOST + host], b""
+        if shop == marked and version is not None and len(body) <= MAX_STORED_BODY:
+            entry = _encode(status, headers, body)
+            keys += [_BUDGET + shop, page_key(shop, version.decode(), epoch.decode(), request_part)]
         try:
-            pipe = redis.pipeline(transaction=False)
-            pipe.set(_HOST + host, marked, ex=ttl)
-            if shop == marked and version is not None:
-                key = page_key(shop, version.decode(), epoch.decode(), request_part)
-                pipe.set(key, _encode(status, headers, body), ex=ttl)
-            pipe.execute()
+            self._store_script(
+                keys=keys, args=[marked, ttl, entry, SHOP_BYTES_PER_WINDOW], client=redis
+            )
         except Exception:  # noqa: BLE001
             log.warning("page cache: could not store an answer")
 
