@@ -9,17 +9,10 @@ no cookie, read by a visitor who is not signed in. Anything else — a buyer
 with a session, an operator, an agent with an API key, a POST, an error —
 goes to the app as before and is never stored.
 
-What the key holds, and only that, so no header or query string a visitor
-makes up can add a copy: the shop's host (and its port only when it is the
-one the server listens on), the scheme, the page, the query parameters that
-page reads with their values in one spelling (``PAGE_QUERIES``: none for
-pages, ``page``, ``per_page``, ``category_id`` and ``q`` for the product
-list; ids as canonical UUIDs), and the language the app will render in,
-resolved by the app's own rule (:func:`app.core.locales.asked_language`:
-``zh_CN``, ``en``, or the shop's own) rather than the raw ``lang`` cookie or
-``Accept-Language`` header. Parameters a page does not read are left out of
-the key; a value the app would refuse, a repeated parameter, ``?lang=`` or an
-oversized query or header sends the request to the app uncached.
+What the key holds (:func:`app.storefront.pagekeys.request_part`): the
+host, the scheme, the page, the query parameters that page reads and the
+language the app resolves, each in one spelling, so no header or query
+string a visitor makes up adds a copy.
 
 How a cached answer stays true:
 
@@ -61,7 +54,8 @@ was the ORM and the templates. Any Redis failure means the request goes to
 the app. A cached answer carries ``X-Cache: hit``, a stored one
 ``X-Cache: miss``.
 
-Why one module past 400 lines: the key layout, the version counters, the
+Why one module past 400 lines: the key layout (the request's share of it
+is in ``pagekeys.py``), the version counters, the
 Lua lookup, both tiers and the write tracking that bumps the versions are
 one protocol; each half is only correct against the other, so they are
 read and changed together.
@@ -72,39 +66,27 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from itertools import chain
 from typing import Any
-from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, g, has_app_context, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
-from werkzeug.http import parse_cookie
 
-from app.catalog.models import PRODUCT_STATUSES
-from app.core.ids import parse_uuid
-from app.core.locales import asked_language
-from app.core.pagination import MAX_PAGE
+from app.storefront.pagekeys import request_part
 from tenants.context import current_tenant_id
-from tenants.resolve import normalize_host, resolution_changed
+from tenants.resolve import resolution_changed
 
 log = logging.getLogger(__name__)
 
 CACHEABLE_ENDPOINTS = frozenset(
     {"index", "storefront.product", "catalog_api.Products", "catalog_api.ProductItem"}
 )
-#: Paths worth asking Redis about (the endpoints above); anything else skips it.
-_PATHS = re.compile(r"^/(?:p/[^/]{1,64}|api/v1/products(?:/[^/]{1,64})?)?$")
 WATCHED_TABLES = frozenset({"products", "categories", "product_images", "cards", "tenants"})
-MAX_QUERY = 2_000  # bytes of query string worth reading; a longer one is not cached
-MAX_QUERY_FIELDS = 20
-MAX_ACCEPT_LANGUAGE = 500
 #: Bytes of answers a shop may store in Redis per ``PAGE_CACHE_SECONDS``.
 SHOP_BYTES_PER_WINDOW = 8 * 1024 * 1024
 MAX_STORED_BODY = 1024 * 1024
@@ -146,99 +128,6 @@ return 1
 
 def page_key(shop: str, version: str, epoch: str, request_part: str) -> str:
     return f"{_PAGE}{shop}:{version}:{epoch}:{request_part}"
-
-
-# --- what a page reads of the query string ------------------------------------------
-
-
-class _NotCached(Exception):
-    """The request is answered by the app and not stored."""
-
-
-def _whole(low: int, high: int) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if not (value.isascii() and value.isdigit() and len(value) <= 7):
-            raise _NotCached
-        number = int(value)
-        if not low <= number <= high:
-            raise _NotCached  # the app refuses it (422): nothing to keep
-        return str(number)
-
-    return parse
-
-
-def _an_id(value: str) -> str:
-    ident = parse_uuid(value) if len(value) <= 64 else None
-    if ident is None:
-        raise _NotCached
-    return str(ident)
-
-
-def _search(value: str) -> str | None:
-    needle = value.strip()
-    if len(needle) > 100:
-        raise _NotCached
-    return needle or None  # blank: no search at all
-
-
-def _public_ignores_status(value: str) -> None:
-    if value not in PRODUCT_STATUSES:
-        raise _NotCached
-    return None  # the public list shows products on sale whatever it says
-
-
-#: The query parameters each cached page reads, and for each the one spelling
-#: of a value it accepts (``None``: the same answer as without it). The
-#: product list mirrors ``catalog.schemas.ProductQuery``, which drops
-#: parameters it does not know; pages read no parameter at all.
-PAGE_QUERIES: dict[str, dict[str, Callable[[str], str | None]]] = {
-    "page": {},
-    "product": {},
-    "product_api": {},
-    "products_api": {
-        "page": _whole(1, MAX_PAGE),
-        "per_page": _whole(1, 100),
-        "category_id": _an_id,
-        "q": _search,
-        "status": _public_ignores_status,
-    },
-}
-_DEFAULTS = {"products_api": {"page": "1", "per_page": "20"}}
-
-
-def _page_of(path: str) -> tuple[str, str]:
-    """Which cached page ``path`` is, and its path in one spelling."""
-    if path == "/":
-        return "page", path
-    if path.startswith("/p/"):
-        return "product", "/p/" + _an_id(path[3:])
-    if path == "/api/v1/products":
-        return "products_api", path
-    return "product_api", "/api/v1/products/" + _an_id(path[len("/api/v1/products/") :])
-
-
-def _query_part(page: str, query: str) -> str:
-    """The parameters ``page`` reads, normalised and in a fixed order."""
-    if len(query) > MAX_QUERY:
-        raise _NotCached
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
-    except ValueError:
-        raise _NotCached from None
-    reads = PAGE_QUERIES[page]
-    values = dict(_DEFAULTS.get(page, {}))
-    seen = set()
-    for name, value in pairs:
-        if name == "lang" or name in seen:
-            raise _NotCached  # ?lang= sets a cookie; a repeat may be read either way
-        seen.add(name)
-        if name in reads:
-            normal = reads[name](value)
-            if normal is None:
-                values.pop(name, None)
-            else:
-                values[name] = normal
-    return "&".join(f"{name}={values[name]}" for name in sorted(values))
 
 
 # --- this process's copies ---------------------------------------------------------
@@ -440,44 +329,9 @@ class PageCache:
 
     def _request_part(self, environ: dict) -> str | None:
         """The request's share of the key, or ``None`` when it may not be cached."""
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return None
         if not self.app.config.get("PAGE_CACHE_SECONDS"):
             return None
-        path = environ.get("PATH_INFO", "")
-        if not _PATHS.match(path) or environ.get("HTTP_AUTHORIZATION"):
-            return None
-        cookies = parse_cookie(environ)
-        if set(cookies) - {"lang"}:
-            return None  # a session, a remembered sign-in: not anonymous
-        accept_language = environ.get("HTTP_ACCEPT_LANGUAGE", "")
-        if len(accept_language) > MAX_ACCEPT_LANGUAGE:
-            return None
-        raw_host = environ.get("HTTP_HOST", "")
-        try:
-            host = normalize_host(raw_host)
-        except Exception:  # noqa: BLE001 - a bad host is the app's to answer
-            return None
-        # Pages may link to the Host as sent, port included: only the bare
-        # host and the server's own port are kept, not one copy per port.
-        sent = raw_host.lower()
-        if sent == host:
-            port = ""
-        elif sent == f"{host}:{environ.get('SERVER_PORT', '')}":
-            port = environ["SERVER_PORT"]
-        else:
-            return None
-        try:
-            page, path = _page_of(path)
-            query = _query_part(page, environ.get("QUERY_STRING", ""))
-        except _NotCached:
-            return None
-        language = asked_language(
-            self.app.config["LANGUAGES"], None, cookies.get("lang"), accept_language
-        )
-        scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
-        # ``-``: nothing asked for one of ours, the shop's own locale decides.
-        return f"{host}|{port}|{scheme}|{path}?{query}|{language or '-'}"
+        return request_part(environ, self.app.config["LANGUAGES"])
 
     def _redis(self):
         from app.core.redisconn import get_redis
