@@ -62,7 +62,7 @@ def _re2_options() -> re2.Options:
 
 
 @functools.lru_cache(maxsize=512)
-def compile_pattern(pattern: str):
+def _compiled(pattern: str):
     """The operator's ``pattern`` compiled by RE2 within our bounds; raises
     ``_RefusedPattern`` with the reason otherwise. Cached: the same few
     patterns are matched on every order of a product."""
@@ -86,7 +86,7 @@ def compile_pattern(pattern: str):
 def _pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` is refused, or ``None`` when it is usable."""
     try:
-        compile_pattern(pattern)
+        _compiled(pattern)
     except _RefusedPattern as exc:
         return str(exc)
     return None
@@ -99,7 +99,7 @@ def _answer_matches(pattern: str, value: str) -> bool:
     operator must fix it, and a buyer's answer is never run through a
     backtracking engine."""
     try:
-        compiled = compile_pattern(pattern)
+        compiled = _compiled(pattern)
     except _RefusedPattern:
         log.warning("inputs: a product's pattern is refused by RE2; no answer matches it")
         return False
