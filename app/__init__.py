@@ -241,15 +241,17 @@ def _select_locale():
 
 
 def _locale_name(config) -> str:
+    from app.core.locales import asked_language
+
     languages = config["LANGUAGES"]
-    wanted = request.args.get("lang") or request.cookies.get("lang")
-    if wanted in languages:
-        return wanted
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
-    if best in ("zh-CN", "zh"):
-        return "zh_CN"
-    if best == "en":
-        return "en"
+    asked = asked_language(
+        languages,
+        request.args.get("lang"),
+        request.cookies.get("lang"),
+        request.headers.get("Accept-Language"),
+    )
+    if asked is not None:
+        return asked
     shop = getattr(g, "shop", None)
     if shop is not None and shop.locale in languages:
         return shop.locale

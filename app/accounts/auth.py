@@ -125,13 +125,16 @@ def _load_user(user_id: str) -> SessionUser | None:
 
 
 def _signed_out(sign_in_id: str) -> bool:
+    """Whether this sign-in was ended. Fails closed: while the marker cannot
+    be read, the session counts as signed out (a stolen copy of a signed-out
+    session must not work because Redis is down or busy)."""
     from app.core.redisconn import get_redis
 
     try:
         return bool(get_redis().exists(SIGNED_OUT_KEY.format(sign_in_id)))
-    except Exception:  # noqa: BLE001 - any Redis failure: keep serving signed-in users
-        log.warning("sessions: Redis unavailable, sign-outs cannot be checked")
-        return False
+    except Exception:  # noqa: BLE001 - any Redis failure: the session cannot be trusted
+        log.warning("sessions: Redis unavailable, sign-outs cannot be checked; sessions refused")
+        return True
 
 
 def sign_in(principal: Principal, row, remember: bool = False) -> None:

@@ -7,25 +7,41 @@ A product's ``input_fields`` is a list of at most ``MAX_FIELDS`` objects::
      "pattern": "[1-9][0-9]{4,11}", "min_length": 5, "max_length": 12}
 
 ``name`` is the key the buyer's answer goes under; ``pattern`` must match
-the whole answer. The operator's pattern runs against buyers' input, so it
-is held to what Python's backtracking ``re`` can run in bounded time: no
-nested or alternated repetition, no back-references, at most three
-unbounded repeats, and answers are at most ``MAX_INPUT_LENGTH`` characters.
+the whole answer. The operator's pattern runs against anonymous buyers'
+input in the web process, so it is compiled and run by RE2 (``google-re2``),
+whose matching time is linear in the input whatever the pattern: no pattern
+can make one request take seconds, where Python's backtracking ``re`` takes
+exponential time on patterns as plain as ``a{0,30}a{0,30}...b``. RE2 has no
+back-references or lookaround; a pattern using them is refused when the
+product is saved. The pattern's length, RE2's compiled program and its
+memory are bounded, and answers are at most ``MAX_INPUT_LENGTH`` characters
+before they are matched.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 from collections.abc import Mapping
-from re import _parser  # re's own parser: the tree re.compile builds, to inspect
 from typing import Any
 
+import re2
+
 from app.core.errors import ValidationFailed
+
+log = logging.getLogger(__name__)
 
 MAX_FIELDS = 10
 MAX_INPUT_LENGTH = 128
 MAX_PATTERN_LENGTH = 200
 MAX_LABEL_LENGTH = 60
+#: RE2's compiled size of a pattern (its instruction count); ``[0-9]{4,11}``
+#: is about 20, ``.{0,500}`` about 4,500.
+MAX_PROGRAM_SIZE = 5_000
+#: Memory RE2 may use for one pattern (its compiled program and DFA cache).
+MAX_PATTERN_MEMORY = 1 << 20
+# Our own names for fields: a fixed pattern, not the operator's, on a short string.
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SPEC_KEYS = ("name", "label", "required", "pattern", "min_length", "max_length")
 
@@ -34,67 +50,60 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+class _RefusedPattern(Exception):
+    """A pattern RE2 will not run for us; the message says why."""
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.max_mem = MAX_PATTERN_MEMORY
+    options.log_errors = False  # a refused pattern is the operator's mistake, not ours
+    return options
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str):
+    """The operator's ``pattern`` compiled by RE2 within our bounds; raises
+    ``_RefusedPattern`` with the reason otherwise. Cached: the same few
+    patterns are matched on every order of a product."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise _RefusedPattern(f"At most {MAX_PATTERN_LENGTH} characters.")
+    try:
+        compiled = re2.compile(pattern, _re2_options())
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else ""
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise _RefusedPattern(
+            f"Not a valid regular expression: {reason}. Back-references and "
+            "lookaround such as (?=...) are not supported."
+        ) from None
+    if compiled.programsize > MAX_PROGRAM_SIZE:
+        raise _RefusedPattern("Too complex: use fewer or smaller repeats.")
+    return compiled
+
+
 def _pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` is refused, or ``None`` when it is usable."""
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        return f"At most {MAX_PATTERN_LENGTH} characters."
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"Not a valid regular expression: {exc.msg}."
-    tree = _parser.parse(pattern)
-    unbounded = 0
-
-    def walk(items, inside_repeat: bool) -> str | None:
-        nonlocal unbounded
-        for op, arg in items:
-            name = str(op)
-            if name in ("GROUPREF", "GROUPREF_EXISTS"):
-                return "Back-references are not allowed."
-            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                _low, high, sub = arg
-                repeats = high is _parser.MAXREPEAT or high > 1
-                if high is _parser.MAXREPEAT:
-                    unbounded += 1
-                if repeats and inside_repeat:
-                    return "Nested repetition such as (a+)+ is not allowed."
-                if repeats and any(str(o) == "BRANCH" for o, _ in _flatten(sub)):
-                    return "Repeating an alternation such as (a|b)+ is not allowed."
-                problem = walk(sub, inside_repeat or repeats)
-            elif name == "SUBPATTERN":
-                problem = walk(arg[-1], inside_repeat)
-            elif name in ("ASSERT", "ASSERT_NOT"):
-                problem = walk(arg[1], inside_repeat)
-            elif name == "BRANCH":
-                problem = None
-                for branch in arg[1]:
-                    problem = problem or walk(branch, inside_repeat)
-            else:
-                problem = None
-            if problem:
-                return problem
-        return None
-
-    problem = walk(tree, False)
-    if problem is None and unbounded > 3:
-        problem = "At most three unbounded repeats (*, +, {n,})."
-    return problem
+        _compiled(pattern)
+    except _RefusedPattern as exc:
+        return str(exc)
+    return None
 
 
-def _flatten(items):
-    """Every node of a parse (sub)tree."""
-    for op, arg in items:
-        yield op, arg
-        name = str(op)
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            yield from _flatten(arg[2])
-        elif name == "SUBPATTERN":
-            yield from _flatten(arg[-1])
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            yield from _flatten(arg[1])
-        elif name == "BRANCH":
-            for branch in arg[1]:
-                yield from _flatten(branch)
+def _answer_matches(pattern: str, value: str) -> bool:
+    """``value`` (at most ``MAX_INPUT_LENGTH`` characters) matches the whole
+    ``pattern``; in time linear in ``value``. A stored pattern RE2 refuses
+    (saved before patterns were checked with it) matches nothing: the
+    operator must fix it, and a buyer's answer is never run through a
+    backtracking engine."""
+    try:
+        compiled = _compiled(pattern)
+    except _RefusedPattern:
+        log.warning("inputs: a product's pattern is refused by RE2; no answer matches it")
+        return False
+    return compiled.fullmatch(value) is not None
 
 
 def _clean_spec(spec: Any, seen: set[str]) -> tuple[dict, dict]:
@@ -199,7 +208,7 @@ def validate_inputs(product, inputs: Any) -> dict[str, str]:
         high = field.get("max_length") or MAX_INPUT_LENGTH
         if len(value) < low or len(value) > min(high, MAX_INPUT_LENGTH):
             errors[name] = [f"Must be {low} to {high} characters."]
-        elif field.get("pattern") and not re.fullmatch(field["pattern"], value):
+        elif field.get("pattern") and not _answer_matches(field["pattern"], value):
             errors[name] = [f"{field['label']} is not in the expected format."]
         else:
             answers[name] = value

@@ -7,9 +7,12 @@ What is cached: a ``GET`` with no cookie but ``lang`` and no
 product list and one product from the API), whose answer is a 200 that sets
 no cookie, read by a visitor who is not signed in. Anything else — a buyer
 with a session, an operator, an agent with an API key, a POST, an error —
-goes to the app as before and is never stored. The key holds the host, the
-path and query, the ``lang`` cookie and the ``Accept-Language`` header, so
-each language gets its own copy.
+goes to the app as before and is never stored.
+
+What the key holds (:func:`app.storefront.pagekeys.request_part`): the
+host, the scheme, the page, the query parameters that page reads and the
+language the app resolves, each in one spelling, so no header or query
+string a visitor makes up adds a copy.
 
 How a cached answer stays true:
 
@@ -31,7 +34,16 @@ How a cached answer stays true:
   copy survives a host moving to another shop, or to none.
 - **Time.** Stock also changes without a write: a buyer's hold lapses after
   its minutes. Every entry lives ``PAGE_CACHE_SECONDS`` (30 s by default),
-  which bounds that, and bounds what Redis keeps. ``0`` turns caching off.
+  which bounds that. ``0`` turns caching off.
+
+What Redis keeps is bounded: a shop stores at most ``SHOP_BYTES_PER_WINDOW``
+of answers per ``PAGE_CACHE_SECONDS`` (a counter that expires with the
+window; past it, answers are served by the app and not kept), so no visitor
+can fill the Redis instance that also holds sign-out markers, rate-limit
+counters and the job queues. Every page key has a TTL, as have sign-out
+markers: under a ``volatile-*`` or ``allkeys-*`` eviction policy page copies
+would compete with the markers, so production Redis should run
+``maxmemory-policy noeviction`` (the budget keeps the pages far below it).
 
 Two tiers, neither of which starts a Flask request: each process keeps the
 answers it served lately (:class:`LocalPages`, a few microseconds a hit,
@@ -42,7 +54,8 @@ was the ORM and the templates. Any Redis failure means the request goes to
 the app. A cached answer carries ``X-Cache: hit``, a stored one
 ``X-Cache: miss``.
 
-Why one module past 400 lines: the key layout, the version counters, the
+Why one module past 400 lines: the key layout (the request's share of it
+is in ``pagekeys.py``), the version counters, the
 Lua lookup, both tiers and the write tracking that bumps the versions are
 one protocol; each half is only correct against the other, so they are
 read and changed together.
@@ -53,7 +66,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -64,23 +76,24 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
-from werkzeug.http import parse_cookie
 
+from app.storefront.pagekeys import request_part
 from tenants.context import current_tenant_id
-from tenants.resolve import normalize_host, resolution_changed
+from tenants.resolve import resolution_changed
 
 log = logging.getLogger(__name__)
 
 CACHEABLE_ENDPOINTS = frozenset(
     {"index", "storefront.product", "catalog_api.Products", "catalog_api.ProductItem"}
 )
-#: Paths worth asking Redis about (the endpoints above); anything else skips it.
-_PATHS = re.compile(r"^/(?:p/[^/]{1,64}|api/v1/products(?:/[^/]{1,64})?)?$")
 WATCHED_TABLES = frozenset({"products", "categories", "product_images", "cards", "tenants"})
-MAX_KEY_PART = 300
+#: Bytes of answers a shop may store in Redis per ``PAGE_CACHE_SECONDS``.
+SHOP_BYTES_PER_WINDOW = 8 * 1024 * 1024
+MAX_STORED_BODY = 1024 * 1024
 EPOCH_KEY = "kameng:pages:epoch"
 _VERSION = "kameng:pages:v:"
 _HOST = "kameng:pages:host:"
+_BUDGET = "kameng:pages:bytes:"
 _PAGE = "kameng:page:"
 _ENVIRON_FLAG = "kameng.page_cache"
 _MARKS = "kameng_pages_touched"
@@ -97,6 +110,20 @@ local version = redis.call('GET', '@VERSION@' .. shop) or '0'
 local key = '@PAGE@' .. shop .. ':' .. version .. ':' .. epoch .. ':' .. ARGV[1]
 return {epoch, shop, version, redis.call('GET', key)}
 """.replace("@VERSION@", _VERSION).replace("@PAGE@", _PAGE)
+
+
+# KEYS: host map, the shop's byte budget, the page key. ARGV: shop, ttl,
+# entry, budget. Records the host's shop; stores the entry only while the
+# shop's budget for this window lasts. Returns 1 when stored.
+_STORE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if #KEYS < 3 then return 0 end
+local used = redis.call('INCRBY', KEYS[2], string.len(ARGV[3]))
+if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+if used > tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
+return 1
+"""
 
 
 def page_key(shop: str, version: str, epoch: str, request_part: str) -> str:
@@ -250,6 +277,7 @@ class PageCache:
         self.wsgi_app = wsgi_app
         self.local = LocalPages(app)
         self._script = None
+        self._store_script = None
 
     def __call__(self, environ: dict, start_response):
         request_part = self._request_part(environ)
@@ -301,29 +329,9 @@ class PageCache:
 
     def _request_part(self, environ: dict) -> str | None:
         """The request's share of the key, or ``None`` when it may not be cached."""
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return None
         if not self.app.config.get("PAGE_CACHE_SECONDS"):
             return None
-        path = environ.get("PATH_INFO", "")
-        if not _PATHS.match(path) or environ.get("HTTP_AUTHORIZATION"):
-            return None
-        query = environ.get("QUERY_STRING", "")
-        language = environ.get("HTTP_ACCEPT_LANGUAGE", "")
-        cookies = parse_cookie(environ)
-        if set(cookies) - {"lang"}:
-            return None  # a session, a remembered sign-in: not anonymous
-        lang_cookie = cookies.get("lang", "")
-        if "lang=" in query or len(query) + len(language) + len(lang_cookie) > MAX_KEY_PART:
-            return None
-        raw_host = environ.get("HTTP_HOST", "")
-        try:
-            host = normalize_host(raw_host)
-        except Exception:  # noqa: BLE001 - a bad host is the app's to answer
-            return None
-        # The raw Host (with its port) is in the key: pages may link to it.
-        scheme = environ.get("wsgi.url_scheme", "http")
-        return f"{host}|{raw_host.lower()}|{scheme}|{path}?{query}|{lang_cookie}|{language}"
+        return request_part(environ, self.app.config["LANGUAGES"])
 
     def _redis(self):
         from app.core.redisconn import get_redis
@@ -333,6 +341,7 @@ class PageCache:
     def _lookup(self, redis, host: str, request_part: str):
         if self._script is None:
             self._script = redis.register_script(_LOOKUP)
+            self._store_script = redis.register_script(_STORE)
         return self._script(keys=[EPOCH_KEY, _HOST + host], args=[request_part], client=redis)
 
     def _store(
@@ -349,16 +358,18 @@ class PageCache:
         version: bytes | None,
     ) -> None:
         """Keep the answer in Redis under the versions read before it was
-        made. The first answer for a host only records which shop it is:
-        without the shop, no version was read, so the answer cannot be kept."""
+        made, within the shop's ``SHOP_BYTES_PER_WINDOW``. The first answer
+        for a host only records which shop it is: without the shop, no
+        version was read, so the answer cannot be kept."""
         ttl = int(self.app.config["PAGE_CACHE_SECONDS"])
+        keys, entry = [_HOST + host], b""
+        if shop == marked and version is not None and len(body) <= MAX_STORED_BODY:
+            entry = _encode(status, headers, body)
+            keys += [_BUDGET + shop, page_key(shop, version.decode(), epoch.decode(), request_part)]
         try:
-            pipe = redis.pipeline(transaction=False)
-            pipe.set(_HOST + host, marked, ex=ttl)
-            if shop == marked and version is not None:
-                key = page_key(shop, version.decode(), epoch.decode(), request_part)
-                pipe.set(key, _encode(status, headers, body), ex=ttl)
-            pipe.execute()
+            self._store_script(
+                keys=keys, args=[marked, ttl, entry, SHOP_BYTES_PER_WINDOW], client=redis
+            )
         except Exception:  # noqa: BLE001
             log.warning("page cache: could not store an answer")
 

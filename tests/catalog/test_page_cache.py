@@ -279,3 +279,133 @@ def test_a_domain_change_drops_every_copy(app, shop, wallet, browser_for, make_s
     again = browser.get("/", headers=EN)
     assert again.headers["X-Cache"] == "miss" and "Steam Wallet ¥100" in text(again)
     assert "Shop beta" in text(browser_for("beta-games.example").get("/", headers=EN))
+
+
+# --- the key space: only what a page reads, in one spelling -------------------------
+
+
+def _page_keys(app, path: str) -> list[str]:
+    """The copies Redis holds of ``path`` (every query and language)."""
+    from app.core.redisconn import get_redis
+
+    keys = [k.decode() for k in get_redis(app).scan_iter("kameng:page:*", count=1000)]
+    return sorted(k for k in keys if f"|{path}?" in k)
+
+
+def test_junk_query_strings_share_the_one_copy_of_a_page(app, shop, wallet, browser_for):
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")
+
+    answers = [browser.get(f"/p/{wallet}?utm_source=x{i}&ref={i}", headers=EN) for i in range(20)]
+    answers += [browser.get(f"/?junk={i}", headers=EN) for i in range(20)]
+
+    assert all(a.headers["X-Cache"] == "hit" for a in answers[1:20])
+    assert all("In stock: 3" in text(a) for a in answers[:20])
+    assert len(_page_keys(app, f"/p/{wallet}")) == 1
+    assert len(_page_keys(app, "/")) == 1
+
+
+def test_an_id_in_another_spelling_is_served_the_same_copy(app, shop, wallet, browser_for):
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")
+
+    shouted = browser.get(f"/p/{str(wallet).upper()}", headers=EN)
+    braced = browser.get("/api/v1/products/{" + str(wallet).upper() + "}", headers=EN)
+
+    assert shouted.headers["X-Cache"] == "hit" and "In stock: 3" in text(shouted)
+    assert braced.status_code == 200 and braced.get_json()["name"] == "Steam Wallet ¥100"
+    assert len(_page_keys(app, f"/p/{wallet}")) == 1
+
+
+def test_the_product_list_is_kept_per_filter_and_page_but_not_per_junk(
+    app, shop, wallet, browser_for
+):
+    browser = browser_for(shop.host)
+    first = warm(browser, "/api/v1/products").get_json()
+
+    same = [
+        "/api/v1/products?page=1",
+        "/api/v1/products?per_page=20&page=01",
+        "/api/v1/products?tracking=abc",
+        "/api/v1/products?q=%20%20",
+        "/api/v1/products?status=draft",  # the public list ignores it
+    ]
+    for path in same:
+        answer = browser.get(path, headers=EN)
+        assert answer.headers["X-Cache"] == "hit", path
+        assert answer.get_json() == first
+    second = browser.get("/api/v1/products?page=2", headers=EN)
+    refused = browser.get("/api/v1/products?page=nope", headers=EN)
+    twice = browser.get("/api/v1/products?page=1&page=2", headers=EN)
+
+    assert second.get_json()["items"] == [] and second.headers["X-Cache"] == "miss"
+    assert refused.status_code == 422 and "X-Cache" not in refused.headers
+    assert "X-Cache" not in twice.headers
+    queries = [k.rsplit("|", 2)[1] for k in _page_keys(app, "/api/v1/products")]
+    assert queries == ["/api/v1/products?page=1&per_page=20", "/api/v1/products?page=2&per_page=20"]
+
+
+def test_junk_languages_share_one_copy_stored_under_the_language_resolved(
+    app, shop, wallet, browser_for
+):
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")  # English
+
+    english = [f"en-GB,en;q=0.{i}" for i in range(1, 10)] + ["EN", "fr;q=0.9, en;q=0.8"]
+    unknown = [f"x-junk-{i}" for i in range(10)] + ["fr", "*"]
+    for value in english:
+        answer = browser.get(f"/p/{wallet}", headers={"Accept-Language": value})
+        assert answer.headers["X-Cache"] == "hit" and "In stock: 3" in text(answer), value
+    for value in unknown:  # none of ours: the shop's own language, Chinese
+        answer = browser.get(f"/p/{wallet}", headers={"Accept-Language": value})
+        assert "库存：3" in text(answer), value
+    chinese = browser.get(f"/p/{wallet}", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+
+    assert "库存：3" in text(chinese)
+    assert [k.rsplit("|", 1)[1] for k in _page_keys(app, f"/p/{wallet}")] == ["-", "en", "zh_CN"]
+
+
+def test_the_lang_cookie_decides_the_language_the_copy_is_stored_under(
+    app, shop, wallet, browser_for
+):
+    browser = browser_for(shop.host)
+    browser.get(f"/p/{wallet}?lang=en")  # the cookie is set
+    for i in range(5):
+        answer = browser.get(f"/p/{wallet}", headers={"Accept-Language": f"zh-CN;q=0.{i + 1}"})
+        assert "In stock: 3" in text(answer)
+
+    assert [k.rsplit("|", 1)[1] for k in _page_keys(app, f"/p/{wallet}")] == ["en"]
+
+
+def test_another_port_in_the_host_header_is_not_kept(app, shop, wallet, browser_for):
+    browser = browser_for(shop.host)
+    warm(browser, f"/p/{wallet}")
+
+    for port in (8001, 8002, 8003):  # the server listens on 80
+        sent = {"HTTP_HOST": f"{shop.host}:{port}"}
+        answer = browser.get(f"/p/{wallet}", headers=EN, environ_overrides=sent)
+        assert "In stock: 3" in text(answer) and "X-Cache" not in answer.headers
+
+    assert len(_page_keys(app, f"/p/{wallet}")) == 1
+
+
+def test_a_shop_keeps_no_more_in_redis_than_its_budget(app, shop, wallet, browser_for, monkeypatch):
+    import uuid
+
+    from app.core.redisconn import get_redis
+    from app.storefront import pagecache
+
+    browser = browser_for(shop.host)
+    warm(browser, "/api/v1/products")
+    browser.get(f"/api/v1/products?category_id={uuid.uuid4()}", headers=EN)
+    redis = get_redis(app)
+    one = min(redis.strlen(k) for k in _page_keys(app, "/api/v1/products"))  # the empty list
+    used = int(redis.get(f"kameng:pages:bytes:{shop.tenant_id}"))
+    monkeypatch.setattr(pagecache, "SHOP_BYTES_PER_WINDOW", used + 3 * one)
+
+    answers = [
+        browser.get(f"/api/v1/products?category_id={uuid.uuid4()}", headers=EN) for _ in range(20)
+    ]
+
+    assert all(a.status_code == 200 and a.get_json()["items"] == [] for a in answers)
+    assert len(_page_keys(app, "/api/v1/products")) == 2 + 3
