@@ -258,9 +258,11 @@ class LocalPages:
                             self._set_live(True)
                         elif message["type"] == "message":
                             self.apply(message["data"].decode())
-            except Exception:  # noqa: BLE001 - whatever broke, stop trusting copies
+            except Exception as exc:  # noqa: BLE001 - whatever broke, stop trusting copies
+                # One line, no traceback: Redis going away is an event, not a bug.
                 log.warning(
-                    "page cache: invalidation channel lost; local copies off", exc_info=True
+                    "page cache: invalidation channel lost (%s); local copies off",
+                    type(exc).__name__,
                 )
             self._set_live(False)
             time.sleep(1)
