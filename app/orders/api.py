@@ -42,6 +42,15 @@ from app.orders.schemas import (
 )
 
 blp = Blueprint("orders_api", __name__, description="Orders, payment, delivery and tickets")
+
+
+@blp.after_request
+def _never_stored(response):
+    # Answers about orders carry lookup tokens and codes: no cache keeps them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 SECURED = [{"apiKey": []}]
 TOKEN_PARAMS = [
     {

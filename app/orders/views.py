@@ -42,6 +42,36 @@ from app.payments.adapters.base import ProviderUnavailable
 bp = Blueprint("orders_pages", __name__)
 bp.before_request(only_on("shop"))
 
+#: The order pages a link with a lookup token (``?t=``) may open.
+TOKEN_PAGES = frozenset({"orders_pages.order_page", "orders_pages.pay"})
+
+
+@bp.before_request
+def _token_leaves_the_address():
+    """A link that carries the order's token (from the mail, the API, an
+    integrator) opens the order once: the token is kept in this browser's
+    session and the browser is sent to the same page without it, so it
+    stays out of the history, bookmarks, screenshots and server logs. A
+    wrong token changes nothing (the page then answers 404 as before)."""
+    token = request.args.get("t")
+    if request.method != "GET" or not token or request.endpoint not in TOKEN_PAGES:
+        return None
+    number = (request.view_args or {}).get("number", "")
+    try:
+        order = lookups.order_for_buyer(number, token=token)
+    except NotFound:
+        return None
+    _remember(order)
+    return redirect(url_for(request.endpoint, number=order.number), code=303)
+
+
+@bp.after_request
+def _never_stored(response):
+    # Order pages show codes, balances and payment state: no cache keeps them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 RECENT_KEY = "recent_orders"
 RECENT_MAX = 10
 
@@ -149,8 +179,7 @@ def buy(product_id: str):
                 form.idempotency_key.data = uuid.uuid4().hex
             else:
                 _remember(order)
-                token = lookups.lookup_token(order.id)
-                return redirect(url_for(".pay", number=order.number, t=token))
+                return redirect(url_for(".pay", number=order.number))
             # Stock may have moved meanwhile: show what is left now.
             item = catalog.get_product(ident, public=True)
     return render_shop(
@@ -217,7 +246,7 @@ def pay(number: str):
     """The ways to pay an unpaid order; a paid one goes to its order page."""
     order, token = _buyer_order(number)
     if order.status != PENDING:
-        return redirect(url_for(".order_page", number=order.number, t=token))
+        return redirect(url_for(".order_page", number=order.number))
     principal = current_principal()
     buyer_id = principal.shop_account_id
     form = PayForm()
@@ -234,7 +263,7 @@ def pay(number: str):
                 db.session.rollback()
                 problem = _payment_message(err)
             else:
-                return redirect(url_for(".order_page", number=order.number, t=token))
+                return redirect(url_for(".order_page", number=order.number))
         view = lookups.buyer_view(lookups.get_order_by_id(order.id), buyer_id, on_pages=True)
     choices = [registry.adapter(name) for name in view.payment_options]
     wallet = buyer_id and any(choice.pays_from_wallet for choice in choices)
@@ -297,9 +326,7 @@ def lookup():
             problem = _("No order has this number and email. Check both and try again.")
         else:
             _remember(order)
-            return redirect(
-                url_for(".order_page", number=order.number, t=lookups.lookup_token(order.id))
-            )
+            return redirect(url_for(".order_page", number=order.number))
     buyer_id = current_principal().shop_account_id
     mine = lookups.list_orders(buyer_id=buyer_id, per_page=20)[0] if buyer_id else []
     shown = {o.number for o in mine}

@@ -4,7 +4,6 @@ page and look-up, with readable errors (sold out, expired, bad quantity)."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -34,10 +33,6 @@ def _buy(client, product_id, **fields):
     return client.submit(page, data)
 
 
-def _token(location: str) -> str:
-    return parse_qs(urlparse(location).query)["t"][0]
-
-
 def _deliver(app, card_shop, number: str) -> None:
     from app.orders import fulfilment
 
@@ -60,7 +55,7 @@ def test_a_guest_buys_through_the_pages_and_sees_the_code(app, card_shop, guest)
     paid = guest.submit(pay_url, {"provider": "sandbox"})
     assert paid.status_code == 302
     order_url = paid.location
-    assert order_url.endswith(f"/o/{number}?t={_token(pay_url)}")
+    assert order_url.endswith(f"/o/{number}")  # the browser's session holds the token
 
     waiting = _text(guest.get(order_url))
     assert "Paid, delivering" in waiting and 'data-poll="/api/v1/orders/' in waiting
@@ -166,7 +161,7 @@ def test_an_expired_order_cannot_be_paid_on_its_page(app, card_shop, guest):
     token = guest.csrf_token("/lookup")
     tried = guest.post(pay_url, data={"csrf_token": token, "provider": "sandbox"})
     assert tried.status_code == 200 and "This order expired before it was paid" in _text(tried)
-    order_page = _text(guest.get(f"/o/{number}?t={_token(pay_url)}"))
+    order_page = _text(guest.get(f"/o/{number}"))
     assert "Order again" in order_page
 
 
@@ -192,7 +187,7 @@ def test_lookup_finds_an_order_by_email_and_number(app, card_shop, guest, browse
     found = elsewhere.submit("/lookup", {"email": "LI@example.com", "number": number})
 
     assert "No order has this number and email." in _text(wrong)
-    assert found.status_code == 302 and f"/o/{number}?t=" in found.location
+    assert found.status_code == 302 and found.location.endswith(f"/o/{number}")
     listed = _text(elsewhere.get("/lookup"))
     assert number in listed and "Awaiting payment" in listed
 
@@ -219,3 +214,30 @@ def test_the_pages_speak_chinese_by_default(app, card_shop, browser_for):
     assert "去付款" in buy
     assert "模拟支付" in pay
     assert "查询订单" in lookup
+
+
+def test_a_link_with_the_token_opens_the_order_once_and_the_token_leaves_the_address(
+    app, card_shop, guest, browser_for
+):
+    """The mail's link (``/o/<number>?t=<token>``) opened in another browser:
+    that browser keeps the token in its session and lands on the page
+    without it; every order page and answer is kept by no cache."""
+    pay_url = _buy(guest, card_shop.product_id).location
+    number = re.search(r"/o/(\d+)/pay", pay_url).group(1)
+    from app.orders import lookups
+
+    ident = order_id(app, card_shop.shop, number)
+    token = run_in_shop(app, card_shop.shop, lookups.lookup_token, ident)
+    phone = browser_for(card_shop.host)
+
+    opened = phone.get(f"/o/{number}?t={token}")
+    page = phone.get(f"/o/{number}")
+    wrong = browser_for(card_shop.host).get(f"/o/{number}?t={'0' * 32}")
+
+    assert opened.status_code == 303 and opened.location.endswith(f"/o/{number}")
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert f"?t={token}" not in _text(page) and f"token={token}" not in _text(page)
+    assert wrong.status_code == 404
+    api = phone.get(f"/api/v1/orders/{number}", headers={"X-Lookup-Token": token})
+    assert api.status_code == 200 and api.headers["Cache-Control"] == "no-store"
