@@ -64,6 +64,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     configure_password_hashing(app.config["PASSWORD_HASH_PROFILE"])
     db.init_app(app)
+    app.teardown_appcontext(_end_session)
     _init_migrate(app, db)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
@@ -266,15 +267,40 @@ def _init_babel(app: Flask, babel) -> None:
     )
 
 
-def _init_limiter(app: Flask, limiter) -> None:
-    from app.core.redisconn import resolve_redis_url
+def _end_session(exc: BaseException | None) -> None:
+    """End the request's database session (before Flask-SQLAlchemy's own
+    teardown, which then has nothing left to do). Its rollback on a
+    connection the database cut (a restart) fails; the connection is already
+    thrown away, so that failure must not replace the request's answer (the
+    503 it already has) with a bare 500."""
+    from sqlalchemy.exc import DBAPIError
 
-    url = app.config.get("REDIS_URL")
-    if not url and app.config.get("RATELIMIT_ENABLED", True):
+    from app.extensions import db
+
+    try:
+        db.session.remove()
+    except DBAPIError as err:
+        db.session.registry.clear()
+        logging.getLogger(__name__).warning(
+            "database: a session ended on a lost connection (%s)", type(err.orig).__name__
+        )
+
+
+def _init_limiter(app: Flask, limiter) -> None:
+    """Rate limits live in Redis, on the app's pool (short retries, the
+    breaker). They fail closed: while Redis is down a limited endpoint
+    answers 503 (``app.core.problems``) instead of going unlimited."""
+    from app.core.redisconn import make_pool, resolve_redis_url
+
+    storage = "memory://"
+    if app.config.get("RATELIMIT_ENABLED", True):
         url = resolve_redis_url(app)
-    storage = url or "memory://"
-    if storage.startswith("unix://"):
-        storage = "redis+unix://" + storage[len("unix://") :].split("?", 1)[0]
+        storage = url
+        if url.startswith("unix://"):  # the limits library's name for it
+            storage = "redis+unix://" + url[len("unix://") :].split("?", 1)[0]
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"connection_pool": make_pool(url, app.config)}
+        )
     app.config.setdefault("RATELIMIT_STORAGE_URI", storage)
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", False)
     limiter.init_app(app)

@@ -86,6 +86,12 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "UPLOAD_MAX_IMAGE_BYTES": int(get("UPLOAD_MAX_IMAGE_BYTES", str(2 * 1024 * 1024))),
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL") or f"sqlite:///{inst / 'kameng.sqlite3'}",
         "REDIS_URL": get("REDIS_URL") or "",
+        # A Redis outage costs a request at most one connect timeout; then the
+        # breaker fails fast for REDIS_BREAKER_SECONDS between probes
+        # (app/core/redisconn.py). Seconds, decimals allowed (not money).
+        "REDIS_CONNECT_TIMEOUT": float(get("REDIS_CONNECT_TIMEOUT", "0.5")),
+        "REDIS_SOCKET_TIMEOUT": float(get("REDIS_SOCKET_TIMEOUT", "2")),
+        "REDIS_BREAKER_SECONDS": float(get("REDIS_BREAKER_SECONDS", "1")),
         "PLATFORM_DOMAIN": (get("PLATFORM_DOMAIN") or "localhost").lower().strip("."),
         "PLATFORM_NAME": get("PLATFORM_NAME", "Kameng"),
         "SANDBOX_PAYMENTS": sandbox,

@@ -146,7 +146,7 @@ def _new_token() -> str:
 
 def _generation() -> bytes | None:
     """The current generation token; ``None`` when Redis cannot be asked."""
-    from app.core.redisconn import get_redis
+    from app.core.redisconn import RedisUnavailable, get_redis
 
     try:
         r = get_redis()
@@ -155,8 +155,9 @@ def _generation() -> bytes | None:
             r.set(GENERATION_KEY, _new_token(), nx=True)
             token = r.get(GENERATION_KEY)
         return token
-    except Exception:  # noqa: BLE001 - any Redis failure means "do not trust the cache"
-        log.warning("tenant cache: Redis unavailable, resolving from the database")
+    except Exception as exc:  # noqa: BLE001 - any Redis failure means "do not trust the cache"
+        if not isinstance(exc, RedisUnavailable):  # else the breaker said it, once
+            log.warning("tenant cache: Redis unavailable, resolving from the database")
         return None
 
 

@@ -65,17 +65,27 @@ def app_config(instance_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def app(app_config):
+def embedded_redis(app_config):
+    """Without ``REDIS_URL`` the suite owns an embedded Redis in its instance
+    folder, as the run command does for the platform (an app process never
+    starts one itself)."""
+    from app.core.redisconn import start_embedded_redis, stop_embedded_redis
+
+    started = not app_config["REDIS_URL"] and start_embedded_redis(app_config["INSTANCE_PATH"])
+    yield
+    if started:
+        stop_embedded_redis(app_config["INSTANCE_PATH"])
+
+
+@pytest.fixture(scope="session")
+def app(app_config, embedded_redis):
     app = create_app(app_config)
     with app.app_context():
         _fresh_schema(app)
+    app.extensions["kameng_test_limiter"] = _limiter_state()
     yield app
     with app.app_context():
         db.engine.dispose()
-    if not app_config["REDIS_URL"]:
-        from app.core.redisconn import stop_embedded_redis
-
-        stop_embedded_redis(app_config["INSTANCE_PATH"])
 
 
 def _fresh_schema(app) -> None:
@@ -109,8 +119,23 @@ def _empty_tables() -> None:
                 conn.execute(text(f"DELETE FROM {name}"))
 
 
+def _limiter_state() -> tuple:
+    """The rate limiter's storage as the session's app set it. The limiter is
+    one object per process (its decorators are module-level), so a test that
+    builds another app re-points it; ``_clean`` points it back before each
+    test that uses the session's app."""
+    from app.extensions import limiter
+
+    return limiter._storage, limiter._limiter, dict(limiter._storage_options)
+
+
 @pytest.fixture(autouse=True)
 def _clean(request):
+    if "app" in request.fixturenames:
+        from app.extensions import limiter
+
+        state = request.getfixturevalue("app").extensions["kameng_test_limiter"]
+        limiter._storage, limiter._limiter, limiter._storage_options = state
     yield
     if "app" not in request.fixturenames:
         return

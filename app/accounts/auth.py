@@ -97,6 +97,8 @@ def principal_for_shop_account(account: ShopAccount) -> Principal:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SessionUser | None:
+    if g.get("kameng_sessions_unverifiable"):
+        return None  # Redis went down during this request (see _signed_out)
     kind, site, raw, sign_in_id = ((user_id or "").split(":", 3) + ["", "", ""])[:4]
     if site != _site_marker() or not sign_in_id or _signed_out(sign_in_id):
         return None
@@ -125,16 +127,15 @@ def _load_user(user_id: str) -> SessionUser | None:
 
 
 def _signed_out(sign_in_id: str) -> bool:
-    """Whether this sign-in was ended. Fails closed: while the marker cannot
-    be read, the session counts as signed out (a stolen copy of a signed-out
-    session must not work because Redis is down or busy)."""
+    """Whether this sign-in was ended. Fails closed: while Redis cannot be
+    asked, the Redis error reaches the error edge and the request is
+    answered 503 (a stolen copy of a signed-out session must not work
+    because Redis is down, and a person still signed in should be told to
+    wait, not be shown as signed out). Pages rendered after that, such as
+    the 503 page itself, see an anonymous visitor."""
     from app.core.redisconn import get_redis
 
-    try:
-        return bool(get_redis().exists(SIGNED_OUT_KEY.format(sign_in_id)))
-    except Exception:  # noqa: BLE001 - any Redis failure: the session cannot be trusted
-        log.warning("sessions: Redis unavailable, sign-outs cannot be checked; sessions refused")
-        return True
+    return bool(get_redis().exists(SIGNED_OUT_KEY.format(sign_in_id)))
 
 
 def sign_in(principal: Principal, row, remember: bool = False) -> None:
@@ -157,10 +158,10 @@ def sign_out() -> None:
         seconds = max(
             t.total_seconds() if isinstance(t, timedelta) else float(t) for t in lifetimes
         )
-        try:
-            get_redis().set(SIGNED_OUT_KEY.format(current_user.sign_in_id), "1", ex=int(seconds))
-        except Exception:  # noqa: BLE001
-            log.warning("sessions: Redis unavailable, a sign-out was not recorded")
+        # Unrecorded, the other copies of the cookies would outlive it: with
+        # Redis down this raises, the answer is 503 and the person is still
+        # signed in here too, to try again.
+        get_redis().set(SIGNED_OUT_KEY.format(current_user.sign_in_id), "1", ex=int(seconds))
     logout_user()
     session.clear()
 

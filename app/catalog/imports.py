@@ -110,13 +110,20 @@ def start_import(product_id: uuid.UUID, raw: bytes, filename: str | None, actor:
     db.session.commit()
     from app.core.queues import get_queue
 
-    get_queue("imports").enqueue(
-        "app.catalog.jobs.run_import",
-        str(current_tenant_id()),
-        str(record.id),
-        job_timeout=3600,
-        job_id=f"import-{record.id}",
-    )
+    try:
+        get_queue("imports").enqueue(
+            "app.catalog.jobs.run_import",
+            str(current_tenant_id()),
+            str(record.id),
+            job_timeout=3600,
+            job_id=f"import-{record.id}",
+        )
+    except Exception:
+        # Redis is down: no job will ever read this upload. Take it back, so
+        # the operator's retry (after the 503) is the only copy.
+        db.session.delete(record)
+        db.session.commit()
+        raise
     _progress(record.id, 0, record.total)
     return record
 

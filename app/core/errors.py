@@ -114,6 +114,15 @@ class RateLimited(KamengError):
     title = "Too many requests"
 
 
+class ServiceUnavailable(KamengError):
+    """A part the request needs (Redis, the database) is down for now; the
+    request changed nothing and may be repeated."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Temporarily unavailable"
+
+
 class CrossTenantWrite(RuntimeError):
     """A flush tried to write a row of another shop, or with no shop context.
 

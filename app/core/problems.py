@@ -4,18 +4,24 @@ API requests (``/api/``, or a client that prefers JSON) get RFC 9457 problem
 details (``application/problem+json``) with field errors under ``errors``;
 pages get a readable page in the shop's theme or the platform's layout.
 Unexpected exceptions are logged with their traceback and answered with a
-generic 500: no internals, no secrets.
+generic 500: no internals, no secrets. A part that is down (Redis, the
+database: a connection refused, dropped or timed out) is not a bug: the
+request is answered 503 with ``Retry-After``, and the log gets one line with
+the request id, not a traceback.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+import redis
+from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from app.core.errors import PROBLEM_BASE, KamengError, Unauthorized
+from app.core.errors import PROBLEM_BASE, KamengError, ServiceUnavailable, Unauthorized
 from app.core.requestlog import current_request_id
 
 log = logging.getLogger(__name__)
@@ -62,7 +68,12 @@ def _page(problem: dict, template: str | None = None):
     shop = getattr(g, "shop", None)
     if shop is not None:
         name = template or ("404.html" if status == 404 else "error.html")
-        return render_shop(name, problem=problem, shop=shop), status
+        try:
+            return render_shop(name, problem=problem, shop=shop), status
+        except UNAVAILABLE:
+            # The shop's page needs what is down (its theme reads the
+            # database); the platform's plain page needs nothing.
+            pass
     return render_template("platform/error.html", problem=problem), status
 
 
@@ -164,7 +175,59 @@ def handle_unexpected(exc: Exception):
     return _page(problem)
 
 
+# A part that is down, as the libraries say it: Redis refused, dropped or
+# timed out (or the breaker knows it is down); the database's connection
+# failed or was lost (``connection_invalidated``: SQLAlchemy threw the
+# pool's connections away and the next request reconnects).
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError)
+
+
+def _is_outage(exc: Exception) -> bool:
+    if isinstance(exc, UNAVAILABLE):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def handle_outage(exc: Exception):
+    """503 for a request that met a part that is down; it changed nothing
+    (the session's transaction is rolled back at teardown)."""
+    part = "redis" if isinstance(exc, redis.RedisError) else "database"
+    rid = current_request_id()
+    log.warning(
+        "unavailable %s on %s %s: %s down (%s)",
+        rid,
+        request.method,
+        request.path,
+        part,
+        type(exc).__name__,
+    )
+    if part == "redis":
+        # Pages rendered from here must not ask Redis about the session again.
+        g.kameng_sessions_unverifiable = True
+    err = ServiceUnavailable(
+        f"A part of the platform ({part}) is unavailable for a moment; nothing was "
+        "changed. Try again shortly.",
+        message=_l("This is unavailable for a moment; nothing was changed. Try again shortly."),
+        request_id=rid,
+    )
+    response = current_app.make_response(render_error(err))
+    response.headers["Retry-After"] = "5"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def handle_dbapi_error(exc: DBAPIError):
+    if _is_outage(exc):
+        return handle_outage(exc)
+    if current_app.testing or current_app.debug:
+        raise exc  # a bug: let the test or the debugger see it
+    return handle_unexpected(exc)
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(redis.ConnectionError, handle_outage)
+    app.register_error_handler(redis.TimeoutError, handle_outage)
+    app.register_error_handler(DBAPIError, handle_dbapi_error)
     app.register_error_handler(KamengError, render_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     if not app.testing and not app.debug:

@@ -77,6 +77,7 @@ from flask import Flask, current_app, g, has_app_context, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from app.core.redisconn import RedisUnavailable
 from app.storefront.pagekeys import request_part
 from tenants.context import current_tenant_id
 from tenants.resolve import resolution_changed
@@ -236,16 +237,16 @@ class LocalPages:
     def _listen(self) -> None:
         import redis as redis_lib
 
-        from app.core.redisconn import resolve_redis_url
+        from app.core.redisconn import make_pool, resolve_redis_url
 
         pid = self.pid
+        url = resolve_redis_url(self.app)
+        client = redis_lib.Redis(
+            connection_pool=make_pool(url, self.app.config, health_check_interval=15)
+        )
+        lost = False
         while self.pid == pid:
             try:
-                client = redis_lib.Redis.from_url(
-                    resolve_redis_url(self.app),
-                    socket_connect_timeout=2,
-                    health_check_interval=15,
-                )
                 with client.pubsub() as channel:
                     channel.subscribe(CHANNEL)
                     while self.pid == pid:
@@ -256,14 +257,18 @@ class LocalPages:
                             continue
                         if message["type"] == "subscribe":
                             self._set_live(True)
+                            lost = False
                         elif message["type"] == "message":
                             self.apply(message["data"].decode())
             except Exception as exc:  # noqa: BLE001 - whatever broke, stop trusting copies
-                # One line, no traceback: Redis going away is an event, not a bug.
-                log.warning(
-                    "page cache: invalidation channel lost (%s); local copies off",
-                    type(exc).__name__,
-                )
+                # One line per outage, no traceback: Redis going away is an
+                # event, not a bug.
+                if not lost:
+                    log.warning(
+                        "page cache: invalidation channel lost (%s); local copies off",
+                        type(exc).__name__,
+                    )
+                lost = True
             self._set_live(False)
             time.sleep(1)
 
@@ -294,8 +299,9 @@ class PageCache:
         try:
             redis = self._redis()
             epoch, shop, version, entry = self._lookup(redis, host, request_part)
-        except Exception:  # noqa: BLE001 - no cache is better than no page
-            log.warning("page cache: Redis unavailable; answering without it")
+        except Exception as exc:  # noqa: BLE001 - no cache is better than no page
+            if not isinstance(exc, RedisUnavailable):  # else the breaker said it, once
+                log.warning("page cache: Redis unavailable; answering without it")
             return self.wsgi_app(environ, start_response)
         if shop is not None:
             shop = shop.decode()

@@ -25,6 +25,7 @@ ERROR_TITLES = (
     N_("Bad request"),
     N_("The request has invalid fields"),
     N_("Not found"),
+    N_("Temporarily unavailable"),
     N_("Conflict"),
     N_("Authentication required"),
     N_("Not allowed"),
