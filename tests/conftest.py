@@ -233,8 +233,14 @@ def make_account(app):
 
 @pytest.fixture
 def make_api_key(app):
-    """make_api_key(shop, role='owner', name='test key') -> plaintext key."""
+    """make_api_key(shop, role='owner', name='test key', made_by=None) -> plaintext key."""
     return functools.partial(factories.add_api_key, app)
+
+
+@pytest.fixture
+def make_member(app):
+    """make_member(shop, email, role='staff') -> Member (ids and email)."""
+    return functools.partial(factories.add_member, app)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ commits, and hands back plain values: a ``Shop`` (ids and strings), a
 product id, a detached account with every column loaded. Nothing expired or
 bound to a session leaks between tests. ``tests/conftest.py`` turns them
 into fixtures (``make_shop``, ``make_account``, ``make_api_key``,
-``make_product``, ``shop``, ``shops``); test folders build what is
-specific to them on top of these and import the helpers by name.
+``make_member``, ``make_product``, ``shop``, ``shops``); test folders build
+what is specific to them on top of these and import the helpers by name.
 
 Data goes in through the real services (provisioning, API keys, the card
 import, order creation), except the password hash: users and accounts get
@@ -152,14 +152,49 @@ def add_account(app, shop, email: str, role: str = "customer"):
         return account
 
 
-def add_api_key(app, shop, role: str = "owner", name: str = "test key") -> str:
-    """A new operator API key of ``role`` in ``shop``; its plaintext (shown once)."""
+@dataclass(frozen=True)
+class Member:
+    """A platform user's membership of a shop: its id, the user's id and email."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+
+
+def add_member(app, shop, email: str, role: str = "staff") -> Member:
+    """A platform user ``email`` (created when new, signs in with ``PASSWORD``)
+    made a member of ``shop`` with ``role`` through the real service."""
+    from sqlalchemy import select
+
+    from app.accounts import services
+    from app.accounts.models import PlatformUser
+    from tenants.context import tenant_context
+
+    end_outer_transaction()
+    with app.app_context():
+        user = db.session.scalar(select(PlatformUser).where(PlatformUser.email == email))
+        if user is None:
+            user = PlatformUser(email=email, password_hash=password_hash())
+            db.session.add(user)
+            db.session.commit()
+        with tenant_context(shop):
+            member = services.add_member(user, role)
+            found = Member(member.id, user.id, user.email)
+        db.session.remove()
+    return found
+
+
+def add_api_key(
+    app, shop, role: str = "owner", name: str = "test key", made_by: uuid.UUID | None = None
+) -> str:
+    """A new operator API key of ``role`` in ``shop``, made by the platform
+    user ``made_by`` (none: as from the command line); its plaintext (shown once)."""
     from app.accounts import services
     from tenants.context import tenant_context
 
     end_outer_transaction()
     with app.app_context(), tenant_context(shop):
-        _, plaintext = services.create_api_key(name, None, role)
+        _, plaintext = services.create_api_key(name, made_by, role)
         db.session.remove()
         return plaintext
 

@@ -26,7 +26,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app.accounts import services
 from app.accounts.models import PlatformUser, ShopAccount
-from app.accounts.permissions import ANONYMOUS, Principal, authorize
+from app.accounts.permissions import ANONYMOUS, Principal, authorize, member_grants
 from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.extensions import csrf, limiter, login_manager
 
@@ -78,7 +78,11 @@ class SessionUser:
 
 
 def principal_for_platform_user(user: PlatformUser) -> Principal:
+    """The user as the current site knows them: in a shop, their membership's
+    role and the owner's grants to them as they stand now (read on every
+    request, so a revoked grant ends with the next one)."""
     roles: set[str] = set()
+    grants: frozenset[str] = frozenset()
     shop = getattr(g, "shop", None)
     if shop is None:
         roles.add("operator")
@@ -88,7 +92,8 @@ def principal_for_platform_user(user: PlatformUser) -> Principal:
         member = services.membership_of(user.id)
         if member is not None:
             roles.add(member.role)
-    return Principal("platform_user", user.id, frozenset(roles), user.email)
+            grants = member_grants(member.role, can_view_codes=member.can_view_codes)
+    return Principal("platform_user", user.id, frozenset(roles), user.email, grants=grants)
 
 
 def principal_for_shop_account(account: ShopAccount) -> Principal:
@@ -176,10 +181,13 @@ def current_principal() -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Use 'Authorization: Bearer <API key>'.")
-        key = services.authenticate_api_key(token.strip())
-        if key is None:
+        found = services.authenticate_api_key(token.strip())
+        if found is None:
             raise Unauthorized("The API key is not valid for this shop, or was revoked.")
-        principal = Principal("api_key", key.id, frozenset({key.role}), None, via="api_key")
+        key, grants = found
+        principal = Principal(
+            "api_key", key.id, frozenset({key.role}), None, via="api_key", grants=grants
+        )
     elif current_user.is_authenticated:
         principal = current_user.principal
     g.principal = principal

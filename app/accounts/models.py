@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, Uuid, func
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, Uuid, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dates import UTCDateTime
@@ -46,7 +46,10 @@ class PlatformUser(db.Model):
 
 
 class Membership(TenantOwned, db.Model):
-    """A platform user's role in one shop (owner or staff)."""
+    """A platform user's role in one shop (owner or staff), and what the
+    owner has granted a staff member beyond the role (``can_view_codes``:
+    see the delivered codes of orders; the owner always may). Grants become
+    permissions in ``app.accounts.permissions.member_grants``."""
 
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
@@ -59,6 +62,7 @@ class Membership(TenantOwned, db.Model):
         Uuid, ForeignKey("platform_users.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str] = mapped_column(String(16), default=ROLE_STAFF)
+    can_view_codes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     user: Mapped[PlatformUser] = relationship(lazy="joined")

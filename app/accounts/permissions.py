@@ -1,6 +1,13 @@
 """The one permission check. Every view and endpoint asks ``authorize``
 (directly or through ``require``) with a permission name; roles map to
 permissions here and nowhere else.
+
+Delivered codes (``orders.codes``): the owner always sees them; a staff
+member only while the owner has granted it (``Membership.can_view_codes``,
+set on the console's Members page, off by default); an API key of role
+staff only while its maker holds that grant in the shop (an owner's key
+has it by its role). A principal without it gets orders without their
+codes or lookup token, and a 403 where codes are the whole answer.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.view",
             "accounts.manage",
             "members.view",
+            "members.manage",  # owner only: grants to staff
             "catalog.view",
             "catalog.manage",
             "orders.view",
             "orders.manage",
+            "orders.codes",  # delivered codes and lookup tokens; staff by grant
             "cards.manage",
             "cards.reveal",  # owner only: the audited reveal and export
         }
@@ -48,6 +57,24 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "customer": frozenset({"account.self", "wallet.self"}),
 }
 
+#: What an owner may grant a staff member beyond the role. A grant reaches a
+#: principal only through ``member_grants``; any other name is ignored.
+CODES_GRANT = "orders.codes"
+GRANTABLE: frozenset[str] = frozenset({CODES_GRANT})
+KNOWN_PERMISSIONS: frozenset[str] = frozenset(
+    {p for perms in ROLE_PERMISSIONS.values() for p in perms} | GRANTABLE
+)
+
+
+def member_grants(role: str | None, *, can_view_codes: bool) -> frozenset[str]:
+    """The permissions a membership's grant flags add to its role: for staff,
+    ``orders.codes`` while the owner has granted it. Nothing for an owner
+    (the role holds everything already) or for no membership, so an API key
+    holds a grant only when its maker is staff holding it."""
+    if role == "staff" and can_view_codes:
+        return frozenset({CODES_GRANT})
+    return frozenset()
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -58,6 +85,7 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     email: str | None = None
     via: str = "session"  # session | api_key
+    grants: frozenset[str] = field(default_factory=frozenset)  # see ``member_grants``
 
     @property
     def is_authenticated(self) -> bool:
@@ -67,7 +95,7 @@ class Principal:
         perms: set[str] = set()
         for role in self.roles:
             perms |= ROLE_PERMISSIONS.get(role, frozenset())
-        return frozenset(perms)
+        return frozenset(perms | (self.grants & GRANTABLE))
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions()
@@ -98,7 +126,7 @@ ANONYMOUS = Principal("anonymous")
 
 def authorize(principal: Principal, permission: str) -> None:
     """Raise ``Unauthorized`` (no one signed in) or ``Forbidden`` unless allowed."""
-    if permission not in {p for perms in ROLE_PERMISSIONS.values() for p in perms}:
+    if permission not in KNOWN_PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
     if not principal.is_authenticated:
         raise Unauthorized("Sign in, or send an API key as 'Authorization: Bearer …'.")

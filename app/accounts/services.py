@@ -24,6 +24,7 @@ from app.accounts.models import (
     PlatformUser,
     ShopAccount,
 )
+from app.accounts.permissions import member_grants
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import offset_of
 from app.core.security import (
@@ -328,10 +329,14 @@ def revoke_api_key(key_id: uuid.UUID) -> ApiKey:
     return key
 
 
-def authenticate_api_key(plaintext: str) -> ApiKey | None:
-    """The live key of the current shop matching ``plaintext``, else ``None``.
+def authenticate_api_key(plaintext: str) -> tuple[ApiKey, frozenset[str]] | None:
+    """The live key of the current shop matching ``plaintext`` and the grants
+    it holds from its maker, else ``None``.
 
-    A key of another shop never matches: the lookup runs under the guard.
+    A key of another shop never matches: the lookup runs under the guard. A
+    staff key holds what its maker's membership is granted now (see
+    ``permissions.member_grants``): a key made by an owner or from the
+    command line holds none; its role decides the rest.
     """
     if current_tenant_id() is None or not plaintext.startswith(API_KEY_PREFIX):
         return None
@@ -339,17 +344,18 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
         prefix = plaintext[len(API_KEY_PREFIX) :].split("_", 1)[0]
     except IndexError:
         return None
-    # The key and, for a key an operator made, that operator's role here now:
-    # one query. A key dies with its maker's membership, and an owner's key
-    # with their demotion (keys made from the command line have no maker).
+    # The key and, for a key an operator made, that operator's role and
+    # grants here now: one query. A key dies with its maker's membership, and
+    # an owner's key with their demotion (keys made from the command line
+    # have no maker).
     row = db.session.execute(
-        select(ApiKey, Membership.role)
+        select(ApiKey, Membership.role, Membership.can_view_codes)
         .outerjoin(Membership, Membership.user_id == ApiKey.created_by_id)
         .where(ApiKey.prefix == prefix)
     ).first()
     if row is None:
         return None
-    key, maker_role = row
+    key, maker_role, maker_sees_codes = row
     if key.revoked_at is not None or not digests_equal(key.key_hash, token_digest(plaintext)):
         return None
     if key.created_by_id is not None and not _role_covers(maker_role, key.role):
@@ -359,4 +365,4 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
     if last is None or (now - last).total_seconds() > 60:
         db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         db.session.commit()
-    return key
+    return key, member_grants(maker_role, can_view_codes=bool(maker_sees_codes))

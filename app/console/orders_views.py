@@ -1,7 +1,9 @@
 """The operator console's orders (``/console/orders``): the list, one
 order with its history, exception tickets (异常工单) and the actions on them
 (retry, deliver by hand, refund). Codes are shown only on request, and each
-showing is recorded in the audit log.
+showing is recorded in the audit log; only to ``orders.codes`` (the owner,
+and staff the owner granted it on the Members page). Anyone else sees that
+the codes are hidden and who can grant access, and the request is refused.
 
 Pages parse the form, call one service and redirect with a message; the
 services record every action in the order's history.
@@ -65,15 +67,22 @@ def tickets():
 @bp.get("/<number>")
 @require("orders.view")
 def order(number: str):
-    view = lookups.operator_view(lookups.get_order(number), actor="", show_codes=False)
+    view = lookups.operator_view(
+        lookups.get_order(number),
+        actor="",
+        may_see_codes=current_principal().can("orders.codes"),
+        show_codes=False,
+    )
     return _detail(view)
 
 
 @bp.post("/<number>/codes")
-@require("orders.view")
+@require("orders.codes")
 def reveal(number: str):
     """Show the order's codes to the operator, on the audit record."""
-    view = lookups.operator_view(lookups.get_order(number), actor=current_principal().actor)
+    view = lookups.operator_view(
+        lookups.get_order(number), actor=current_principal().actor, may_see_codes=True
+    )
     return _detail(view)
 
 
@@ -84,6 +93,7 @@ def _detail(view: lookups.OrderView):
         history=view.history,
         tickets=view.tickets,
         codes=view.codes,
+        codes_withheld=view.codes_withheld,
         money=money_formatter(g.shop.currency),
     )
 

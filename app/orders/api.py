@@ -6,7 +6,11 @@ Who may see an order:
 - its buyer: the order's lookup token (``?token=`` or ``X-Lookup-Token``),
   or the session of the shop account that placed it;
 - the shop's operators (``orders.view``: an API key or a console session);
-  codes shown to an operator are recorded in the audit log.
+  codes shown to an operator are recorded in the audit log. Codes and the
+  lookup token (with the links that carry it) only for ``orders.codes``:
+  the owner, staff the owner granted it, and a staff key whose maker holds
+  the grant. Without it the order comes without them and with
+  ``codes_withheld: true``.
 
 Anyone else, another shop's caller included, gets 404 as if the order did
 not exist. Each endpoint parses, calls one service function and renders its
@@ -102,7 +106,8 @@ def render(view: OrderView) -> dict:
     order = view.order
     body = {name: getattr(order, name) for name in ORDER_FIELDS}
     body["lines"] = view.lines
-    body["lookup_token"] = view.lookup_token
+    if view.lookup_token is not None:
+        body["lookup_token"] = view.lookup_token
     body["payment_options"] = view.payment_options
     # Buyers see when the order moved; who moved it and how is the shop's.
     body["history"] = (
@@ -121,6 +126,7 @@ def render(view: OrderView) -> dict:
         for name in OPERATOR_FIELDS:
             body[name] = getattr(order, name)
         body["tickets"] = [ticket_view(t, order.number) for t in view.tickets]
+        body["codes_withheld"] = view.codes_withheld
     return body
 
 
@@ -129,7 +135,15 @@ def buyer_body(order) -> dict:
 
 
 def operator_body(order, *, show_codes: bool = True) -> dict:
-    view = lookups.operator_view(order, actor=current_principal().actor, show_codes=show_codes)
+    """The order for an operator: codes and lookup token only when the
+    principal holds ``orders.codes``."""
+    principal = current_principal()
+    view = lookups.operator_view(
+        order,
+        actor=principal.actor,
+        may_see_codes=principal.can("orders.codes"),
+        show_codes=show_codes,
+    )
     return render(view)
 
 
@@ -216,7 +230,10 @@ class OrderItem(MethodView):
         """One order: status, totals, history and, once delivered, the codes.
 
         For its buyer (lookup token or session) or the shop's operators
-        (the codes they see are recorded in the audit log)."""
+        (the codes they see are recorded in the audit log). An operator
+        without ``orders.codes`` (staff the owner has not granted it, and
+        their keys) gets the order without ``codes`` and ``lookup_token``,
+        with ``codes_withheld: true``."""
         principal = current_principal()
         try:
             order = lookups.order_for_buyer(

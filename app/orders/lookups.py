@@ -6,6 +6,9 @@ Who may see an order:
 - its buyer: the order's lookup token (an HMAC of its id, never stored), or
   the session of the shop account that placed it;
 - the shop's operators; the codes they see are recorded in the audit log.
+  Codes, and the lookup token that would open the buyer's page with them,
+  only for operators holding ``orders.codes`` (the owner, and staff the
+  owner granted it: ``app.accounts.permissions``).
 
 Anyone else gets ``NotFound``, exactly as for a number that does not
 exist. Every function runs in the current shop's context.
@@ -243,10 +246,11 @@ def codes_for_operator(order: Order, actor: str) -> list[dict]:
 class OrderView:
     """What one caller may see of an order: both the API and the pages
     render this and decide nothing themselves. ``codes`` is None when they
-    are not shown; ``tickets`` only for operators."""
+    are not shown; ``tickets`` only for operators. ``codes_withheld``: an
+    operator who may not see codes; then ``lookup_token`` is None too."""
 
     order: Order
-    lookup_token: str
+    lookup_token: str | None
     operator: bool
     history: list[OrderEvent]
     payment_options: list[str]
@@ -254,6 +258,7 @@ class OrderView:
     expired: bool
     waiting: bool
     tickets: list[Ticket] = field(default_factory=list)
+    codes_withheld: bool = False
 
     @property
     def lines(self) -> list[dict]:
@@ -278,15 +283,23 @@ def buyer_view(
     )
 
 
-def operator_view(order: Order, *, actor: str, show_codes: bool = True) -> OrderView:
+def operator_view(
+    order: Order, *, actor: str, may_see_codes: bool, show_codes: bool = True
+) -> OrderView:
     """The order as the shop's operator sees it: who did what, tickets, and
     (``show_codes``) the codes, each showing on the audit record. Commits
-    when it shows codes."""
+    when it shows codes.
+
+    ``may_see_codes`` is whether the caller holds ``orders.codes`` (asked of
+    the principal by the surface). Without it the view holds neither the
+    codes nor the lookup token, which opens the buyer's page with them, and
+    says so (``codes_withheld``); nothing is recorded."""
     expired = is_expired(order)
-    codes = codes_for_operator(order, actor) if show_codes and codes_visible(order) else None
+    show_codes = show_codes and may_see_codes and codes_visible(order)
+    codes = codes_for_operator(order, actor) if show_codes else None
     return OrderView(
         order=order,
-        lookup_token=lookup_token(order.id),
+        lookup_token=lookup_token(order.id) if may_see_codes else None,
         operator=True,
         history=order_events(order.id),
         payment_options=payment_options(order),
@@ -294,4 +307,5 @@ def operator_view(order: Order, *, actor: str, show_codes: bool = True) -> Order
         expired=expired,
         waiting=order.status in WAITING and not expired,
         tickets=order_tickets(order.id),
+        codes_withheld=not may_see_codes,
     )

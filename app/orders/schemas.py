@@ -6,7 +6,9 @@ stock) belongs to ``app.orders.checkout`` and comes back as field errors.
 
 An order is shown in two ways: ``OrderSchema`` to its buyer (lookup token or
 session), and ``OperatorOrderSchema`` to the shop's operators, which adds
-who did what (event actors and notes), the payment reference and tickets.
+who did what (event actors and notes), the payment reference and tickets,
+and leaves out the codes and lookup token for an operator without
+``orders.codes``.
 Money is integer minor units of ``currency``.
 """
 
@@ -113,6 +115,13 @@ class OperatorOrderSchema(OrderSchema):
     last_error = fields.String(allow_none=True)
     history = fields.List(fields.Nested(OperatorHistorySchema))
     tickets = fields.List(fields.Nested(TicketSchema))
+    codes_withheld = fields.Boolean(
+        metadata={
+            "description": "True when the caller may not see delivered codes "
+            "(``orders.codes``): ``codes`` and ``lookup_token`` are left out, and "
+            "the links carry no token. The shop's owner grants staff access."
+        }
+    )
 
 
 class OrderSummarySchema(Schema):
