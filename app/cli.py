@@ -125,6 +125,6 @@ def worker_command(queues: str | None, with_cron: bool, burst: bool) -> None:
 @click.command("cron")
 def cron_command() -> None:
     """Run the periodic-job scheduler (one per deployment)."""
-    from app.core.queues import build_cron
+    from app.core.queues import run_cron
 
-    build_cron(current_app._get_current_object()).start()
+    run_cron(current_app._get_current_object())

@@ -20,18 +20,22 @@ because it installs signal handlers, which only a main thread may.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from flask import Flask, current_app
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 
-from app.core.redisconn import get_redis
+from app.core.redisconn import eviction_risk, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +113,80 @@ def build_cron(app: Flask) -> CronScheduler:
     return cron
 
 
+class _Stop:
+    """SIGINT/SIGTERM while no RQ loop owns the signals (between runs)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.event.set()
+
+    @property
+    def asked(self) -> bool:
+        return self.event.is_set()
+
+
+def wait_for_redis(app: Flask, stop: _Stop, who: str) -> bool:
+    """Block until Redis answers (``True``) or a stop is asked (``False``);
+    one log line when waiting starts, one when it ends."""
+    waited = False
+    while not stop.asked:
+        try:
+            get_redis(app).ping()
+        except (redis.ConnectionError, redis.TimeoutError):
+            if not waited:
+                log.warning("%s: waiting for Redis", who)
+                waited = True
+            stop.event.wait(1.0)
+            continue
+        if waited:
+            log.warning("%s: Redis is back; resuming", who)
+        return True
+    return False
+
+
 def run_worker(app: Flask, queues: list[str], with_cron: bool = False, burst: bool = False) -> None:
-    """Run a worker until stopped (SIGINT/SIGTERM) or, with ``burst``, until idle."""
+    """Run a worker until stopped (SIGINT/SIGTERM) or, with ``burst``, until idle.
+
+    Supervised: RQ's loop quits on some Redis errors (a timeout, an error
+    outside its dequeue), and a worker cannot start without Redis. Here the
+    worker waits for Redis and starts again, so a Redis restart never needs a
+    person; only a signal (or ``burst``) ends it. The scheduler child
+    (``with_cron``) supervises itself the same way (:func:`run_cron`).
+    """
     cron_process = None
     if with_cron:
         cron_process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "cron"], cwd=ROOT
         )
+    stop = _Stop()
     try:
         with app.app_context():
-            connection = get_redis(app)
-            worker = SimpleWorker(
-                [Queue(q, connection=connection) for q in queues], connection=connection
-            )
-            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+            while True:
+                stop.install()  # RQ installs its own while it runs, and leaves them
+                if not wait_for_redis(app, stop, "worker"):
+                    break
+                connection = get_redis(app)
+                risk = eviction_risk(connection)
+                if risk:
+                    log.warning("worker: %s", risk)
+                worker = None
+                try:
+                    worker = SimpleWorker(
+                        [Queue(q, connection=connection) for q in queues], connection=connection
+                    )
+                    worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    log.warning("worker: lost Redis (%s)", type(exc).__name__)
+                asked = worker is not None and worker._shutdown_requested_date is not None
+                if burst or asked or stop.asked:
+                    break
+                stop.event.wait(1.0)  # RQ quit on an error it logged: start again
     finally:
         if cron_process is not None:
             cron_process.terminate()
@@ -130,6 +194,23 @@ def run_worker(app: Flask, queues: list[str], with_cron: bool = False, burst: bo
                 cron_process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 cron_process.kill()
+
+
+def run_cron(app: Flask) -> None:
+    """Run the periodic-job scheduler until SIGINT/SIGTERM, through Redis
+    outages (RQ's scheduler stops on the first Redis error)."""
+    stop = _Stop()
+    while True:
+        stop.install()
+        if not wait_for_redis(app, stop, "scheduler"):
+            return
+        try:
+            build_cron(app).start()  # returns when a signal asks it to stop
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("scheduler: lost Redis (%s)", type(exc).__name__)
+        except StopRequested:
+            return
 
 
 def worker_count() -> int:

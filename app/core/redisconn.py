@@ -268,6 +268,24 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     return client
 
 
+def eviction_risk(client: redis.Redis) -> str | None:
+    """What is wrong with the server's eviction policy, if anything. Sign-out
+    markers, rate-limit counters and queued jobs share the server with page
+    copies; any policy but ``noeviction`` lets memory pressure drop them.
+    ``None`` when the policy is right or cannot be read (managed servers
+    may refuse ``CONFIG``)."""
+    try:
+        policy = (client.config_get("maxmemory-policy") or {}).get("maxmemory-policy")
+    except redis.ResponseError:
+        return None
+    if policy in (None, "noeviction"):
+        return None
+    return (
+        f"Redis maxmemory-policy is {policy}: under memory pressure it may drop sign-out "
+        "markers, rate limits and queued jobs; set maxmemory-policy noeviction"
+    )
+
+
 def redis_is_down(app: Flask | None = None) -> bool:
     """Whether this process currently believes Redis is down (breaker open)."""
     app = app or current_app._get_current_object()

@@ -36,10 +36,12 @@ from app.orders.models import (
     REFUNDING,
     Order,
     OrderEvent,
+    Ticket,
 )
-from app.orders.tickets import resolve_tickets
+from app.orders.tickets import open_ticket, resolve_tickets
 from app.payments import registry
 from app.payments import services as payments
+from app.payments.adapters.base import ProviderError
 
 REFUND_TARGETS = ("wallet", "original")
 #: The states a refund may leave.
@@ -150,7 +152,7 @@ def refund(order_id: uuid.UUID, *, to: str, actor: str) -> Order:
             "The order changed meanwhile; reload and try again.", message=CHANGED_MEANWHILE
         )
     db.session.commit()
-    target = _refund_target(order, to)
+    target = _asked_provider(order, to)
     finish_refund(order.id, target=target, to=to, actor=actor)
     return get_order_by_id(order.id)
 
@@ -202,7 +204,7 @@ def finish_stale_refund(order_id: uuid.UUID, actor: str = "refund recovery") -> 
         .limit(1)
     )
     to = "wallet" if note == _claim_note("wallet") and order.buyer_id is not None else "original"
-    target = _refund_target(order, to)
+    target = _asked_provider(order, to)
     return finish_refund(order.id, target=target, to=to, actor=actor)
 
 
@@ -226,6 +228,37 @@ def stale_refunds(older_than: datetime) -> list[uuid.UUID]:
 
 def _claim_note(to: str) -> str:
     return f"refund to {to} claimed"
+
+
+REFUND_REFUSED = "refund_refused"
+
+
+def _asked_provider(order: Order, to: str) -> str:
+    """``_refund_target``, and when the provider refuses: a ticket says so
+    (once per order), the order stays claimed (no second refund can start)
+    and ``finish_stale_refunds`` asks again with the same key; the error
+    goes on to the caller."""
+    try:
+        return _refund_target(order, to)
+    except ProviderError as err:
+        db.session.rollback()
+        already = db.session.scalar(
+            select(func.count(Ticket.id)).where(
+                Ticket.order_id == order.id,
+                Ticket.reason == REFUND_REFUSED,
+                Ticket.status == "open",
+            )
+        )
+        if not already:
+            open_ticket(
+                order.id,
+                REFUND_REFUSED,
+                f"{err.detail} The order stays claimed for this refund and it is retried; "
+                "fix the cause at the provider, or refund there by hand (the retry then "
+                "finds that refund and completes the order).",
+            )
+            db.session.commit()
+        raise
 
 
 def _refund_target(order: Order, to: str) -> str:

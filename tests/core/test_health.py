@@ -46,3 +46,19 @@ def test_healthz_is_503_naming_redis_when_redis_is_down(app, platform, monkeypat
     assert body["redis"] == "down"
     assert body["database"] == "ok"
     assert body["status"] == "down"
+
+
+def test_an_eviction_policy_that_can_drop_security_state_is_named(app):
+    from app.core.redisconn import eviction_risk, get_redis
+
+    with app.app_context():
+        redis = get_redis(app)
+        before = redis.config_get("maxmemory-policy")["maxmemory-policy"]
+        try:
+            redis.config_set("maxmemory-policy", "allkeys-lru")
+            assert "allkeys-lru" in eviction_risk(redis)
+            assert "noeviction" in eviction_risk(redis)
+            redis.config_set("maxmemory-policy", "noeviction")
+            assert eviction_risk(redis) is None
+        finally:
+            redis.config_set("maxmemory-policy", before)

@@ -177,3 +177,57 @@ def test_a_wallet_refund_that_died_after_its_claim_is_finished_to_the_wallet(
     assert keys == []
     assert refunds_at_stripe(stripe_on, intent_id) == []
     assert wallet(app, shop, buyer) == order.total
+
+
+def test_a_refund_the_provider_refuses_stays_claimed_opens_one_ticket_and_is_retried(
+    app, stripe_on, relay, worker, monkeypatch
+):
+    from sqlalchemy import select, update
+
+    from app.orders import jobs, remedies
+    from app.orders.models import Order, Ticket
+    from app.payments.adapters.base import ProviderError
+    from tenants.context import tenant_context
+
+    shop, buyer, order, intent_id = paid_by_card(app, stripe_on, "refund-refused")
+
+    def point_order_at(ref: str) -> None:
+        with app.app_context(), tenant_context(shop.id):
+            db.session.execute(update(Order).where(Order.id == order.id).values(payment_ref=ref))
+            db.session.commit()
+            db.session.remove()
+
+    def open_tickets() -> list[str]:
+        with app.app_context(), tenant_context(shop.id):
+            reasons = list(
+                db.session.scalars(
+                    select(Ticket.reason).where(
+                        Ticket.order_id == order.id, Ticket.status == "open"
+                    )
+                )
+            )
+            db.session.remove()
+        return reasons
+
+    point_order_at("pi_that_stripe_never_made")  # Stripe answers: no such payment intent
+    with app.app_context(), tenant_context(shop.id):
+        with pytest.raises(ProviderError) as refused:
+            remedies.refund(order.id, to="original", actor="owner")
+        db.session.remove()
+    assert refused.value.status == 502
+    assert order_status(app, shop, order.id) == "refunding"  # still claimed: no second refund
+    assert open_tickets() == ["refund_refused"]
+
+    monkeypatch.setitem(app.config, "ORDER_REFUND_RECOVERY_SECONDS", 0)
+    with app.app_context():
+        assert jobs.finish_stale_refunds() == 0  # refused again: still one ticket
+    assert open_tickets() == ["refund_refused"]
+    assert order_status(app, shop, order.id) == "refunding"
+
+    point_order_at(intent_id)  # the cause fixed: the next retry completes it
+    with app.app_context():
+        assert jobs.finish_stale_refunds() == 1
+    assert order_status(app, shop, order.id) == "refunded"
+    assert open_tickets() == []
+    assert refunds_at_stripe(stripe_on, intent_id) == [order.total]
+    assert ledger_keys(app, shop) == sorted([f"pay:{order.id}", f"refund:{order.id}"])
