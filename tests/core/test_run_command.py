@@ -103,7 +103,14 @@ def instance(tmp_path_factory):
 
 
 def test_an_app_process_never_starts_a_redis_server(instance):
-    app = create_app({"INSTANCE_PATH": str(instance), "TESTING": True})
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(instance),
+            "TESTING": True,
+            "REDIS_URL": "",  # the embedded default, whatever the suite runs on
+            "DATABASE_URL": f"sqlite:///{instance / 'app.sqlite3'}",
+        }
+    )
     answer = app.test_client().get("/healthz")
     assert answer.status_code == 503
     assert answer.get_json()["redis"] == "down"
