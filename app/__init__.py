@@ -75,6 +75,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from tenants.web import install_request_hooks
 
     install_request_hooks(app)
+    from app.core.request_input import install_request_input_check
+
+    # After the shop is known (a refused page is shown in its theme), before
+    # anything reads the request's text: the page cache, the API gate, views.
+    install_request_input_check(app)
     install_page_cache(app)
 
     from app.core import health

@@ -6,11 +6,12 @@ from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from app.core.openapi import ProblemApi
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,7 +37,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=_limit_key, default_limits=[], headers_enabled=True)
-api = Api()
+api = ProblemApi()
 
 
 def configure_sqlite() -> None:

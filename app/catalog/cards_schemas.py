@@ -113,8 +113,13 @@ class RevealedCardSchema(Schema):
     password = fields.String(allow_none=True)
 
 
+#: Above any product's stock; bounded so no value reaches SQL's LIMIT that
+#: its integers cannot hold.
+EXPORT_LIMIT_MAX = 1_000_000_000
+
+
 class ExportQuery(Schema):
-    limit = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(validate=validate.Range(min=1, max=EXPORT_LIMIT_MAX))
 
 
 class VoidRequest(Schema):

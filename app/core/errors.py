@@ -108,6 +108,15 @@ class BadHost(KamengError):
     title = "The Host header is not a valid host name"
 
 
+class UnacceptableInput(KamengError):
+    """The request carries text, numbers or JSON nothing downstream can store
+    (``app.core.request_input``)."""
+
+    status = 400
+    slug = "unacceptable-input"
+    title = "The request contains characters or numbers that cannot be accepted"
+
+
 class RateLimited(KamengError):
     status = 429
     slug = "rate-limited"

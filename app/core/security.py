@@ -73,4 +73,9 @@ def token_digest(token: str) -> str:
 
 
 def digests_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+    """Constant-time equality of two strings, whatever characters they hold
+    (``hmac.compare_digest`` refuses non-ASCII ``str``; their UTF-8 bytes it
+    takes, lone surrogates included)."""
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )

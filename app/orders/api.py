@@ -75,6 +75,32 @@ IDEMPOTENCY_PARAM = {
     "Without signing in the key must be at least 32 random characters (422 "
     "idempotency-key-too-short).",
 }
+
+
+def order_links(at: str = "") -> dict:
+    """OpenAPI links from an answer carrying an order (at the JSON pointer
+    ``at`` in its body) to what its holder can do next: read it, pay it. The
+    lookup token travels with the number, so a client needs nothing else."""
+    parameters = {
+        "path.number": f"$response.body#{at}/number",
+        "query.token": f"$response.body#{at}/lookup_token",
+    }
+    return {
+        "links": {
+            "GetOrder": {
+                "operationId": "getOrder",
+                "parameters": parameters,
+                "description": "The order, as its buyer sees it.",
+            },
+            "PayOrder": {
+                "operationId": "payOrder",
+                "parameters": parameters,
+                "description": "Pay the order.",
+            },
+        }
+    }
+
+
 ORDER_FIELDS = (
     "number",
     "status",
@@ -166,7 +192,11 @@ class Orders(MethodView):
     @blp.arguments(OrderCreate)
     @blp.response(201, OrderSchema)
     @blp.alt_response(200, schema=OrderSchema, description="A replay of the same request.")
-    @blp.doc(parameters=[IDEMPOTENCY_PARAM], security=[{}, {"apiKey": []}])
+    @blp.doc(
+        parameters=[IDEMPOTENCY_PARAM],
+        security=[{}, {"apiKey": []}],
+        responses={201: order_links(), 200: order_links()},
+    )
     def post(self, data):
         """Place an order (guest or signed-in buyer) and reserve its stock.
 
@@ -213,6 +243,7 @@ class OrderLookup(MethodView):
 
     @blp.arguments(LookupRequest)
     @blp.response(200, OrderSchema)
+    @blp.doc(responses={200: order_links()})
     def post(self, data):
         """Find an order by the email it was placed with and its number (查单).
 
@@ -225,7 +256,7 @@ class OrderLookup(MethodView):
 @blp.route("/orders/<number>")
 class OrderItem(MethodView):
     @blp.response(200, OperatorOrderSchema)
-    @blp.doc(parameters=TOKEN_PARAMS, security=[{}, {"apiKey": []}])
+    @blp.doc(parameters=TOKEN_PARAMS, security=[{}, {"apiKey": []}], operationId="getOrder")
     def get(self, number):
         """One order: status, totals, history and, once delivered, the codes.
 
@@ -251,7 +282,9 @@ class OrderItem(MethodView):
 class OrderPay(MethodView):
     @blp.arguments(PayRequest)
     @blp.response(200, PaymentResultSchema)
-    @blp.doc(parameters=TOKEN_PARAMS)
+    @blp.doc(
+        parameters=TOKEN_PARAMS, operationId="payOrder", responses={200: order_links("/order")}
+    )
     def post(self, data, number):
         """Pay an order (its buyer: lookup token or session).
 

@@ -30,6 +30,7 @@ from app.catalog.models import Card
 from app.core.crypto import get_cipher
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import offset_of
+from app.core.security import digests_equal
 from app.extensions import db
 from app.orders.models import (
     CANCELLED,
@@ -61,7 +62,10 @@ def lookup_token(order_id: uuid.UUID) -> str:
 
 
 def token_matches(order: Order, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(lookup_token(order.id), token or "")
+    """Whether ``token`` is the order's lookup token (in constant time). Any
+    string may come in (a header decodes as Latin-1, a query as UTF-8): one
+    that is not ASCII is simply not a match."""
+    return bool(token) and digests_equal(lookup_token(order.id), token or "")
 
 
 # --- rules about one order ---------------------------------------------------

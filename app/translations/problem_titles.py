@@ -33,6 +33,7 @@ ERROR_TITLES = (
     N_("No shop answers at this address"),
     N_("The Host header is not a valid host name"),
     N_("Too many requests"),
+    N_("The request contains characters or numbers that cannot be accepted"),
     N_("This account may open no more shops"),
     # orders, stock and payments
     N_("Not enough stock"),

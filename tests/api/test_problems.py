@@ -288,3 +288,64 @@ def test_api_docs_load_their_assets_from_the_platform_not_a_cdn(browser_for, alp
 def test_vendor_serves_only_its_own_scripts_and_styles(app, path):
     response = app.test_client().get(path, headers={"Host": "localhost"})
     assert response.status_code == 404
+
+
+def test_the_description_gives_errors_as_the_problem_documents_sent(api):
+    spec = api.open("GET", "/api/v1/openapi.json").get_json()
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert problem["properties"]["status"]["type"] == "integer"
+    assert problem["additionalProperties"] is True  # extension members (RFC 9457)
+    for name in ("DEFAULT_ERROR", "UNPROCESSABLE_ENTITY"):
+        content = spec["components"]["responses"][name]["content"]
+        assert content == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    # What is sent has those members and that type.
+    sent = api.open("POST", "/api/v1/api-keys", json={"role": "staff"})
+    assert sent.mimetype == "application/problem+json"
+    body = sent.get_json()
+    assert set(problem["required"]) <= set(body)
+    assert isinstance(body["status"], int)
+
+
+def test_a_new_orders_links_lead_to_reading_and_paying_it(api, alpha, make_product):
+    """The links of the description (which clients and the stateful fuzzing
+    follow) name parameters the answer really carries."""
+    spec = api.open("GET", "/api/v1/openapi.json").get_json()
+    operations = {
+        operation["operationId"]: (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters" and "operationId" in operation
+    }
+    product_id = str(make_product(alpha["tenant"], stock=["LINK-1"]))
+    created = api.open(
+        "POST",
+        "/api/v1/orders",
+        key=None,
+        json={"product_id": product_id, "quantity": 1, "email": "links@example.com"},
+    )
+    assert created.status_code == 201
+    links = spec["paths"]["/api/v1/orders"]["post"]["responses"]["201"]["links"]
+    assert set(links) == {"GetOrder", "PayOrder"}
+
+    def follow(link: dict) -> tuple[str, str, dict]:
+        method, path = operations[link["operationId"]]
+        query = {}
+        for name, expression in link["parameters"].items():
+            where, field = name.split(".")
+            value = created.get_json()[expression.rsplit("/", 1)[1]]
+            if where == "path":
+                path = path.replace("{" + field + "}", value)
+            else:
+                query[field] = value
+        return method, path, query
+
+    method, path, query = follow(links["GetOrder"])
+    read = api.open(method, path, key=None, query_string=query)
+    assert read.status_code == 200 and read.get_json()["status"] == "pending_payment"
+    method, path, query = follow(links["PayOrder"])
+    paid = api.open(method, path, key=None, query_string=query, json={"provider": "sandbox"})
+    assert paid.status_code == 200, paid.get_data(as_text=True)
+    assert paid.get_json()["order"]["status"] in {"paid", "fulfilling", "delivered"}
