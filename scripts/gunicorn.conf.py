@@ -46,3 +46,14 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Move everything the app built at start-up (modules, templates, the
+    OpenAPI document, locale data) out of the garbage collector's view: the
+    collector then never walks it again, neither during requests nor in the
+    full collection at exit, which otherwise held a worker for seconds after
+    Ctrl-C or a deploy's SIGTERM."""
+    import gc
+
+    gc.freeze()
