@@ -30,6 +30,8 @@ class Tenant(db.Model):
     theme: Mapped[str] = mapped_column(String(40), default="default")
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    #: IANA name; every time a person sees is shown in it (``app.core.dates``)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     #: the operator's connected Stripe account (acct_…), if they connected one
     stripe_account_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

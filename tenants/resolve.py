@@ -66,6 +66,7 @@ class ShopSnapshot:
     theme: str
     locale: str
     currency: str
+    timezone: str = "UTC"
 
     @property
     def is_suspended(self) -> bool:
@@ -73,7 +74,7 @@ class ShopSnapshot:
 
     @classmethod
     def of(cls, t: Tenant) -> ShopSnapshot:
-        return cls(t.id, t.slug, t.name, t.status, t.theme, t.locale, t.currency)
+        return cls(t.id, t.slug, t.name, t.status, t.theme, t.locale, t.currency, t.timezone)
 
 
 @dataclass(frozen=True)
