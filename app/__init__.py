@@ -101,18 +101,16 @@ def create_app(overrides: dict | None = None) -> Flask:
         importlib.import_module(module)
 
     from app.accounts.views import bp as accounts_bp
-    from app.console.orders_views import bp as console_orders_bp
-    from app.console.views import bp as console_bp
+    from app.console import register_console
     from app.orders.views import bp as orders_pages_bp
     from app.platform.views import bp as platform_bp
     from app.storefront.views import bp as storefront_bp
 
     app.register_blueprint(platform_bp)
     app.register_blueprint(storefront_bp)
-    app.register_blueprint(console_bp)
+    register_console(app)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orders_pages_bp)
-    app.register_blueprint(console_orders_bp)
 
     @app.route("/")
     def index():
@@ -265,11 +263,16 @@ def _locale_name(config) -> str:
 
 
 def _init_babel(app: Flask, babel) -> None:
+    from app.core.dates import TIME_FILTERS, shop_timezone, zone_label
+
     babel.init_app(
         app,
         locale_selector=_select_locale,
+        timezone_selector=shop_timezone,
         default_translation_directories=str(ROOT / "app" / "translations"),
     )
+    app.jinja_env.filters.update(TIME_FILTERS)
+    app.jinja_env.globals["zone_label"] = zone_label
 
 
 def _end_session(exc: BaseException | None) -> None:

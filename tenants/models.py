@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, Uuid, func
+from sqlalchemy import JSON, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.dates import UTCDateTime
@@ -30,6 +30,15 @@ class Tenant(db.Model):
     theme: Mapped[str] = mapped_column(String(40), default="default")
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    #: IANA name; every time a person sees is shown in it (``app.core.dates``)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # The look (console › Settings): a colour, a plain-text announcement,
+    # uploaded logo and banner files, and the theme's own settings.
+    brand_color: Mapped[str] = mapped_column(String(7), default="#e4572e", server_default="#e4572e")
+    announcement: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    logo_file: Mapped[str | None] = mapped_column(String(80))
+    banner_file: Mapped[str | None] = mapped_column(String(80))
+    theme_settings: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     #: the operator's connected Stripe account (acct_…), if they connected one
     stripe_account_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -36,6 +36,12 @@ def validate_shop_name(name: str) -> str:
     return value
 
 
+def default_timezone(locale: str) -> str:
+    """A new shop's time zone: Beijing time for a Chinese shop, else UTC
+    (the operator changes it in the console's settings)."""
+    return "Asia/Shanghai" if locale.startswith("zh") else "UTC"
+
+
 def add_tenant(slug: str, name: str, *, locale: str = "zh_CN") -> Tenant:
     """Add the shop's ``Tenant`` row to the caller's transaction (flushed, not
     committed). ``ValidationFailed`` for a bad slug or name; ``Conflict``
@@ -48,7 +54,9 @@ def add_tenant(slug: str, name: str, *, locale: str = "zh_CN") -> Tenant:
         # The id is given before the flush so that whatever watches the
         # flush (the page cache) sees this one shop, not a shop without id
         # (read as "every shop").
-        tenant = Tenant(id=uuid7(), slug=slug, name=name, locale=locale)
+        tenant = Tenant(
+            id=uuid7(), slug=slug, name=name, locale=locale, timezone=default_timezone(locale)
+        )
         db.session.add(tenant)
         try:
             db.session.flush()

@@ -66,6 +66,14 @@ class ShopSnapshot:
     theme: str
     locale: str
     currency: str
+    timezone: str = "UTC"
+    brand_color: str = "#e4572e"
+    announcement: str = ""
+    logo_file: str | None = None
+    banner_file: str | None = None
+    #: the theme's settings as stored; read them through
+    #: ``app.core.themes`` (manifest defaults fill what is missing)
+    theme_settings: tuple = ()
 
     @property
     def is_suspended(self) -> bool:
@@ -73,7 +81,21 @@ class ShopSnapshot:
 
     @classmethod
     def of(cls, t: Tenant) -> ShopSnapshot:
-        return cls(t.id, t.slug, t.name, t.status, t.theme, t.locale, t.currency)
+        return cls(
+            t.id,
+            t.slug,
+            t.name,
+            t.status,
+            t.theme,
+            t.locale,
+            t.currency,
+            t.timezone,
+            t.brand_color,
+            t.announcement or "",
+            t.logo_file,
+            t.banner_file,
+            tuple(sorted((t.theme_settings or {}).items())),
+        )
 
 
 @dataclass(frozen=True)

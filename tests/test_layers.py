@@ -25,7 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CORE_MODULES = ("app.core", "app.extensions", "app.config")
-ASSEMBLY = frozenset({"app", "app.api"})
+# Modules that put the app together: the app factory, the API's blueprint
+# list, and the console package, which registers its page modules and the
+# navigation's template global.
+ASSEMBLY = frozenset({"app", "app.api", "app.console"})
 SURFACE_NAMES = frozenset({"api", "views", "cli", "jobs", "webhooks"})
 SURFACE_PACKAGES = ("app.console",)
 

@@ -27,7 +27,9 @@ from app.core.pages import flash_error, only_on
 from app.core.redirects import safe_local_target
 from app.extensions import db
 
-bp = Blueprint("console", __name__, url_prefix="/console")
+bp = Blueprint(
+    "console", __name__, url_prefix="/console", static_folder="static", static_url_path="/static"
+)
 bp.before_request(only_on("shop"))
 
 

@@ -44,3 +44,48 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:  # SQLite: stored as UTC, read back without a zone
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# --- showing times ---------------------------------------------------------------
+#
+# Every time a person sees is shown in the shop's time zone (the platform's
+# pages: UTC), through Flask-Babel's time-zone selector (``shop_timezone``)
+# and these filters; templates never call ``strftime``.
+
+
+def shop_timezone() -> str:
+    """The request's time zone: its shop's, else UTC (Flask-Babel's selector)."""
+    from flask import g, has_request_context
+
+    shop = getattr(g, "shop", None) if has_request_context() else None
+    return getattr(shop, "timezone", None) or "UTC"
+
+
+def _formatter(pattern: str):
+    def show(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        from flask_babel import format_datetime
+
+        return format_datetime(value, pattern)
+
+    show.__name__ = f"show_{pattern}"
+    return show
+
+
+#: Jinja filters: ``{{ order.created_at|when }}`` and so on.
+TIME_FILTERS = {
+    "when": _formatter("yyyy-MM-dd HH:mm"),
+    "when_exact": _formatter("yyyy-MM-dd HH:mm:ss"),
+    "day": _formatter("yyyy-MM-dd"),
+    "clock": _formatter("HH:mm"),
+}
+
+
+def zone_label() -> str:
+    """The request's time zone as people know it ("China Standard Time",
+    "中国标准时间"), for a hint beside a time."""
+    from babel.dates import get_timezone, get_timezone_name
+    from flask_babel import get_locale
+
+    return get_timezone_name(get_timezone(shop_timezone()), locale=get_locale())

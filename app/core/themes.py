@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,6 +84,159 @@ def shop_template(name: str) -> str:
     return f"{PREFIX}{theme}/{name}"
 
 
+# --- theme settings --------------------------------------------------------------
+#
+# A manifest may declare settings the operator sets in the console:
+#
+#   "settings": [
+#     {"name": "layout", "type": "choice", "choices": ["list", "grid"], "default": "list",
+#      "label": {"en": "Product layout", "zh_CN": "商品布局"}},
+#     {"name": "show_stock", "type": "bool", "default": true, "label": {...}},
+#     {"name": "accent", "type": "color", "default": "#e4572e", "label": {...}},
+#     {"name": "columns", "type": "int", "min": 2, "max": 6, "default": 4, "label": {...}},
+#     {"name": "footer_note", "type": "text", "max_length": 200, "default": "", "label": {...}}
+#   ]
+#
+# Types: bool, color (#rrggbb), choice (one of ``choices``), int (``min`` ..
+# ``max``), text (plain text up to ``max_length``, 200 by default; shown
+# escaped, never as markup). A shop stores only values (tenants.theme_settings);
+# a value missing or no longer valid (the theme changed) reads as the
+# default, so switching themes loses nothing and breaks nothing.
+
+SETTING_TYPES = ("bool", "color", "choice", "int", "text")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+@dataclass(frozen=True)
+class ThemeSetting:
+    name: str
+    type: str
+    default: object
+    label: dict
+    choices: tuple = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int = 200
+
+    def label_for(self, locale: str) -> str:
+        return self.label.get(locale) or self.label.get("en") or self.name
+
+    def parse(self, raw: object) -> object:
+        """The value for ``raw`` (a form field's text or a stored value);
+        ``ValueError`` with an English reason when it is not valid."""
+        if self.type == "bool":
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in ("1", "true", "on", "yes")
+        text = "" if raw is None else str(raw).strip()
+        if self.type == "color":
+            if not _COLOR.fullmatch(text):
+                raise ValueError("a colour like #e4572e")
+            return text.lower()
+        if self.type == "choice":
+            if text not in self.choices:
+                raise ValueError("one of " + ", ".join(self.choices))
+            return text
+        if self.type == "int":
+            try:
+                number = int(text)
+            except ValueError:
+                raise ValueError("a whole number") from None
+            if (self.minimum is not None and number < self.minimum) or (
+                self.maximum is not None and number > self.maximum
+            ):
+                raise ValueError(f"a number from {self.minimum} to {self.maximum}")
+            return number
+        if len(text) > self.max_length:
+            raise ValueError(f"at most {self.max_length} characters")
+        return text
+
+
+def theme_settings_spec(theme: str) -> tuple[ThemeSetting, ...]:
+    """The settings ``theme`` declares (none for an unknown theme)."""
+    manifest = theme_manifest(theme) or {}
+    return parse_spec(json.dumps(manifest.get("settings") or [], sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def parse_spec(raw: str) -> tuple[ThemeSetting, ...]:
+    specs = []
+    for item in json.loads(raw):
+        kind = item["type"]
+        if kind not in SETTING_TYPES:
+            raise ValueError(f"theme setting {item['name']!r}: unknown type {kind!r}")
+        specs.append(
+            ThemeSetting(
+                name=item["name"],
+                type=kind,
+                default=item.get("default"),
+                label=item.get("label") or {},
+                choices=tuple(item.get("choices") or ()),
+                minimum=item.get("min"),
+                maximum=item.get("max"),
+                max_length=int(item.get("max_length", 200)),
+            )
+        )
+    return tuple(specs)
+
+
+def validate_theme_settings(theme: str, raw: Mapping[str, object]) -> dict:
+    """The values to store for ``theme`` from ``raw`` (a form: missing bools
+    are false; other missing settings take their default). Raises
+    ``ValidationFailed`` with one error per bad field."""
+    return validate_settings(theme_settings_spec(theme), raw)
+
+
+def validate_settings(spec: tuple[ThemeSetting, ...], raw: Mapping[str, object]) -> dict:
+    """:func:`validate_theme_settings` for a parsed ``spec``."""
+    from app.core.errors import ValidationFailed
+
+    values: dict = {}
+    errors: dict = {}
+    for setting in spec:
+        if setting.name not in raw and setting.type != "bool":
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(raw.get(setting.name, False))
+        except ValueError as err:
+            errors[setting.name] = [f"Must be {err}."]
+    if errors:
+        raise ValidationFailed("Some theme settings are not valid.", errors=errors)
+    return values
+
+
+def theme_settings_of(theme: str, stored: Mapping[str, object] | None) -> dict:
+    """Every setting of ``theme`` with its value for a shop: the stored one
+    when still valid, else the default."""
+    return settings_of(theme_settings_spec(theme), stored)
+
+
+def settings_of(spec: tuple[ThemeSetting, ...], stored: Mapping[str, object] | None) -> dict:
+    """:func:`theme_settings_of` for a parsed ``spec``."""
+    stored = stored or {}
+    values = {}
+    for setting in spec:
+        try:
+            values[setting.name] = (
+                setting.parse(stored[setting.name]) if setting.name in stored else setting.default
+            )
+        except ValueError:
+            values[setting.name] = setting.default
+    return values
+
+
+def theme_setting(name: str, default: object = None) -> object:
+    """A template's view of one setting of the current shop's theme (a
+    Jinja global): ``{% if theme_setting('show_stock') %}``."""
+    shop = getattr(g, "shop", None)
+    if shop is None:
+        return default
+    theme = shop.theme if theme_manifest(shop.theme) else DEFAULT_THEME
+    values = theme_settings_of(theme, dict(getattr(shop, "theme_settings", ()) or ()))
+    return values.get(name, default)
+
+
 def render_shop(name: str, **context) -> str:
     """Render a page of the current shop's theme."""
     return render_template(shop_template(name), **context)
@@ -93,6 +249,7 @@ def init_themes(app: Flask) -> None:
     app.__dict__.pop("jinja_env", None)
     app_loader = app.jinja_env.loader
     app.jinja_env.loader = ChoiceLoader([ThemeLoader(app_loader), app_loader])
+    app.jinja_env.globals["theme_setting"] = theme_setting
 
     @app.route("/theme/<theme>/<path:filename>", endpoint="theme_static")
     def theme_static(theme: str, filename: str):
