@@ -313,6 +313,14 @@ def test_another_shops_owner_reaches_nothing_here(app, alpha, owner, make_shop, 
 
 
 def test_the_profile_saves_and_the_storefront_shows_it(app, alpha, owner, browser_for):
+    english = {"Accept-Language": "en"}
+    visitor = browser_for(alpha.host)
+    for _ in range(3):  # the first visit learns the host, the next keeps a copy
+        kept = visitor.get("/", headers=english)
+        if kept.headers.get("X-Cache") == "hit":
+            break
+    assert kept.headers.get("X-Cache") == "hit" and ">Alpha</a>" in text_of(kept)
+
     done = owner.submit(
         PAGE,
         profile(
@@ -342,15 +350,17 @@ def test_the_profile_saves_and_the_storefront_shows_it(app, alpha, owner, browse
     )
     assert row.announcement == "Closed on Sunday.\n<script>alert(1)</script>"
 
-    # A visitor with no language of their own gets the shop's (English now).
-    home = browser_for(alpha.host).get("/")
+    # No copy kept from before the change is served.
+    home = visitor.get("/", headers=english)
     source = home.get_data(as_text=True)
-    assert "Alpha Game Cards" in source
-    assert "This shop has no products on sale yet." in source
+    assert home.headers.get("X-Cache") != "hit"
+    assert ">Alpha Game Cards</a>" in source
     assert re.search(r'<style nonce="[^"]+">:root \{ --accent: #1a7f5a;', source)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in source and "<script>alert" not in source
     assert '<div class="announcement" role="note">Closed on Sunday.' in source
 
+    # A visitor who names no language gets the shop's, English now.
+    assert "This shop has no products on sale yet." in text_of(browser_for(alpha.host).get("/"))
     assert audit_actions(app, alpha) == ["shop.profile"]
 
 
