@@ -700,3 +700,41 @@ def test_a_domain_that_cannot_be_connected_is_refused_and_kept(
     assert "That domain is already connected to a shop." in text_of(taken)
     assert "taken.example</strong>" not in text_of(owner.get(PAGE))
     assert audit_actions(app, alpha) == []
+
+
+# --- the migration ------------------------------------------------------------------------
+
+
+def test_migration_0008_moves_flat_theme_settings_under_the_shops_theme(app, app_config, tmp_path):
+    """A shop's values stored before 0008 (one flat object) become its
+    current theme's, and go back flat on a downgrade; every shop keeps
+    offering every payment method."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+
+    migrations = str(Path(__file__).resolve().parents[2] / "migrations")
+    other = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}"})
+    with other.app_context():
+        upgrade(directory=migrations, revision="0007")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO tenants (id, slug, name, status, theme, locale, currency,"
+                    " theme_settings) VALUES ('0190a6d2c1e87c2a9f3e5b7d1a2c4e6f', 'old', 'Old',"
+                    " 'active', 'lab', 'zh_CN', 'CNY', '{\"columns\": 3}')"
+                )
+            )
+        upgrade(directory=migrations, revision="0008")
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT theme_settings, disabled_payment_providers FROM tenants")
+            ).one()
+        assert json.loads(row[0]) == {"lab": {"columns": 3}} and json.loads(row[1]) == []
+        downgrade(directory=migrations, revision="0007")
+        with db.engine.connect() as conn:
+            flat = conn.execute(text("SELECT theme_settings FROM tenants")).scalar_one()
+        assert json.loads(flat) == {"columns": 3}
+        db.session.remove()
+        db.engine.dispose()
