@@ -11,6 +11,7 @@ process's host cache after the commit.
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -127,6 +128,9 @@ def _domain_host(host: str) -> str:
     return host
 
 
+#: A shop as these functions take it: its row or its id (``tenant_context``'s rules).
+ShopRef = Tenant | uuid.UUID
+
 #: Domains one shop may connect (a shop needs a few; more would only hold
 #: names that other shops may want).
 MAX_DOMAINS_PER_SHOP = 10
@@ -152,7 +156,7 @@ def shop_domains() -> list[CustomDomain]:
     )
 
 
-def connect_domain(tenant: Tenant, host: str) -> CustomDomain:
+def connect_domain(tenant: ShopRef, host: str) -> CustomDomain:
     """Add ``host`` to the shop in the caller's transaction (flushed, not
     committed); it serves once verified. ``ValidationFailed`` for a host the
     shop may not connect, ``Conflict`` when any shop has it already (the
@@ -206,13 +210,13 @@ def _shop_domain(host: str) -> CustomDomain:
     return domain
 
 
-def shop_domain(tenant: Tenant, host: str) -> CustomDomain:
+def shop_domain(tenant: ShopRef, host: str) -> CustomDomain:
     """The shop's domain ``host``; another shop's, or none, is ``NotFound``."""
     with tenant_context(tenant):
         return _shop_domain(host)
 
 
-def disconnect_domain(tenant: Tenant, host: str) -> CustomDomain:
+def disconnect_domain(tenant: ShopRef, host: str) -> CustomDomain:
     """Delete the shop's domain ``host`` in the caller's transaction
     (flushed); the shop stops answering there once the caller commits and
     calls ``invalidate_resolution``. Another shop's is ``NotFound``."""
@@ -223,7 +227,7 @@ def disconnect_domain(tenant: Tenant, host: str) -> CustomDomain:
     return domain
 
 
-def set_domain_verified(tenant: Tenant, host: str) -> CustomDomain:
+def set_domain_verified(tenant: ShopRef, host: str) -> CustomDomain:
     """Record in the caller's transaction (flushed) that the domain's
     ownership was verified; it serves once the caller commits and calls
     ``invalidate_resolution``. Another shop's is ``NotFound``."""
@@ -271,7 +275,7 @@ def _resolver():
     return resolver
 
 
-def check_domain_record(tenant: Tenant, host: str) -> None:
+def check_domain_record(tenant: ShopRef, host: str) -> None:
     """Look up the domain's ``_kameng.<host>`` TXT record now; returns when it
     holds the domain's value, else ``ValidationFailed`` saying what was seen
     (no record yet, a lookup that failed, or another value). Writes nothing.
