@@ -84,6 +84,9 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "PASSWORD_HASH_PROFILE": get("PASSWORD_HASH_PROFILE", "default"),
         "CARD_IMPORT_SYNC_LIMIT": int(get("CARD_IMPORT_SYNC_LIMIT", "5000")),
         "UPLOAD_MAX_IMAGE_BYTES": int(get("UPLOAD_MAX_IMAGE_BYTES", str(2 * 1024 * 1024))),
+        # The DNS servers that custom-domain verification asks (ip[:port],
+        # comma-separated); empty: the system's resolver.
+        "DNS_NAMESERVERS": get("DNS_NAMESERVERS", ""),
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL") or f"sqlite:///{inst / 'kameng.sqlite3'}",
         "REDIS_URL": get("REDIS_URL") or "",
         # A Redis outage costs a request at most one connect timeout; then the

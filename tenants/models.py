@@ -38,7 +38,14 @@ class Tenant(db.Model):
     announcement: Mapped[str] = mapped_column(String(500), default="", server_default="")
     logo_file: Mapped[str | None] = mapped_column(String(80))
     banner_file: Mapped[str | None] = mapped_column(String(80))
+    #: the theme settings set for each theme: ``{"<theme>": {"<setting>": value}}``
+    #: (read through ``app.core.themes``; switching themes keeps each one's)
     theme_settings: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    #: the platform's payment providers this shop does not offer (names); a
+    #: provider the platform adds later is offered until the shop turns it off
+    disabled_payment_providers: Mapped[list] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     #: the operator's connected Stripe account (acct_…), if they connected one
     stripe_account_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -35,6 +35,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.core.errors import BadHost
+from app.core.themes import is_hex_color, stored_settings
 from app.extensions import db
 from tenants.context import all_tenants
 from tenants.models import TENANT_SUSPENDED, CustomDomain, Tenant
@@ -67,12 +68,14 @@ class ShopSnapshot:
     locale: str
     currency: str
     timezone: str = "UTC"
+    #: always ``#rrggbb`` (safe to write into a style sheet)
     brand_color: str = "#e4572e"
     announcement: str = ""
     logo_file: str | None = None
     banner_file: str | None = None
-    #: the theme's settings as stored; read them through
-    #: ``app.core.themes`` (manifest defaults fill what is missing)
+    #: the settings stored for the shop's current theme, as sorted
+    #: ``(name, value)`` pairs; read them through ``app.core.themes``
+    #: (``theme_setting``: manifest defaults fill what is missing)
     theme_settings: tuple = ()
 
     @property
@@ -90,11 +93,11 @@ class ShopSnapshot:
             t.locale,
             t.currency,
             t.timezone,
-            t.brand_color,
+            t.brand_color if is_hex_color(t.brand_color) else ShopSnapshot.brand_color,
             t.announcement or "",
             t.logo_file,
             t.banner_file,
-            tuple(sorted((t.theme_settings or {}).items())),
+            tuple(sorted(stored_settings(t.theme_settings, t.theme).items())),
         )
 
 

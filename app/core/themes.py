@@ -99,12 +99,20 @@ def shop_template(name: str) -> str:
 #
 # Types: bool, color (#rrggbb), choice (one of ``choices``), int (``min`` ..
 # ``max``), text (plain text up to ``max_length``, 200 by default; shown
-# escaped, never as markup). A shop stores only values (tenants.theme_settings);
-# a value missing or no longer valid (the theme changed) reads as the
-# default, so switching themes loses nothing and breaks nothing.
+# escaped, never as markup). A shop stores only values, one object per theme
+# (tenants.theme_settings = {"<theme>": {"<setting>": value}}), so switching
+# themes and back finds each theme's values as they were; the cached shop
+# (``ShopSnapshot.theme_settings``) carries those of its current theme. A
+# value missing or no longer valid (the theme's manifest changed) reads as
+# the default, so nothing breaks.
 
 SETTING_TYPES = ("bool", "color", "choice", "int", "text")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def is_hex_color(text: object) -> bool:
+    """Whether ``text`` is a colour as settings store it: ``#rrggbb``."""
+    return isinstance(text, str) and bool(_COLOR.fullmatch(text))
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,32 @@ class ThemeSetting:
         if len(text) > self.max_length:
             raise ValueError(f"at most {self.max_length} characters")
         return text
+
+
+def theme_title(theme: str, locale: str) -> str:
+    """The theme's name for a person: the manifest's ``title`` (a string, or
+    one per language like a setting's label), else its folder name."""
+    title = (theme_manifest(theme) or {}).get("title")
+    if isinstance(title, dict):
+        return title.get(locale) or title.get("en") or theme
+    return title or theme
+
+
+def stored_settings(stored: Mapping[str, object] | None, theme: str) -> dict:
+    """The values a shop stored for ``theme`` out of its per-theme
+    ``theme_settings`` (empty when it set none)."""
+    values = (stored or {}).get(theme)
+    return dict(values) if isinstance(values, Mapping) else {}
+
+
+def with_theme_settings(
+    stored: Mapping[str, object] | None, theme: str, values: Mapping[str, object]
+) -> dict:
+    """A shop's per-theme ``theme_settings`` with ``theme``'s values replaced
+    by ``values``; every other theme's are kept as they were."""
+    kept = {name: dict(v) for name, v in (stored or {}).items() if isinstance(v, Mapping)}
+    kept[theme] = dict(values)
+    return kept
 
 
 def theme_settings_spec(theme: str) -> tuple[ThemeSetting, ...]:
@@ -228,7 +262,8 @@ def settings_of(spec: tuple[ThemeSetting, ...], stored: Mapping[str, object] | N
 
 def theme_setting(name: str, default: object = None) -> object:
     """A template's view of one setting of the current shop's theme (a
-    Jinja global): ``{% if theme_setting('show_stock') %}``."""
+    Jinja global): ``{% if theme_setting('show_stock') %}``. The cached shop
+    carries the values stored for its current theme only."""
     shop = getattr(g, "shop", None)
     if shop is None:
         return default

@@ -4,14 +4,26 @@ Adding a provider is one module in ``payments/adapters/`` and one line
 here. Everything else asks the registry (``adapter``, ``available``) and
 reads the adapter's flags; nothing outside ``adapters/`` and this module
 names a provider.
+
+What buyers may use is the platform's choice first (``PAYMENT_PROVIDERS``
+and each provider's configuration), then the shop's: an operator turns
+providers off in the console's settings (``Tenant.disabled_payment_providers``),
+and ``available`` and ``usable`` leave those out for that shop. Refunds and
+notifications of a payment already made go through ``adapter`` whatever
+either choice is now.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.extensions import db
 from app.payments.adapters.base import PaymentAdapter, ProviderUnavailable
 from app.payments.adapters.sandbox import SandboxAdapter
 from app.payments.adapters.stripe import StripeAdapter
 from app.payments.adapters.wallet import WalletAdapter
+from tenants.context import current_tenant_id
+from tenants.models import Tenant
 
 ADAPTERS: dict[str, PaymentAdapter] = {
     adapter.name: adapter for adapter in (WalletAdapter(), SandboxAdapter(), StripeAdapter())
@@ -31,17 +43,40 @@ def adapter(name: str | None) -> PaymentAdapter:
 
 
 def usable(name: str | None) -> PaymentAdapter:
-    """The provider ``name`` if buyers may pay with it now (enabled and
-    configured on this platform); ``ProviderUnavailable`` otherwise."""
+    """The provider ``name`` if buyers of the current shop may pay with it
+    now (enabled and configured on this platform, and not turned off by the
+    shop); ``ProviderUnavailable`` otherwise."""
     found = adapter(name)
     if not found.available():
         raise ProviderUnavailable(f"'{name}' is not available on this platform.")
+    if found.name in turned_off_by_shop():
+        raise ProviderUnavailable(f"This shop does not take payments through '{name}'.")
     return found
 
 
 def available() -> list[PaymentAdapter]:
-    """Every provider buyers may pay with now, in the order a buyer sees them."""
+    """Every provider buyers of the current shop may pay with now (the
+    platform's, less those the shop turned off), in the order a buyer sees
+    them."""
+    off = turned_off_by_shop()
+    return [a for a in offered_by_platform() if a.name not in off]
+
+
+def offered_by_platform() -> list[PaymentAdapter]:
+    """Every provider enabled and configured on this platform, in the order
+    a buyer sees them: what a shop may choose from (console › Settings)."""
     return sorted((a for a in ADAPTERS.values() if a.available()), key=lambda a: a.rank)
+
+
+def turned_off_by_shop() -> frozenset[str]:
+    """The providers the current shop does not offer (none outside a shop)."""
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        return frozenset()
+    names = db.session.scalar(
+        select(Tenant.disabled_payment_providers).where(Tenant.id == tenant_id)
+    )
+    return frozenset(names or ())
 
 
 def production_problems(cfg: dict) -> list[str]:

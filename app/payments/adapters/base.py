@@ -133,6 +133,8 @@ class PaymentAdapter:
     on_pages: bool = True
     #: where the buyer's list of payment methods puts it (lower first)
     rank: int = 50
+    #: what the operator's settings call it (a lazy translation)
+    title = ""
     #: what the shop's pay page shows: the button, a line under it (lazy
     #: translations), and whether it is the page's main button
     label = ""

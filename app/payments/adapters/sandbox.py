@@ -20,6 +20,7 @@ class SandboxAdapter(PaymentAdapter):
     recharges = True
     development_only = True
     rank = 10
+    title = _l("Test payments (sandbox: every payment succeeds, no money moves)")
     label = _l("Pay (sandbox)")
     hint = _l("Test payment: no money moves. Not available in a live shop.")
 

@@ -63,6 +63,7 @@ class StripeAdapter(PaymentAdapter):
     recharges = True
     on_pages = False  # the pages do not load Stripe.js yet; the API answers a client secret
     rank = 20
+    title = _l("Stripe: card, Alipay and WeChat Pay")
     label = _l("Pay by card, Alipay or WeChat Pay")
 
     def available(self) -> bool:

@@ -25,6 +25,7 @@ class WalletAdapter(PaymentAdapter):
     delivers_in_request = True
     recharges = False  # a wallet is not filled from itself
     rank = 0
+    title = _l("Shop balance (buyers pay from their balance in this shop)")
     label = _l("Pay from my balance")
     primary = True
 
