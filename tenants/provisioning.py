@@ -14,6 +14,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +33,7 @@ def validate_shop_name(name: str) -> str:
         raise ValidationFailed(
             "The shop name must be 1 to 120 characters long.",
             errors={"name": ["Must be 1 to 120 characters long."]},
+            message=_l("The shop name must be 1 to 120 characters long."),
         )
     return value
 
