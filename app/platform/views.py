@@ -1,11 +1,10 @@
 """The platform site (apex host): landing, operator sign-up and sign-in,
-"my shops", and the platform owner's console."""
+"my shops". The platform owner's console is ``admin_views``."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from app.accounts import services
 from app.accounts.auth import (
@@ -24,9 +23,6 @@ from app.core.links import shop_url
 from app.core.pages import flash_error, only_on
 from app.core.redirects import safe_local_target
 from app.extensions import db, limiter
-from tenants import provisioning
-from tenants.context import all_tenants
-from tenants.models import Tenant
 
 bp = Blueprint("platform", __name__)
 bp.before_request(only_on("platform"))
@@ -133,36 +129,6 @@ def open_console(slug: str):
             token = issue_handoff(principal.id, tenant.id)
             return redirect(shop_url(slug, url_for("console.handoff", token=token)))
     raise NotFound(_("You are not a member of that shop."))
-
-
-@bp.get("/admin")
-@require("platform.admin")
-def admin():
-    query = (request.args.get("q") or "").strip().lower()
-    with all_tenants():
-        stmt = select(Tenant).order_by(Tenant.created_at.desc())
-        if query:
-            stmt = stmt.where(
-                Tenant.slug.contains(query, autoescape=True)
-                | func.lower(Tenant.name).contains(query, autoescape=True)
-            )
-        tenants = db.session.scalars(stmt.limit(500)).all()
-        total = db.session.scalar(select(func.count(Tenant.id)))
-    return render_template("platform/admin.html", tenants=tenants, total=total, q=query)
-
-
-@bp.post("/admin/shops/<slug>/<action>")
-@require("platform.admin")
-def admin_shop_action(slug: str, action: str):
-    if action == "suspend":
-        tenant = provisioning.suspend_shop(slug, request.form.get("reason") or None)
-        flash(_("%(slug)s is suspended.", slug=tenant.slug), "success")
-    elif action == "resume":
-        tenant = provisioning.resume_shop(slug)
-        flash(_("%(slug)s is live again.", slug=tenant.slug), "success")
-    else:
-        raise NotFound()
-    return redirect(url_for("platform.admin"))
 
 
 def _domain() -> str:
