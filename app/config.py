@@ -119,6 +119,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED"), True),
         "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # "Forgot password": requests per client address and site, and how
+        # long a mailed link works (app/accounts/resets.py).
+        "PASSWORD_RESET_RATE_LIMIT": get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
+        "PASSWORD_RESET_SECONDS": int(get("PASSWORD_RESET_SECONDS", "3600")),
         # Opening shops (platform sign-up and "new shop"), per client address.
         "SHOP_CREATE_RATE_LIMIT": get("SHOP_CREATE_RATE_LIMIT", "5 per hour"),
         # Shops one platform account may own; platform admins are exempt.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g
+from flask import abort, flash, g, make_response
 
 from app.core.errors import KamengError
 
@@ -34,3 +34,10 @@ def flash_error(form, err: KamengError) -> None:
                 break  # one sentence says it: not again beside a second field
     if not shown:
         flash(err.user_message(), "error")
+
+
+def no_store(body, status: int = 200):
+    """A page no cache may keep (it holds a secret link, or answers for one)."""
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -34,6 +34,7 @@ ERROR_TITLES = (
     N_("The Host header is not a valid host name"),
     N_("Too many requests"),
     N_("This account may open no more shops"),
+    N_("This password link has expired or was used"),
     # orders, stock and payments
     N_("Not enough stock"),
     N_("This order cannot be paid"),
