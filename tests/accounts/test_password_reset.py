@@ -213,8 +213,8 @@ def test_asking_is_rate_limited_with_a_readable_page(
     app,
     buyer,
     browser_for,
-    rate_limits,
-    monkeypatch,  # noqa: F811
+    rate_limits,  # noqa: F811
+    monkeypatch,
 ):
     monkeypatch.setitem(app.config, "PASSWORD_RESET_RATE_LIMIT", "2 per hour")
     shop = browser_for("alpha.localhost")
