@@ -25,6 +25,7 @@ bp.before_request(only_on("shop"))
 @bp.route("/forgot", methods=["GET", "POST"])
 @limit_reset_request
 def forgot():
+    """Ask for a password link; the answer is the same for any address."""
     form = ForgotPasswordForm()
     sent = None
     if form.validate_on_submit():
@@ -47,6 +48,7 @@ def forgot():
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @limit_sign_in
 def reset(token: str):
+    """Choose a new password through a mailed link; then sign in here."""
     form = ResetPasswordForm()
     try:
         resets.account_for_token(resets.PLATFORM, token)

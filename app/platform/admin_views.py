@@ -82,12 +82,14 @@ def _shops_page(args, here: str, failed: dict | None = None, status_code: int = 
 @bp.post("/shops/<slug>/suspend")
 @require("platform.admin")
 def suspend(slug: str):
+    """Suspend a shop (the confirmation's form: a reason, where to go back)."""
     return _change_status(slug, "suspend")
 
 
 @bp.post("/shops/<slug>/resume")
 @require("platform.admin")
 def resume(slug: str):
+    """Open a suspended shop again (the confirmation's form, as ``suspend``)."""
     return _change_status(slug, "resume")
 
 

@@ -141,6 +141,9 @@ def test_a_run_leaves_another_runs_redis_alone(instance, tmp_path):
     with open(log_path, "wb") as log:
         proc = _run(instance, port, log)
         _wait_until_up(proc, port, log_path)
+        deadline = time.monotonic() + 30  # the banner follows the run's own health check
+        while "Kameng is running" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         _ctrl_c(proc)
     banner = log_path.read_text()
     assert "left to it" in banner
