@@ -122,6 +122,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "WTF_CSRF_TIME_LIMIT": 3600 * 8,
         "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED"), True),
         "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # "Forgot password": requests per client address and site, and how
+        # long a mailed link works (app/accounts/resets.py).
+        "PASSWORD_RESET_RATE_LIMIT": get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
+        "PASSWORD_RESET_SECONDS": int(get("PASSWORD_RESET_SECONDS", "3600")),
         # Opening shops (platform sign-up and "new shop"), per client address.
         "SHOP_CREATE_RATE_LIMIT": get("SHOP_CREATE_RATE_LIMIT", "5 per hour"),
         # Shops one platform account may own; platform admins are exempt.
@@ -151,7 +155,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         # Served by the platform itself (app/core/vendor.py), never a CDN.
         "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_URL,
-        "MAIL_SERVER": get("MAIL_SERVER", "localhost"),
+        # No MAIL_SERVER: development and tests write each message to a file
+        # in MAIL_FOLDER (app/core/mail.py); production refuses to start.
+        "MAIL_SERVER": get("MAIL_SERVER", ""),
+        "MAIL_FOLDER": get("MAIL_FOLDER") or str(inst / "mail"),
         "MAIL_PORT": int(get("MAIL_PORT", "25")),
         "MAIL_FROM": get("MAIL_FROM", "Kameng <no-reply@localhost>"),
         "MAIL_USERNAME": get("MAIL_USERNAME", ""),
@@ -249,4 +256,8 @@ def _production_problems(cfg: dict) -> list[str]:
         problems.append("RATELIMIT_ENABLED must not be false")
     if cfg["PASSWORD_HASH_PROFILE"] == "fast":
         problems.append("PASSWORD_HASH_PROFILE=fast is for tests only")
+    if not cfg["MAIL_SERVER"]:
+        # Without it mail would only be written to files: buyers would never
+        # get their codes by mail, nor anyone a password-reset link.
+        problems.append("MAIL_SERVER must be set (outgoing mail)")
     return problems

@@ -151,7 +151,8 @@ def app_env(ctx: Context, database_url: str, **extra: str) -> dict:
     (the bench speaks plain HTTP on loopback, and a secure cookie would not
     come back) and ``PASSWORD_HASH_PROFILE=fast`` (buyers sign in during
     set-up, which is not timed). Mail goes to a local sink when a scenario
-    starts one (``MAIL_PORT``), else to a closed port.
+    starts one (``MAIL_SERVER``, ``MAIL_PORT``), else to a closed port on
+    loopback.
     """
     env = dict(os.environ)
     env.update(
@@ -167,6 +168,8 @@ def app_env(ctx: Context, database_url: str, **extra: str) -> dict:
             "PAYMENT_PROVIDERS": "wallet",
             "PLATFORM_DOMAIN": "bench.localhost",
             "LOGIN_RATE_LIMIT": "1000000 per minute",
+            # Production needs a mail server; a scenario with a sink names its own.
+            "MAIL_SERVER": "127.0.0.1",
             "INSTANCE_PATH": str(ctx.work / "instance"),
             "PYTHONDONTWRITEBYTECODE": "1",
         }

@@ -34,6 +34,7 @@ def validate_shop_name(name: str) -> str:
         raise ValidationFailed(
             "The shop name must be 1 to 120 characters long.",
             errors={"name": ["Must be 1 to 120 characters long."]},
+            message=_l("The shop name must be 1 to 120 characters long."),
         )
     return value
 

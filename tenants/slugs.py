@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.errors import Conflict, ValidationFailed
@@ -33,24 +34,33 @@ def validate_slug(slug: str) -> str:
         raise ValidationFailed(
             "The shop address must be 3 to 32 characters long.",
             errors={"slug": ["Must be 3 to 32 characters long."]},
+            message=_l("The shop address must be 3 to 32 characters long."),
         )
     if not SLUG_RE.match(value) or "--" in value:
         raise ValidationFailed(
             "The shop address may use lowercase letters, digits and single hyphens, "
             "and must not start or end with a hyphen.",
             errors={"slug": ["Use a-z, 0-9 and single hyphens, not at the ends."]},
+            message=_l(
+                "Use lowercase letters, digits and single hyphens, not at the start or end."
+            ),
         )
     if value in RESERVED_SLUGS:
         raise ValidationFailed(
             f"'{value}' is reserved; choose another shop address.",
             errors={"slug": ["This address is reserved."]},
+            message=_l("%(slug)s is reserved; choose another shop address.", slug=value),
         )
     return value
 
 
 def slug_taken(slug: str) -> Conflict:
     """The ``Conflict`` that says ``slug`` belongs to another shop."""
-    return Conflict(f"The shop address '{slug}' is taken.", errors={"slug": ["Already taken."]})
+    return Conflict(
+        f"The shop address '{slug}' is taken.",
+        errors={"slug": ["Already taken."]},
+        message=_l("The shop address %(slug)s is taken; choose another.", slug=slug),
+    )
 
 
 def ensure_slug_free(slug: str) -> None:

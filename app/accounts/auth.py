@@ -50,6 +50,18 @@ limit_sign_in = limiter.limit(
 )
 
 
+#: Decorator for the "forgot password" forms: PASSWORD_RESET_RATE_LIMIT
+#: (POSTs only) per client address and site, so nobody mails a flood of
+#: reset links from one address (one address is also mailed at most once a
+#: minute: ``app.accounts.resets``).
+limit_reset_request = limiter.limit(
+    lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_sign_in_limit_key,
+    scope="password-reset",
+)
+
+
 def _site_marker() -> str:
     shop = getattr(g, "shop", None)
     if shop is not None:

@@ -42,3 +42,20 @@ class NewShopForm(FlaskForm):
 
 class ApiKeyForm(FlaskForm):
     name = StringField(_l("Key name"), validators=[DataRequired(), Length(max=80)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    """Ask for a reset link (the answer is the same for any address)."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+    )
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
+    )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from app.accounts.models import (
@@ -49,7 +50,9 @@ def normalize_email(email: str) -> str:
         info = validate_email((email or "").strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValidationFailed(
-            "That email address is not valid.", errors={"email": [str(exc)]}
+            "That email address is not valid.",
+            errors={"email": [str(exc)]},
+            message=_l("That email address is not valid."),
         ) from exc
     return info.normalized.lower()
 
@@ -59,11 +62,17 @@ def check_password(password: str) -> str:
         raise ValidationFailed(
             f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.",
             errors={"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]},
+            message=_l(
+                "The password must be at least %(min)s characters long.", min=MIN_PASSWORD_LENGTH
+            ),
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationFailed(
             "The password is too long.",
             errors={"password": [f"At most {MAX_PASSWORD_LENGTH} characters."]},
+            message=_l(
+                "The password may be at most %(max)s characters long.", max=MAX_PASSWORD_LENGTH
+            ),
         )
     return password
 
@@ -79,7 +88,9 @@ def create_platform_user(
     check_password(password)
     if db.session.scalar(select(PlatformUser.id).where(PlatformUser.email == email)):
         raise Conflict(
-            "An account with this email already exists.", errors={"email": ["Already registered."]}
+            "An account with this email already exists.",
+            errors={"email": ["Already registered."]},
+            message=_l("An account with this email already exists."),
         )
     user = PlatformUser(
         email=email,
@@ -110,6 +121,7 @@ def sign_up_operator(email: str, password: str, *, shop_slug: str, shop_name: st
         raise Conflict(
             "An account with this email already exists; sign in to open another shop.",
             errors={"email": ["Already registered."]},
+            message=_l("An account with this email already exists; sign in to open another shop."),
         )
     user = PlatformUser(email=email, password_hash=hash_password(password))
     try:
@@ -220,6 +232,7 @@ def create_shop_account(
         raise Conflict(
             "An account with this email already exists in this shop.",
             errors={"email": ["Already registered."]},
+            message=_l("An account with this email already exists in this shop."),
         )
     account = ShopAccount(
         email=email, password_hash=hash_password(password), role=role, display_name=display_name
@@ -290,7 +303,11 @@ def create_api_key(name: str, created_by: uuid.UUID | None, role: str = ROLE_OWN
     """
     name = (name or "").strip() or "API key"
     if len(name) > 80:
-        raise ValidationFailed("The key name is too long.", errors={"name": ["At most 80."]})
+        raise ValidationFailed(
+            "The key name is too long.",
+            errors={"name": ["At most 80."]},
+            message=_l("The key name may be at most 80 characters long."),
+        )
     if role not in MEMBER_ROLES:
         raise ValidationFailed("Unknown role.", errors={"role": ["Unknown role."]})
     prefix = secrets.token_hex(4)

@@ -11,6 +11,7 @@ PAGE_MODULES = (
     "app.console.views",
     "app.console.orders_views",
     "app.console.settings_views",
+    "app.console.password_views",
 )
 
 

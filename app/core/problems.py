@@ -42,6 +42,39 @@ _HTTP_SLUGS = {
 }
 
 
+#: What an error page says under its title, by status, in the reader's
+#: language. Pages never show a problem's ``detail``: it is the API's
+#: English text for developers, and for plain HTTP errors it is werkzeug's
+#: own description ("The requested URL was not found on the server...").
+PAGE_MESSAGES = {
+    400: _l("The request could not be read. Go back and try again."),
+    401: _l("Sign in to open this page."),
+    403: _l("You are not allowed to open this page."),
+    404: _l("There is nothing at this address. Check it, or start again from the home page."),
+    405: _l("This page cannot be opened that way."),
+    409: _l("This clashes with something that changed meanwhile. Reload the page and try again."),
+    413: _l("What you sent is too large."),
+    415: _l("This kind of file or content is not accepted here."),
+    422: _l("Some details are missing or invalid. Check them and try again."),
+    429: _l("Too many tries in a short time. Wait a minute, then try again."),
+    503: _l("This is unavailable for a moment; nothing was changed. Try again shortly."),
+}
+CSRF_MESSAGE = _l("Reload the page and try again.")
+
+
+def page_message(status: int, request_id: str | None = None) -> str:
+    """The sentence an error page shows for ``status`` (translated)."""
+    from flask_babel import gettext
+
+    if status >= 500 and status != 503:
+        return gettext(
+            "Something went wrong on our side. It has been logged as %(id)s.",
+            id=request_id or current_request_id(),
+        )
+    found = PAGE_MESSAGES.get(status)
+    return str(found) if found is not None else gettext("Something went wrong. Try again.")
+
+
 def wants_json() -> bool:
     if request.path.startswith("/api/") or request.path == "/healthz":
         return True
@@ -61,20 +94,25 @@ def problem_response(problem: dict, headers: dict | None = None):
     return response
 
 
-def _page(problem: dict, template: str | None = None):
+def _page(problem: dict, template: str | None = None, message=None):
+    """The error page of the site: the shop's theme, else the platform's.
+    It shows the translated title and ``message`` (a translated sentence;
+    by default the one of ``PAGE_MESSAGES`` for the status), never the
+    problem's English ``detail``."""
     from app.core.themes import render_shop
 
     status = problem["status"]
+    text = str(message) if message is not None else page_message(status, problem.get("request_id"))
     shop = getattr(g, "shop", None)
     if shop is not None:
         name = template or ("404.html" if status == 404 else "error.html")
         try:
-            return render_shop(name, problem=problem, shop=shop), status
+            return render_shop(name, problem=problem, message=text, shop=shop), status
         except UNAVAILABLE:
             # The shop's page needs what is down (its theme reads the
             # database); the platform's plain page needs nothing.
             pass
-    return render_template("platform/error.html", problem=problem), status
+    return render_template("platform/error.html", problem=problem, message=text), status
 
 
 def _login_redirect():
@@ -95,7 +133,7 @@ def render_error(err: KamengError, template: str | None = None):
         return problem_response(problem, headers)
     if isinstance(err, Unauthorized) and g.get("site"):
         return _login_redirect()
-    return _page(problem, template)
+    return _page(problem, template, err.message)
 
 
 def _http_problem(exc: HTTPException) -> dict:
@@ -147,7 +185,7 @@ def handle_http_exception(exc: HTTPException):
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return problem_response(problem, headers)
-    return _page(problem)
+    return _page(problem, message=CSRF_MESSAGE if isinstance(exc, CSRFError) else None)
 
 
 def handle_unexpected(exc: Exception):

@@ -223,3 +223,82 @@ def worker_count() -> int:
     from rq import Worker
 
     return len(Worker.all(connection=get_redis(current_app)))
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """One queue now: jobs waiting, running, failed (kept for a day by RQ)
+    and scheduled for later."""
+
+    name: str
+    waiting: int
+    running: int
+    failed: int
+    scheduled: int
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """One registered worker: its name, ``busy``/``idle``/…, the queues it
+    listens on, its last heartbeat (aware UTC) and the job it runs."""
+
+    name: str
+    state: str
+    queues: tuple[str, ...]
+    last_heartbeat: object  # datetime | None
+    current_job: str | None
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    queues: tuple[QueueState, ...]
+    workers: tuple[WorkerState, ...]
+    #: when the scheduler last ran ``heartbeat`` (aware UTC), or None
+    scheduler_seen: object
+    #: seconds after which a missing scheduler heartbeat is late
+    scheduler_late_after: int
+
+
+def queue_report(app: Flask | None = None) -> QueueReport:
+    """The queues' depths and the workers' and scheduler's health, read from
+    Redis (the same figures ``/metrics`` gives a monitor). Raises the Redis
+    error while Redis is down: the caller's page says so (503)."""
+    from datetime import UTC, datetime
+
+    from rq import Worker
+    from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+    app = app or current_app._get_current_object()
+    connection = get_redis(app)
+    queues = []
+    for name in QUEUE_NAMES:
+        queue = Queue(name, connection=connection)
+        queues.append(
+            QueueState(
+                name=name,
+                waiting=queue.count,
+                running=StartedJobRegistry(queue=queue).count,
+                failed=FailedJobRegistry(queue=queue).count,
+                scheduled=ScheduledJobRegistry(queue=queue).count,
+            )
+        )
+
+    def aware(moment):
+        if moment is not None and moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment
+
+    workers = tuple(
+        WorkerState(
+            name=w.name,
+            state=str(w.get_state()),
+            queues=tuple(w.queue_names()),
+            last_heartbeat=aware(w.last_heartbeat),
+            current_job=w.get_current_job_id(),
+        )
+        for w in sorted(Worker.all(connection=connection), key=lambda w: w.name)
+    )
+    beat = connection.get(HEARTBEAT_KEY)
+    seen = datetime.fromtimestamp(float(beat), UTC) if beat else None
+    late_after = 3 * int(app.config.get("HEARTBEAT_INTERVAL_SECONDS", 30))
+    return QueueReport(tuple(queues), workers, seen, late_after)

@@ -118,8 +118,9 @@ ORDER_FIELDS = (
     "expires_at",
     "paid_at",
     "delivered_at",
+    "mailed_at",
 )
-OPERATOR_FIELDS = ("buyer_id", "payment_ref", "fulfil_attempts", "last_error")
+OPERATOR_FIELDS = ("buyer_id", "payment_ref", "fulfil_attempts", "last_error", "mail_error")
 
 
 def request_token() -> str | None:

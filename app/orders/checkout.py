@@ -116,6 +116,13 @@ def initial_hold_time() -> timedelta:
     return min(initial, hold_time())
 
 
+def quantity_bounds_message(low: int, high: int):
+    """What a buyer is told when a quantity is outside the product's limits:
+    the real limits, in their language (the buy page and the API's
+    ``message`` say the same)."""
+    return _l("Enter a quantity from %(min)s to %(max)s.", min=low, max=high)
+
+
 def new_number() -> str:
     """``YYMMDD`` plus 14 random digits.
 
@@ -176,12 +183,18 @@ def create_order(
         raise NotFound("No such product on sale.")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise ValidationFailed(
-            "Quantity must be a whole number.", errors={"quantity": ["Invalid."]}
+            "Quantity must be a whole number.",
+            errors={"quantity": ["Must be a whole number."]},
+            message=quantity_bounds_message(product.min_quantity, product.max_quantity),
         )
     if not product.min_quantity <= quantity <= product.max_quantity:
+        low, high = product.min_quantity, product.max_quantity
         raise ValidationFailed(
-            f"Quantity must be between {product.min_quantity} and {product.max_quantity}.",
-            errors={"quantity": [f"{product.min_quantity}–{product.max_quantity}."]},
+            f"Quantity must be from {low} to {high} for this product.",
+            errors={"quantity": [f"Must be from {low} to {high}."]},
+            message=quantity_bounds_message(low, high),
+            min=low,
+            max=high,
         )
     clean_inputs = validate_inputs(product, inputs or {})
     priced = quote(

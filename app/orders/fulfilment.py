@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from app.catalog import stock
 from app.catalog.models import CARD_SOLD, KIND_CARD, Card
@@ -198,6 +198,25 @@ def notify_delivered(order_id: uuid.UUID) -> None:
         )
     except Exception:  # noqa: BLE001 - the order page shows the codes regardless
         log.warning("order %s: delivery mail not enqueued", order_id)
+
+
+def record_delivery_mail(order_id: uuid.UUID, error: str | None = None) -> None:
+    """Record how the order's delivery mail went: taken by the mail server
+    (``error`` None: ``mailed_at`` is stamped, an earlier error cleared) or
+    refused (the reason kept in ``mail_error``; ``mailed_at`` stays as it
+    was). The order page claims a mailed copy only from ``mailed_at``.
+    Not a transition: the status is untouched. Commits."""
+    if error is None:
+        values = {"mailed_at": datetime.now(UTC), "mail_error": None}
+    else:
+        values = {"mail_error": error[:200]}
+    db.session.execute(
+        update(Order)
+        .where(Order.id == order_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 # --- periodic -------------------------------------------------------------------

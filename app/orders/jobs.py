@@ -8,6 +8,7 @@ copy beats a buyer who never hears of their codes."""
 from __future__ import annotations
 
 import logging
+import smtplib
 import uuid
 
 from flask import render_template
@@ -75,7 +76,13 @@ def mail_delivery(tenant_id: str, order_id: str) -> str:
                 )
                 text = render_template("mail/delivery.txt", **context)
                 html = render_template("mail/delivery.html", **context)
-            send_mail(order.email, subject, text, html)
+            try:
+                send_mail(order.email, subject, text, html)
+            except (smtplib.SMTPException, OSError) as exc:
+                db.session.rollback()
+                fulfilment.record_delivery_mail(order.id, f"{type(exc).__name__}: {exc}")
+                raise  # RQ keeps the job among the failed ones
+            fulfilment.record_delivery_mail(order.id)
         redis.set(marker, "1", ex=MAILED_MARKER_SECONDS)
         return "sent"
     finally:

@@ -103,9 +103,23 @@ def payment_options(
 
 # --- finding orders -----------------------------------------------------------
 
+#: The longest order number as a person may type or paste it (spaces,
+#: line breaks and all) before ``normalize_number`` tidies it; numbers
+#: themselves are 20 digits (``checkout.new_number``).
+MAX_TYPED_NUMBER = 64
+
+
+def normalize_number(number: str | None) -> str:
+    """An order number as a person typed or pasted it, tidied: every kind of
+    whitespace removed, at the ends and inside ("2611 2912 3456", a
+    full-width space, a line break from a mail). The one place order numbers
+    are read: the look-up page, the order pages and the API all go through
+    the functions below, which call it."""
+    return "".join((number or "").split())
+
 
 def get_order(number: str) -> Order:
-    order = db.session.scalar(select(Order).where(Order.number == (number or "").strip()))
+    order = db.session.scalar(select(Order).where(Order.number == normalize_number(number)))
     if order is None:
         raise NotFound("No such order.")
     return order
@@ -125,7 +139,7 @@ def order_for_buyer(
     token, or the session of the shop account that placed it. ``NotFound``
     otherwise, exactly as for a number that does not exist (so a wrong token
     tells nothing)."""
-    order = db.session.scalar(select(Order).where(Order.number == (number or "").strip()))
+    order = db.session.scalar(select(Order).where(Order.number == normalize_number(number)))
     if order is not None and (
         token_matches(order, token) or (buyer_id is not None and order.buyer_id == buyer_id)
     ):
@@ -143,7 +157,7 @@ def order_by_email(email: str, number: str) -> Order:
     except ValidationFailed:
         raise NotFound("No order with this number and email.") from None
     order = db.session.scalar(
-        select(Order).where(Order.number == (number or "").strip(), Order.email == email)
+        select(Order).where(Order.number == normalize_number(number), Order.email == email)
     )
     if order is None:
         raise NotFound("No order with this number and email.")

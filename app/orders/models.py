@@ -99,6 +99,10 @@ class Order(TenantOwned, db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fulfil_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: when the delivery mail was taken by the mail server (the order page
+    #: says a copy was mailed only then), and why the last try failed
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mail_error: Mapped[str | None] = mapped_column(String(200))
     fulfil_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

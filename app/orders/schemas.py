@@ -17,6 +17,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.core.pagination import PageArgs, PageSchema
+from app.orders.lookups import MAX_TYPED_NUMBER
 from app.orders.models import ORDER_STATUSES
 from app.orders.remedies import REFUND_TARGETS
 from app.payments import registry
@@ -88,6 +89,10 @@ class OrderSchema(Schema):
     expires_at = fields.DateTime()
     paid_at = fields.DateTime(allow_none=True)
     delivered_at = fields.DateTime(allow_none=True)
+    mailed_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "When the delivery mail was taken by the mail server."},
+    )
     history = fields.List(fields.Nested(HistorySchema))
     codes = fields.List(
         fields.Nested(CodeSchema),
@@ -113,6 +118,9 @@ class OperatorOrderSchema(OrderSchema):
     payment_ref = fields.String(allow_none=True)
     fulfil_attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
+    mail_error = fields.String(
+        allow_none=True, metadata={"description": "Why the last delivery mail was refused."}
+    )
     history = fields.List(fields.Nested(OperatorHistorySchema))
     tickets = fields.List(fields.Nested(TicketSchema))
     codes_withheld = fields.Boolean(
@@ -174,7 +182,11 @@ class PaymentResultSchema(Schema):
 
 class LookupRequest(Schema):
     email = fields.String(required=True, validate=validate.Length(min=3, max=254))
-    number = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    number = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_TYPED_NUMBER),
+        metadata={"description": "Spaces anywhere in it are ignored."},
+    )
 
 
 class DeliverRequest(Schema):

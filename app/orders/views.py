@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.accounts.auth import current_principal
 from app.catalog import services as catalog
@@ -79,7 +79,8 @@ RECENT_MAX = 10
 class BuyForm(FlaskForm):
     quantity = IntegerField(
         _l("Quantity"),
-        validators=[InputRequired(_l("Enter how many you want.")), NumberRange(min=1)],
+        # The limits are the product's: checked in the view, which knows it.
+        validators=[InputRequired(_l("Enter how many you want."))],
     )
     email = EmailField(
         _l("Email for delivery"),
@@ -94,7 +95,11 @@ class PayForm(FlaskForm):
 
 class LookupForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    number = StringField(_l("Order number"), validators=[DataRequired(), Length(max=20)])
+    # Room for a number pasted with spaces; ``lookups`` tidies it.
+    number = StringField(
+        _l("Order number"),
+        validators=[DataRequired(), Length(max=lookups.MAX_TYPED_NUMBER)],
+    )
 
 
 # --- helpers ----------------------------------------------------------------
@@ -159,7 +164,7 @@ def buy(product_id: str):
         quantity = form.quantity.data
         if not item.min_quantity <= quantity <= item.max_quantity:
             form.quantity.errors = [
-                _("Choose %(min)s to %(max)s.", min=item.min_quantity, max=item.max_quantity)
+                str(checkout.quantity_bounds_message(item.min_quantity, item.max_quantity))
             ]
         else:
             try:
@@ -222,7 +227,7 @@ def _form_errors(err: ValidationFailed, form: BuyForm, answers: dict, input_erro
     leftover = False
     for name in err.errors or {}:
         if name == "quantity":
-            form.quantity.errors = [_("This quantity cannot be ordered.")]
+            form.quantity.errors = [err.user_message()]
         elif name == "email":
             form.email.errors = [_("That email address is not valid.")]
         elif name in answers:

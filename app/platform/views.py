@@ -1,32 +1,37 @@
 """The platform site (apex host): landing, operator sign-up and sign-in,
-"my shops", and the platform owner's console."""
+"my shops", a forgotten password (``/forgot`` mails a link to
+``/reset/<token>``). The platform owner's console is ``admin_views``."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
-from app.accounts import services
+from app.accounts import resets, services
 from app.accounts.auth import (
     current_principal,
+    limit_reset_request,
     limit_sign_in,
     principal_for_platform_user,
     require,
     sign_in,
     sign_out,
 )
-from app.accounts.forms import LoginForm, NewShopForm, ShopSignupForm
+from app.accounts.forms import (
+    ForgotPasswordForm,
+    LoginForm,
+    NewShopForm,
+    ResetPasswordForm,
+    ShopSignupForm,
+)
 from app.accounts.handoff import issue_handoff
 from app.accounts.shops import ShopQuotaReached, open_shop
 from app.core.errors import KamengError, NotFound
-from app.core.links import shop_url
-from app.core.pages import flash_error, only_on
+from app.core.links import platform_url, shop_url
+from app.core.pages import flash_error, no_store, only_on
 from app.core.redirects import safe_local_target
 from app.extensions import db, limiter
-from tenants import provisioning
-from tenants.context import all_tenants
-from tenants.models import Tenant
 
 bp = Blueprint("platform", __name__)
 bp.before_request(only_on("platform"))
@@ -91,6 +96,50 @@ def login():
     return render_template("platform/login.html", form=form)
 
 
+@bp.route("/forgot", methods=["GET", "POST"])
+@limit_reset_request
+def forgot():
+    """Ask for a password link; the answer is the same for any address."""
+    form = ForgotPasswordForm()
+    sent = None
+    if form.validate_on_submit():
+        try:
+            resets.request_reset(
+                resets.PLATFORM,
+                form.email.data,
+                lambda token: platform_url(url_for(".reset", token=token)),
+                locale=str(get_locale()),
+                site_name=current_app.config["PLATFORM_NAME"],
+            )
+        except KamengError as err:
+            flash_error(form, err)
+        else:
+            sent = form.email.data
+    return render_template("platform/forgot.html", form=form, sent=sent)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limit_sign_in
+def reset(token: str):
+    """Choose a new password through a mailed link; then sign in with it."""
+    form = ResetPasswordForm()
+    try:
+        resets.account_for_token(resets.PLATFORM, token)
+    except resets.ResetLinkInvalid as err:
+        page = render_template("platform/reset.html", form=None, invalid=err.user_message())
+        return no_store(page, 400)
+    if form.validate_on_submit():
+        try:
+            resets.reset_password(resets.PLATFORM, token, form.password.data)
+        except KamengError as err:
+            db.session.rollback()
+            flash_error(form, err)
+        else:
+            flash(_("Your password is changed. Sign in with it."), "success")
+            return redirect(url_for(".login"))
+    return no_store(render_template("platform/reset.html", form=form, invalid=None))
+
+
 @bp.post("/logout")
 def logout():
     sign_out()
@@ -133,36 +182,6 @@ def open_console(slug: str):
             token = issue_handoff(principal.id, tenant.id)
             return redirect(shop_url(slug, url_for("console.handoff", token=token)))
     raise NotFound(_("You are not a member of that shop."))
-
-
-@bp.get("/admin")
-@require("platform.admin")
-def admin():
-    query = (request.args.get("q") or "").strip().lower()
-    with all_tenants():
-        stmt = select(Tenant).order_by(Tenant.created_at.desc())
-        if query:
-            stmt = stmt.where(
-                Tenant.slug.contains(query, autoescape=True)
-                | func.lower(Tenant.name).contains(query, autoescape=True)
-            )
-        tenants = db.session.scalars(stmt.limit(500)).all()
-        total = db.session.scalar(select(func.count(Tenant.id)))
-    return render_template("platform/admin.html", tenants=tenants, total=total, q=query)
-
-
-@bp.post("/admin/shops/<slug>/<action>")
-@require("platform.admin")
-def admin_shop_action(slug: str, action: str):
-    if action == "suspend":
-        tenant = provisioning.suspend_shop(slug, request.form.get("reason") or None)
-        flash(_("%(slug)s is suspended.", slug=tenant.slug), "success")
-    elif action == "resume":
-        tenant = provisioning.resume_shop(slug)
-        flash(_("%(slug)s is live again.", slug=tenant.slug), "success")
-    else:
-        raise NotFound()
-    return redirect(url_for("platform.admin"))
 
 
 def _domain() -> str:

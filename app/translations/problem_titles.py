@@ -35,6 +35,7 @@ ERROR_TITLES = (
     N_("Too many requests"),
     N_("The request contains characters or numbers that cannot be accepted"),
     N_("This account may open no more shops"),
+    N_("This password link has expired or was used"),
     # orders, stock and payments
     N_("Not enough stock"),
     N_("This order cannot be paid"),

@@ -95,7 +95,7 @@ def test_suspending_a_shop_from_the_page_closes_it_and_resuming_opens_it(
     assert api.status_code == 403
     assert api.get_json()["type"].endswith("/shop-suspended")
 
-    response = admin_action(platform, "alpha", "resume")
+    response = admin_action(platform, "alpha", "resume", reason="invoice paid")
 
     assert response.status_code == 302
     assert "alpha is live again." in text_of(platform.get("/admin"))

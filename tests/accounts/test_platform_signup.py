@@ -56,14 +56,14 @@ def test_the_new_owner_reaches_only_their_own_shop_console(app, platform, make_s
 @pytest.mark.parametrize(
     "changes,message",
     [
-        ({"slug": "-bad-"}, "Use a-z, 0-9 and single hyphens"),
-        ({"slug": "Bad_Slug!"}, "Use a-z, 0-9 and single hyphens"),
+        ({"slug": "-bad-"}, "Use lowercase letters, digits and single hyphens"),
+        ({"slug": "Bad_Slug!"}, "Use lowercase letters, digits and single hyphens"),
         ({"slug": "ab"}, "between 3 and 32 characters"),
-        ({"slug": "admin"}, "This address is reserved."),
-        ({"slug": "www"}, "This address is reserved."),
-        ({"slug": "bravo"}, "Already taken."),
+        ({"slug": "admin"}, "admin is reserved; choose another shop address."),
+        ({"slug": "www"}, "www is reserved; choose another shop address."),
+        ({"slug": "bravo"}, "The shop address bravo is taken; choose another."),
         ({"email": "not-an-email"}, "Invalid email address"),
-        ({"email": "owner@bravo.example.com"}, "Already registered."),
+        ({"email": "owner@bravo.example.com"}, "sign in to open another shop"),
         ({"password": "short", "confirm": "short"}, "between 8 and 256 characters"),
         ({"confirm": PASSWORD + "!"}, "Passwords differ"),
         ({"shop_name": ""}, "This field is required"),
@@ -180,7 +180,7 @@ def test_an_operator_opens_a_second_shop_from_my_shops(app, platform, browser_fo
 
     taken = platform.submit("/shops", {"shop_name": "Again", "slug": "second"})
     assert taken.status_code == 200
-    assert "Already taken." in text_of(taken)
+    assert "The shop address second is taken; choose another." in text_of(taken)
     assert count(app, Tenant) == 2
 
 

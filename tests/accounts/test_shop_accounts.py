@@ -62,7 +62,7 @@ def test_shop_account_passwords_are_argon2id_hashes(app, make_shop, browser_for)
         ("not-an-email", PASSWORD, None, "Invalid email address"),
         ("buyer@example.com", "short", None, "between 8 and 256 characters"),
         ("buyer@example.com", PASSWORD, PASSWORD + "x", "Passwords differ"),
-        ("taken@example.com", PASSWORD, None, "Already registered."),
+        ("taken@example.com", PASSWORD, None, "already exists in this shop"),
     ],
     ids=["bad-email", "short-password", "mismatched-confirm", "taken-email"],
 )

@@ -64,7 +64,7 @@ def test_a_bad_shop_address_is_explained_on_the_sign_up_form(page, live_server):
     expect(page).to_have_url(live_server.url("/signup"))
     slug_field = page.locator("label.field", has=page.get_by_label("Shop address"))
     expect(slug_field.locator(".error")).to_have_text(
-        "Use a-z, 0-9 and single hyphens, not at the ends."
+        "Use lowercase letters, digits and single hyphens, not at the start or end."
     )
     expect(page.get_by_label("Shop address")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Shop address")).to_have_value("-moon-")

@@ -19,6 +19,7 @@ GOOD_PRODUCTION = {
     "CARD_HASH_KEY": "22" * 32,
     "DATABASE_URL": "postgresql+psycopg://kameng@db.internal/kameng",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    "MAIL_SERVER": "smtp.internal",
     "PAYMENT_PROVIDERS": "wallet,stripe",
     # The suite's own environment opts in to both (tests/conftest.py).
     "PASSWORD_HASH_PROFILE": "default",
@@ -34,6 +35,7 @@ GOOD_PRODUCTION = {
         ("CARD_HASH_KEY", "CARD_HASH_KEY must be set"),
         ("DATABASE_URL", "DATABASE_URL must point at PostgreSQL"),
         ("REDIS_URL", "REDIS_URL must be set"),
+        ("MAIL_SERVER", "MAIL_SERVER must be set"),
     ],
 )
 def test_production_refuses_development_defaults(tmp_path, monkeypatch, missing, message):

@@ -25,7 +25,11 @@ from tests.live import free_port
 
 
 def _env(instance, port: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MAIL_PORT")
+    }
     env.update({"INSTANCE_PATH": str(instance), "PORT": str(port), "HOST": "127.0.0.1"})
     return env
 
@@ -137,9 +141,15 @@ def test_a_run_leaves_another_runs_redis_alone(instance, tmp_path):
     with open(log_path, "wb") as log:
         proc = _run(instance, port, log)
         _wait_until_up(proc, port, log_path)
+        deadline = time.monotonic() + 30  # the banner follows the run's own health check
+        while "Kameng is running" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         _ctrl_c(proc)
-    assert "left to it" in log_path.read_text()
+    banner = log_path.read_text()
+    assert "left to it" in banner
     assert _answers(embedded_url(str(instance))), "the run stopped a Redis it did not start"
+    # No MAIL_SERVER: the banner says where the mail is caught.
+    assert f"each message is a .eml file in {instance}/mail/" in banner
 
 
 def test_ctrl_c_stops_everything_in_seconds_even_while_redis_is_gone(instance, tmp_path):

@@ -335,10 +335,10 @@ def test_the_delivery_mail_carries_the_codes_and_goes_once(app, shop_ctx, mail_s
     _confirm(order)
     fulfilment.fulfil(order.id)
     codes = [c["code"] for c in lookups.delivered_codes(lookups.get_order_by_id(order.id))]
-    number, tenant_id = order.number, str(order.tenant_id)
+    number, tenant_id, order_id = order.number, str(order.tenant_id), str(order.id)
 
-    assert jobs.mail_delivery(tenant_id, str(order.id)) == "sent"
-    assert jobs.mail_delivery(tenant_id, str(order.id)) == "already sent"
+    assert jobs.mail_delivery(tenant_id, order_id) == "sent"
+    assert jobs.mail_delivery(tenant_id, order_id) == "already sent"
 
     [mail] = mail_server.to("li@example.com")
     text = mail.get_body(preferencelist=("plain",)).get_content()
