@@ -301,21 +301,23 @@ def brand_palette(color: str | None) -> dict[str, str]:
     }
 
 
-#: The endpoint that serves a shop's logo and banner (the shop settings
-#: add it); until it exists the themes show the shop's name instead.
-SHOP_IMAGE_ENDPOINT = "shop_look.image"
+#: The endpoint that serves a shop's logo and banner by file name (the shop
+#: settings add it); while it is not registered the themes show the shop's
+#: name instead, and no page breaks.
+SHOP_IMAGE_ENDPOINT = "shop_brand.brand_file"
 
 
 def shop_image_url(kind: str) -> str | None:
     """The address of the current shop's ``logo`` or ``banner`` (a Jinja
-    global), or ``None`` when it has none or nothing serves it yet."""
+    global), or ``None`` when it has none, is suspended (its pictures are
+    not served then) or nothing serves them."""
     from flask import current_app, url_for
 
     shop = getattr(g, "shop", None)
     filename = getattr(shop, f"{kind}_file", None) if shop else None
-    if not filename or SHOP_IMAGE_ENDPOINT not in current_app.view_functions:
+    if not filename or shop.is_suspended or SHOP_IMAGE_ENDPOINT not in current_app.view_functions:
         return None
-    return url_for(SHOP_IMAGE_ENDPOINT, kind=kind, filename=filename)
+    return url_for(SHOP_IMAGE_ENDPOINT, name=filename)
 
 
 def render_shop(name: str, **context) -> str:

@@ -224,3 +224,38 @@ def test_no_theme_template_uses_a_style_attribute():
         if re.search(r"\sstyle=", path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_the_logo_and_banner_come_from_the_settings_route_once_it_is_there():
+    from dataclasses import replace
+
+    from flask import Blueprint, Flask, g
+
+    from tenants.resolve import ShopSnapshot
+
+    site = Flask("look")
+    shop = ShopSnapshot(
+        uuid.uuid4(), "a", "A", "active", "classic", "zh_CN", "CNY", logo_file="ab12.png"
+    )
+    with site.test_request_context():
+        g.shop = shop
+        assert themes.shop_image_url("logo") is None  # nothing serves it: the name shows
+    brand = Blueprint("shop_brand", __name__)
+    brand.add_url_rule("/brand/<name>", "brand_file", lambda name: name)
+    site.register_blueprint(brand)
+    with site.test_request_context():
+        g.shop = shop
+        assert themes.shop_image_url("logo") == "/brand/ab12.png"
+        assert themes.shop_image_url("banner") is None
+        g.shop = replace(shop, status="suspended")
+        assert themes.shop_image_url("logo") is None
+
+
+def test_the_brand_colour_becomes_a_readable_palette():
+    dark = themes.brand_palette("#1D4ED8")
+    light = themes.brand_palette("#ffee00")
+
+    assert dark == {"accent": "#1d4ed8", "accent_dark": "#173eac", "on_accent": "#ffffff"}
+    assert light["on_accent"] == "#111111"
+    assert themes.brand_palette("red; } body { display: none")["accent"] == "#e4572e"
+    assert themes.brand_palette(None)["accent"] == "#e4572e"
