@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from app.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -59,3 +59,13 @@ class ResetPasswordForm(FlaskForm):
         _l("Repeat password"),
         validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
     )
+
+
+class RechargeForm(FlaskForm):
+    """A buyer's wallet recharge (充值): the amount as typed (``12.50``); the
+    clicked button names the provider."""
+
+    amount = StringField(
+        _l("Amount"), validators=[DataRequired(_l("Enter how much to add.")), Length(max=20)]
+    )
+    next = HiddenField()

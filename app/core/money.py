@@ -105,3 +105,41 @@ def money_formatter(currency: str) -> Callable[..., str]:
         return format_money(minor, other_currency or currency)
 
     return money
+
+
+def parse_money(text: str, currency: str) -> int:
+    """What a person typed (``"12.50"``, ``"¥1,250"``, ``"12"``) as minor
+    units of ``currency`` (``1250``), exactly, through ``Decimal``.
+
+    Takes an optional currency symbol or code, thousands separators and at
+    most the currency's minor digits (``"12.345"`` is refused for CNY, any
+    fraction for JPY). Raises ``ValueError`` for anything else, a negative
+    amount included; the caller says what is wrong in the person's words."""
+    code = (currency or "").upper()
+    raw = (text or "").strip().replace(",", "").replace("，", "").replace(" ", "")
+    for prefix in (_SYMBOLS.get(code, ""), code, "￥", "¥"):
+        if prefix and raw.upper().startswith(prefix.upper()):
+            raw = raw[len(prefix) :]
+            break
+    whole, _dot, fraction = raw.partition(".")
+    digits = minor_digits(code)
+    if (
+        not (whole or fraction)
+        or not (whole.isascii() and (whole.isdigit() or not whole))
+        or not (fraction.isascii() and (fraction.isdigit() or not fraction))
+        or len(fraction) > digits
+        or len(whole) > 15
+    ):
+        raise ValueError(f"not an amount of {code}: {text!r}")
+    return int(whole or "0") * 10**digits + int(fraction.ljust(digits, "0") or "0")
+
+
+def decimal_text(minor: int, currency: str) -> str:
+    """``1250, "CNY"`` → ``"12.50"``: an amount as a person types it into a
+    form (no symbol, no separators), the inverse of :func:`parse_money`."""
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError("money is an int of minor units")
+    digits = minor_digits(currency)
+    whole, fraction = divmod(abs(minor), 10**digits)
+    text = f"{whole}.{str(fraction).zfill(digits)}" if digits else str(whole)
+    return f"-{text}" if minor < 0 else text

@@ -11,6 +11,7 @@ endpoint returns ``page_of(items, total, args)``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -52,3 +53,59 @@ def page_of(items: Sequence[Any], total: int, args: Mapping[str, Any]) -> dict[s
 def offset_of(page: int, per_page: int) -> int:
     """How many rows come before ``page`` (from 1) at ``per_page`` a page."""
     return (page - 1) * per_page
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a list page stands among its pages, for the pages' pager: the
+    ``page`` shown (from 1), ``per_page`` rows a page and the ``total`` rows
+    of all pages. It only counts; the template builds the links."""
+
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least 1, even for an empty list)."""
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def previous(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.page + 1 if self.page < self.pages else None
+
+    @property
+    def first_row(self) -> int:
+        """The 1-based number of the page's first row (0 when it has none)."""
+        return min(offset_of(self.page, self.per_page) + 1, self.total + 1) if self.total else 0
+
+    @property
+    def last_row(self) -> int:
+        return min(self.page * self.per_page, self.total)
+
+    def window(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link: the first, the last and ``around`` either
+        side of the current one; ``None`` stands for a gap."""
+        shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers = sorted(n for n in shown if 1 <= n <= self.pages)
+        out: list[int | None] = []
+        for n in numbers:
+            if out and n - (out[-1] or 0) > 1:
+                out.append(None)
+            out.append(n)
+        return out
+
+
+def requested_page(raw: object) -> int:
+    """The page a list page's ``?page=`` asks for: a whole number from 1 to
+    ``MAX_PAGE``; anything else reads as the first page (a page has no
+    error to show for a mangled link)."""
+    try:
+        number = int(str(raw))
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), MAX_PAGE)

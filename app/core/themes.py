@@ -6,6 +6,12 @@ only what it changes. Because the theme is part of the template name, Jinja's
 template cache keeps each theme's compiled templates apart. Inside a theme
 template, ``{% extends "base.html" %}`` resolves within the same theme
 (``ThemedEnvironment.join_path``). Platform pages use ``app/templates``.
+
+The template contract (``themes/README.md``): every shop page a view renders
+is one of ``CONTRACT`` (``default`` has them all, so a theme inherits what it
+does not override), and each receives the context written there, whatever
+the theme. A shop switches theme and loses no page, link or form; a test
+renders every contract page in every theme with real data.
 """
 
 from __future__ import annotations
@@ -25,6 +31,31 @@ from werkzeug.security import safe_join
 
 PREFIX = "@theme/"
 DEFAULT_THEME = "default"
+
+#: Every template a view renders for a shop (``render_shop``), as the
+#: contract in ``themes/README.md`` lists them with their context.
+CONTRACT = (
+    "base.html",
+    "home.html",
+    "category.html",
+    "search.html",
+    "product.html",
+    "product_buy.html",
+    "pay.html",
+    "order.html",
+    "lookup.html",
+    "account/login.html",
+    "account/signup.html",
+    "account/index.html",
+    "account/orders.html",
+    "account/wallet.html",
+    "account/recharge.html",
+    "404.html",
+    "error.html",
+    "suspended.html",
+)
+#: Products a list page (category, search) shows when the theme says nothing.
+PRODUCTS_PER_PAGE = 24
 
 
 def themes_root() -> Path:
@@ -272,6 +303,58 @@ def theme_setting(name: str, default: object = None) -> object:
     return values.get(name, default)
 
 
+def current_theme() -> str:
+    """The current shop's theme, ``default`` when it names none that exists."""
+    shop = getattr(g, "shop", None)
+    return shop.theme if shop and theme_manifest(shop.theme) else DEFAULT_THEME
+
+
+def products_per_page() -> int:
+    """How many products the current theme's list pages show: its
+    ``rows_per_page`` setting when it declares one, else the manifest's
+    ``products_per_page``, else ``PRODUCTS_PER_PAGE``."""
+    theme = current_theme()
+    if any(s.name == "rows_per_page" for s in theme_settings_spec(theme)):
+        return int(theme_setting("rows_per_page"))
+    return int((theme_manifest(theme) or {}).get("products_per_page") or PRODUCTS_PER_PAGE)
+
+
+def brand_palette(color: str | None) -> dict[str, str]:
+    """The shop's brand colour as the themes' CSS custom properties:
+    ``accent`` (the colour, or the default orange when it is not
+    ``#rrggbb``), ``accent_dark`` (a fifth darker, for hover and links) and
+    ``on_accent`` (black or white, whichever reads better on it)."""
+    text = color if isinstance(color, str) and _COLOR.fullmatch(color) else "#e4572e"
+    red, green, blue = (int(text[i : i + 2], 16) for i in (1, 3, 5))
+    dark = "#" + "".join(f"{c * 4 // 5:02x}" for c in (red, green, blue))
+    # Perceived brightness (ITU-R BT.601 weights, in thousandths).
+    light = red * 299 + green * 587 + blue * 114 > 150_000
+    return {
+        "accent": text.lower(),
+        "accent_dark": dark,
+        "on_accent": "#111111" if light else "#ffffff",
+    }
+
+
+#: The endpoint that serves a shop's logo and banner by file name (the shop
+#: settings add it); while it is not registered the themes show the shop's
+#: name instead, and no page breaks.
+SHOP_IMAGE_ENDPOINT = "shop_brand.brand_file"
+
+
+def shop_image_url(kind: str) -> str | None:
+    """The address of the current shop's ``logo`` or ``banner`` (a Jinja
+    global), or ``None`` when it has none, is suspended (its pictures are
+    not served then) or nothing serves them."""
+    from flask import current_app, url_for
+
+    shop = getattr(g, "shop", None)
+    filename = getattr(shop, f"{kind}_file", None) if shop else None
+    if not filename or shop.is_suspended or SHOP_IMAGE_ENDPOINT not in current_app.view_functions:
+        return None
+    return url_for(SHOP_IMAGE_ENDPOINT, name=filename)
+
+
 def render_shop(name: str, **context) -> str:
     """Render a page of the current shop's theme."""
     return render_template(shop_template(name), **context)
@@ -285,6 +368,8 @@ def init_themes(app: Flask) -> None:
     app_loader = app.jinja_env.loader
     app.jinja_env.loader = ChoiceLoader([ThemeLoader(app_loader), app_loader])
     app.jinja_env.globals["theme_setting"] = theme_setting
+    app.jinja_env.globals["brand_palette"] = brand_palette
+    app.jinja_env.globals["shop_image_url"] = shop_image_url
 
     @app.route("/theme/<theme>/<path:filename>", endpoint="theme_static")
     def theme_static(theme: str, filename: str):

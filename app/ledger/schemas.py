@@ -17,6 +17,7 @@ class WalletEntrySchema(Schema):
     kind = fields.String(metadata={"description": "recharge | order_payment | refund | ..."})
     memo = fields.String()
     order_id = fields.UUID(allow_none=True)
+    order_number = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 

@@ -191,10 +191,15 @@ def wallet_page(shop_account_id: uuid.UUID, *, page: int = 1, per_page: int = 50
 
 
 def wallet_entries(shop_account_id: uuid.UUID, limit: int = 50, offset: int = 0) -> list[dict]:
+    """A page of the wallet's entries, newest first, each with the number of
+    the order it paid or refunded (``None`` for a recharge). One query."""
+    from app.orders.models import Order
+
     rows = db.session.execute(
-        select(LedgerEntry, LedgerTransaction)
+        select(LedgerEntry, LedgerTransaction, Order.number)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .outerjoin(Order, Order.id == LedgerTransaction.order_id)
         .where(LedgerAccount.code == wallet_code(shop_account_id))
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
         .limit(limit)
@@ -207,9 +212,10 @@ def wallet_entries(shop_account_id: uuid.UUID, limit: int = 50, offset: int = 0)
             "kind": tx.kind,
             "memo": tx.memo,
             "order_id": tx.order_id,
+            "order_number": number,
             "created_at": entry.created_at,
         }
-        for entry, tx in rows
+        for entry, tx, number in rows
     ]
 
 

@@ -32,6 +32,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import offset_of
 from app.core.security import digests_equal
 from app.extensions import db
+from app.ledger.services import wallet_balance
 from app.orders.models import (
     CANCELLED,
     EXPIRED,
@@ -99,6 +100,33 @@ def payment_options(
         for adapter in registry.available()
         if (payer or not adapter.pays_from_wallet) and (adapter.on_pages or not on_pages)
     ]
+
+
+@dataclass(frozen=True)
+class PayChoices:
+    """What the shop's pay page offers for an unpaid order. ``providers``
+    are the buttons; the wallet is among them only when the signed-in
+    payer's ``balance`` covers the total. ``balance`` is shown whenever a
+    wallet could pay (a signed-in buyer), and ``shortfall`` is what a
+    recharge must add before it can (0 when it covers)."""
+
+    providers: list[str]
+    balance: int | None
+    shortfall: int = 0
+
+
+def pay_choices(order: Order, options: list[str], buyer_id: uuid.UUID | None) -> PayChoices:
+    """The pay page's choices among ``options`` (``payment_options`` of the
+    order): a wallet that cannot pay the whole total is not offered as if
+    it could (a balance of ¥0.00 is no way to pay); its balance and the
+    missing amount are given instead. Reads only."""
+    wallets = [name for name in options if registry.adapter(name).pays_from_wallet]
+    if not wallets or buyer_id is None:
+        return PayChoices([n for n in options if n not in wallets], None)
+    balance = wallet_balance(buyer_id)
+    shortfall = max(order.total - balance, 0)
+    providers = [n for n in options if n not in wallets or not shortfall]
+    return PayChoices(providers, balance, shortfall)
 
 
 # --- finding orders -----------------------------------------------------------

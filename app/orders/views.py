@@ -157,7 +157,10 @@ def buy(product_id: str):
             form.email.data = principal.email
         form.idempotency_key.data = uuid.uuid4().hex
     fields = item.input_fields or []
-    answers = {f["name"]: request.form.get(f"input-{f['name']}", "") for f in fields}
+    # The product page's buy box sends its answers along (a GET, so it can
+    # be cached); the form itself posts them.
+    given = request.form if request.method == "POST" else request.args
+    answers = {f["name"]: given.get(f"input-{f['name']}", "")[:500] for f in fields}
     input_errors: dict[str, str] = {}
     problem = None
     if form.validate_on_submit():
@@ -257,10 +260,15 @@ def pay(number: str):
     form = PayForm()
     problem = None
     view = lookups.buyer_view(order, buyer_id, on_pages=True)
+    offer = lookups.pay_choices(order, view.payment_options, buyer_id)
     if form.validate_on_submit() and not view.expired:
         provider = request.form.get("provider", "")
-        if provider not in view.payment_options:
-            problem = _("This payment method is not available. Choose another one.")
+        if provider not in offer.providers:
+            problem = (
+                _("Your balance is too low for this order. Choose another way to pay.")
+                if provider in view.payment_options
+                else _("This payment method is not available. Choose another one.")
+            )
         else:
             try:
                 payment.pay_order(order, provider, buyer_id=buyer_id, actor=principal.actor)
@@ -270,17 +278,16 @@ def pay(number: str):
             else:
                 return redirect(url_for(".order_page", number=order.number))
         view = lookups.buyer_view(lookups.get_order_by_id(order.id), buyer_id, on_pages=True)
-    choices = [registry.adapter(name) for name in view.payment_options]
-    wallet = buyer_id and any(choice.pays_from_wallet for choice in choices)
-    balance = ledger.wallet_balance(buyer_id) if wallet else None
+        offer = lookups.pay_choices(view.order, view.payment_options, buyer_id)
     return render_shop(
         "pay.html",
         order=view.order,
         view=view,
         token=token,
         form=form,
-        choices=choices,
-        balance=balance,
+        choices=[registry.adapter(name) for name in offer.providers],
+        balance=offer.balance,
+        shortfall=offer.shortfall,
         expired=view.expired,
         problem=problem,
         money=money_formatter(view.order.currency),

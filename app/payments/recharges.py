@@ -26,7 +26,13 @@ from app.extensions import db
 from app.ledger import services as ledger
 from app.payments import registry
 from app.payments import services as payments
-from app.payments.adapters.base import SUCCEEDED, Charge, PaymentStart, ProviderError
+from app.payments.adapters.base import (
+    SUCCEEDED,
+    Charge,
+    PaymentAdapter,
+    PaymentStart,
+    ProviderError,
+)
 from app.payments.events import PurposeHandler
 from app.payments.models import Payment
 from tenants.context import current_tenant_id
@@ -44,6 +50,13 @@ class PaymentMismatch(KamengError):
 def recharge_limit() -> int:
     """The largest single recharge in minor units (``WALLET_RECHARGE_MAX``)."""
     return int(current_app.config["WALLET_RECHARGE_MAX"])
+
+
+def recharge_methods(*, on_pages: bool = False) -> list[PaymentAdapter]:
+    """The providers a wallet may be filled through now, in the order a
+    buyer sees them; with ``on_pages`` only those the shop's own pages can
+    collect (the others need the provider's script and go through the API)."""
+    return [a for a in registry.available() if a.recharges and (a.on_pages or not on_pages)]
 
 
 def _check_amount(amount) -> int:

@@ -3,8 +3,9 @@ write that could change them.
 
 What is cached: a ``GET`` with no cookie but ``lang`` and no
 ``Authorization`` header, to one of the public read endpoints
-(``CACHEABLE_ENDPOINTS``: the shop's home page, a product page, the public
-product list and one product from the API), whose answer is a 200 that sets
+(``CACHEABLE_ENDPOINTS``: the shop's home page, a category's page, the
+search page, a product page, the public product list and one product from
+the API), whose answer is a 200 that sets
 no cookie, read by a visitor who is not signed in. Anything else — a buyer
 with a session, an operator, an agent with an API key, a POST, an error —
 goes to the app as before and is never stored.
@@ -85,7 +86,14 @@ from tenants.resolve import resolution_changed
 log = logging.getLogger(__name__)
 
 CACHEABLE_ENDPOINTS = frozenset(
-    {"index", "storefront.product", "catalog_api.Products", "catalog_api.ProductItem"}
+    {
+        "index",
+        "storefront.product",
+        "storefront.category",
+        "storefront.search",
+        "catalog_api.Products",
+        "catalog_api.ProductItem",
+    }
 )
 WATCHED_TABLES = frozenset({"products", "categories", "product_images", "cards", "tenants"})
 #: Bytes of answers a shop may store in Redis per ``PAGE_CACHE_SECONDS``.

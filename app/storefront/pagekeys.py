@@ -30,7 +30,7 @@ from app.core.pagination import MAX_PAGE
 from tenants.resolve import normalize_host
 
 #: Paths worth asking Redis about (the cached endpoints); anything else skips it.
-_PATHS = re.compile(r"^/(?:p/[^/]{1,64}|api/v1/products(?:/[^/]{1,64})?)?$")
+_PATHS = re.compile(r"^/(?:p/[^/]{1,64}|c/[^/]{1,64}|search|api/v1/products(?:/[^/]{1,64})?)?$")
 MAX_QUERY = 2_000  # bytes of query string worth reading; a longer one is not cached
 MAX_QUERY_FIELDS = 20
 MAX_ACCEPT_LANGUAGE = 500
@@ -79,6 +79,8 @@ def _public_ignores_status(value: str) -> None:
 PAGE_QUERIES: dict[str, dict[str, Callable[[str], str | None]]] = {
     "home": {},
     "product": {},
+    "category": {"page": _whole(1, MAX_PAGE)},
+    "search": {"q": _search, "page": _whole(1, MAX_PAGE)},
     "product_api": {},
     "products_api": {
         "page": _whole(1, MAX_PAGE),
@@ -88,7 +90,11 @@ PAGE_QUERIES: dict[str, dict[str, Callable[[str], str | None]]] = {
         "status": _public_ignores_status,
     },
 }
-_DEFAULTS = {"products_api": {"page": "1", "per_page": "20"}}
+_DEFAULTS = {
+    "products_api": {"page": "1", "per_page": "20"},
+    "category": {"page": "1"},
+    "search": {"page": "1"},
+}
 
 
 def _page_of(path: str) -> tuple[str, str]:
@@ -97,6 +103,10 @@ def _page_of(path: str) -> tuple[str, str]:
         return "home", path
     if path.startswith("/p/"):
         return "product", "/p/" + _an_id(path[3:])
+    if path.startswith("/c/"):
+        return "category", "/c/" + _an_id(path[3:])
+    if path == "/search":
+        return "search", path
     if path == "/api/v1/products":
         return "products_api", path
     return "product_api", "/api/v1/products/" + _an_id(path[len("/api/v1/products/") :])

@@ -3,14 +3,15 @@ the shop's theme)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, g, send_file
+from flask import Blueprint, g, request, send_file
 
 from app.accounts.auth import current_principal
-from app.catalog import images, services
+from app.catalog import browse, images, services
 from app.core.ids import id_or_404
 from app.core.money import money_formatter
 from app.core.pages import only_on
-from app.core.themes import render_shop
+from app.core.pagination import requested_page
+from app.core.themes import products_per_page, render_shop
 
 bp = Blueprint("storefront", __name__)
 bp.before_request(only_on("shop"))
@@ -20,13 +21,37 @@ MEDIA_MAX_AGE = 86_400  # an image id never changes content; a deleted one fades
 
 def home():
     """The shop's home page (served at ``/`` on a shop host): what is on
-    sale, by category, with price and stock."""
+    sale, by category, with price and stock, and the category tree."""
+    page = browse.home_page()
     return render_shop(
         "home.html",
         principal=current_principal(),
-        sections=services.storefront_sections(),
+        sections=page.sections,
+        categories=page.categories,
         money=money_formatter(g.shop.currency),
     )
+
+
+@bp.get("/c/<category_id>")
+def category(category_id: str):
+    """A category's products on sale, a page at a time (as many as the
+    theme shows); a top category's include its children's."""
+    ident = id_or_404(category_id, "No such category.")
+    listing = browse.category_page(
+        ident, page=requested_page(request.args.get("page")), per_page=products_per_page()
+    )
+    return render_shop("category.html", listing=listing, money=money_formatter(g.shop.currency))
+
+
+@bp.get("/search")
+def search():
+    """Products on sale whose name contains ``?q=``, a page at a time."""
+    listing = browse.search_products(
+        request.args.get("q"),
+        page=requested_page(request.args.get("page")),
+        per_page=products_per_page(),
+    )
+    return render_shop("search.html", listing=listing, money=money_formatter(g.shop.currency))
 
 
 @bp.get("/p/<product_id>")

@@ -35,7 +35,7 @@ def test_a_guest_buys_a_card_with_sandbox_and_sees_the_code(
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
 
     page.goto(live_server.url(f"/p/{product_id}", slug="star-cards"))
-    page.get_by_role("link", name="Buy now").click()
+    page.get_by_role("button", name="Buy now").click()
 
     expect(page.get_by_role("heading", name="Steam 钱包充值卡 ¥100")).to_be_visible()
     page.get_by_label("Quantity").fill("1")

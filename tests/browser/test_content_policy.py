@@ -36,7 +36,7 @@ def test_the_buying_pages_console_and_docs_run_with_nothing_refused(
 
     page.goto(live_server.url("/", slug="csp-cards"))
     page.goto(live_server.url(f"/p/{product_id}", slug="csp-cards"))
-    page.get_by_role("link", name="Buy now").click()
+    page.get_by_role("button", name="Buy now").click()
     page.get_by_label("Email for delivery").fill("csp@example.com")
     page.get_by_role("button", name="Continue to payment").click()
     page.get_by_role("button", name="Pay (sandbox)").click()
