@@ -46,6 +46,8 @@ CONTRACT = (
     "lookup.html",
     "account/login.html",
     "account/signup.html",
+    "account/forgot.html",
+    "account/reset.html",
     "account/index.html",
     "account/orders.html",
     "account/wallet.html",

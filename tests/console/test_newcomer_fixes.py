@@ -416,4 +416,4 @@ def test_the_shop_header_links_to_the_order_lookup(make_shop, browser_for):
     make_shop("alpha")
     chinese = browser_for("alpha.localhost").get("/").get_data(as_text=True)
     header = chinese[chinese.index('<header class="topbar">') : chinese.index("</header>")]
-    assert '<a href="/lookup">查询订单</a>' in header
+    assert '<a class="lookup-link" href="/lookup">查单</a>' in header

@@ -125,6 +125,8 @@ def _pages(world) -> dict[str, tuple]:
         "lookup.html": ("guest", "/lookup", 200, ["Find my order", 'name="number"']),
         "account/login.html": ("guest", "/account/login", 200, ['name="password"']),
         "account/signup.html": ("guest", "/account/signup", 200, ['name="confirm"']),
+        "account/forgot.html": ("guest", "/account/forgot", 200, ['name="email"']),
+        "account/reset.html": ("guest", "/account/reset/not-a-link", 400, ["account/forgot"]),
         "account/index.html": ("buyer", "/account/", 200, ["buyer@contract.example.com", "¥37.50"]),
         "account/orders.html": ("buyer", "/account/orders", 200, [world["delivered"], STEAM]),
         "account/wallet.html": (
