@@ -10,6 +10,7 @@ Views parse the form, call one service (the same the API calls) and render.
 PAGE_MODULES = (
     "app.console.views",
     "app.console.orders_views",
+    "app.console.catalog_views",
 )
 
 

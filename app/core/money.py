@@ -7,6 +7,7 @@ how an amount is written for people; it never goes through ``float``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -50,6 +51,11 @@ _SYMBOLS = {
     "SGD": "S$",
     "KRW": "₩",
 }
+
+
+#: an amount as typed: digits, optionally a point and more digits (ASCII
+#: only: ``str.isdigit`` would let other scripts' digits through)
+_AMOUNT = re.compile(r"([0-9]{1,15})?(?:\.([0-9]{0,15}))?")
 
 
 def minor_digits(currency: str) -> int:
@@ -105,3 +111,36 @@ def money_formatter(currency: str) -> Callable[..., str]:
         return format_money(minor, other_currency or currency)
 
     return money
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """What an operator typed (``"12.50"``, ``"12.5"``, ``"12"``, ``"1,234.50"``,
+    full-width ``"１２．５０"``) as minor units of ``currency`` (``1250``).
+
+    Exact (decimal text to int, never through ``float``). Raises
+    ``ValueError`` for anything else: empty, negative, a sign, letters, or
+    a fraction finer than the currency's minor unit (``"12.505"`` for CNY;
+    trailing zeros are fine).
+    """
+    import unicodedata
+
+    cleaned = unicodedata.normalize("NFKC", text or "").strip().replace(",", "")
+    match = _AMOUNT.fullmatch(cleaned)
+    if match is None or not (match.group(1) or match.group(2)):
+        raise ValueError(f"not an amount: {text!r}")
+    whole, fraction = match.group(1) or "0", (match.group(2) or "").rstrip("0")
+    digits = minor_digits(currency)
+    if len(fraction) > digits:
+        raise ValueError(f"{currency} has {digits} decimal places: {text!r}")
+    return int(whole) * 10**digits + int(fraction.ljust(digits, "0") or "0")
+
+
+def amount_text(minor: int, currency: str) -> str:
+    """Minor units as an operator types them back: ``1250`` → ``"12.50"``
+    (no symbol, no grouping; the inverse of ``parse_amount``)."""
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError("money is an int of minor units")
+    digits = minor_digits(currency)
+    whole, fraction = divmod(abs(minor), 10**digits)
+    text = f"{whole}.{str(fraction).zfill(digits)}" if digits else str(whole)
+    return f"-{text}" if minor < 0 else text
