@@ -117,10 +117,11 @@ def form_values(product, currency: str) -> dict[str, Any]:
     }
 
 
-def _whole(text: str | None, default: int | None) -> tuple[int | None, str | None]:
+def _whole(text: str | None, default: int) -> tuple[int | None, str | None]:
+    """A whole number as typed (``default`` when left blank), or why not."""
     text = (text or "").strip()
     if not text:
-        return default, None if default is not None else _("Write a whole number.")
+        return default, None
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("-")
     if not digits.isascii() or not digits.isdigit() or len(digits) > 12:
@@ -146,13 +147,14 @@ def product_data(form: ProductForm, currency: str) -> tuple[dict[str, Any], dict
         if not text and blank is not None:
             data[key] = blank
             continue
+        example = amount_text(1250, currency)
         if not text:
-            errors[key] = [_("Give the price, like 12.50.")]
+            errors[key] = [_("Give the price, like %(example)s.", example=example)]
             continue
         try:
             data[key] = parse_amount(text, currency)
         except ValueError:
-            errors[key] = [_("Write an amount like 12.50 (no minus sign, at most two decimals).")]
+            errors[key] = [_("Write an amount like %(example)s.", example=example)]
     for key, default in (
         ("min_quantity", 1),
         ("max_quantity", 100),
@@ -186,6 +188,21 @@ def product_data(form: ProductForm, currency: str) -> tuple[dict[str, Any], dict
     if row_errors:
         errors["input_fields"] = row_errors
     return data, errors
+
+
+def merged_errors(read: dict[str, Any], judged: dict[str, Any]) -> dict[str, Any]:
+    """The form's errors (what could not be read) and the service's (what
+    it judged of the rest) together; the form's win where both speak."""
+    merged = dict(judged)
+    for key, value in read.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            rows = dict(merged[key])
+            for index, problems in value.items():
+                rows[index] = {**rows.get(index, {}), **problems}
+            merged[key] = rows
+        else:
+            merged[key] = value
+    return merged
 
 
 def rows_sent(form: ProductForm) -> list:

@@ -327,6 +327,14 @@ def _has_cards(product_id: uuid.UUID) -> bool:
     return bool(db.session.scalar(select(Card.id).where(Card.product_id == product_id).limit(1)))
 
 
+def check_product(data: Mapping[str, Any], product_id: uuid.UUID | None = None) -> None:
+    """Judge ``data`` as ``create_product`` (or, with ``product_id``,
+    ``update_product``) would, and write nothing: ``ValidationFailed``
+    naming every bad field, or nothing. A form that could not read some of
+    its fields asks this about the rest, to show every problem at once."""
+    _clean_product(data, _find_product(product_id) if product_id is not None else None)
+
+
 def create_product(data: Mapping[str, Any]) -> ProductView:
     """Add a product from its fields (``name`` and ``price`` required; a new
     product is a ``card`` product in ``draft`` unless told). Commits."""

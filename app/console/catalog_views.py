@@ -39,7 +39,7 @@ from flask_babel import gettext as _
 from app.accounts.auth import authorize, current_principal, require
 from app.catalog import card_reads, card_reveal, images, imports, services, stock
 from app.catalog import categories as category_service
-from app.catalog.forms import ProductForm, form_values, product_data, show_errors
+from app.catalog.forms import ProductForm, form_values, merged_errors, product_data, show_errors
 from app.catalog.messages import page_errors, page_message
 from app.catalog.models import CARD_STATUSES, PRODUCT_STATUSES
 from app.core.errors import KamengError, NotFound, ValidationFailed
@@ -215,9 +215,9 @@ def products_status():
         flash(_refused(err), "error")
         return redirect(back)
     if wanted == "on_sale":
-        flash(_("%(n)s products are on sale.", n=change.changed), "success")
+        flash(_("Put on sale: %(n)s.", n=change.changed), "success")
     else:
-        flash(_("%(n)s products are off sale.", n=change.changed), "success")
+        flash(_("Taken off sale: %(n)s.", n=change.changed), "success")
     if change.refused:
         names = "、".join(change.refused)
         flash(
@@ -239,15 +239,16 @@ def product_new():
     status = 200
     if request.method == "POST":  # the CSRF token was checked before the view
         data, errors = product_data(form, g.shop.currency)
-        if not errors:
-            try:
-                made = services.create_product(data)
-            except ValidationFailed as err:
-                db.session.rollback()
-                errors = err.errors
+        try:
+            if errors:
+                services.check_product(data)
             else:
+                made = services.create_product(data)
                 flash(_("Product %(name)s created.", name=made.name), "success")
                 return redirect(url_for(".product", product_id=made.id))
+        except ValidationFailed as err:
+            db.session.rollback()
+            errors = merged_errors(errors, err.errors)
         stray, status = show_errors(form, errors), 422
     form.prepare(category_service.list_categories())
     return _product_page(form, None, stray), status
@@ -267,17 +268,18 @@ def product(product_id: str):
         authorize(current_principal(), "catalog.manage")
         form = ProductForm()
         data, errors = product_data(form, currency)
-        if not errors:
-            try:
-                saved = services.update_product(view.id, data)
-            except ValidationFailed as err:
-                db.session.rollback()
-                errors = err.errors
-            except KamengError as err:  # a card product holding codes keeps its kind
-                stray, status = [_refused(err)], err.status
+        try:
+            if errors:
+                services.check_product(data, view.id)
             else:
+                saved = services.update_product(view.id, data)
                 flash(_("Product %(name)s saved.", name=saved.name), "success")
                 return redirect(url_for(".product", product_id=view.id))
+        except ValidationFailed as err:
+            db.session.rollback()
+            errors = merged_errors(errors, err.errors)
+        except KamengError as err:  # a card product holding codes keeps its kind
+            stray, status = [_refused(err)], err.status
         if errors:
             stray, status = show_errors(form, errors), 422
     form.prepare(category_service.list_categories())
@@ -453,7 +455,7 @@ def cards_void(product_id: str):
         flash(_("Choose the codes to void first."), "error")
         return redirect(back)
     voided = stock.void_cards(ids, current_principal().actor)
-    flash(_("%(n)s codes voided.", n=voided), "success")
+    flash(_("Codes voided: %(n)s.", n=voided), "success")
     return redirect(back)
 
 
