@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.catalog import images as image_store
@@ -385,61 +385,3 @@ def delete_product(product_id: uuid.UUID) -> None:
         db.session.rollback()
         raise Conflict(_HAS_HISTORY, message=_HAS_HISTORY_PAGE) from exc
     image_store.remove_files(files)
-
-
-MAX_BULK = 500
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    """What a bulk status change did: how many products are now in the
-    status, and the names of those left as they were (a top-up with no
-    input field cannot go on sale)."""
-
-    changed: int
-    refused: list[str]
-
-
-def set_products_status(product_ids: list[uuid.UUID], status: str) -> StatusChange:
-    """Put the current shop's products among ``product_ids`` in ``status`` at
-    once (批量上架/下架), in one UPDATE; ids of other shops' products or of
-    nothing are ignored. Keeps the rule of ``update_product``: a top-up with
-    no input field is not put on sale (named in ``refused``). At most
-    ``MAX_BULK`` ids. Commits; repeating it changes nothing more."""
-    if status not in PRODUCT_STATUSES:
-        raise ValidationFailed(
-            INVALID, errors={"status": [f"One of {', '.join(PRODUCT_STATUSES)}."]}
-        )
-    ids = list(dict.fromkeys(product_ids))
-    if not ids:
-        raise ValidationFailed(
-            "Choose at least one product.",
-            errors={"ids": ["Choose at least one product."]},
-            message=_l("Choose at least one product."),
-        )
-    if len(ids) > MAX_BULK:
-        raise ValidationFailed(
-            f"At most {MAX_BULK} products at once.",
-            errors={"ids": [f"At most {MAX_BULK} products at once."]},
-            message=_l("At most %(n)s products at once.", n=MAX_BULK),
-        )
-    rows = db.session.execute(
-        select(Product.id, Product.name, Product.kind, Product.input_fields).where(
-            Product.id.in_(ids)
-        )
-    ).all()
-
-    def stays(row) -> bool:
-        return status == STATUS_ON_SALE and row.kind == KIND_TOPUP and not row.input_fields
-
-    refused = [row.name for row in rows if stays(row)]
-    allowed = [row.id for row in rows if not stays(row)]
-    if allowed:
-        db.session.execute(
-            update(Product)
-            .where(Product.id.in_(allowed))
-            .values(status=status, updated_at=func.now())
-            .execution_options(synchronize_session="fetch")
-        )
-    db.session.commit()
-    return StatusChange(len(allowed), refused)

@@ -37,7 +37,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from app.accounts.auth import authorize, current_principal, require
-from app.catalog import card_reads, card_reveal, images, imports, services, stock
+from app.catalog import bulk, card_reads, card_reveal, images, imports, services, stock
 from app.catalog import categories as category_service
 from app.catalog.forms import ProductForm, form_values, merged_errors, product_data, show_errors
 from app.catalog.messages import page_errors, page_message
@@ -210,7 +210,7 @@ def products_status():
     ids = [i for i in (parse_uuid(v) for v in request.form.getlist("ids")) if i is not None]
     wanted = request.form.get("status", "")
     try:
-        change = services.set_products_status(ids, wanted)
+        change = bulk.set_products_status(ids, wanted)
     except KamengError as err:
         flash(_refused(err), "error")
         return redirect(back)

@@ -14,15 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from tests.catalog.support import GIF_1X1, PNG_1X1
 from tests.factories import PASSWORD, add_product, card_statuses, codes, run_in_shop
-
-PNG_1X1 = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
-    b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
-    b"\x00\x00\x00\x00IEND\xaeB`\x82"
-)
-GIF_1X1 = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
-
 
 # --- helpers -------------------------------------------------------------------
 
