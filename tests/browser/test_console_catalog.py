@@ -77,19 +77,26 @@ def test_an_operator_stocks_a_card_product_and_puts_it_on_sale(
     )
     page.dispatch_event("[data-dropzone]", "drop", {"dataTransfer": dropped})
     expect(page.locator("[data-dropzone] .dropped")).to_have_text("点卡.txt")
+    polls: list[dict] = []
+    page.on(
+        "response",
+        lambda response: polls.append(response.json()) if "/imports/" in response.url else None,
+    )
     page.get_by_role("button", name="Import", exact=True).click()
 
     bar = page.locator("#import-progress progress")
     expect(bar).to_be_visible()
-    page.screenshot(path=tmp_path / "import-progress.png", full_page=True)
-    # The page polls the import and moves the bar; at the end it reloads
-    # itself to show the report, so the full bar is caught as it happens.
+    # The page polls the import's progress and moves the bar; at the end it
+    # fills the bar and reloads itself to show the report.
     page.wait_for_function(
         "() => { const bar = document.querySelector('#import-progress progress');"
-        " return bar && bar.max > 1 && bar.value >= bar.max; }",
+        " return (bar && bar.max > 1 && bar.value >= bar.max)"
+        " || document.getElementById('import-report'); }",
         polling="raf",
         timeout=120_000,
     )
+    assert polls, "the page never asked for the import's progress"
+    assert polls[-1] == {"status": "done", "done": LINES, "total": LINES, "finished": True}
     report = page.locator("#import-report")
     expect(report).to_contain_text(f"New codes: {LINES}.", timeout=30_000)
     expect(report).to_contain_text("GBK / GB18030")

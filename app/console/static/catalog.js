@@ -67,7 +67,7 @@
         total.textContent = state.total;
         if (state.finished) {
           bar.value = bar.max;
-          setTimeout(function () { location.reload(); }, 400);
+          setTimeout(function () { location.reload(); }, 1000);  // the full bar, a moment
         } else {
           next(700);
         }
