@@ -31,6 +31,7 @@ BLANK_ROWS = 2
 
 
 def kind_choices() -> list[tuple[str, str]]:
+    """The product kinds as the form offers them, in the reader's language."""
     return [
         (KIND_CARD, _("Card codes (auto delivery)")),
         (KIND_TOPUP, _("Direct top-up")),
@@ -39,6 +40,7 @@ def kind_choices() -> list[tuple[str, str]]:
 
 
 def status_choices() -> list[tuple[str, str]]:
+    """The product statuses as the form offers them, in the reader's language."""
     return [("draft", _("Draft")), ("on_sale", _("On sale")), ("off_sale", _("Off sale"))]
 
 
@@ -60,6 +62,8 @@ class InputFieldForm(SubForm):
 
 
 class ProductForm(FlaskForm):
+    """Every field of a product as text; ``product_data`` reads it."""
+
     kind = SelectField(_l("Kind"), choices=[], validate_choice=False, default=KIND_CARD)
     name = StringField(_l("Name"))
     category_id = SelectField(_l("Category"), choices=[], validate_choice=False, default="")

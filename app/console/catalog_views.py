@@ -343,6 +343,7 @@ def image_move(product_id: str, image_id: str):
 @bp.post("/products/<product_id>/images/<image_id>/delete")
 @require("catalog.manage")
 def image_delete(product_id: str, image_id: str):
+    """Delete one picture (the form asked first)."""
     ident = id_or_404(product_id, "No such product.")
     images.delete_image(ident, id_or_404(image_id, "No such image."))
     flash(_("Picture deleted."), "success")

@@ -162,6 +162,24 @@ def test_every_page_opens_for_the_owner_and_sends_a_stranger_to_sign_in(
     assert 'href="/console/products"' in home and 'href="/console/categories"' in home
 
 
+def test_the_pages_speak_chinese_by_default(app, alpha, browser_for):
+    product_id = add_product(app, alpha, name="王者荣耀点券", stock=codes("WZ", 2))
+    make_category(app, alpha, "手游")
+    console = signed_in(browser_for(alpha.host), alpha.owner_email, lang="zh_CN")
+
+    for page in (
+        "/console/categories",
+        "/console/products",
+        "/console/products/new",
+        f"/console/products/{product_id}",
+        f"/console/products/{product_id}/cards",
+    ):
+        answer = console.get(page)
+        assert answer.status_code == 200, page
+        assert '<html lang="zh-CN">' in answer.get_data(as_text=True), page
+        assert "商品" in text_of(answer), page
+
+
 def test_another_shops_owner_finds_none_of_alphas_catalogue(app, alpha, intruder):
     category_id = make_category(app, alpha, "Alpha games")
     product_id = add_product(app, alpha, name="Alpha card", stock=codes("AL", 2))
