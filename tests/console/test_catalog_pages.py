@@ -76,6 +76,12 @@ def card_ids(app, shop, product_id) -> list[uuid.UUID]:
     )
 
 
+def _an_import_of(product_id) -> uuid.UUID:
+    from app.catalog.models import CardImport
+
+    return db.session.scalar(select(CardImport.id).where(CardImport.product_id == product_id))
+
+
 def audit_actions(app, shop) -> list[str]:
     from app.audit.models import AuditEvent
 
@@ -186,9 +192,11 @@ def test_another_shops_owner_finds_none_of_alphas_catalogue(app, alpha, intruder
     card_id = card_ids(app, alpha, product_id)[0]
     before = product_row(app, alpha, product_id)
 
+    import_id = run_in_shop(app, alpha, _an_import_of, product_id)
     for page in (
         f"/console/products/{product_id}",
         f"/console/products/{product_id}/cards",
+        f"/console/products/{product_id}/cards/imports/{import_id}",
     ):
         assert intruder.get(page).status_code == 404, page
     token = intruder.csrf_token("/console/products")
