@@ -6,12 +6,15 @@ never load a secret from the database.
 
 from __future__ import annotations
 
+import re
 import uuid
 
-from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
 
-from app.catalog import stock
+from app.catalog import cardfile, stock
 from app.catalog.models import CARD_STATUSES, KIND_CARD, Card, Product
+from app.core.crypto import get_cipher
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import offset_of
 from app.extensions import db
@@ -27,7 +30,9 @@ def get_card_product(product_id: uuid.UUID) -> Product:
         raise NotFound("No such product.")
     if product.kind != KIND_CARD:
         raise ValidationFailed(
-            "Only card products hold card stock.", errors={"kind": ["Not a card product."]}
+            "Only card products hold card stock.",
+            errors={"kind": ["Not a card product."]},
+            message=_l("Only card products hold card stock."),
         )
     return product
 
@@ -38,17 +43,42 @@ def short_fingerprint(fingerprint: bytes) -> str:
     return bytes(fingerprint[:4]).hex()
 
 
+_SHORT_FINGERPRINT = re.compile(r"[0-9a-fA-F]{8}")
+
+
+def _matching(search: str):
+    """The condition for cards a search names: the code itself (as an
+    import line: ``number`` or ``number----password``, compared by its keyed
+    fingerprint, so nothing is decrypted), or the 8 hex digits a listing
+    shows. A search that is neither matches nothing."""
+    search = search.strip()
+    parsed = cardfile.parse(search.encode("utf-8")) if "\n" not in search else None
+    conditions = []
+    if parsed is not None and len(parsed.entries) == 1 and not parsed.invalid:
+        conditions.append(Card.fingerprint == get_cipher().fingerprint(parsed.entries[0][1]))
+    if _SHORT_FINGERPRINT.fullmatch(search):
+        conditions.append(func.substr(Card.fingerprint, 1, 4) == bytes.fromhex(search))
+    return or_(*conditions) if conditions else Card.id.is_(None)
+
+
 def list_cards(
-    product_id: uuid.UUID, status: str | None = None, page: int = 1, per_page: int = 50
+    product_id: uuid.UUID,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+    search: str | None = None,
 ) -> tuple[list[dict], int]:
     """A page of the product's cards, newest first, with their total. Never
-    loads a secret: only ids, status, times, order and a short fingerprint."""
+    loads a secret: only ids, status, times, order and a short fingerprint.
+    ``search`` finds a card by its code or its short fingerprint."""
     get_card_product(product_id)
     if status is not None and status not in CARD_STATUSES:
         raise ValidationFailed("Unknown card status.", errors={"status": list(CARD_STATUSES)})
     where = [Card.product_id == product_id]
     if status is not None:
         where.append(Card.status == status)
+    if search and search.strip():
+        where.append(_matching(search))
     total = db.session.scalar(select(func.count()).select_from(Card).where(*where)) or 0
     rows = db.session.execute(
         select(

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.catalog.models import Category, Product
@@ -125,14 +126,59 @@ def delete_category(category_id: uuid.UUID) -> None:
     """Delete an empty category; 409 while it has children or products. Commits."""
     category = get_category(category_id)
     if db.session.scalar(select(Category.id).where(Category.parent_id == category.id).limit(1)):
-        raise Conflict("This category has subcategories: move or delete them first.")
+        raise Conflict(
+            "This category has subcategories: move or delete them first.",
+            message=_l("This category has subcategories: move or delete them first."),
+        )
     count = db.session.scalar(
         select(func.count(Product.id)).where(Product.category_id == category.id)
     )
     if count:
         raise Conflict(
             f"This category holds {count} product(s): move them to another category first.",
+            message=_l(
+                "This category holds %(n)s products: move them to another category first.",
+                n=count,
+            ),
             products=count,
         )
     db.session.delete(category)
     db.session.commit()
+
+
+def product_counts() -> dict[uuid.UUID | None, int]:
+    """How many products each category holds directly (``None``: products
+    with no category), in one grouped query."""
+    return dict(
+        db.session.execute(
+            select(Product.category_id, func.count()).group_by(Product.category_id)
+        ).all()
+    )
+
+
+def move_category(category_id: uuid.UUID, up: bool) -> Category:
+    """Move a category one place up or down among its siblings (the top
+    categories, or one parent's children). The siblings are renumbered
+    10, 20, 30 … in their new order, so equal ``sort`` values (the default)
+    order predictably from then on. At the first or last place it stays.
+    Commits."""
+    category = get_category(category_id)
+    siblings = list(
+        db.session.scalars(
+            select(Category)
+            .where(
+                Category.parent_id.is_(None)
+                if category.parent_id is None
+                else Category.parent_id == category.parent_id
+            )
+            .order_by(Category.sort, Category.name, Category.id)
+        ).all()
+    )
+    index = siblings.index(category)
+    other = index - 1 if up else index + 1
+    if 0 <= other < len(siblings):
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+    for position, sibling in enumerate(siblings, start=1):
+        sibling.sort = position * 10
+    db.session.commit()
+    return category

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.catalog.models import Product, ProductImage
@@ -86,18 +87,26 @@ def add_image(product_id: uuid.UUID, stream: BinaryIO) -> ProductImage:
         raise ImageTooLarge(
             f"Images may be at most {limit} bytes.",
             errors={"file": [f"Larger than {limit} bytes."]},
+            message=_l("Pictures may be at most %(size)s KB.", size=limit // 1024),
         )
     content_type = sniff_image_type(data[:16])
     if content_type is None:
         raise ValidationFailed(
             "The file is not an image we accept.",
             errors={"file": ["Not a PNG, JPEG, WebP or GIF image."]},
+            message=_l("The file is not a PNG, JPEG, WebP or GIF picture."),
         )
     count = db.session.scalar(
         select(func.count(ProductImage.id)).where(ProductImage.product_id == product_id)
     )
     if count >= MAX_IMAGES_PER_PRODUCT:
-        raise Conflict(f"A product has at most {MAX_IMAGES_PER_PRODUCT} images; delete one first.")
+        raise Conflict(
+            f"A product has at most {MAX_IMAGES_PER_PRODUCT} images; delete one first.",
+            message=_l(
+                "A product has at most %(n)s pictures; delete one first.",
+                n=MAX_IMAGES_PER_PRODUCT,
+            ),
+        )
     image = ProductImage(
         id=uuid7(),
         tenant_id=current_tenant_id(),
@@ -134,6 +143,25 @@ def delete_image(product_id: uuid.UUID, image_id: uuid.UUID) -> None:
     db.session.delete(image)
     db.session.commit()
     remove_files([path])
+
+
+def move_image(product_id: uuid.UUID, image_id: uuid.UUID, up: bool) -> ProductImage:
+    """Move one of the product's images a place up (earlier: the first is
+    the product's main picture) or down, renumbering the product's images
+    0, 1, 2 … in their new order. At the first or last place it stays.
+    Commits."""
+    pictures = images_of([product_id]).get(product_id, [])
+    image = next((picture for picture in pictures if picture.id == image_id), None)
+    if image is None:
+        raise NotFound("No such image.")
+    index = pictures.index(image)
+    other = index - 1 if up else index + 1
+    if 0 <= other < len(pictures):
+        pictures[index], pictures[other] = pictures[other], pictures[index]
+    for position, picture in enumerate(pictures):
+        picture.sort = position
+    db.session.commit()
+    return image
 
 
 def remove_files(paths: Iterable[Path]) -> None:

@@ -34,6 +34,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -67,6 +68,11 @@ _LOST_RACE = (
     "Upload the file again to import the rest."
 )
 
+_LOST_RACE_PAGE = _l(
+    "Another import added some of these codes at the same time; nothing was imported. "
+    "Upload the file again to import the rest."
+)
+
 
 class ImportConflict(Conflict):
     """Another import stored some of these codes first (title: ``Conflict``)."""
@@ -86,7 +92,11 @@ def count_lines(raw: bytes) -> int:
 def _check_upload(product_id: uuid.UUID, raw: bytes) -> None:
     get_card_product(product_id)
     if not raw or not raw.strip():
-        raise ValidationFailed("The upload is empty.", errors={"file": ["No codes found."]})
+        raise ValidationFailed(
+            "The upload is empty.",
+            errors={"file": ["No codes found."]},
+            message=_l("There are no codes in the upload: paste some or choose a file."),
+        )
 
 
 def start_import(product_id: uuid.UUID, raw: bytes, filename: str | None, actor: str) -> CardImport:
@@ -278,7 +288,7 @@ def _lost_race(record_id: uuid.UUID, total: int, exc: Exception) -> CardImport:
     log.warning("import %s: lost a race with another import (%s)", record_id, type(exc).__name__)
     record = db.session.scalar(select(CardImport).where(CardImport.id == record_id))
     if record is None:  # a synchronous import: its row went with the rollback
-        raise ImportConflict(_LOST_RACE) from None
+        raise ImportConflict(_LOST_RACE, message=_LOST_RACE_PAGE) from None
     return _finish(record, FAILED, total=total, message=_LOST_RACE)
 
 

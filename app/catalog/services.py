@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -326,6 +327,14 @@ def _has_cards(product_id: uuid.UUID) -> bool:
     return bool(db.session.scalar(select(Card.id).where(Card.product_id == product_id).limit(1)))
 
 
+def check_product(data: Mapping[str, Any], product_id: uuid.UUID | None = None) -> None:
+    """Judge ``data`` as ``create_product`` (or, with ``product_id``,
+    ``update_product``) would, and write nothing: ``ValidationFailed``
+    naming every bad field, or nothing. A form that could not read some of
+    its fields asks this about the rest, to show every problem at once."""
+    _clean_product(data, _find_product(product_id) if product_id is not None else None)
+
+
 def create_product(data: Mapping[str, Any]) -> ProductView:
     """Add a product from its fields (``name`` and ``price`` required; a new
     product is a ``card`` product in ``draft`` unless told). Commits."""
@@ -341,11 +350,22 @@ def update_product(product_id: uuid.UUID, data: Mapping[str, Any]) -> ProductVie
     product = _find_product(product_id)
     values = _clean_product(data, product)
     if values.get("kind", product.kind) != product.kind and _has_cards(product.id):
-        raise Conflict("This product holds card stock, so its kind cannot change.")
+        raise Conflict(
+            "This product holds card stock, so its kind cannot change.",
+            message=_l("This product holds card stock, so its kind cannot change."),
+        )
     for key, value in values.items():
         setattr(product, key, value)
     db.session.commit()
     return _views([product])[0]
+
+
+_HAS_HISTORY = (
+    "This product has card stock or sales history; set it off sale instead of deleting it."
+)
+_HAS_HISTORY_PAGE = _l(
+    "This product has card stock or sales history; set it off sale instead of deleting it."
+)
 
 
 def delete_product(product_id: uuid.UUID) -> None:
@@ -354,9 +374,7 @@ def delete_product(product_id: uuid.UUID) -> None:
     image files."""
     product = _find_product(product_id)
     if _has_cards(product.id):
-        raise Conflict(
-            "This product has card stock or sales history; set it off sale instead of deleting it."
-        )
+        raise Conflict(_HAS_HISTORY, message=_HAS_HISTORY_PAGE)
     pictures = image_store.images_of([product.id]).get(product.id, [])
     files = [image_store.image_path(picture) for picture in pictures]
     db.session.execute(delete(ProductImage).where(ProductImage.product_id == product.id))
@@ -365,7 +383,5 @@ def delete_product(product_id: uuid.UUID) -> None:
         db.session.commit()
     except IntegrityError as exc:  # cards imported since the check
         db.session.rollback()
-        raise Conflict(
-            "This product has card stock or sales history; set it off sale instead of deleting it."
-        ) from exc
+        raise Conflict(_HAS_HISTORY, message=_HAS_HISTORY_PAGE) from exc
     image_store.remove_files(files)

@@ -12,6 +12,7 @@ PAGE_MODULES = (
     "app.console.orders_views",
     "app.console.settings_views",
     "app.console.password_views",
+    "app.console.catalog_views",
 )
 
 

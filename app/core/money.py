@@ -52,6 +52,10 @@ _SYMBOLS = {
 }
 
 
+#: an amount as typed: digits, optionally a point and more digits (ASCII
+#: only: ``str.isdigit`` would let other scripts' digits through)
+
+
 def minor_digits(currency: str) -> int:
     """How many decimal places the currency's minor unit has (2 unless listed)."""
     return _MINOR_DIGITS.get((currency or "").upper(), 2)
@@ -108,28 +112,33 @@ def money_formatter(currency: str) -> Callable[..., str]:
 
 
 def parse_money(text: str, currency: str) -> int:
-    """What a person typed (``"12.50"``, ``"¥1,250"``, ``"12"``) as minor
-    units of ``currency`` (``1250``), exactly, through ``Decimal``.
+    """What a person typed (``"12.50"``, ``"12.5"``, ``"¥1,250"``, full-width
+    ``"１２．５０"`` from a Chinese keyboard) as minor units of ``currency``
+    (``1250``), exactly: decimal text to int, never through ``float``.
 
-    Takes an optional currency symbol or code, thousands separators and at
-    most the currency's minor digits (``"12.345"`` is refused for CNY, any
-    fraction for JPY). Raises ``ValueError`` for anything else, a negative
+    Takes an optional currency symbol or code, thousands separators, and a
+    fraction no finer than the currency's minor unit (``"12.345"`` is
+    refused for CNY, trailing zeros are fine, any fraction is refused for
+    JPY). Raises ``ValueError`` for anything else, a sign or a negative
     amount included; the caller says what is wrong in the person's words."""
+    import unicodedata
+
     code = (currency or "").upper()
-    raw = (text or "").strip().replace(",", "").replace("，", "").replace(" ", "")
+    raw = unicodedata.normalize("NFKC", text or "").strip()
+    raw = raw.replace(",", "").replace("，", "")
     for prefix in (_SYMBOLS.get(code, ""), code, "￥", "¥"):
         if prefix and raw.upper().startswith(prefix.upper()):
             raw = raw[len(prefix) :]
             break
     whole, _dot, fraction = raw.partition(".")
     digits = minor_digits(code)
-    if (
-        not (whole or fraction)
-        or not (whole.isascii() and (whole.isdigit() or not whole))
-        or not (fraction.isascii() and (fraction.isdigit() or not fraction))
-        or len(fraction) > digits
-        or len(whole) > 15
-    ):
+    if not whole and not fraction:
+        raise ValueError(f"not an amount of {code}: {text!r}")
+    for part in (whole, fraction):
+        if part and not (part.isascii() and part.isdigit()):
+            raise ValueError(f"not an amount of {code}: {text!r}")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > digits or len(whole) > 15:
         raise ValueError(f"not an amount of {code}: {text!r}")
     return int(whole or "0") * 10**digits + int(fraction.ljust(digits, "0") or "0")
 
