@@ -1,5 +1,6 @@
 """Buyer-facing pages of a shop (views only: they call services and render
-the shop's theme)."""
+the shop's theme). Each page a visitor browses counts itself as a visit
+(``visits.count_page_view``) once it is found; the dashboard shows them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.core.ids import id_or_404
 from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.core.themes import render_shop
+from app.storefront.visits import count_page_view
 
 bp = Blueprint("storefront", __name__)
 bp.before_request(only_on("shop"))
@@ -21,6 +23,7 @@ MEDIA_MAX_AGE = 86_400  # an image id never changes content; a deleted one fades
 def home():
     """The shop's home page (served at ``/`` on a shop host): what is on
     sale, by category, with price and stock."""
+    count_page_view("home")
     return render_shop(
         "home.html",
         principal=current_principal(),
@@ -33,11 +36,9 @@ def home():
 def product(product_id: str):
     """A product's page; 404 unless it is this shop's and on sale."""
     ident = id_or_404(product_id, "No such product.")
-    return render_shop(
-        "product.html",
-        item=services.get_product(ident, public=True),
-        money=money_formatter(g.shop.currency),
-    )
+    item = services.get_product(ident, public=True)
+    count_page_view("product")
+    return render_shop("product.html", item=item, money=money_formatter(g.shop.currency))
 
 
 @bp.get("/media/<image_id>")
