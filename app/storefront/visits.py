@@ -47,6 +47,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app, g, request
 
+from app.core.redisconn import get_redis, redis_is_down
+
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0
@@ -68,26 +70,37 @@ class Tally:
     ``by_host`` holds the page cache's counts: (host, kind, minute) → views;
     ``by_shop`` the views': (shop id, time zone, kind, minute) → views. A
     minute is ``int(time.time() // 60)``. ``flush_lock`` is held for a whole
-    flush, so whoever empties the tally waits for a flush in progress.
+    flush, so whoever empties the tally waits for a flush in progress. The
+    flushing thread starts with the first view; a child process (after a
+    fork) starts from empty with its own thread.
     """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
+        self._fresh()
+        os.register_at_fork(after_in_child=self._fresh)
+        atexit.register(_flush_at_exit, app)
+
+    def _fresh(self) -> None:
+        # After a fork only the forking thread exists: locks another thread
+        # held would stay locked, and the parent's counts are the parent's.
         self.lock = threading.Lock()
         self.flush_lock = threading.Lock()
         self.by_host: dict[tuple[str, str, int], int] = {}
         self.by_shop: dict[tuple[str, str, str, int], int] = {}
-        self.pid: int | None = None
+        self.flushing = False
         self.outage = False
 
     def add_host(self, host: str, kind: str) -> None:
-        self._ensure_flusher()
+        if not self.flushing:
+            self._start_flusher()
         key = (host, kind, int(time.time() // 60))
         with self.lock:
             self.by_host[key] = self.by_host.get(key, 0) + 1
 
     def add_shop(self, shop_id: str, timezone: str, kind: str) -> None:
-        self._ensure_flusher()
+        if not self.flushing:
+            self._start_flusher()
         key = (shop_id, timezone, kind, int(time.time() // 60))
         with self.lock:
             self.by_shop[key] = self.by_shop.get(key, 0) + 1
@@ -99,29 +112,29 @@ class Tally:
             self.by_host, self.by_shop = {}, {}
         return taken
 
-    def _ensure_flusher(self) -> None:
-        if self.pid == os.getpid():
-            return
+    def _start_flusher(self) -> None:
         with self.lock:
-            if self.pid == os.getpid():
+            if self.flushing:
                 return
-            first = self.pid is None
-            if not first:  # a child after a fork: its own thread, its own counts
-                # What the parent counted before forking is the parent's to flush.
-                self.by_host, self.by_shop = {}, {}
-            self.pid = os.getpid()
+            self.flushing = True
         threading.Thread(target=self._run, name="visit-flusher", daemon=True).start()
-        if first:
-            atexit.register(flush, self.app)
 
     def _run(self) -> None:
-        pid = self.pid
-        while self.pid == pid:
+        while True:
             time.sleep(FLUSH_SECONDS)
             try:
                 flush(self.app)
             except Exception:  # noqa: BLE001 - the thread must outlive any one flush
                 log.exception("visits: a flush failed; its counts are lost")
+
+
+def _flush_at_exit(app: Flask) -> None:
+    """A process that exits normally (a gunicorn worker told to stop) keeps
+    what it counted since the last flush, if Redis takes it."""
+    try:
+        flush(app)
+    except Exception as exc:  # noqa: BLE001 - the process is going away either way
+        log.warning("visits: could not flush at exit (%s)", type(exc).__name__)
 
 
 def tally_of(app: Flask) -> Tally:
@@ -213,8 +226,6 @@ def flush(app: Flask) -> int:
     written. What it takes is written once or, if Redis fails, dropped
     (never retried: a retry after an unknown outcome could count twice).
     Safe to call from any thread, at any time."""
-    from app.core.redisconn import get_redis, redis_is_down
-
     tally = tally_of(app)
     with tally.flush_lock:
         by_host, by_shop = tally.take()
@@ -262,8 +273,6 @@ def discard(app: Flask) -> None:
 def daily_visits(shop_id: uuid.UUID, days: Sequence[date]) -> list[int] | None:
     """The shop's page views on each of ``days`` (its own time zone's days),
     as flushed so far; ``None`` when Redis cannot be asked. One round trip."""
-    from app.core.redisconn import get_redis
-
     try:
         pipe = get_redis().pipeline(transaction=False)
         for day in days:
