@@ -6,7 +6,17 @@ platform's one-time hand-off); the shop's membership decides their role.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_date
 from flask_babel import gettext as _
 
 from app.accounts import services
@@ -23,9 +33,11 @@ from app.accounts.handoff import redeem_handoff
 from app.accounts.members import list_members, set_code_grant
 from app.core.errors import KamengError, NotFound, ValidationFailed
 from app.core.ids import id_or_404
+from app.core.money import minor_digits, money_formatter
 from app.core.pages import flash_error, only_on
 from app.core.redirects import safe_local_target
 from app.extensions import db
+from app.stats.dashboard import shop_overview
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", static_folder="static", static_url_path="/static"
@@ -75,10 +87,63 @@ def logout():
 @bp.get("/")
 @require("shop.console")
 def dashboard():
-    _, accounts_total = services.list_shop_accounts(per_page=1)
-    return render_template(
-        "console/dashboard.html", principal=current_principal(), accounts_total=accounts_total
+    """数据统计: the shop's sales, visits, stock to restock and the steps
+    left before it can sell, as far as the reader may see them."""
+    principal = current_principal()
+    overview = shop_overview(
+        g.shop.id,
+        g.shop.timezone,
+        g.shop.currency,
+        sales=principal.can("orders.view"),
+        stock=principal.can("catalog.view"),
     )
+    money = money_formatter(g.shop.currency)
+    return render_template(
+        "console/dashboard.html",
+        principal=principal,
+        overview=overview,
+        money=money,
+        chart=_chart_data(overview, money),
+        links={
+            "product_new": _page_url(principal, "console_catalog.product_new", "catalog.manage")
+            or _page_url(principal, "console_catalog.products", "catalog.view"),
+            "products": _page_url(principal, "console_catalog.products", "catalog.view"),
+            "settings": _page_url(principal, "console_settings.settings", "shop.manage"),
+            "tickets": _page_url(principal, "console_orders.tickets", "orders.view"),
+        },
+    )
+
+
+def _page_url(principal, endpoint: str, permission: str) -> str | None:
+    """The URL of a console page, or ``None`` when it does not exist (yet)
+    or the reader may not open it: the page shows the text without a link."""
+    if endpoint not in current_app.view_functions or not principal.can(permission):
+        return None
+    return url_for(endpoint)
+
+
+def _chart_data(overview, money) -> dict | None:
+    """What ``dashboard.js`` draws: one entry a day, money in minor units
+    with its text beside it (the script never does money arithmetic)."""
+    if overview.chart is None:
+        return None
+    days = overview.chart
+    return {
+        "labels": [format_date(d.day, "MM-dd") for d in days],
+        "days": [format_date(d.day, "medium") for d in days],
+        "revenue": [d.revenue for d in days],
+        "revenueText": [money(d.revenue) for d in days],
+        "paid": [d.paid for d in days],
+        "created": [d.created for d in days],
+        "visits": [d.visits for d in days],
+        "digits": minor_digits(g.shop.currency),
+        "names": {
+            "revenue": _("Revenue"),
+            "paid": _("Paid orders"),
+            "created": _("Orders placed"),
+            "visits": _("Visits"),
+        },
+    }
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])

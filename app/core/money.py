@@ -94,6 +94,20 @@ def share_of(amount: int, basis_points: int) -> int:
     return (amount * basis_points + 5_000) // 10_000
 
 
+def average_of(total: int, count: int) -> int:
+    """``total / count`` rounded half up to a whole minor unit; 0 when
+    ``count`` is 0 (an average order of no orders). Exact integer arithmetic:
+    ``average_of(1000, 3) == 333``, ``average_of(1001, 2) == 501``."""
+    for value in (total, count):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("money is an int of minor units")
+    if count <= 0:
+        return 0
+    if total < 0:
+        return -average_of(-total, count)
+    return (2 * total + count) // (2 * count)
+
+
 def money_formatter(currency: str) -> Callable[..., str]:
     """The ``money`` a template calls: ``money(1250)`` writes 1250 minor units
     of ``currency`` (``"¥12.50"``); ``money(1250, "USD")`` another currency's.

@@ -80,6 +80,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.core.redisconn import RedisUnavailable
 from app.storefront.pagekeys import request_part
+from app.storefront.visits import count_cacheable_request
 from tenants.context import current_tenant_id
 from tenants.resolve import resolution_changed
 
@@ -298,6 +299,7 @@ class PageCache:
         request_part = self._request_part(environ)
         if request_part is None:
             return self.wsgi_app(environ, start_response)
+        count_cacheable_request(self.app, environ, request_part)  # a hit never reaches Flask
         found = self.local.get(request_part)
         if found is not None:
             return _answer(environ, start_response, *found)

@@ -1,5 +1,6 @@
 """Buyer-facing pages of a shop (views only: they call services and render
-the shop's theme)."""
+the shop's theme). Each page a visitor browses counts itself as a visit
+(``visits.count_page_view``) once it is found; the dashboard shows them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.core.pagination import requested_page
 from app.core.themes import products_per_page, render_shop
+from app.storefront.visits import count_page_view
 
 bp = Blueprint("storefront", __name__)
 bp.before_request(only_on("shop"))
@@ -22,6 +24,7 @@ MEDIA_MAX_AGE = 86_400  # an image id never changes content; a deleted one fades
 def home():
     """The shop's home page (served at ``/`` on a shop host): what is on
     sale, by category, with price and stock, and the category tree."""
+    count_page_view("home")
     page = browse.home_page()
     return render_shop(
         "home.html",
@@ -40,6 +43,7 @@ def category(category_id: str):
     listing = browse.category_page(
         ident, page=requested_page(request.args.get("page")), per_page=products_per_page()
     )
+    count_page_view("category")
     return render_shop("category.html", listing=listing, money=money_formatter(g.shop.currency))
 
 
@@ -51,6 +55,7 @@ def search():
         page=requested_page(request.args.get("page")),
         per_page=products_per_page(),
     )
+    count_page_view("search")
     return render_shop("search.html", listing=listing, money=money_formatter(g.shop.currency))
 
 
@@ -58,11 +63,9 @@ def search():
 def product(product_id: str):
     """A product's page; 404 unless it is this shop's and on sale."""
     ident = id_or_404(product_id, "No such product.")
-    return render_shop(
-        "product.html",
-        item=services.get_product(ident, public=True),
-        money=money_formatter(g.shop.currency),
-    )
+    item = services.get_product(ident, public=True)
+    count_page_view("product")
+    return render_shop("product.html", item=item, money=money_formatter(g.shop.currency))
 
 
 @bp.get("/media/<image_id>")

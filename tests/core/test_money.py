@@ -46,3 +46,15 @@ def test_a_templates_money_writes_the_shops_currency_unless_told_another():
     assert money(Decimal(1250)) == "¥12.50"  # a SUM on PostgreSQL
     with pytest.raises(TypeError):
         money(12.5)
+
+
+def test_an_average_amount_is_rounded_half_up_to_a_whole_minor_unit():
+    from app.core.money import average_of
+
+    assert average_of(1000, 3) == 333  # 333.33
+    assert average_of(5000, 3) == 1667  # 1666.67
+    assert average_of(1001, 2) == 501  # 500.5: half up
+    assert average_of(-1001, 2) == -501
+    assert average_of(1250, 0) == 0  # no orders: no average
+    with pytest.raises(TypeError):
+        average_of(12.5, 2)
