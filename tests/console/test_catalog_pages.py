@@ -331,29 +331,29 @@ def test_service_sentences_reach_pages_through_the_translation_catalogue(app):
 
     from app.catalog.messages import FIXED, page_errors, page_message
 
-    cases = {
-        "At most 80 characters.": gettext("At most %(n)s characters.", n="80"),
-        "Must be at least 1.": gettext("Must be at least %(n)s.", n="1"),
-        "Must be at most 100000.": gettext("Must be at most %(n)s.", n="100000"),
-        "A whole number from 0 to 128.": gettext(
-            "A whole number from %(low)s to %(high)s.", low="0", high="128"
-        ),
-        "longer than 255 characters": gettext("longer than %(n)s characters", n="255"),
-        "3 fields; expected a code or number and password": gettext(
-            "%(n)s fields; expected a code, or a number and a password", n="3"
-        ),
-        "The file is neither UTF-8 nor GB18030/GBK text (byte 7).": gettext(
-            "The file is neither UTF-8 nor GB18030/GBK text (byte %(n)s).", n="7"
-        ),
-        "Not a valid regular expression: missing ). Back-references and lookaround such "
-        "as (?=...) are not supported.": gettext(
-            "Not a valid regular expression (%(reason)s). Back-references and lookaround "
-            "such as (?=...) are not supported.",
-            reason="missing )",
-        ),
-        "Something new.": "Something new.",
-    }
     with app.test_request_context("/"), force_locale("zh_CN"):
+        cases = {
+            "At most 80 characters.": gettext("At most %(n)s characters.", n="80"),
+            "Must be at least 1.": gettext("Must be at least %(n)s.", n="1"),
+            "Must be at most 100000.": gettext("Must be at most %(n)s.", n="100000"),
+            "A whole number from 0 to 128.": gettext(
+                "A whole number from %(low)s to %(high)s.", low="0", high="128"
+            ),
+            "longer than 255 characters": gettext("longer than %(n)s characters", n="255"),
+            "3 fields; expected a code or number and password": gettext(
+                "%(n)s fields; expected a code, or a number and a password", n="3"
+            ),
+            "The file is neither UTF-8 nor GB18030/GBK text (byte 7).": gettext(
+                "The file is neither UTF-8 nor GB18030/GBK text (byte %(n)s).", n="7"
+            ),
+            "Not a valid regular expression: missing ). Back-references and lookaround such "
+            "as (?=...) are not supported.": gettext(
+                "Not a valid regular expression (%(reason)s). Back-references and lookaround "
+                "such as (?=...) are not supported.",
+                reason="missing )",
+            ),
+            "Something new.": "Something new.",
+        }
         for english, expected in cases.items():
             assert page_message(english) == expected, english
         for english in FIXED:
