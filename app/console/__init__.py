@@ -10,6 +10,9 @@ Views parse the form, call one service (the same the API calls) and render.
 PAGE_MODULES = (
     "app.console.views",
     "app.console.orders_views",
+    "app.console.customers_views",
+    "app.console.staff_views",
+    "app.console.audit_views",
 )
 
 

@@ -7,8 +7,14 @@ how an amount is written for people; it never goes through ``float``.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+
+from app.core.errors import ValidationFailed
 
 # ISO 4217 minor units that differ from the usual 2.
 _MINOR_DIGITS = {
@@ -105,3 +111,69 @@ def money_formatter(currency: str) -> Callable[..., str]:
         return format_money(minor, other_currency or currency)
 
     return money
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """``1250, "CNY"`` → ``"12.50"``: the plain number, no symbol and no
+    grouping, for a spreadsheet column or to fill a form field again.
+    Exact, as ``format_money``."""
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError(f"money is an int of minor units, not {type(minor).__name__}")
+    digits = minor_digits(currency)
+    whole, fraction = divmod(abs(minor), 10**digits)
+    text = str(whole) + ("." + str(fraction).zfill(digits) if digits else "")
+    return f"-{text}" if minor < 0 else text
+
+
+#: The largest amount an operator may type: 10^12 major units, far above any
+#: wallet and far below the 64-bit columns.
+MAX_TYPED_MAJOR = 10**12
+_TYPED = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
+
+
+def parse_money(text: str, currency: str) -> int:
+    """What an operator typed (``"12.50"``, ``"-3"``, ``"+1,200"``, ``"¥5"``,
+    full-width ``"１２．５"``) as integer minor units of ``currency``.
+
+    Exact (string arithmetic, never ``float``). The currency's symbol or code
+    and thousands commas may be typed; more decimals than the currency has
+    are refused, not rounded. ``ValidationFailed`` (field ``amount``) with a
+    message for the page when it is not an amount.
+    """
+    code = (currency or "").upper()
+    digits = minor_digits(code)
+    cleaned = unicodedata.normalize("NFKC", text or "")
+    cleaned = re.sub(r"\s+", "", cleaned).replace(",", "").replace("，", "")
+    sign = ""
+    if cleaned[:1] in ("+", "-"):
+        sign, cleaned = cleaned[0], cleaned[1:]
+    # The longest first: "HK$" before "$" would leave "HK".
+    for prefix in sorted({_SYMBOLS.get(code, ""), code} - {""}, key=len, reverse=True):
+        if cleaned.upper().startswith(prefix.upper()):
+            cleaned = cleaned[len(prefix) :]
+            break
+    match = _TYPED.fullmatch(sign + cleaned)
+    if not cleaned or match is None or not (match.group(2) or match.group(3)):
+        raise ValidationFailed(
+            f"{text!r} is not an amount.",
+            errors={"amount": ["Not an amount."]},
+            message=_l("Type an amount such as 12.50 or -3."),
+        )
+    sign, whole, fraction = match.group(1), match.group(2) or "0", match.group(3) or ""
+    if len(fraction) > digits:
+        raise ValidationFailed(
+            f"At most {digits} decimal places.",
+            errors={"amount": [f"At most {digits} decimal places."]},
+            message=_l("This currency has at most %(digits)s decimal places.", digits=digits)
+            if digits
+            else _l("This currency has no decimal places."),
+        )
+    whole = whole.lstrip("0") or "0"
+    if len(whole) > len(str(MAX_TYPED_MAJOR)) or int(whole) >= MAX_TYPED_MAJOR:
+        raise ValidationFailed(
+            "The amount is too large.",
+            errors={"amount": ["Too large."]},
+            message=_l("That amount is too large."),
+        )
+    minor = int(whole) * 10**digits + int(fraction.ljust(digits, "0") or "0")
+    return -minor if sign == "-" else minor
