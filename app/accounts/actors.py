@@ -19,13 +19,7 @@ from sqlalchemy import select
 
 from app.accounts.models import ApiKey, ShopAccount
 from app.extensions import db
-
-#: Payment providers as an operator knows them (``payments.registry`` names).
-PROVIDER_NAMES = {
-    "stripe": "Stripe",
-    "sandbox": _l("Test payments"),
-    "wallet": _l("Balance"),
-}
+from app.payments import registry
 
 #: Actors that are the system itself.
 SYSTEM_ACTORS = {
@@ -41,9 +35,7 @@ SYSTEM_ACTORS = {
 
 def provider_name(provider: str | None) -> str:
     """A payment provider's name for people (its code when unknown)."""
-    if not provider:
-        return ""
-    return str(PROVIDER_NAMES.get(provider, provider))
+    return registry.title(provider)
 
 
 def _uuid(text: str) -> uuid.UUID | None:
@@ -88,7 +80,7 @@ def describe_actor(actor: str) -> str:
     if actor.endswith(" webhook"):
         provider = actor[: -len(" webhook")]
         return _("%(provider)s (payment notice)", provider=provider_name(provider))
-    if actor in PROVIDER_NAMES:
+    if actor in registry.NAMES:
         return provider_name(actor)
     if actor.startswith("api key "):
         return _("An API key")

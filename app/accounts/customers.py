@@ -113,7 +113,9 @@ def customer_wallet(account_id: uuid.UUID, *, page: int = 1, per_page: int = 50)
     wallet = ledger.wallet_page(account.id, page=page, per_page=per_page)
     order_ids = {e["order_id"] for e in wallet["entries"] if e["order_id"]}
     numbers = (
-        dict(db.session.execute(select(Order.id, Order.number).where(Order.id.in_(order_ids))))
+        dict(
+            db.session.execute(select(Order.id, Order.number).where(Order.id.in_(order_ids))).all()
+        )
         if order_ids
         else {}
     )

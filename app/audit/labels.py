@@ -72,7 +72,9 @@ def describe_subjects(events: list[AuditEvent]) -> dict[uuid.UUID, Subject]:
                 pass
     names = (
         dict(
-            db.session.execute(select(Product.id, Product.name).where(Product.id.in_(product_ids)))
+            db.session.execute(
+                select(Product.id, Product.name).where(Product.id.in_(product_ids))
+            ).all()
         )
         if product_ids
         else {}

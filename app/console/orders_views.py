@@ -42,6 +42,8 @@ from app.extensions import db
 from app.orders import history, lookups, order_csv, remedies
 from app.orders import tickets as order_tickets
 from app.orders.models import ORDER_STATUSES
+from app.payments.registry import pays_from_wallet
+from tenants.context import tenant_context
 
 bp = Blueprint("console_orders", __name__, url_prefix="/console/orders")
 bp.before_request(only_on("shop"))
@@ -149,8 +151,16 @@ def export():
     audit.record(current_principal().actor, "orders.exported", "orders", filters=wanted.link_args())
     db.session.commit()
     name = f"orders-{g.shop.slug}-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
+    shop_id = g.shop.id
+
+    def lines():
+        # The body is written after the view returns, when the request's
+        # tenant is no longer current: the shop is entered again here.
+        with tenant_context(shop_id):
+            yield from order_csv.rows_as_csv(lookups.iter_orders(wanted.filters))
+
     return Response(
-        stream_with_context(order_csv.rows_as_csv(lookups.iter_orders(wanted.filters))),
+        stream_with_context(lines()),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -198,6 +208,7 @@ def _detail(view: lookups.OrderView):
         order=view.order,
         history=history.describe_history(view.history),
         payment=provider_name(view.order.payment_provider),
+        payment_ref_shown=not pays_from_wallet(view.order.payment_provider),
         tickets=view.tickets,
         codes=view.codes,
         codes_withheld=view.codes_withheld,

@@ -30,6 +30,7 @@ from app.orders.models import (
     REFUNDING,
     OrderEvent,
 )
+from app.payments import registry
 
 #: Status names for the console (the same words as its templates' macro).
 STATUS_LABELS = {
@@ -74,7 +75,7 @@ def describe_note(note: str, to_status: str | None = None) -> str:
     if to_status == PAID:
         late = note.endswith(_AFTER_EXPIRY)
         provider, _sep, reference = note.removesuffix(_AFTER_EXPIRY).partition(" ")
-        if provider == "wallet":
+        if registry.pays_from_wallet(provider):
             paid = _("Paid from the buyer's balance")
         elif reference:
             paid = _(

@@ -21,6 +21,7 @@ class SandboxAdapter(PaymentAdapter):
     development_only = True
     rank = 10
     label = _l("Pay (sandbox)")
+    title = _l("Test payments")
     hint = _l("Test payment: no money moves. Not available in a live shop.")
 
     def available(self) -> bool:

@@ -64,6 +64,7 @@ class StripeAdapter(PaymentAdapter):
     on_pages = False  # the pages do not load Stripe.js yet; the API answers a client secret
     rank = 20
     label = _l("Pay by card, Alipay or WeChat Pay")
+    title = "Stripe"
 
     def available(self) -> bool:
         return super().available() and bool(current_app.config.get("STRIPE_SECRET_KEY"))

@@ -26,6 +26,7 @@ class WalletAdapter(PaymentAdapter):
     recharges = False  # a wallet is not filled from itself
     rank = 0
     label = _l("Pay from my balance")
+    title = _l("Balance")
     primary = True
 
     def ledger_source(self, payer_id: uuid.UUID | None) -> str:
