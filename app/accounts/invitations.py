@@ -140,7 +140,10 @@ def read_invitation(token: str) -> Invitation:
             message=_l("This invitation link is not valid. Check that it was copied whole."),
         ) from None
     if not isinstance(data, dict) or data.get("s") != str(current_tenant_id()):
-        raise NotFound("No such invitation.", message=_l("This invitation link is not valid."))
+        raise NotFound(
+            "No such invitation.",
+            message=_l("This invitation link is not valid. Check that it was copied whole."),
+        )
     email = str(data.get("e") or "")
     if db.session.scalar(select(PlatformUser.id).where(PlatformUser.email == email)):
         raise Conflict(

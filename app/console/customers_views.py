@@ -49,7 +49,9 @@ class AdjustForm(FlaskForm):
     reason = StringField(
         _l("Reason"),
         validators=[
-            DataRequired(message=_l("Give a reason: it is kept with the change.")),
+            DataRequired(
+                message=_l("Give a reason: it is kept with the change and shown to the customer.")
+            ),
             Length(max=MAX_REASON),
         ],
         description=_l("The customer sees it in their balance history."),

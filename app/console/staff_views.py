@@ -11,7 +11,7 @@ the invitation, otherwise that it was not, with the link to pass on.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -31,10 +31,18 @@ from app.core.errors import KamengError, NotFound, ServiceUnavailable, Validatio
 from app.core.ids import id_or_404
 from app.core.pages import only_on
 from app.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from app.extensions import db
+from app.extensions import db, limiter
 
 bp = Blueprint("console_staff", __name__, url_prefix="/console")
 bp.before_request(only_on("shop"))
+
+#: Invitations a shop may send an hour (``STAFF_INVITE_RATE_LIMIT``): a shop
+#: is free to open, so its invitations must not become a way to mail anyone.
+limit_invitations = limiter.limit(
+    lambda: current_app.config.get("STAFF_INVITE_RATE_LIMIT", "30 per hour"),
+    key_func=lambda: f"staff-invite|{getattr(g.get('shop'), 'id', '-')}",
+    methods=["POST"],
+)
 
 
 class InviteForm(FlaskForm):
@@ -88,6 +96,7 @@ def staff():
 
 @bp.post("/staff/invite")
 @require("members.manage")
+@limit_invitations
 def invite():
     """Invite by email: an existing account becomes staff at once; anyone
     else is mailed a link to sign up and join. A bad email, someone already

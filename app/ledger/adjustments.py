@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.accounts.services import get_shop_account
 from app.audit import services as audit
-from app.core.errors import ValidationFailed
+from app.core.errors import Conflict, ValidationFailed
 from app.core.money import format_money
 from app.extensions import db
 from app.ledger import services as ledger
@@ -99,6 +99,13 @@ def adjust_wallet(
             currency,
             memo=reason,
         )
+    except Conflict:
+        db.session.rollback()
+        raise Conflict(
+            "This form's key was used for another adjustment.",
+            errors={"form_key": ["Used."]},
+            message=_l("This form was used for another change already. Reload the page."),
+        ) from None
     except ledger.InsufficientFunds as err:
         db.session.rollback()
         balance = ledger.wallet_balance(account.id)

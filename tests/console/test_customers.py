@@ -290,7 +290,7 @@ def test_money_is_taken_back_with_a_minus(app, alpha, owner, buyer):
         ("abc", "Goodwill", "Type an amount such as 12.50 or -3."),
         ("12.345", "Goodwill", "This currency has at most 2 decimal places."),
         ("0", "Goodwill", "Type an amount other than zero."),
-        ("5", "", "Give a reason: it is kept with the change."),
+        ("5", "", "Give a reason: it is kept with the change and shown to the customer."),
     ],
 )
 def test_a_bad_adjustment_says_why_and_keeps_what_was_typed(
@@ -325,3 +325,14 @@ def test_a_wallet_never_used_can_be_credited(app, alpha, owner, make_account):
 
     assert balance_of(app, alpha, fresh.id) == 800
     assert "¥8.00" in text_of(owner.get("/console/customers"))
+
+
+def test_a_used_form_cannot_make_a_different_change(app, alpha, owner, buyer):
+    key = form_key(page_of(owner, buyer))
+    adjust(owner, buyer, "1", "First", key)
+
+    page = text_of(adjust(owner, buyer, "5", "Second", key))
+
+    assert "This form was used for another change already. Reload the page." in page
+    assert balance_of(app, alpha, buyer.id) == 2_100
+    assert [memo for memo, _, _ in adjustments(app, alpha)] == ["First"]

@@ -231,6 +231,19 @@ def test_a_bad_email_is_explained_and_kept(app, alpha, owner, email, message):
     assert audit_trail(app, alpha) == []
 
 
+def test_a_shop_sends_only_so_many_invitations_an_hour(
+    app, alpha, owner, make_shop, monkeypatch, rate_limits
+):
+    monkeypatch.setitem(app.config, "STAFF_INVITE_RATE_LIMIT", "2 per hour")
+    for slug in ("one", "two", "three"):
+        make_shop(slug, owner_email=f"{slug}@example.com")
+
+    answers = [invite(owner, f"{slug}@example.com").status_code for slug in ("one", "two", "three")]
+
+    assert answers == [302, 302, 429]
+    assert set(members_of(app, alpha)) == {alpha.owner_email, "one@example.com", "two@example.com"}
+
+
 def test_inviting_a_member_again_is_explained(app, alpha, owner, make_member):
     make_member(alpha, "staff@example.com", "staff")
 
