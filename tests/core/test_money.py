@@ -46,3 +46,56 @@ def test_a_templates_money_writes_the_shops_currency_unless_told_another():
     assert money(Decimal(1250)) == "¥12.50"  # a SUM on PostgreSQL
     with pytest.raises(TypeError):
         money(12.5)
+
+
+@pytest.mark.parametrize(
+    "typed, currency, minor",
+    [
+        ("12.50", "CNY", 1250),
+        ("-3", "CNY", -300),
+        ("+1,200", "CNY", 120_000),
+        ("¥5", "CNY", 500),
+        ("-¥5", "CNY", -500),
+        ("１２．５", "CNY", 1250),  # full-width, as a Chinese keyboard types it
+        (" .5 ", "USD", 50),
+        ("HK$3", "HKD", 300),
+        ("500", "JPY", 500),
+        ("1.234", "KWD", 1234),
+    ],
+)
+def test_typed_amounts_become_exact_minor_units(typed, currency, minor):
+    from app.core.money import parse_money
+
+    assert parse_money(typed, currency) == minor
+
+
+@pytest.mark.parametrize(
+    "typed, currency",
+    [
+        ("", "CNY"),
+        ("abc", "CNY"),
+        ("1e5", "CNY"),
+        ("--1", "CNY"),
+        ("12.345", "CNY"),
+        ("5.5", "JPY"),
+        ("9" * 5000, "CNY"),
+        (".", "CNY"),
+    ],
+)
+def test_what_is_not_an_amount_is_refused_not_rounded(typed, currency):
+    from app.core.errors import ValidationFailed
+    from app.core.money import parse_money
+
+    with pytest.raises(ValidationFailed) as refused:
+        parse_money(typed, currency)
+    assert refused.value.errors["amount"]
+
+
+def test_a_plain_amount_has_no_symbol_and_no_grouping():
+    from app.core.money import format_amount
+
+    assert [format_amount(123456, "CNY"), format_amount(-5, "USD"), format_amount(500, "JPY")] == [
+        "1234.56",
+        "-0.05",
+        "500",
+    ]
