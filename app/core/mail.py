@@ -1,6 +1,8 @@
 """Outgoing mail over SMTP (``MAIL_SERVER``, ``MAIL_PORT``, ``MAIL_FROM``;
-optional ``MAIL_USERNAME``/``MAIL_PASSWORD`` and ``MAIL_STARTTLS``). Sent
-from the ``mail`` queue, never during a request."""
+optional ``MAIL_USERNAME``/``MAIL_PASSWORD`` and ``MAIL_STARTTLS``). Mail
+to buyers is sent from the ``mail`` queue, never during their request; a
+staff invitation is the exception, sent while the owner waits so the page
+can say whether the mail server took it (``app.accounts.invitations``)."""
 
 from __future__ import annotations
 
