@@ -13,6 +13,9 @@ PAGE_MODULES = (
     "app.console.settings_views",
     "app.console.password_views",
     "app.console.catalog_views",
+    "app.console.customers_views",
+    "app.console.staff_views",
+    "app.console.audit_views",
 )
 
 

@@ -30,8 +30,7 @@ from app.accounts.auth import (
 )
 from app.accounts.forms import ApiKeyForm, LoginForm
 from app.accounts.handoff import redeem_handoff
-from app.accounts.members import list_members, set_code_grant
-from app.core.errors import KamengError, NotFound, ValidationFailed
+from app.core.errors import KamengError, NotFound
 from app.core.ids import id_or_404
 from app.core.money import minor_digits, money_formatter
 from app.core.pages import flash_error, only_on
@@ -176,37 +175,12 @@ def revoke_api_key(key_id: str):
 @bp.get("/accounts")
 @require("accounts.view")
 def accounts():
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    role = request.args.get("role") or None
-    rows, total = services.list_shop_accounts(role=role, page=page, per_page=50)
-    return render_template("console/accounts.html", rows=rows, total=total, page=page, role=role)
+    """The customers are on their own page now (``console_customers``)."""
+    return redirect(url_for("console_customers.customers", role=request.args.get("role") or None))
 
 
 @bp.get("/members")
 @require("members.view")
 def members():
-    """The shop's members (owner, staff) and whether each may see delivered
-    codes; the owner grants or revokes it here."""
-    return render_template("console/members.html", members=list_members())
-
-
-@bp.post("/members/<member_id>/codes")
-@require("members.manage")
-def member_codes(member_id: str):
-    """Grant (``allow=1``) or revoke (``allow=0``) a staff member's access to
-    delivered codes: the owner only, on the audit record. Another shop's
-    member is 404."""
-    allowed = request.form.get("allow") == "1"
-    ident = id_or_404(member_id, NotFound.title)
-    try:
-        member = set_code_grant(ident, allowed, current_principal().actor)
-    except ValidationFailed as err:
-        db.session.rollback()
-        flash(err.user_message(), "error")
-    else:
-        email = member.user.email
-        if allowed:
-            flash(_("%(email)s can now see delivered codes.", email=email), "success")
-        else:
-            flash(_("%(email)s can no longer see delivered codes.", email=email), "success")
-    return redirect(url_for("console.members"))
+    """The members are the Staff page now (``console_staff``)."""
+    return redirect(url_for("console_staff.staff"))

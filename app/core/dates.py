@@ -15,7 +15,7 @@ local time was meant.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime
@@ -89,3 +89,29 @@ def zone_label() -> str:
     from flask_babel import get_locale
 
     return get_timezone_name(get_timezone(shop_timezone()), locale=get_locale())
+
+
+def day_range(
+    first: date | None, last: date | None, zone: str
+) -> tuple[datetime | None, datetime | None]:
+    """The instants (aware, UTC) that bound the days ``first`` to ``last``,
+    both included, as they are in time zone ``zone``: the start of ``first``
+    and the start of the day after ``last`` (use ``>= start`` and ``< end``).
+    Either may be None (an open end). An unknown zone counts as UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+
+    def start_of(day: date | None, days_after: int = 0) -> datetime | None:
+        if day is None:
+            return None
+        try:
+            moment = datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=tz)
+            return moment.astimezone(UTC)
+        except OverflowError:  # past the first or last day there is: no bound
+            return None
+
+    return start_of(first), start_of(last, 1)

@@ -4,7 +4,10 @@ development and tests with no ``MAIL_SERVER``, into files: one ``.eml``
 file a message in ``MAIL_FOLDER`` (``instance/mail/`` unless set), which
 any mail program opens, so nothing leaves the machine and every message
 can be read. Production refuses to start without a ``MAIL_SERVER``
-(``app.config``). Sent from the ``mail`` queue, never during a request."""
+(``app.config``). Mail to buyers is sent from the ``mail`` queue, never
+during their request; a staff invitation is the exception, sent while the
+owner waits so the page can say whether the mail server took it
+(``app.accounts.invitations``)."""
 
 from __future__ import annotations
 

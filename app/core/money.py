@@ -7,8 +7,13 @@ how an amount is written for people; it never goes through ``float``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+
+from app.core.errors import ValidationFailed
 
 # ISO 4217 minor units that differ from the usual 2.
 _MINOR_DIGITS = {
@@ -135,8 +140,6 @@ def parse_money(text: str, currency: str) -> int:
     refused for CNY, trailing zeros are fine, any fraction is refused for
     JPY). Raises ``ValueError`` for anything else, a sign or a negative
     amount included; the caller says what is wrong in the person's words."""
-    import unicodedata
-
     code = (currency or "").upper()
     raw = unicodedata.normalize("NFKC", text or "").strip()
     raw = raw.replace(",", "").replace("，", "")
@@ -166,3 +169,31 @@ def decimal_text(minor: int, currency: str) -> str:
     whole, fraction = divmod(abs(minor), 10**digits)
     text = f"{whole}.{str(fraction).zfill(digits)}" if digits else str(whole)
     return f"-{text}" if minor < 0 else text
+
+
+def parse_signed_money(text: str, currency: str) -> int:
+    """:func:`parse_money` with an optional leading ``+`` or ``-`` (an
+    operator's balance adjustment: ``"-3"``, ``"+1,200"``, ``"-¥5"``).
+    ``ValidationFailed`` (field ``amount``) with a message for the page when
+    it is not an amount; more decimals than the currency has are refused,
+    not rounded."""
+    raw = unicodedata.normalize("NFKC", text or "").strip()
+    sign = -1 if raw.startswith("-") else 1
+    if raw[:1] in ("+", "-"):
+        raw = raw[1:]
+    try:
+        return sign * parse_money(raw, currency)
+    except ValueError:
+        digits = minor_digits(currency)
+        whole, _dot, fraction = raw.partition(".")
+        if fraction.rstrip("0").isdigit() and len(fraction.rstrip("0")) > digits:
+            message = (
+                _l("This currency has at most %(digits)s decimal places.", digits=digits)
+                if digits
+                else _l("This currency has no decimal places.")
+            )
+        else:
+            message = _l("Type an amount such as 12.50 or -3.")
+        raise ValidationFailed(
+            f"{text!r} is not an amount.", errors={"amount": ["Not an amount."]}, message=message
+        ) from None

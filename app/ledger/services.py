@@ -29,6 +29,8 @@ from app.ledger.models import (  # noqa: F401 - the codes are part of this servi
 
 SALES = "sales"
 REFUNDS = "refunds"
+#: the shop's side of an operator's manual change to a wallet
+ADJUSTMENTS = "adjustments"
 
 
 class InsufficientFunds(KamengError):
@@ -47,7 +49,13 @@ class Line:
     amount: int
 
 
-_KINDS = {"wallet": "wallet", "clearing": "clearing", SALES: "revenue", REFUNDS: "expense"}
+_KINDS = {
+    "wallet": "wallet",
+    "clearing": "clearing",
+    SALES: "revenue",
+    REFUNDS: "expense",
+    ADJUSTMENTS: "expense",
+}
 
 
 def get_or_create_account(code: str, currency: str) -> LedgerAccount:

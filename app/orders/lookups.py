@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import unicodedata
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from app.catalog.codes import split_card_secret
 from app.catalog.models import Card
@@ -192,6 +195,71 @@ def order_by_email(email: str, number: str) -> Order:
     return order
 
 
+@dataclass(frozen=True)
+class OrderFilter:
+    """Which of the shop's orders a list shows. Every field narrows it;
+    ``None`` leaves it open. ``placed_from``/``placed_before`` are instants
+    (aware UTC; a console turns the shop's days into them with
+    ``app.core.dates.day_range``)."""
+
+    status: str | None = None
+    #: an exact buyer email, as stored (lower case)
+    email: str | None = None
+    #: part of a buyer email
+    email_part: str | None = None
+    number: str | None = None
+    product_id: uuid.UUID | None = None
+    #: part of the product's name as the order recorded it
+    product_part: str | None = None
+    placed_from: datetime | None = None
+    placed_before: datetime | None = None
+    buyer_id: uuid.UUID | None = None
+
+    def conditions(self) -> list:
+        found = []
+        if self.status:
+            found.append(Order.status == self.status)
+        if self.email:
+            found.append(Order.email == self.email.strip().lower())
+        if self.email_part:
+            found.append(Order.email.contains(self.email_part.strip().lower(), autoescape=True))
+        if self.number:
+            found.append(Order.number == self.number)
+        if self.product_id is not None:
+            found.append(Order.product_id == self.product_id)
+        if self.product_part:
+            found.append(
+                func.lower(Order.product_name).contains(
+                    self.product_part.strip().lower(), autoescape=True
+                )
+            )
+        if self.placed_from is not None:
+            found.append(Order.created_at >= self.placed_from)
+        if self.placed_before is not None:
+            found.append(Order.created_at < self.placed_before)
+        if self.buyer_id is not None:
+            found.append(Order.buyer_id == self.buyer_id)
+        return found
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def search_terms(text: str | None) -> dict:
+    """What one search box means, as ``OrderFilter`` fields: an order number
+    (spaces anywhere in it ignored, so a number pasted in groups is found),
+    a whole buyer email (``a@b.c``, exact) or part of one. Empty: nothing."""
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    if not text:
+        return {}
+    compact = _SPACES.sub("", text)
+    if compact.isdigit() and compact.isascii():
+        return {"number": compact}
+    if "@" in compact and "." in compact.rpartition("@")[2]:
+        return {"email": compact.lower()}
+    return {"email_part": compact.lower()}
+
+
 def list_orders(
     *,
     status: str | None = None,
@@ -199,15 +267,12 @@ def list_orders(
     buyer_id: uuid.UUID | None = None,
     page: int = 1,
     per_page: int = 50,
+    filters: OrderFilter | None = None,
 ) -> tuple[list[Order], int]:
-    """A page of the current shop's orders, newest first, and the total."""
-    conditions = []
-    if status:
-        conditions.append(Order.status == status)
-    if email:
-        conditions.append(Order.email == email.strip().lower())
-    if buyer_id is not None:
-        conditions.append(Order.buyer_id == buyer_id)
+    """A page of the current shop's orders, newest first, and the total.
+    ``filters`` narrows it further (the console's filters and search)."""
+    base = OrderFilter(status=status, email=email, buyer_id=buyer_id).conditions()
+    conditions = base + (filters.conditions() if filters is not None else [])
     total = db.session.scalar(select(func.count(Order.id)).where(*conditions)) or 0
     rows = db.session.scalars(
         select(Order)
@@ -217,6 +282,53 @@ def list_orders(
         .offset(offset_of(page, per_page))
     ).all()
     return list(rows), int(total)
+
+
+#: The columns of an order an export writes.
+EXPORT_COLUMNS = (
+    Order.id,
+    Order.number,
+    Order.created_at,
+    Order.status,
+    Order.product_name,
+    Order.quantity,
+    Order.unit_price,
+    Order.total,
+    Order.currency,
+    Order.email,
+    Order.payment_provider,
+    Order.paid_at,
+    Order.delivered_at,
+)
+
+
+def iter_orders(filters: OrderFilter, *, batch: int = 500, limit: int | None = None) -> Iterator:
+    """The current shop's orders matching ``filters``, newest first, as rows
+    of ``EXPORT_COLUMNS``: read ``batch`` at a time by position (keyset on
+    the creation time and id, so the thousandth batch costs what the first
+    does), never all at once, and not kept by the session. Stops after
+    ``limit`` orders when given."""
+    conditions = filters.conditions()
+    after = None
+    given = 0
+    while limit is None or given < limit:
+        size = batch if limit is None else min(batch, limit - given)
+        query = select(*EXPORT_COLUMNS).where(*conditions)
+        if after is not None:
+            query = query.where(
+                or_(
+                    Order.created_at < after.created_at,
+                    and_(Order.created_at == after.created_at, Order.id < after.id),
+                )
+            )
+        rows = db.session.execute(
+            query.order_by(Order.created_at.desc(), Order.id.desc()).limit(size)
+        ).all()
+        yield from rows
+        given += len(rows)
+        if len(rows) < size:
+            return
+        after = rows[-1]
 
 
 def recent_orders_for_browser(remembered: list) -> list[tuple[Order, str]]:

@@ -42,6 +42,20 @@ def adapter(name: str | None) -> PaymentAdapter:
     return found
 
 
+def title(name: str | None) -> str:
+    """The provider ``name`` as an operator knows it ("Stripe", "Balance"),
+    in the reader's language; an unknown name as it is."""
+    found = ADAPTERS.get(name or "")
+    return str(found.title) if found is not None and found.title else (name or "")
+
+
+def pays_from_wallet(name: str | None) -> bool:
+    """Whether ``name`` is the provider that pays from the buyer's balance
+    (its references are internal, not the provider's own)."""
+    found = ADAPTERS.get(name or "")
+    return found is not None and found.pays_from_wallet
+
+
 def usable(name: str | None) -> PaymentAdapter:
     """The provider ``name`` if buyers of the current shop may pay with it
     now (enabled and configured on this platform, and not turned off by the

@@ -212,7 +212,7 @@ def test_staff_see_accounts_but_not_api_keys(app, make_shop, make_account, brows
     dashboard = text_of(browser.get("/console/"))
     assert "staff" in dashboard
     assert "/console/api-keys" not in dashboard  # no link to what they may not open
-    accounts = browser.get("/console/accounts")
+    accounts = browser.get("/console/customers")
     assert accounts.status_code == 200
     assert "buyer@example.com" in text_of(accounts)
     assert browser.get("/console/api-keys").status_code == 403
@@ -228,7 +228,7 @@ def test_the_console_lists_only_its_own_shops_accounts(make_shop, make_account, 
     browser = browser_for("alpha.localhost")
     console_sign_in(browser, "owner@alpha.example.com")
 
-    page = text_of(browser.get("/console/accounts"))
+    page = text_of(browser.get("/console/customers"))
     assert "mine@example.com" in page
     assert "theirs@example.com" not in page
     assert "1 in all" in page

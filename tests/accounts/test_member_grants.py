@@ -1,4 +1,4 @@
-"""The console's Members page: the owner allows a staff member to see
+"""The console's Staff page: the owner allows a staff member to see
 delivered codes, or stops it; each change is on the audit record, only the
 owner makes it, and only for the members of their own shop."""
 
@@ -24,9 +24,9 @@ def console(browser_for, host: str, email: str):
 
 def set_grant(browser, member_id, allowed: bool):
     return browser.submit(
-        "/console/members",
+        "/console/staff",
         {"allow": "1" if allowed else "0"},
-        action=f"/console/members/{member_id}/codes",
+        action=f"/console/staff/{member_id}/codes",
     )
 
 
@@ -64,16 +64,16 @@ def test_the_owner_allows_and_stops_a_staff_member_seeing_codes_on_the_record(
     owner = console(browser_for, shop.host, shop.owner_email)
     staff = console(browser_for, shop.host, STAFF)
 
-    before = text_of(owner.get("/console/members"))
+    before = text_of(owner.get("/console/staff"))
     granted = set_grant(owner, member.id, True)
-    after_grant = text_of(owner.get("/console/members"))
+    after_grant = text_of(owner.get("/console/staff"))
     staff_granted = permissions_of(staff)
     set_grant(owner, member.id, False)
-    after_revoke = text_of(owner.get("/console/members"))
+    after_revoke = text_of(owner.get("/console/staff"))
 
     assert STAFF in before and shop.owner_email in before
     assert "Allow codes" in before and "hidden" in before
-    assert granted.status_code == 302 and granted.location == "/console/members"
+    assert granted.status_code == 302 and granted.location == "/console/staff"
     assert f"{STAFF} can now see delivered codes." in after_grant
     assert "Hide codes" in after_grant and "allowed" in after_grant
     assert "orders.codes" in staff_granted
@@ -107,7 +107,7 @@ def test_staff_cannot_grant_codes_to_themselves_or_another(
     colleague = make_member(shop, "colleague@example.com", "staff")
     staff = console(browser_for, shop.host, STAFF)
 
-    page = text_of(staff.get("/console/members"))
+    page = text_of(staff.get("/console/staff"))
     refused = [set_grant(staff, who.id, True) for who in (me, colleague)]
 
     assert STAFF in page and "Allow codes" not in page
@@ -130,7 +130,7 @@ def test_the_owners_own_membership_has_no_grant_to_change(app, make_shop, browse
     response = set_grant(owner, owner_member, False)
 
     assert response.status_code == 302
-    assert "The owner always sees codes" in text_of(owner.get("/console/members"))
+    assert "The owner always sees codes" in text_of(owner.get("/console/staff"))
     assert audit_trail(app, shop) == []
     assert "orders.codes" in permissions_of(owner)
 
@@ -172,12 +172,12 @@ def test_the_members_page_speaks_chinese(app, make_shop, make_member, browser_fo
     owner = console(browser_for, shop.host, shop.owner_email)
     owner.client.set_cookie("lang", "zh_CN", domain=shop.host)
 
-    page = text_of(owner.get("/console/members"))
+    page = text_of(owner.get("/console/staff"))
     set_grant(owner, member.id, True)
-    after = text_of(owner.get("/console/members"))
+    after = text_of(owner.get("/console/staff"))
 
-    assert "成员" in page and "允许查看卡密" in page
-    assert "Allow codes" not in page and "Members" not in page
+    assert "员工" in page and "允许查看卡密" in page
+    assert "Allow codes" not in page and "Staff" not in page
     assert f"{STAFF} 现在可以查看已发货的卡密。" in after
 
 

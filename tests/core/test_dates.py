@@ -47,3 +47,20 @@ def test_a_naive_datetime_is_refused():
     table.metadata.create_all(engine)
     with engine.begin() as conn, pytest.raises(Exception, match="naive datetime"):
         conn.execute(insert(table).values(at=datetime(2024, 5, 1, 12, 30)))
+
+
+def test_a_shops_days_are_bounded_in_its_own_time_zone():
+    from datetime import date
+
+    from app.core.dates import day_range
+
+    beijing = day_range(date(2024, 5, 1), date(2024, 5, 1), "Asia/Shanghai")
+    new_york = day_range(None, date(2024, 3, 10), "America/New_York")  # the day clocks go forward
+
+    assert beijing == (
+        datetime(2024, 4, 30, 16, tzinfo=UTC),
+        datetime(2024, 5, 1, 16, tzinfo=UTC),
+    )
+    assert new_york == (None, datetime(2024, 3, 11, 4, tzinfo=UTC))
+    assert day_range(date(2024, 1, 1), None, "No/Such_Zone")[0] == datetime(2024, 1, 1, tzinfo=UTC)
+    assert day_range(date.min, date.max, "Asia/Shanghai") == (None, None)

@@ -58,3 +58,56 @@ def test_an_average_amount_is_rounded_half_up_to_a_whole_minor_unit():
     assert average_of(1250, 0) == 0  # no orders: no average
     with pytest.raises(TypeError):
         average_of(12.5, 2)
+
+
+@pytest.mark.parametrize(
+    "typed, currency, minor",
+    [
+        ("12.50", "CNY", 1250),
+        ("-3", "CNY", -300),
+        ("+1,200", "CNY", 120_000),
+        ("¥5", "CNY", 500),
+        ("-¥5", "CNY", -500),
+        ("１２．５", "CNY", 1250),  # full-width, as a Chinese keyboard types it
+        (" .5 ", "USD", 50),
+        ("HK$3", "HKD", 300),
+        ("500", "JPY", 500),
+        ("1.234", "KWD", 1234),
+    ],
+)
+def test_typed_adjustments_become_exact_signed_minor_units(typed, currency, minor):
+    from app.core.money import parse_signed_money
+
+    assert parse_signed_money(typed, currency) == minor
+
+
+@pytest.mark.parametrize(
+    "typed, currency",
+    [
+        ("", "CNY"),
+        ("abc", "CNY"),
+        ("1e5", "CNY"),
+        ("--1", "CNY"),
+        ("12.345", "CNY"),
+        ("5.5", "JPY"),
+        ("9" * 5000, "CNY"),
+        (".", "CNY"),
+    ],
+)
+def test_what_is_not_an_amount_is_refused_not_rounded(typed, currency):
+    from app.core.errors import ValidationFailed
+    from app.core.money import parse_signed_money
+
+    with pytest.raises(ValidationFailed) as refused:
+        parse_signed_money(typed, currency)
+    assert refused.value.errors["amount"]
+
+
+def test_a_plain_amount_has_no_symbol_and_no_grouping():
+    from app.core.money import decimal_text
+
+    assert [decimal_text(123456, "CNY"), decimal_text(-5, "USD"), decimal_text(500, "JPY")] == [
+        "1234.56",
+        "-0.05",
+        "500",
+    ]

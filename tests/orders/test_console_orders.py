@@ -77,7 +77,7 @@ def test_an_operator_retries_a_failed_order_from_its_page(app, card_shop, browse
     assert done.status_code == 302
     after = _text(console.get(page))
     assert "Delivery tried again." in after and "Delivered" in after
-    assert re.search(r"<td>operator owner@alpha\.example\.com</td><td>retry</td>", after)
+    assert re.search(r"<td>owner@alpha\.example\.com</td><td>Delivery tried again</td>", after)
 
 
 def test_an_operator_delivers_by_hand_and_refunds(app, card_shop, browser_for, console):
@@ -90,7 +90,7 @@ def test_an_operator_delivers_by_hand_and_refunds(app, card_shop, browser_for, c
     refunded = _text(console.get(page))
 
     assert "Delivered by hand." in delivered
-    assert "Refunded." in refunded and "refund to original" in refunded
+    assert "Refunded." in refunded and "Refunded to the original payment" in refunded
     seen = browser_for(card_shop.host).get(
         f"/api/v1/orders/{order['number']}?token={order['lookup_token']}"
     )

@@ -59,13 +59,13 @@ def owner(card_shop, browser_for):
 
 
 def _set_grant(owner, member, allowed: bool) -> None:
-    """The owner allows (or stops) a member seeing codes, on the Members page."""
+    """The owner allows (or stops) a member seeing codes, on the Staff page."""
     response = owner.submit(
-        "/console/members",
+        "/console/staff",
         {"allow": "1" if allowed else "0"},
-        action=f"/console/members/{member.id}/codes",
+        action=f"/console/staff/{member.id}/codes",
     )
-    assert response.status_code == 302 and response.location == "/console/members"
+    assert response.status_code == 302 and response.location == "/console/staff"
 
 
 def _api(browser, number: str, key: str | None = None):

@@ -140,6 +140,8 @@ class PaymentAdapter:
     label = ""
     hint = ""
     primary: bool = False
+    #: the provider as the shop's operators know it (order pages, exports)
+    title = ""
     #: refused when ``ENV=production`` (the app will not start with it enabled)
     development_only: bool = False
 

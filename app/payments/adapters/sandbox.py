@@ -22,6 +22,7 @@ class SandboxAdapter(PaymentAdapter):
     rank = 10
     title = _l("Test payments (sandbox: every payment succeeds, no money moves)")
     label = _l("Pay (sandbox)")
+    title = _l("Test payments")
     hint = _l("Test payment: no money moves. Not available in a live shop.")
 
     def available(self) -> bool:

@@ -65,6 +65,7 @@ class StripeAdapter(PaymentAdapter):
     rank = 20
     title = _l("Stripe: card, Alipay and WeChat Pay")
     label = _l("Pay by card, Alipay or WeChat Pay")
+    title = "Stripe"
 
     def available(self) -> bool:
         return super().available() and bool(current_app.config.get("STRIPE_SECRET_KEY"))

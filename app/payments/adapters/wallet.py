@@ -27,6 +27,7 @@ class WalletAdapter(PaymentAdapter):
     rank = 0
     title = _l("Shop balance (buyers pay from their balance in this shop)")
     label = _l("Pay from my balance")
+    title = _l("Balance")
     primary = True
 
     def ledger_source(self, payer_id: uuid.UUID | None) -> str:

@@ -1,0 +1,18 @@
+"""Ledger transaction kinds as a person reads them (a wallet's history in
+the console). The kinds are the codes the posting services use."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+KIND_LABELS = {
+    "recharge": _l("Top-up"),
+    "order_payment": _l("Order payment"),
+    "refund": _l("Refund"),
+    "adjustment": _l("Balance adjustment"),
+}
+
+
+def kind_label(kind: str) -> str:
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind.replace("_", " ")
