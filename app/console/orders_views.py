@@ -45,7 +45,7 @@ from app.orders.models import ORDER_STATUSES
 from app.payments.registry import pays_from_wallet
 from tenants.context import tenant_context
 
-bp = Blueprint("console_orders", __name__, url_prefix="/console/orders")
+bp = Blueprint("console_orders", __name__, url_prefix="/console")
 bp.before_request(only_on("shop"))
 
 PER_PAGE = 50
@@ -110,7 +110,7 @@ def read_filters(args) -> ListFilters:
     )
 
 
-@bp.get("/")
+@bp.get("/orders")
 @require("orders.view")
 def orders():
     wanted = read_filters(request.args)
@@ -136,7 +136,7 @@ def orders():
     )
 
 
-@bp.get("/export.csv")
+@bp.get("/orders/export.csv")
 @require("orders.view")
 def export():
     """The filtered list as CSV (UTF-8 with a byte-order mark, so spreadsheet
@@ -180,7 +180,7 @@ def tickets():
     )
 
 
-@bp.get("/<number>")
+@bp.get("/orders/<number>")
 @require("orders.view")
 def order(number: str):
     view = lookups.operator_view(
@@ -192,7 +192,7 @@ def order(number: str):
     return _detail(view)
 
 
-@bp.post("/<number>/codes")
+@bp.post("/orders/<number>/codes")
 @require("orders.codes")
 def reveal(number: str):
     """Show the order's codes to the operator, on the audit record."""
@@ -231,13 +231,13 @@ def _act(number: str, action, done_message: str):
     return redirect(url_for(".order", number=found.number))
 
 
-@bp.post("/<number>/retry")
+@bp.post("/orders/<number>/retry")
 @require("orders.manage")
 def retry(number: str):
     return _act(number, remedies.retry, _("Delivery tried again."))
 
 
-@bp.post("/<number>/deliver")
+@bp.post("/orders/<number>/deliver")
 @require("orders.manage")
 def deliver(number: str):
     content = request.form.get("content", "")
@@ -248,7 +248,7 @@ def deliver(number: str):
     )
 
 
-@bp.post("/<number>/refund")
+@bp.post("/orders/<number>/refund")
 @require("orders.manage")
 def refund(number: str):
     to = request.form.get("to", "")

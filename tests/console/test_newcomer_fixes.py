@@ -175,7 +175,7 @@ def test_refund_and_deliver_by_hand_ask_first_without_script(
     refund = [b for b in boxes if "/refund" in b]
     assert len(deliver) == 1 and '<textarea name="content"' in deliver[0]
     assert len(refund) == 1 and 'name="to" value="original"' in refund[0]
-    assert "Refund ¥100.00 to the original payment?" in html.unescape(refund[0])
+    assert "Send ¥100.00 back through" in html.unescape(refund[0])
     # No bare form outside a confirmation moves money or delivers.
     outside = re.sub(r'<details class="confirm">.*?</details>', "", page, flags=re.S)
     assert "/refund" not in outside and "/deliver" not in outside

@@ -62,13 +62,13 @@ def test_shop_sign_in_never_redirects_off_site(make_shop, make_account, browser_
 def test_console_sign_in_returns_to_the_page_that_asked_for_it(make_shop, browser_for):
     make_shop("alpha")
     browser = browser_for("alpha.localhost")
-    asked = browser.get("/console/orders/")
+    asked = browser.get("/console/orders")
     assert asked.status_code == 302
     response = browser.submit(
         asked.location, {"email": "owner@alpha.example.com", "password": PASSWORD}
     )
     assert response.status_code == 302
-    assert response.location == "/console/orders/"
+    assert response.location == "/console/orders"
 
 
 def test_console_sign_in_never_redirects_off_site(make_shop, browser_for):

@@ -55,11 +55,11 @@ def test_the_console_lists_orders_and_flags_tickets(app, card_shop, browser_for,
     order = _failed(app, card_shop, browser_for)
     placed(browser_for(card_shop.host), card_shop.product_id, email="other@example.com")
 
-    page = _text(console.get("/console/orders/"))
-    failed_only = _text(console.get("/console/orders/?status=failed"))
-    tickets = _text(console.get("/console/orders/tickets"))
+    page = _text(console.get("/console/orders"))
+    failed_only = _text(console.get("/console/orders?status=failed"))
+    tickets = _text(console.get("/console/tickets"))
 
-    assert 'href="/console/orders/"' in _text(console.get("/console/"))
+    assert 'href="/console/orders"' in _text(console.get("/console/"))
     assert order["number"] in page and "other@example.com" in page
     assert "1 orders need you" in page
     assert order["number"] in failed_only and "other@example.com" not in failed_only
@@ -128,7 +128,7 @@ def test_codes_are_shown_to_an_operator_only_on_request_and_on_the_record(
 def test_a_buyer_cannot_open_the_console_orders(app, card_shop, browser_for):
     guest = browser_for(card_shop.host)
 
-    response = guest.get("/console/orders/")
+    response = guest.get("/console/orders")
 
     assert response.status_code == 302 and "/console/login" in response.location
 
