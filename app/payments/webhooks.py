@@ -37,7 +37,9 @@ class ProviderWebhook(MethodView):
         security=[],
         description="A payment provider's events, signed by the provider (Stripe: "
         "``Stripe-Signature`` with the endpoint's secret). Answers on the platform "
-        "host and every shop host. Providers: " + ", ".join(registry.NAMES) + ".",
+        "host and every shop host. Providers: "
+        + ", ".join(n for n in registry.NAMES if registry.adapter(n).sends_webhooks)
+        + ".",
         requestBody={
             "required": True,
             "content": {"application/json": {"schema": {"type": "object"}}},
@@ -45,6 +47,6 @@ class ProviderWebhook(MethodView):
     )
     def post(self, provider):
         """Receive a provider's event (verified, stored by id, handled once)."""
-        if provider not in registry.NAMES:
+        if provider not in registry.NAMES or not registry.adapter(provider).sends_webhooks:
             raise NotFound("No such webhook.")
         return events.receive(provider, request.get_data(cache=False), request.headers, HANDLERS)

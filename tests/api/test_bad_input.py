@@ -260,3 +260,12 @@ def test_every_integer_parameter_of_the_api_has_a_maximum(api):
                     if "maximum" not in schema:
                         unbounded.append(f"{method.upper()} {path} {parameter['name']}")
     assert unbounded == []
+
+
+def test_a_provider_that_sends_no_webhooks_has_no_webhook_address(app, shop, browser_for):
+    """Only providers that post events have /api/v1/webhooks/<name>; the
+    others answer 404, not 'not configured' (a 503 is for a part that is down)."""
+    client = browser_for(shop.host)
+    for provider in ("sandbox", "wallet", "nobody"):
+        answer = client.post(f"/api/v1/webhooks/{provider}", json={})
+        assert answer.status_code == 404, (provider, answer.status_code)

@@ -131,6 +131,9 @@ class PaymentAdapter:
     recharges: bool = False
     #: the shop's own pages can collect it today (no provider script needed)
     on_pages: bool = True
+    #: Posts signed events to ``/api/v1/webhooks/<name>``; for the others that
+    #: address does not exist (404).
+    sends_webhooks: bool = False
     #: where the buyer's list of payment methods puts it (lower first)
     rank: int = 50
     #: what the operator's settings call it (a lazy translation)

@@ -62,6 +62,7 @@ class StripeAdapter(PaymentAdapter):
     name = "stripe"
     recharges = True
     on_pages = False  # the pages do not load Stripe.js yet; the API answers a client secret
+    sends_webhooks = True
     rank = 20
     title = _l("Stripe: card, Alipay and WeChat Pay")
     label = _l("Pay by card, Alipay or WeChat Pay")
