@@ -81,7 +81,8 @@ def stocked_shop(app, shop) -> tuple[Catalogue, str]:
     from app.orders.models import Order
 
     catalogue = build_catalogue(app, shop)
-    buyer = add_account(app, shop, "li@example.com")
+    # a long address, as real ones are: it must not push a phone's page wider
+    buyer = add_account(app, shop, "li.xiaolong.customer-service@shenzhen-game-cards.example.com")
     recharge(app, shop, buyer.id, 5_000)
     number = paid_from_wallet(app, shop, buyer, catalogue.steam)
 
@@ -150,7 +151,12 @@ def summary(findings: list[str]) -> str:
 
 
 def sideways_overflow(page) -> int:
-    """How many CSS pixels the page scrolls sideways (0 when it fits)."""
+    """How many CSS pixels the page scrolls sideways (0 when it fits).
+
+    Measured against the layout viewport (``clientWidth``), not
+    ``window.innerWidth``: a phone (``is_mobile``) zooms out to show a page
+    wider than the screen, and ``innerWidth`` grows with it."""
     return page.evaluate(
-        "() => Math.max(0, document.scrollingElement.scrollWidth - window.innerWidth - 1)"
+        "() => Math.max(0, document.scrollingElement.scrollWidth"
+        " - document.documentElement.clientWidth - 1)"
     )
