@@ -12,6 +12,7 @@ sets it and says where at the end), else to
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.support import (
     DESKTOP,
@@ -27,6 +28,8 @@ from tests.browser.support import (
 pytestmark = pytest.mark.browser
 
 LANGUAGES = ("zh_CN", "en")
+#: the page's ``lang`` in each language
+SPOKEN = {"zh_CN": "zh-CN", "en": "en"}
 
 
 def test_every_console_page_is_photographed_and_fits_a_phone(chromium, live_server, app, make_shop):
@@ -64,6 +67,7 @@ def test_every_console_page_is_photographed_and_fits_a_phone(chromium, live_serv
                 for name, address in pages:
                     response = page.goto(address)
                     assert response is not None and response.ok, (address, response.status)
+                    expect(page.locator("html")).to_have_attribute("lang", SPOKEN[language])
                     page.screenshot(path=folder / f"{name}.{language}.{width}.png", full_page=True)
                     taken += 1
                     if phone and (extra := sideways_overflow(page)):
