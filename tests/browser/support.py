@@ -55,8 +55,9 @@ def watch_refusals(page) -> list[str]:
 
 
 def sign_in_to_console(page, url: str, email: str, password: str = PASSWORD) -> None:
-    """Sign in on the console's sign-in page at ``url``, by its labels, in
-    whichever language the page speaks (the button is the form's only one)."""
+    """Sign in on the console's sign-in page at ``url`` in whichever
+    language it speaks: the fields are found by their names, the button as
+    the form's only one."""
     page.goto(url)
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill(password)

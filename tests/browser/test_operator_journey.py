@@ -26,7 +26,8 @@ PRODUCT = "Steam 钱包卡 ¥100"
 #: lines in the imported file: above CARD_IMPORT_SYNC_LIMIT (so a job) and
 #: three of the import's batches
 LINES = 25_000
-#: the theme the guest buys in at each step; the shop starts in "default"
+#: the themes in the order the operator switches to them (a new shop shows
+#: "default"); a guest buys in each
 THEMES = ("classic", "grid", "default")
 
 
