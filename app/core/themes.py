@@ -325,17 +325,29 @@ def brand_palette(color: str | None) -> dict[str, str]:
     """The shop's brand colour as the themes' CSS custom properties:
     ``accent`` (the colour, or the default orange when it is not
     ``#rrggbb``), ``accent_dark`` (a fifth darker, for hover and links) and
-    ``on_accent`` (black or white, whichever reads better on it)."""
+    ``on_accent`` (black or white, whichever has the higher WCAG contrast
+    on it: for any colour at least 4.58:1, so text on the brand colour
+    always meets WCAG AA)."""
     text = color if isinstance(color, str) and _COLOR.fullmatch(color) else "#e4572e"
     red, green, blue = (int(text[i : i + 2], 16) for i in (1, 3, 5))
     dark = "#" + "".join(f"{c * 4 // 5:02x}" for c in (red, green, blue))
-    # Perceived brightness (ITU-R BT.601 weights, in thousandths).
-    light = red * 299 + green * 587 + blue * 114 > 150_000
+    luminance = _relative_luminance(red, green, blue)
+    # WCAG 2 contrast ratios of white and of black text on the colour.
+    on_white, on_black = 1.05 / (luminance + 0.05), (luminance + 0.05) / 0.05
     return {
         "accent": text.lower(),
         "accent_dark": dark,
-        "on_accent": "#111111" if light else "#ffffff",
+        "on_accent": "#ffffff" if on_white >= on_black else "#000000",
     }
+
+
+def _relative_luminance(*channels: int) -> float:
+    """WCAG 2's relative luminance of an sRGB colour (0 black, 1 white)."""
+    linear = [
+        c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+        for c in channels
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 #: The endpoint that serves a shop's logo and banner by file name (the shop

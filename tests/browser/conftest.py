@@ -55,7 +55,12 @@ def live_server(app):
 
 @pytest.fixture(scope="session")
 def chromium():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # An assertion waits as long as an action does: on a loaded 2-core
+    # machine a large upload's answer can take longer than playwright's
+    # default 5 seconds (conditions are awaited, never slept on).
+    expect.set_options(timeout=TIMEOUT_MS)
 
     executable = shutil.which("chromium")
     if executable is None:
@@ -74,3 +79,21 @@ def page(chromium, live_server):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture
+def worker_later(app, app_config):
+    """``worker_later()`` starts the real worker at the moment the test
+    chooses (say, once a page shows a queued job waiting), where the
+    ``worker`` fixture starts it before the test; it is stopped after the
+    test. The queues are emptied first, as ``worker`` does."""
+    from app.core.queues import QUEUE_NAMES, get_queue
+    from tests.conftest import start_worker, stop_worker
+
+    with app.app_context():
+        for name in QUEUE_NAMES:
+            get_queue(name, app).empty()
+    started = []
+    yield lambda: started.append(start_worker(app, app_config))
+    for proc in started:
+        stop_worker(proc)
