@@ -27,10 +27,13 @@ the audit log, settings, API keys, and the platform's shops list):
 2. **time**, through gunicorn with the production settings
    (``scripts/gunicorn.conf.py``), what an operator's browser meets: a real
    session from the console's sign-in form (and the platform's, for
-   ``/admin``), then per page 2 requests to warm up and ``REQUESTS`` timed
-   ones (30; 10 with ``--quick``), one after another on one keep-alive
-   connection, from sending the request to reading the last byte of the
-   answer, on loopback; p50 and p95.
+   ``/admin``), then 2 rounds over the pages to warm up and 30 timed rounds
+   (10 with ``--quick``), each round every page once, in turn, one request
+   at a time on one keep-alive connection per host: from sending the
+   request to reading the last byte of the answer, on loopback; p50 and
+   p95 per page. Rounds, rather than each page 30 times in a row, spread
+   whatever else the machine is doing over every page alike; the load
+   average before and after goes to the JSON.
 
 The orders CSV export (every order, streamed) is timed the same way with
 fewer requests (5; 2 with ``--quick``): the time to its first byte and to
@@ -46,6 +49,7 @@ design). Any answer other than 200, or a page without what it should show
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import time
@@ -73,6 +77,8 @@ class Page:
     platform: bool = False
     #: the endpoint that must answer the address (else the page is absent)
     endpoint: str = ""
+    #: the address as the table shows it (ids left out)
+    label: str = ""
 
 
 def pages_of(seeded: seeding.Seeded) -> list[Page]:
@@ -86,10 +92,16 @@ def pages_of(seeded: seeding.Seeded) -> list[Page]:
             "products, on sale in a category",
             f"/console/products?status=on_sale&category={seeded.top_category}",
             "元 ·",
+            label="/console/products?status=on_sale&category=<id>",
         ),
         Page("products, page 150", "/console/products?page=150", "元 ·"),
-        Page("product", f"/console/products/{product}", "00000"),
-        Page("product's codes", f"/console/products/{product}/cards", "00000"),
+        Page("product", f"/console/products/{product}", "00000", label="/console/products/<id>"),
+        Page(
+            "product's codes",
+            f"/console/products/{product}/cards",
+            "00000",
+            label="/console/products/<id>/cards",
+        ),
         Page("categories", "/console/categories", "国区"),
         Page("orders, page 1", "/console/orders/", "example"),
         Page("orders, refunded", "/console/orders/?status=refunded", "example"),
@@ -98,12 +110,23 @@ def pages_of(seeded: seeding.Seeded) -> list[Page]:
             "orders, a buyer's email",
             f"/console/orders/?q={email}&email={email}",
             seeded.buyer_email,
+            label="/console/orders/?q=<email>",
         ),
         Page("orders, page 1000", "/console/orders/?page=1000", "example"),
-        Page("order", f"/console/orders/{seeded.delivered_number}", seeded.delivered_number),
-        Page("tickets", "/console/orders/tickets"),
+        Page(
+            "order",
+            f"/console/orders/{seeded.delivered_number}",
+            seeded.delivered_number,
+            label="/console/orders/<number>",
+        ),
+        Page("tickets", "/console/orders/tickets", "codes available"),
         Page("customers", "/console/customers", "example.com"),
-        Page("customer", f"/console/customers/{seeded.customer_id}", "buyer007"),
+        Page(
+            "customer",
+            f"/console/customers/{seeded.customer_id}",
+            "buyer007",
+            label="/console/customers/<id>",
+        ),
         Page("accounts", "/console/accounts", "example.com"),
         Page("staff", "/console/staff", "staff0"),
         Page("members", "/console/members", "staff0"),
@@ -241,24 +264,32 @@ def http_session(base: str, host: str, login_path: str, email: str):
     return http
 
 
-def time_page(http, base: str, path: str, n: int) -> dict:
-    """2 warm-up requests, then ``n`` timed ones: ms to the last byte."""
-    statuses = []
-    for _ in range(2):
-        statuses.append(http.get(base + path, timeout=120).status_code)
-    times = []
-    for _ in range(n):
-        began = time.perf_counter()
-        answer = http.get(base + path, timeout=120)
-        _body = answer.content
-        times.append((time.perf_counter() - began) * 1000)
-        statuses.append(answer.status_code)
+def time_pages(sessions: dict, base: str, pages: list[Page], n: int) -> dict[str, dict]:
+    """Every page in turn, ``n`` rounds after 2 rounds to warm up: ms from
+    sending to the last byte of the answer, per page. Taking the pages in
+    rounds, rather than each page ``n`` times in a row, spreads whatever
+    else the machine does over all of them alike."""
+    times: dict[str, list[float]] = {p.figure: [] for p in pages}
+    statuses: dict[str, set[int]] = {p.figure: set() for p in pages}
+    for number in range(n + 2):
+        for page in pages:
+            http = sessions["platform" if page.platform else "shop"]
+            began = time.perf_counter()
+            answer = http.get(base + page.path, timeout=120)
+            _body = answer.content
+            took = (time.perf_counter() - began) * 1000
+            statuses[page.figure].add(answer.status_code)
+            if number >= 2:
+                times[page.figure].append(took)
     return {
-        "p50_ms": round(statistics.median(times), 1),
-        "p95_ms": round(bc.percentile(times, 0.95), 1),
-        "max_ms": round(max(times), 1),
-        "times_ms": [round(t, 1) for t in times],
-        "statuses": sorted(set(statuses)),
+        figure: {
+            "p50_ms": round(statistics.median(values), 1),
+            "p95_ms": round(bc.percentile(values, 0.95), 1),
+            "max_ms": round(max(values), 1),
+            "times_ms": [round(t, 1) for t in values],
+            "statuses": sorted(statuses[figure]),
+        }
+        for figure, values in times.items()
     }
 
 
@@ -331,18 +362,22 @@ def measure(ctx: bc.Context, env: dict, seeded: seeding.Seeded) -> bc.Outcome:
     data: dict = {"requests_per_page": n, "pages": {}}
     problems: list[str] = []
     rows: list[bc.Row] = []
+    present = [p for p in pages if counted[p.figure]["present"]]
+    for page in pages:
+        if not counted[page.figure]["present"]:
+            print(f"  {page.figure}: not in this build ({page.path})", flush=True)
+            data["pages"][page.figure] = {"path": page.path, "present": False}
     with bc.gunicorn(env, ctx.work, name="console") as (server, base):
-        shop = http_session(base, SHOP_HOST, "/console/login", seeding.OWNER_EMAIL)
-        platform = http_session(base, PLATFORM_HOST, "/login", seeding.ADMIN_EMAIL)
-        for page in pages:
-            info = counted[page.figure]
-            if not info["present"]:
-                print(f"  {page.figure}: not in this build ({page.path})", flush=True)
-                data["pages"][page.figure] = {"path": page.path, "present": False}
-                continue
-            timed = time_page(platform if page.platform else shop, base, page.path, n)
-            result = {"path": page.path, **info, **timed}
-            data["pages"][page.figure] = result
+        sessions = {
+            "shop": http_session(base, SHOP_HOST, "/console/login", seeding.OWNER_EMAIL),
+            "platform": http_session(base, PLATFORM_HOST, "/login", seeding.ADMIN_EMAIL),
+        }
+        data["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+        timings = time_pages(sessions, base, present, n)
+        data["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        for page in present:
+            info, timed = counted[page.figure], timings[page.figure]
+            data["pages"][page.figure] = {"path": page.path, **info, **timed}
             if timed["statuses"] != [200] or info["status"] != 200:
                 problems.append(f"{page.path}: answered {timed['statuses']}")
             elif not info["has_expected"]:
@@ -356,9 +391,7 @@ def measure(ctx: bc.Context, env: dict, seeded: seeding.Seeded) -> bc.Outcome:
             rows.append(
                 bc.Row(
                     "console",
-                    f"{page.figure} ({page.path.split('?')[0]})"
-                    if "?" not in page.path
-                    else page.figure,
+                    f"{page.figure} ({page.label or page.path})",
                     f"p50 {timed['p50_ms']:,.0f} ms, p95 {timed['p95_ms']:,.0f} ms,"
                     f" {info['statements']} SQL",
                     "",
@@ -369,7 +402,7 @@ def measure(ctx: bc.Context, env: dict, seeded: seeding.Seeded) -> bc.Outcome:
             )
         export_info = counted["orders export"]
         if export_info["present"]:
-            timed = time_export(shop, base, server, exports)
+            timed = time_export(sessions["shop"], base, server, exports)
             data["export"] = {"path": EXPORT_PATH, **export_info, **timed}
             if timed["statuses"] != [200]:
                 problems.append(f"{EXPORT_PATH}: answered {timed['statuses']}")
