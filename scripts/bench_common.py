@@ -10,7 +10,8 @@ the table and the raw data for the JSON file.
 
 Load comes from ``wrk`` (Debian's package), never from a loop written here,
 wherever the traffic is plain requests; :func:`wrk` runs it and parses its
-``--latency`` report.
+``--latency`` report. (``bench_console`` measures no load: it times one
+operator's requests one at a time, page by page, with ``requests``.)
 """
 
 from __future__ import annotations

@@ -36,7 +36,11 @@ the audit log, settings, API keys, and the platform's shops list):
    request to reading the last byte of the answer, on loopback; p50 and
    p95 per page. Rounds, rather than each page 30 times in a row, spread
    whatever else the machine is doing over every page alike; the load
-   average before and after goes to the JSON.
+   average before and after goes to the JSON. This is one operator's wait,
+   not load, so it is timed here with ``requests`` rather than with wrk:
+   timed this way, the bare Flask app (``bench_bare.py``) on the same
+   gunicorn settings answers in under 2 ms, client, server and loopback
+   together, beside a console page's tens.
 
 The orders CSV export (every order, streamed), where the build has it, is
 timed after the pages, 5 times one after another (2 with ``--quick``): the
