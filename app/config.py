@@ -141,10 +141,16 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         # whole pool (a disconnect invalidates it), so the next request
         # reconnects. The pool holds a connection per gunicorn thread
         # (WEB_THREADS, default 4) plus room for the odd extra one.
+        # PostgreSQL's JIT compiles a query whose estimated cost passes
+        # jit_above_cost; a correlated count beside each row (stock beside
+        # products) passes it while running in ~15 ms, and the compiling
+        # took 30-60 ms more (the dashboard's stock lists, scripts/bench
+        # console). No query of ours runs long enough to gain from it.
         "SQLALCHEMY_ENGINE_OPTIONS": {
             "pool_size": int(get("DB_POOL_SIZE", "10")),
             "max_overflow": 10,
             "pool_recycle": 1800,
+            "connect_args": {"options": "-c jit=off"},
         },
         "MAX_CONTENT_LENGTH": int(get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
         "API_TITLE": "Kameng API",

@@ -10,7 +10,8 @@ the table and the raw data for the JSON file.
 
 Load comes from ``wrk`` (Debian's package), never from a loop written here,
 wherever the traffic is plain requests; :func:`wrk` runs it and parses its
-``--latency`` report.
+``--latency`` report. (``bench_console`` measures no load: it times one
+operator's requests one at a time, page by page, with ``requests``.)
 """
 
 from __future__ import annotations
@@ -146,11 +147,12 @@ def app_env(ctx: Context, database_url: str, **extra: str) -> dict:
     """The environment a web or worker process of the benchmark runs with.
 
     ``ENV=production`` with real secrets, PostgreSQL and Redis, so the app
-    takes its production code paths. Two settings differ, each for a reason
+    takes its production code paths. One setting differs, for a reason
     that does not touch what is timed: ``SESSION_COOKIE_SECURE=false``
     (the bench speaks plain HTTP on loopback, and a secure cookie would not
-    come back) and ``PASSWORD_HASH_PROFILE=fast`` (buyers sign in during
-    set-up, which is not timed). Mail goes to a local sink when a scenario
+    come back). Passwords are hashed as in production (production refuses
+    the tests' fast profile); sign-ins happen during set-up, which is not
+    timed. Mail goes to a local sink when a scenario
     starts one (``MAIL_SERVER``, ``MAIL_PORT``), else to a closed port on
     loopback.
     """
@@ -164,7 +166,6 @@ def app_env(ctx: Context, database_url: str, **extra: str) -> dict:
             "CARD_KEY": ctx.options.setdefault("card_key", secrets.token_hex(32)),
             "CARD_HASH_KEY": ctx.options.setdefault("card_hash_key", secrets.token_hex(32)),
             "SESSION_COOKIE_SECURE": "false",
-            "PASSWORD_HASH_PROFILE": "fast",
             "PAYMENT_PROVIDERS": "wallet",
             "PLATFORM_DOMAIN": "bench.localhost",
             "LOGIN_RATE_LIMIT": "1000000 per minute",

@@ -38,6 +38,7 @@ SCENARIOS = {
     "fulfilment": ("bench_fulfilment", "paid -> delivered through RQ vs an empty RQ job"),
     "import": ("bench_import", "codes/s through the import path vs plain COPY of the same rows"),
     "tenants": ("bench_tenants", "storefront with 10,000 shops vs 1 shop"),
+    "console": ("bench_console", "each console page of a busy shop, one operator at a time"),
     "memory": ("bench_memory", "peak RSS per web worker and per RQ worker"),
 }
 

@@ -74,6 +74,8 @@ class Product(TenantOwned, db.Model):
         # The storefront's listing order: a page of a big shop is read from
         # the index instead of sorting every product on sale.
         Index("ix_products_tenant_status_sort", "tenant_id", "status", "sort", "id"),
+        # The console lists every status in the same order.
+        Index("ix_products_tenant_sort", "tenant_id", "sort", "id"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("cost >= 0", name="cost_not_negative"),
         CheckConstraint("stock_available >= 0", name="stock_not_negative"),
@@ -129,6 +131,9 @@ class Card(TenantOwned, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "fingerprint"),
         Index("ix_cards_tenant_product_status", "tenant_id", "product_id", "status"),
+        # A product's codes, newest first (the console's stock page), read
+        # from the product's own entries instead of walking every code.
+        Index("ix_cards_tenant_product_id", "tenant_id", "product_id", "id"),
         Index("ix_cards_tenant_order", "tenant_id", "order_id"),
     )
 

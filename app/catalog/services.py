@@ -159,12 +159,19 @@ def list_products(
         needle = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Product.name.ilike(f"%{needle}%", escape="\\"))
     total = db.session.scalar(select(func.count()).select_from(Product).where(*conditions)) or 0
-    products, expired = _with_stock(
-        select(Product)
+    # The page's ids first, then their rows and stock: the stock count
+    # beside each row is worked out for the page's rows only, where an
+    # OFFSET over the rows themselves had it worked out for every row
+    # skipped too (page 150 of a 10,000-product shop: 7,500 counts).
+    on_page = (
+        select(Product.id)
         .where(*conditions)
         .order_by(Product.sort, Product.id)
         .limit(per_page)
         .offset(offset_of(page, per_page))
+    )
+    products, expired = _with_stock(
+        select(Product).where(Product.id.in_(on_page)).order_by(Product.sort, Product.id)
     )
     return _views(products, expired), total
 

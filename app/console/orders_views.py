@@ -172,11 +172,15 @@ def export():
 @bp.get("/tickets")
 @require("orders.view")
 def tickets():
-    rows = order_tickets.tickets_with_numbers("open")
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows, total = order_tickets.tickets_page("open", page=page, per_page=PER_PAGE)
     return render_template(
         "console/orders_tickets.html",
         rows=[t for t, _n in rows],
         numbers={t.order_id: n for t, n in rows},
+        total=total,
+        page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
     )
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from app.core.pagination import offset_of
 from app.extensions import db
 from app.orders.models import Order, Ticket
 
-#: How many tickets one page lists at most.
+#: How many tickets ``list_tickets`` (the API's list) answers at most.
 TICKETS_SHOWN = 200
 
 
@@ -53,7 +54,32 @@ def list_tickets(status: str | None = "open") -> list[Ticket]:
 
 def tickets_with_numbers(status: str | None = "open") -> list[tuple[Ticket, str | None]]:
     """``list_tickets`` with each ticket's order number (one more query)."""
-    found = list_tickets(status)
+    return _with_numbers(list_tickets(status))
+
+
+def tickets_page(
+    status: str | None = "open", *, page: int = 1, per_page: int = 50
+) -> tuple[list[tuple[Ticket, str | None]], int]:
+    """A page of the shop's tickets (``status`` None for all), newest first,
+    each with its order number, and how many there are in all: three
+    queries whatever the page, read a page at a time in the database."""
+    query = select(Ticket)
+    counted = select(func.count()).select_from(Ticket)
+    if status:
+        query = query.where(Ticket.status == status)
+        counted = counted.where(Ticket.status == status)
+    total = int(db.session.scalar(counted) or 0)
+    found = list(
+        db.session.scalars(
+            query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(per_page)
+            .offset(offset_of(page, per_page))
+        ).all()
+    )
+    return _with_numbers(found), total
+
+
+def _with_numbers(found: list[Ticket]) -> list[tuple[Ticket, str | None]]:
     ids = list({t.order_id for t in found})
     numbers = (
         dict(db.session.execute(select(Order.id, Order.number).where(Order.id.in_(ids))).all())
@@ -65,6 +91,4 @@ def tickets_with_numbers(status: str | None = "open") -> list[tuple[Ticket, str 
 
 def open_ticket_count() -> int:
     """How many tickets wait for the operator."""
-    from sqlalchemy import func
-
     return int(db.session.scalar(select(func.count(Ticket.id)).where(Ticket.status == "open")) or 0)

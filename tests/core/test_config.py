@@ -171,3 +171,19 @@ def test_wallet_recharge_max_is_read_from_the_environment(tmp_path, monkeypatch)
     assert load_config(str(tmp_path))["WALLET_RECHARGE_MAX"] == 5000
     monkeypatch.delenv("WALLET_RECHARGE_MAX")
     assert load_config(str(tmp_path))["WALLET_RECHARGE_MAX"] == 10_000_000
+
+
+def test_postgresql_connections_run_without_jit(tmp_path, app_ctx):
+    """PostgreSQL compiles a query whose estimated cost is high enough, and
+    for ours the compiling took longer than the query (``scripts/bench
+    console``): every connection of the app turns JIT off."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    production = create_app({**GOOD_PRODUCTION, "INSTANCE_PATH": str(tmp_path)})
+    options = production.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
+    assert "-c jit=off" in options
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the suite runs on SQLite here; scripts/test runs it on PostgreSQL")
+    assert db.session.execute(text("SHOW jit")).scalar() == "off"
