@@ -80,8 +80,8 @@ def test_the_tickets_page_lists_50_at_a_time_newest_first_and_says_how_many_wait
     numbers = failed_orders_with_tickets(app, shop, add_product(app, shop), 53)
     console = console_for(browser_for, shop)
 
-    first = page_text(console.get("/console/orders/tickets"))
-    second = page_text(console.get("/console/orders/tickets?page=2"))
+    first = page_text(console.get("/console/tickets"))
+    second = page_text(console.get("/console/tickets?page=2"))
 
     assert "53 in all" in first
     assert ticket_numbers(first) == numbers[::-1][:50]
@@ -105,7 +105,7 @@ def test_a_resolved_ticket_leaves_the_page_and_the_count(app, make_shop, browser
         db.session.commit()
 
     run_in_shop(app, shop, resolve_oldest)
-    page = page_text(console_for(browser_for, shop).get("/console/orders/tickets"))
+    page = page_text(console_for(browser_for, shop).get("/console/tickets"))
 
     assert "2 in all" in page
     assert ticket_numbers(page) == [numbers[2], numbers[1]]
