@@ -185,6 +185,9 @@ def run_worker(app: Flask, queues: list[str], with_cron: bool = False, burst: bo
                     worker = SimpleWorker(
                         [Queue(q, connection=connection) for q in queues], connection=connection
                     )
+                    # RQ backs off up to a minute between reconnects; a
+                    # Redis back after a restart is used within 2 s.
+                    worker.max_connection_wait_time = 2.0
                     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
                     log.warning("worker: lost Redis (%s)", type(exc).__name__)
