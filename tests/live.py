@@ -49,3 +49,16 @@ def send(port, method, path, *, host, form=None, body=None, headers=None, cookie
         return answer
     finally:
         conn.close()
+
+
+def wait_until(predicate, timeout: float = 30.0) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds (a
+    bound for a loaded machine, not a measure)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the platform did not recover by itself")

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.extensions import db
 from tests.factories import add_product, codes, end_outer_transaction
-from tests.live import send, serving
+from tests.live import send, serving, wait_until
 from tests.orders.support import ledger_state
 
 CTL = os.environ.get("KAMENG_TEST_PG_CTL", "")
@@ -124,15 +124,6 @@ class Buyers:
             thread.join(60)
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("the platform did not recover by itself")
-
-
 def test_a_database_restart_under_load_fails_cleanly_and_recovers(
     app, app_config, shop, restartable
 ):
@@ -153,7 +144,7 @@ def test_a_database_restart_under_load_fails_cleanly_and_recovers(
         time.sleep(1.5)
         buyers.phase = "back"
         restartable("start")
-        _wait_for(lambda: send(port, "GET", "/healthz", host="localhost").status == 200)
+        wait_until(lambda: send(port, "GET", "/healthz", host="localhost").status == 200)
         time.sleep(1.5)
 
     assert buyers.errors == [], buyers.errors[:3]

@@ -29,7 +29,7 @@ from app import create_app
 from app.core.redisconn import redis_is_down, redis_server_binary
 from tests.conftest import PASSWORD
 from tests.factories import add_account, add_product, codes
-from tests.live import free_port, send, serving
+from tests.live import free_port, send, serving, wait_until
 
 
 class RedisServer:
@@ -121,15 +121,6 @@ class Visitors:
             thread.join(30)
 
 
-def _wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("the platform did not recover by itself")
-
-
 def test_a_redis_outage_under_load_fails_closed_where_it_must_and_recovers(
     app, app_config, shop, redis_server
 ):
@@ -185,7 +176,7 @@ def test_a_redis_outage_under_load_fails_closed_where_it_must_and_recovers(
 
             visitors.phase = "back"
             redis_server.start()
-            _wait_for(lambda: send(port, "GET", "/healthz", host="localhost").status == 200)
+            wait_until(lambda: send(port, "GET", "/healthz", host="localhost").status == 200)
             assert not redis_is_down(served)
             time.sleep(0.5)
 
