@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Each domain's module that registers its periodic jobs
 #: (``app.core.queues.register_periodic``); the scheduler imports them.
-JOB_MODULES = ("app.catalog.jobs", "app.orders.jobs")
+JOB_MODULES = ("app.agents.jobs", "app.catalog.jobs", "app.orders.jobs")
 #: Each domain's module that registers its encrypted columns
 #: (``app.core.crypto.register_sealed_column``); imported at app creation so
 #: key rotation covers them all.
@@ -218,11 +218,13 @@ def _init_migrate(app: Flask, db) -> None:
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic) sees every table."""
     import app.accounts.models  # noqa: F401
+    import app.agents.models  # noqa: F401
     import app.audit.models  # noqa: F401
     import app.catalog.models  # noqa: F401
     import app.ledger.models  # noqa: F401
     import app.orders.models  # noqa: F401
     import app.payments.models  # noqa: F401
+    import app.pricing.models  # noqa: F401
     import tenants.models  # noqa: F401
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, String, Uuid, func
+from sqlalchemy import JSON, BigInteger, Integer, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.dates import UTCDateTime
@@ -48,6 +48,15 @@ class Tenant(db.Model):
     )
     #: the operator's connected Stripe account (acct_…), if they connected one
     stripe_account_id: Mapped[str | None] = mapped_column(String(64))
+    # Agents (console › Agents › Settings): how many upline levels earn
+    # commission (0..3), how long commission waits before it settles (the
+    # refund window), the first-order discount (whole percent), and the
+    # smallest withdrawal and its fee (basis points of the amount).
+    agent_depth: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    commission_hold_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    first_order_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    withdraw_min: Mapped[int] = mapped_column(BigInteger, default=1000, server_default="1000")
+    withdraw_fee_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, Uuid, false, func
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, Uuid, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.dates import UTCDateTime
@@ -72,13 +72,27 @@ class ShopAccount(TenantOwned, db.Model):
     """A buyer, agent or supplier of one shop."""
 
     __tablename__ = "shop_accounts"
-    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email"),
+        UniqueConstraint("tenant_id", "invite_code"),
+        Index("ix_shop_accounts_tenant_upline", "tenant_id", "upline_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
     email: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16), default=ROLE_CUSTOMER)
+    #: the agent tier whose prices this account pays (``app.pricing``)
+    tier_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agent_tiers.id", ondelete="SET NULL")
+    )
+    #: the agent who recruited this one (commission flows up this chain)
+    upline_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("shop_accounts.id", ondelete="SET NULL")
+    )
+    #: the code of this agent's invite link ``/join/<code>``
+    invite_code: Mapped[str | None] = mapped_column(String(24))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -99,6 +113,11 @@ class ApiKey(TenantOwned, db.Model):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16), default=ROLE_OWNER)
+    #: an agent's own key (``POST /api/v1/me/api-keys``): it acts as that
+    #: shop account (its prices, its wallet), never as the shop
+    shop_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("shop_accounts.id", ondelete="CASCADE")
+    )
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("platform_users.id", ondelete="SET NULL")
     )

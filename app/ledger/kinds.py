@@ -10,6 +10,14 @@ KIND_LABELS = {
     "order_payment": _l("Order payment"),
     "refund": _l("Refund"),
     "adjustment": _l("Balance adjustment"),
+    "commission": _l("Commission"),
+    "commission_settled": _l("Commission settled"),
+    "commission_reversed": _l("Commission reversed"),
+    "commission_clawback": _l("Commission clawed back"),
+    "withdrawal": _l("Withdrawal requested"),
+    "withdrawal_paid": _l("Withdrawal paid"),
+    "withdrawal_returned": _l("Withdrawal returned"),
+    "tier_fee": _l("Agent tier fee"),
 }
 
 

@@ -17,12 +17,14 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
     String,
     UniqueConstraint,
     Uuid,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -47,7 +49,11 @@ class LedgerAccount(TenantOwned, db.Model):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "code"),
-        CheckConstraint("kind <> 'wallet' OR balance >= 0", name="wallet_not_negative"),
+        # A wallet never goes below zero, except one a commission clawback
+        # marked ``may_owe`` (``services.post(..., allow_debt=True)``).
+        CheckConstraint(
+            "kind <> 'wallet' OR balance >= 0 OR may_owe", name="wallet_not_negative"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -57,6 +63,8 @@ class LedgerAccount(TenantOwned, db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the shop account of a wallet
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: a clawback took this wallet below zero once: it may show a debt
+    may_owe: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 

@@ -31,6 +31,15 @@ SALES = "sales"
 REFUNDS = "refunds"
 #: the shop's side of an operator's manual change to a wallet
 ADJUSTMENTS = "adjustments"
+#: commission earned by agents and not yet settled into their wallets
+COMMISSION_PENDING = "commission:pending"
+#: money agents asked to withdraw, waiting for the operator's decision
+WITHDRAWALS_PENDING = "withdrawals:pending"
+#: money paid out to agents (approved withdrawals, less the fee)
+PAYOUTS = "payouts"
+#: the shop's income from withdrawal fees and tier fees
+WITHDRAWAL_FEES = "fees:withdrawal"
+TIER_FEES = "fees:tier"
 
 
 class InsufficientFunds(KamengError):
@@ -55,6 +64,10 @@ _KINDS = {
     SALES: "revenue",
     REFUNDS: "expense",
     ADJUSTMENTS: "expense",
+    "commission": "liability",
+    "withdrawals": "liability",
+    PAYOUTS: "clearing",
+    "fees": "revenue",
 }
 
 
@@ -89,8 +102,13 @@ def post(
     *,
     memo: str = "",
     order_id: uuid.UUID | None = None,
+    allow_debt: bool = False,
 ) -> LedgerTransaction:
-    """Record one balanced transaction (see module doc for the guarantees)."""
+    """Record one balanced transaction (see module doc for the guarantees).
+
+    ``allow_debt``: a wallet may go below zero by this transaction. Only a
+    commission clawback passes it (``app.agents.commission``): the agent
+    owes the shop what it already withdrew or spent, shown as a debt."""
     if not lines or sum(line.amount for line in lines) != 0:
         raise Unbalanced(f"entries of {key} do not sum to zero")
     if any(not isinstance(line.amount, int) or isinstance(line.amount, bool) for line in lines):
@@ -136,8 +154,14 @@ def post(
             continue
         moved = db.session.execute(
             update(LedgerAccount)
-            .where(LedgerAccount.id == account.id, LedgerAccount.balance + delta >= 0)
-            .values(balance=LedgerAccount.balance + delta)
+            .where(
+                LedgerAccount.id == account.id,
+                *(() if allow_debt or delta > 0 else (LedgerAccount.balance + delta >= 0,)),
+            )
+            .values(
+                balance=LedgerAccount.balance + delta,
+                **({"may_owe": True} if allow_debt and delta < 0 else {}),
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
         if moved != 1:

@@ -44,7 +44,9 @@ from app.core.errors import Conflict, KamengError, NotFound, ValidationFailed
 from app.core.ids import uuid7
 from app.extensions import db
 from app.orders.models import PENDING, Order, OrderEvent
-from app.pricing.quote import quote
+from app.pricing import coupons
+from app.pricing import rules as pricing
+from app.pricing.quote import CouponNotApplicable
 from tenants.models import current_shop_currency
 
 NUMBER_DIGITS = 14  # random digits after the date; the column holds 20 characters
@@ -147,6 +149,8 @@ def create_order(
     actor: str = "buyer",
     currency: str | None = None,
     caller: Caller = GUEST,
+    coupon: str | None = None,
+    sub_shop_id: uuid.UUID | None = None,
 ) -> tuple[Order, bool]:
     """Create an order and reserve its stock. Returns ``(order, created)``.
 
@@ -157,6 +161,9 @@ def create_order(
 
     Same caller + key + request within ``IDEMPOTENCY_WINDOW`` → the existing
     order, ``created`` False; + another request → ``IdempotencyMismatch``
+    (422). The price is ``app.pricing``'s for the buyer (its agent tier, the
+    sub-shop ``sub_shop_id`` it buys through, the ``coupon`` code, its first
+    order); a coupon that does not apply → ``CouponRefused``
     (422). A guest's key shorter than ``GUEST_KEY_MIN_LENGTH`` →
     ``IdempotencyKeyTooShort`` (422). Too many unpaid orders for the buyer,
     the email or the client address → ``TooManyUnpaidOrders`` (409).
@@ -173,7 +180,10 @@ def create_order(
             min_length=GUEST_KEY_MIN_LENGTH,
         )
     email = normalize_email(email)
-    request_hash = _request_hash(product_id, quantity, email, inputs, buyer_id)
+    coupon = (coupon or "").strip() or None
+    request_hash = _request_hash(
+        product_id, quantity, email, inputs, buyer_id, coupon=coupon, sub_shop_id=sub_shop_id
+    )
     existing = _earlier_order(idempotency_key, caller.scope, request_hash)
     if existing is not None:
         return existing, False
@@ -197,15 +207,27 @@ def create_order(
             max=high,
         )
     clean_inputs = validate_inputs(product, inputs or {})
-    priced = quote(
-        unit_price=product.price,
-        quantity=quantity,
-        currency=currency or current_shop_currency(),
-        product_name=product.name,
-    )
     now = datetime.now(UTC)
     if caller.capped:
         _check_unpaid(email=email, buyer_id=buyer_id, address=caller.address, now=now)
+    audience = pricing.audience_for(buyer_id, sub_shop_id)
+    claimed = None
+    redeemer = coupons.buyer_key(buyer_id, email)
+    if coupon:
+        claimed = coupons.claim(coupon, redeemer, now=now)
+    try:
+        priced = pricing.quote_purchase(
+            product,
+            quantity,
+            audience,
+            currency=currency or current_shop_currency(),
+            coupon=coupons.terms(claimed) if claimed is not None else None,
+            first_order_percent=pricing.first_order_percent(buyer_id),
+            now=now,
+        )
+    except CouponNotApplicable as err:
+        db.session.rollback()
+        raise coupons.not_applicable(err) from None
     order = Order(
         id=uuid7(),
         number=new_number(),
@@ -220,6 +242,7 @@ def create_order(
         quote=priced.snapshot(),
         email=email,
         buyer_id=buyer_id,
+        sub_shop_id=audience.sub_shop_id,
         inputs=clean_inputs,
         idempotency_key=idempotency_key,
         idempotency_scope=caller.scope if idempotency_key else None,
@@ -244,6 +267,8 @@ def create_order(
                 raise
             order.number = new_number()
     db.session.add(OrderEvent(order_id=order.id, from_status=None, to_status=PENDING, actor=actor))
+    if claimed is not None:
+        coupons.redeem(claimed, order.id, redeemer, priced.coupon_discount)
     if product.kind == KIND_CARD:
         try:
             stock.reserve(product.id, quantity, order.id, hold=initial_hold_time())
@@ -267,15 +292,24 @@ def create_order(
     return order, True
 
 
-def _request_hash(product_id, quantity, email, inputs, buyer_id) -> str:
+def _request_hash(
+    product_id, quantity, email, inputs, buyer_id, *, coupon=None, sub_shop_id=None
+) -> str:
+    fields = {
+        "product_id": str(product_id),
+        "quantity": quantity,
+        "email": email,
+        "inputs": inputs or {},
+        "buyer": str(buyer_id) if buyer_id else None,
+    }
+    # Only when given, so the hashes of orders made before coupons and
+    # sub-shops existed still match a replay of their request.
+    if coupon:
+        fields["coupon"] = coupon.upper()
+    if sub_shop_id:
+        fields["sub_shop"] = str(sub_shop_id)
     body = json.dumps(
-        {
-            "product_id": str(product_id),
-            "quantity": quantity,
-            "email": email,
-            "inputs": inputs or {},
-            "buyer": str(buyer_id) if buyer_id else None,
-        },
+        fields,
         sort_keys=True,
         ensure_ascii=False,
     )

@@ -103,6 +103,8 @@ class Order(TenantOwned, db.Model):
     quote: Mapped[dict] = mapped_column(JSON, default=dict)
     email: Mapped[str] = mapped_column(String(254))
     buyer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: the agent sub-shop (分站) the order was placed through, if any
+    sub_shop_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     inputs: Mapped[dict] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(120))
     #: whose key: ``shop_account:<id>``, ``api_key:<id>`` or ``guest``

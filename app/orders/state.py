@@ -116,4 +116,13 @@ def transition(
             note=note,
         )
     )
+    if to in (DELIVERED, REFUNDED):
+        # Commission follows the order in the same transaction
+        # (``app.agents.commission``): earned on delivery, undone on refund.
+        from app.agents import commission
+
+        if to == DELIVERED:
+            commission.accrue(order_id)
+        else:
+            commission.reverse(order_id)
     return True

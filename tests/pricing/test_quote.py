@@ -45,6 +45,7 @@ def test_the_total_is_unit_price_times_quantity_in_one_line(unit_price, quantity
         quantity=quantity,
         total=total,
         lines=[QuoteLine(f"Steam ¥100 × {quantity}", total)],
+        subtotal=total,
     )
     assert type(priced.total) is int
     assert sum(line.amount for line in priced.lines) == priced.total
