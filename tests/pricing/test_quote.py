@@ -77,7 +77,11 @@ def test_the_snapshot_is_the_plain_data_an_order_stores():
         "unit_price": 1250,
         "quantity": 2,
         "total": 2500,
-        "lines": [{"label": "QQ 币 10 × 2", "amount": 2500}],
+        "lines": [{"label": "QQ 币 10 × 2", "amount": 2500, "kind": "items", "ref": None}],
+        "subtotal": 2500,
+        "coupon": None,
+        "coupon_discount": 0,
+        "tier_id": None,
     }
     assert json.loads(json.dumps(snapshot, ensure_ascii=False)) == snapshot
 
