@@ -84,9 +84,12 @@ P99_TARGET_MS = 100.0
 # --- seeding ------------------------------------------------------------------
 
 
-def seed(app, n: int, buyers: int) -> dict:
+def seed(app, n: int, buyers: int, *, agents: bool = False) -> dict:
     """A shop with one card product of ``n`` codes and ``buyers`` accounts,
-    each wallet funded for ``n`` cards."""
+    each wallet funded for ``n`` cards. ``agents``: the buyers are agents in
+    chains of three (gold ← silver ← bronze, tier prices 70 / 80 / 90 % of
+    retail as price rules), so every purchase reads the rules and most
+    deliveries accrue one or two levels of commission."""
     from sqlalchemy import text
 
     from app.accounts import services
@@ -114,6 +117,8 @@ def seed(app, n: int, buyers: int) -> dict:
                     currency,
                 )
                 emails.append(email)
+            if agents:
+                _make_agents(product_id, emails)
             db.session.commit()
         db.session.remove()
     return {
@@ -122,6 +127,36 @@ def seed(app, n: int, buyers: int) -> dict:
         "emails": emails,
         "postgresql": server_version,
     }
+
+
+def _make_agents(product_id, emails: list[str]) -> None:
+    from sqlalchemy import select, update
+
+    from app.accounts.models import ShopAccount
+    from app.extensions import db
+    from app.pricing.models import AgentTier, PriceRule
+
+    tiers = []
+    for rank, (name, percent) in enumerate((("Gold", 70), ("Silver", 80), ("Bronze", 90))):
+        tier = AgentTier(name=name, rank=3 - rank)
+        db.session.add(tier)
+        db.session.flush()
+        db.session.add(
+            PriceRule(product_id=product_id, tier_id=tier.id, price=PRICE * percent // 100)
+        )
+        tiers.append(tier.id)
+    ids = dict(db.session.execute(select(ShopAccount.email, ShopAccount.id)).all())
+    for i, email in enumerate(emails):
+        level = i % 3
+        db.session.execute(
+            update(ShopAccount)
+            .where(ShopAccount.id == ids[email])
+            .values(
+                role="agent",
+                tier_id=tiers[level],
+                upline_id=ids[emails[i - 1]] if level else None,
+            )
+        )
 
 
 # --- buyers -------------------------------------------------------------------
@@ -401,6 +436,8 @@ def run(ctx: Context) -> Outcome:
     from rq import Queue
 
     n = int(ctx.options.get("codes") or (500 if ctx.quick else 5_000))
+    agents = bool(ctx.options.get("agents"))
+    scenario = "checkout-agents" if agents else "checkout"
     url = ctx.new_database("bench_checkout")
     ctx.flush_redis()
     out = ctx.work / "checkout-wrk"
@@ -413,7 +450,7 @@ def run(ctx: Context) -> Outcome:
         with bc.migrated_app(env) as app:
             began = time.monotonic()
             print(f"==> seeding a shop with {n:,} codes and {BUYERS} funded buyers", flush=True)
-            seeded = seed(app, n, BUYERS)
+            seeded = seed(app, n, BUYERS, agents=agents)
             seed_seconds = time.monotonic() - began
 
             with (
@@ -477,8 +514,8 @@ def run(ctx: Context) -> Outcome:
     )
     rows = [
         Row(
-            "checkout",
-            f"wallet checkout, {BUYERS} buyers",
+            scenario,
+            f"wallet checkout, {BUYERS} {'agents at tier prices' if agents else 'buyers'}",
             bc.fmt_rate(order_rate, "orders/s"),
             f"raw psycopg {bc.fmt_rate(raw_rate, 'tx/s')}",
             ratio,
@@ -486,7 +523,7 @@ def run(ctx: Context) -> Outcome:
             ratio >= RATIO_TARGET,
         ),
         Row(
-            "checkout",
+            scenario,
             "create→delivered p50 / p99",
             f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms",
             "",
@@ -498,7 +535,7 @@ def run(ctx: Context) -> Outcome:
     if not ok:
         rows.append(
             Row(
-                "checkout",
+                scenario,
                 "correctness",
                 f"delivered {delivered}/{n}, errors {counts['errors']},"
                 f" oversold {checks['oversold']}",

@@ -50,6 +50,12 @@ def main() -> int:
         "--quick", action="store_true", help="short runs (the whole set in minutes)"
     )
     parser.add_argument("--codes", type=int, help="import/checkout: how many codes")
+    parser.add_argument(
+        "--agents",
+        action="store_true",
+        default=None,
+        help="checkout: the buyers are agents in three-level chains with tier prices",
+    )
     parser.add_argument("--rounds", type=int, help="import: rounds (best one kept)")
     parser.add_argument("--seconds", type=float, help="wrk runs: seconds per measurement")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
