@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core import themes
 from app.agents.invites import invite_code_of
+from app.core import themes
 from tests.factories import PASSWORD, add_account, run_in_shop
 from tests.storefront.support import (
     QQ,
