@@ -68,7 +68,8 @@ def init_api(app: Flask, api: Api, csrf) -> None:
             "type": "http",
             "scheme": "bearer",
             "description": "An operator API key (km_…), created in the console or with "
-            "`flask --app wsgi tenants api-key SLUG`.",
+            "`flask --app wsgi tenants api-key SLUG`; or an agent's own key "
+            "(`POST /api/v1/me/api-keys`), which acts as that agent.",
         },
     )
     blueprints = api_blueprints()
