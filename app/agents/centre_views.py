@@ -138,7 +138,6 @@ def centre():
         offer=offer,
         can_upgrade=account.role in upgrades.UPGRADABLE_ROLES,
         agent=agent,
-        tier_form=TierForm(),
         money=_money(),
     )
 

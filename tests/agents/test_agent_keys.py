@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.accounts.models import ApiKey, ShopAccount
 from app.extensions import db
 from tests.agents.support import page_text, recharge, signed_in
-from tests.factories import assert_problem, bearer, run_in_shop
+from tests.factories import PASSWORD, assert_problem, bearer, run_in_shop
 
 pytestmark = pytest.mark.critical
 
@@ -119,6 +119,14 @@ def test_operators_neither_see_nor_revoke_agent_keys(app, shop, browser_for, age
 
     assert created["id"] not in [k["id"] for k in listed]
     assert_problem(revoke, 404, "not-found")
+    console = browser_for(shop.host)
+    login = {"email": shop.owner_email, "password": PASSWORD}
+    assert console.submit("/console/login", login).status_code == 302
+    assert created["prefix"] not in console.get("/console/api-keys").get_data(as_text=True)
+    console_revoke = console.submit(
+        "/console/api-keys", {}, action=f"/console/api-keys/{created['id']}/revoke"
+    )
+    assert console_revoke.status_code == 404
     assert (
         browser_for(shop.host).get("/api/v1/me", headers=bearer(created["key"])).status_code == 200
     )
