@@ -196,10 +196,22 @@ def current_principal() -> Principal:
         found = services.authenticate_api_key(token.strip())
         if found is None:
             raise Unauthorized("The API key is not valid for this shop, or was revoked.")
-        key, grants = found
-        principal = Principal(
-            "api_key", key.id, frozenset({key.role}), None, via="api_key", grants=grants
-        )
+        if found.account_id is not None:
+            # An agent's own key acts as the agent, in the role it holds
+            # now: its prices, its wallet, its Idempotency-Keys; never as
+            # the shop.
+            principal = Principal(
+                "shop_account",
+                found.account_id,
+                frozenset({found.account_role}),
+                found.account_email,
+                via="api_key",
+            )
+        else:
+            key = found.key
+            principal = Principal(
+                "api_key", key.id, frozenset({key.role}), None, via="api_key", grants=found.grants
+            )
     elif current_user.is_authenticated:
         principal = current_user.principal
     g.principal = principal

@@ -52,7 +52,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "cards.manage",  # import, list, void; not reveal or export
         }
     ),
-    "agent": frozenset({"account.self", "wallet.self", "agent.buy"}),
+    # agent.centre: the agent's own side (invite link, downline, commission,
+    # sub-shop, its own API keys)
+    "agent": frozenset({"account.self", "wallet.self", "agent.buy", "agent.centre"}),
     "supplier": frozenset({"account.self", "wallet.self", "supplier.stock"}),
     "customer": frozenset({"account.self", "wallet.self"}),
 }

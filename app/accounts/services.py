@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
@@ -215,12 +215,18 @@ def add_member(user: PlatformUser, role: str) -> Membership:
 
 
 def create_shop_account(
-    email: str, password: str, *, role: str = ROLE_CUSTOMER, display_name: str | None = None
+    email: str,
+    password: str,
+    *,
+    role: str = ROLE_CUSTOMER,
+    display_name: str | None = None,
+    upline_id: uuid.UUID | None = None,
 ) -> ShopAccount:
     """Create a buyer/agent/supplier in the current shop. Commits.
 
     ``Conflict`` when the email already has an account in this shop (the
-    same email at another shop is another account).
+    same email at another shop is another account). ``upline_id``: the
+    agent who recruited it (an invite link, ``app.agents.invites``).
     """
     if role not in SHOP_ROLES:
         raise ValidationFailed(
@@ -235,7 +241,11 @@ def create_shop_account(
             message=_l("An account with this email already exists in this shop."),
         )
     account = ShopAccount(
-        email=email, password_hash=hash_password(password), role=role, display_name=display_name
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name,
+        upline_id=upline_id,
     )
     db.session.add(account)
     db.session.commit()
@@ -332,12 +342,23 @@ def _role_covers(maker_role: str | None, key_role: str) -> bool:
 
 
 def list_api_keys() -> list[ApiKey]:
-    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())).all())
+    """The shop's operator keys, newest first (agents' own keys are theirs:
+    ``app.accounts.agent_keys``)."""
+    return list(
+        db.session.scalars(
+            select(ApiKey)
+            .where(ApiKey.shop_account_id.is_(None))
+            .order_by(ApiKey.created_at.desc())
+        ).all()
+    )
 
 
 def revoke_api_key(key_id: uuid.UUID) -> ApiKey:
-    """Revoke a key of the current shop. Idempotent."""
-    key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id))
+    """Revoke an operator key of the current shop. Idempotent; an agent's
+    own key is ``NotFound`` here."""
+    key = db.session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.shop_account_id.is_(None))
+    )
     if key is None:
         raise NotFound("No such API key.")
     if key.revoked_at is None:
@@ -346,14 +367,28 @@ def revoke_api_key(key_id: uuid.UUID) -> ApiKey:
     return key
 
 
-def authenticate_api_key(plaintext: str) -> tuple[ApiKey, frozenset[str]] | None:
-    """The live key of the current shop matching ``plaintext`` and the grants
-    it holds from its maker, else ``None``.
+class KeyHolder(NamedTuple):
+    """What an API key authenticates as: the key, the grants it holds from
+    its maker (operator keys), and for an agent's own key the shop account
+    it acts as, read when the key was checked (``account_id`` is ``None``
+    for an operator key)."""
+
+    key: ApiKey
+    grants: frozenset[str]
+    account_id: uuid.UUID | None = None
+    account_role: str | None = None
+    account_email: str | None = None
+
+
+def authenticate_api_key(plaintext: str) -> KeyHolder | None:
+    """The live key of the current shop matching ``plaintext``, else ``None``.
 
     A key of another shop never matches: the lookup runs under the guard. A
     staff key holds what its maker's membership is granted now (see
     ``permissions.member_grants``): a key made by an owner or from the
-    command line holds none; its role decides the rest.
+    command line holds none; its role decides the rest. An agent's own key
+    (``shop_account_id``) acts as that account while it is active; a key
+    of an account that is gone or deactivated is refused.
     """
     if current_tenant_id() is None or not plaintext.startswith(API_KEY_PREFIX):
         return None
@@ -362,24 +397,30 @@ def authenticate_api_key(plaintext: str) -> tuple[ApiKey, frozenset[str]] | None
     except IndexError:
         return None
     # The key and, for a key an operator made, that operator's role and
-    # grants here now: one query. A key dies with its maker's membership, and
-    # an owner's key with their demotion (keys made from the command line
-    # have no maker).
+    # grants here now, or for an agent's key the agent: one query. A key
+    # dies with its maker's membership, and an owner's key with their
+    # demotion (keys made from the command line have no maker).
     row = db.session.execute(
-        select(ApiKey, Membership.role, Membership.can_view_codes)
+        select(ApiKey, Membership.role, Membership.can_view_codes, ShopAccount)
         .outerjoin(Membership, Membership.user_id == ApiKey.created_by_id)
+        .outerjoin(ShopAccount, ShopAccount.id == ApiKey.shop_account_id)
         .where(ApiKey.prefix == prefix)
     ).first()
     if row is None:
         return None
-    key, maker_role, maker_sees_codes = row
+    key, maker_role, maker_sees_codes, account = row
     if key.revoked_at is not None or not digests_equal(key.key_hash, token_digest(plaintext)):
         return None
-    if key.created_by_id is not None and not _role_covers(maker_role, key.role):
+    holder = KeyHolder(key, member_grants(maker_role, can_view_codes=bool(maker_sees_codes)))
+    if key.shop_account_id is not None:
+        if account is None or not account.is_active:
+            return None
+        holder = KeyHolder(key, frozenset(), account.id, account.role, account.email)
+    elif key.created_by_id is not None and not _role_covers(maker_role, key.role):
         return None
     now = datetime.now(UTC)
     last = key.last_used_at
     if last is None or (now - last).total_seconds() > 60:
         db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         db.session.commit()
-    return key, member_grants(maker_role, can_view_codes=bool(maker_sees_codes))
+    return holder

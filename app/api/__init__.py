@@ -32,6 +32,7 @@ def _api_gate(names: frozenset[str]):
 
 def api_blueprints():
     from app.accounts.api import blp as accounts_blp
+    from app.agents.me_api import blp as agent_self_blp
     from app.catalog.api import blp as catalog_blp
     from app.catalog.cards_api import blp as cards_blp
     from app.ledger.api import blp as wallet_blp
@@ -39,7 +40,16 @@ def api_blueprints():
     from app.payments.api import blp as payments_blp
     from app.storefront.api import blp as shop_blp
 
-    return [shop_blp, accounts_blp, catalog_blp, orders_blp, wallet_blp, payments_blp, cards_blp]
+    return [
+        shop_blp,
+        accounts_blp,
+        catalog_blp,
+        orders_blp,
+        wallet_blp,
+        payments_blp,
+        cards_blp,
+        agent_self_blp,
+    ]
 
 
 def platform_blueprints():
@@ -58,7 +68,8 @@ def init_api(app: Flask, api: Api, csrf) -> None:
             "type": "http",
             "scheme": "bearer",
             "description": "An operator API key (km_…), created in the console or with "
-            "`flask --app wsgi tenants api-key SLUG`.",
+            "`flask --app wsgi tenants api-key SLUG`; or an agent's own key "
+            "(`POST /api/v1/me/api-keys`), which acts as that agent.",
         },
     )
     blueprints = api_blueprints()

@@ -144,8 +144,10 @@ def confirm_recharge(
 
     Marks the payment succeeded and posts ``recharge:<payment id>``
     (``clearing:<provider>`` −N, ``wallet:<account>`` +N) in one
-    transaction, then commits. Idempotent: a repeat (or a payment already
-    refunded) returns False and changes nothing. A confirmation for another
+    transaction, with the recharge-total agent tier the account now reaches
+    (``app.agents.upgrades.grant_recharge_tier``), then commits.
+    Idempotent: a repeat (or a payment already refunded) returns False and
+    changes nothing. A confirmation for another
     provider or amount raises ``PaymentMismatch`` and credits nothing.
     """
     payment = db.session.scalar(
@@ -173,6 +175,11 @@ def confirm_recharge(
         payment.currency,
         memo=f"recharge via {provider} {provider_ref} ({actor})",
     )
+    # The recharge may reach a recharge-total agent tier: granted in the
+    # same transaction, so the wallet and the tier never disagree.
+    from app.agents.upgrades import grant_recharge_tier
+
+    grant_recharge_tier(payment.account_id)
     db.session.commit()
     return True
 

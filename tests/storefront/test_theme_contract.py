@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from app.agents.invites import invite_code_of
 from app.core import themes
-from tests.factories import PASSWORD, add_account
+from tests.factories import PASSWORD, add_account, run_in_shop
 from tests.storefront.support import (
     QQ,
     SOLD_OUT,
@@ -85,6 +86,10 @@ def world(app, make_shop, browser_for):
         signed.submit("/account/login", {"email": buyer.email, "password": PASSWORD}).status_code
         == 302
     )
+    agent = add_account(app, shop, "agent@contract.example.com", "agent")
+    agent_browser = english(browser_for(shop.host), shop)
+    login = {"email": agent.email, "password": PASSWORD}
+    assert agent_browser.submit("/account/login", login).status_code == 302
     return {
         "app": app,
         "shop": shop,
@@ -93,6 +98,8 @@ def world(app, make_shop, browser_for):
         "waiting": waiting,
         "guest": guest,
         "buyer": signed,
+        "agent": agent_browser,
+        "invite": run_in_shop(app, shop, invite_code_of, agent.id),
     }
 
 
@@ -141,6 +148,28 @@ def _pages(world) -> dict[str, tuple]:
             200,
             ['name="amount"', "Pay (sandbox)"],
         ),
+        "account/agent.html": ("agent", "/account/agent", 200, ["Agent centre", "/join/"]),
+        "account/agent_prices.html": (
+            "agent",
+            "/account/agent/prices",
+            200,
+            [STEAM, "¥12.50", "Your price"],
+        ),
+        "account/agent_downline.html": ("agent", "/account/agent/downline", 200, ["Downline"]),
+        "account/agent_commissions.html": (
+            "agent",
+            "/account/agent/commissions",
+            200,
+            ["Pending", 'name="status"'],
+        ),
+        "account/agent_sub_shop.html": (
+            "agent",
+            "/account/agent/sub-shop",
+            200,
+            ['name="code"', 'name="markup-*"', "游戏点卡"],
+        ),
+        "account/agent_keys.html": ("agent", "/account/agent/api-keys", 200, ['name="name"']),
+        "join.html": ("guest", f"/join/{world['invite']}", 200, ['name="confirm"']),
         "404.html": ("guest", f"/p/{uuid.uuid4()}", 404, ["Page not found"]),
         "error.html": ("guest", f"/p/{c.steam}", 405, ["405"]),  # a product page posted to
     }
