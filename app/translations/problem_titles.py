@@ -48,6 +48,8 @@ ERROR_TITLES = (
     N_("Webhooks of this provider are not configured on this platform"),
     N_("The confirmed payment does not match what was asked for"),
     N_("The webhook signature is not valid"),
+    # prices and agents
+    N_("This coupon cannot be used for this order"),
 )
 
 PAGE_TITLES = (
