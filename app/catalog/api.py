@@ -6,6 +6,12 @@ answer the public: a caller without ``catalog.view`` sees only products on
 sale, through ``PublicProductSchema`` (no cost); an operator sees every
 product with ``ProductSchema``. Each endpoint parses, calls one service
 function and renders its result.
+
+A product's ``price`` is the caller's (``app.pricing.shown``): what a
+signed-in agent, through its session or its own API key, pays at its
+tier; what anyone else pays (the list price, or a sale or a rule for
+everyone). ``retail_price`` is the list price. Operators see and write the
+list price as ``price`` (their rules are in the price-rules endpoints).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from app.catalog.schemas import (
 )
 from app.core.ids import id_or_404
 from app.core.pagination import page_of
+from app.pricing.rules import Audience
+from app.pricing.shown import priced, priced_one
 
 blp = Blueprint("catalog_api", __name__, description="Categories, products and images")
 SECURED = [{"apiKey": []}]
@@ -40,6 +48,12 @@ PUBLIC_OR_SECURED = [{}, {"apiKey": []}]
 def _sees_everything() -> bool:
     """Operators see drafts and costs; everyone else the public catalogue."""
     return current_principal().can("catalog.view")
+
+
+def _audience() -> Audience:
+    """Whose prices the caller is shown: its own when it is a shop account
+    (an agent's session or key), else the public's."""
+    return Audience.of(current_principal().shop_account_id)
 
 
 # --- categories -------------------------------------------------------------
@@ -102,7 +116,9 @@ class Products(MethodView):
     def get(self, args):
         """Products, a page at a time: filter by ``category_id`` (a top
         category includes its children), search the name with ``q``.
-        Without operator rights: only products on sale, without cost."""
+        Without operator rights: only products on sale, without cost.
+        ``price`` is the caller's (an agent's tier price), ``retail_price``
+        the list price."""
         operator = _sees_everything()
         items, total = services.list_products(
             page=args["page"],
@@ -112,7 +128,7 @@ class Products(MethodView):
             status=args.get("status"),
             public=not operator,
         )
-        page = page_of(items, total, args)
+        page = page_of(items if operator else priced(items, _audience()), total, args)
         return jsonify((ProductPage() if operator else PublicProductPage()).dump(page))
 
     @require("catalog.manage")
@@ -130,10 +146,12 @@ class ProductItem(MethodView):
     @blp.response(200, {"anyOf": [ProductSchema, PublicProductSchema]})
     @blp.doc(security=PUBLIC_OR_SECURED)
     def get(self, product_id):
-        """One product. Without operator rights: only if on sale, without cost."""
+        """One product. Without operator rights: only if on sale, without
+        cost. ``price`` is the caller's, ``retail_price`` the list price."""
         operator = _sees_everything()
         view = services.get_product(id_or_404(product_id), public=not operator)
-        return jsonify((ProductSchema() if operator else PublicProductSchema()).dump(view))
+        shown = view if operator else priced_one(view, _audience())
+        return jsonify((ProductSchema() if operator else PublicProductSchema()).dump(shown))
 
     @require("catalog.manage")
     @blp.arguments(ProductWrite)

@@ -84,7 +84,21 @@ class PublicProductSchema(Schema):
     kind = fields.String(metadata={"enum": list(PRODUCT_KINDS)})
     category_id = fields.UUID(allow_none=True)
     description = fields.String()
-    price = fields.Integer(metadata={"description": "Minor units of the shop's currency."})
+    price = fields.Integer(
+        metadata={
+            "description": "What the caller pays for one unit (at the product's minimum "
+            "quantity), in minor units of the shop's currency: a signed-in agent's tier "
+            "price, a sale, or the list price. Operators: the list price."
+        }
+    )
+    retail_price = fields.Function(
+        lambda item: getattr(item, "retail_price", item.price),
+        metadata={
+            "type": "integer",
+            "description": "The list price, in minor units (`price` before tier prices, "
+            "sales and rules).",
+        },
+    )
     stock = fields.Integer(
         allow_none=True,
         metadata={

@@ -133,6 +133,7 @@ def render(view: OrderView) -> dict:
     order = view.order
     body = {name: getattr(order, name) for name in ORDER_FIELDS}
     body["lines"] = view.lines
+    body["coupon"] = (order.quote or {}).get("coupon")
     if view.lookup_token is not None:
         body["lookup_token"] = view.lookup_token
     body["payment_options"] = view.payment_options
@@ -206,8 +207,11 @@ class Orders(MethodView):
         it) and how it can be paid. Sold out: 409 ``out-of-stock``; too
         many unpaid orders for this buyer, email or client address: 409
         ``too-many-unpaid-orders``; quantity or a product input wrong: 422
-        with field errors. Rate-limited per client address (429), except
-        for API keys."""
+        with field errors; a ``coupon`` that cannot be used: 422
+        ``coupon-not-applicable`` with its ``reason``. The price is the
+        caller's (a signed-in agent's tier price, a sale, the coupon, a
+        first-order discount); ``lines`` say how the total is made.
+        Rate-limited per client address (429), except for API keys."""
         principal = current_principal()
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
         order, created = checkout.create_order(
@@ -220,6 +224,7 @@ class Orders(MethodView):
             actor=principal.actor,
             currency=g.shop.currency,
             caller=checkout.Caller.of(principal, request.remote_addr),
+            coupon=data["coupon"],
         )
         return buyer_body(order), 201 if created else 200
 
