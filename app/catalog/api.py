@@ -28,6 +28,7 @@ from app.catalog.schemas import (
     CategoryWrite,
     ImageSchema,
     ImageUpload,
+    ProductItemQuery,
     ProductPage,
     ProductQuery,
     ProductSchema,
@@ -37,8 +38,9 @@ from app.catalog.schemas import (
 )
 from app.core.ids import id_or_404
 from app.core.pagination import page_of
-from app.pricing.rules import Audience
+from app.pricing.rules import Audience, audience_for
 from app.pricing.shown import priced, priced_one
+from app.storefront import sub_shops
 
 blp = Blueprint("catalog_api", __name__, description="Categories, products and images")
 SECURED = [{"apiKey": []}]
@@ -50,10 +52,14 @@ def _sees_everything() -> bool:
     return current_principal().can("catalog.view")
 
 
-def _audience() -> Audience:
+def _audience(sub_shop: str | None = None) -> Audience:
     """Whose prices the caller is shown: its own when it is a shop account
-    (an agent's session or key), else the public's."""
-    return Audience.of(current_principal().shop_account_id)
+    (an agent's session or key), else the public's; with ``sub_shop`` the
+    prices of that sub-shop for the caller (404 when it is not open)."""
+    buyer_id = current_principal().shop_account_id
+    if sub_shop is None:
+        return Audience.of(buyer_id)
+    return audience_for(buyer_id, sub_shops.open_sub_shop(sub_shop).id)
 
 
 # --- categories -------------------------------------------------------------
@@ -120,6 +126,7 @@ class Products(MethodView):
         ``price`` is the caller's (an agent's tier price), ``retail_price``
         the list price."""
         operator = _sees_everything()
+        audience = None if operator else _audience(args.get("sub_shop"))
         items, total = services.list_products(
             page=args["page"],
             per_page=args["per_page"],
@@ -128,7 +135,7 @@ class Products(MethodView):
             status=args.get("status"),
             public=not operator,
         )
-        page = page_of(items if operator else priced(items, _audience()), total, args)
+        page = page_of(items if operator else priced(items, audience), total, args)
         return jsonify((ProductPage() if operator else PublicProductPage()).dump(page))
 
     @require("catalog.manage")
@@ -143,14 +150,16 @@ class Products(MethodView):
 
 @blp.route("/products/<product_id>")
 class ProductItem(MethodView):
+    @blp.arguments(ProductItemQuery, location="query")
     @blp.response(200, {"anyOf": [ProductSchema, PublicProductSchema]})
     @blp.doc(security=PUBLIC_OR_SECURED)
-    def get(self, product_id):
+    def get(self, args, product_id):
         """One product. Without operator rights: only if on sale, without
         cost. ``price`` is the caller's, ``retail_price`` the list price."""
         operator = _sees_everything()
+        audience = None if operator else _audience(args.get("sub_shop"))
         view = services.get_product(id_or_404(product_id), public=not operator)
-        shown = view if operator else priced_one(view, _audience())
+        shown = view if operator else priced_one(view, audience)
         return jsonify((ProductSchema() if operator else PublicProductSchema()).dump(shown))
 
     @require("catalog.manage")

@@ -130,6 +130,17 @@ class PublicProductPage(PageSchema):
     items = fields.List(fields.Nested(PublicProductSchema))
 
 
+def sub_shop_field() -> fields.String:
+    """``?sub_shop=<code>`` of the product reads."""
+    return fields.String(
+        validate=validate.Length(min=1, max=24),
+        metadata={
+            "description": "A sub-shop's code (分站): `price` as its buyers pay it (404 "
+            "when no such sub-shop is open). Operators see the list price regardless."
+        },
+    )
+
+
 class ProductQuery(PageArgs):
     per_page = per_page_field(default=20, maximum=100)
     category_id = fields.UUID(metadata={"description": "A top category includes its children."})
@@ -141,6 +152,11 @@ class ProductQuery(PageArgs):
         validate=validate.OneOf(PRODUCT_STATUSES),
         metadata={"description": "Operators only; the public sees products on sale."},
     )
+    sub_shop = sub_shop_field()
+
+
+class ProductItemQuery(Schema):
+    sub_shop = sub_shop_field()
 
 
 class ProductWrite(Schema):

@@ -44,6 +44,7 @@ from app.orders.schemas import (
     TicketList,
     TicketQuery,
 )
+from app.storefront import sub_shops
 
 blp = Blueprint("orders_api", __name__, description="Orders, payment, delivery and tickets")
 
@@ -214,6 +215,7 @@ class Orders(MethodView):
         Rate-limited per client address (429), except for API keys."""
         principal = current_principal()
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
+        sub_shop = sub_shops.open_sub_shop(data["sub_shop"]) if data["sub_shop"] else None
         order, created = checkout.create_order(
             product_id=data["product_id"],
             quantity=data["quantity"],
@@ -225,6 +227,7 @@ class Orders(MethodView):
             currency=g.shop.currency,
             caller=checkout.Caller.of(principal, request.remote_addr),
             coupon=data["coupon"],
+            sub_shop_id=sub_shop.id if sub_shop else None,
         )
         return buyer_body(order), 201 if created else 200
 

@@ -71,6 +71,15 @@ class OrderCreate(Schema):
             "min_spend) and a `message` for the buyer."
         },
     )
+    sub_shop = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=24),
+        metadata={
+            "description": "The code of the sub-shop (分站) the order is placed in: its "
+            "prices, and the order is recorded as its sale (404 when no such sub-shop is open)."
+        },
+    )
 
 
 class QuoteLineSchema(Schema):
