@@ -68,7 +68,7 @@ class OrderCreate(Schema):
             "description": "A coupon code of this shop, any case. One that cannot be used "
             "for this order is refused: 422 coupon-not-applicable, with the `reason` "
             "(unknown, inactive, not_started, expired, used_up, used_by_you, scope, "
-            "min_spend) and a `message` for the buyer."
+            "min_spend; `min_spend` also gives the amount)."
         },
     )
     sub_shop = fields.String(
