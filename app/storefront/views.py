@@ -56,10 +56,22 @@ def _stay_in_the_sub_shop(endpoint: str, values: dict) -> None:
         values.setdefault("code", front.code)
 
 
-@bp.after_request
+#: The answers that show prices, which are the viewer's own.
+PRICED_ENDPOINTS = SUB_SHOP_ENDPOINTS - {"orders_pages.buy"} | {
+    "catalog_api.Products",
+    "catalog_api.ProductItem",
+}
+
+
+@bp.after_app_request
 def _private_when_signed_in(response):
-    # A signed-in buyer's page carries their own prices: no shared cache keeps it.
-    if current_principal().shop_account_id is not None:
+    # A signed-in buyer's prices are their own: no shared cache may keep them.
+    principal = g.get("principal")
+    if (
+        request.endpoint in PRICED_ENDPOINTS
+        and principal is not None
+        and principal.shop_account_id is not None
+    ):
         response.headers.setdefault("Cache-Control", "private")
     return response
 

@@ -272,3 +272,13 @@ def test_an_order_page_names_each_price_line_in_the_buyers_language(app, card_sh
     assert "Sale price" in page and "-¥10.00" in page
     assert "Coupon SAVE5" in page and "¥85.00" in page
     assert [line["kind"] for line in order["lines"]] == ["items", "sale_price", "coupon"]
+
+
+def test_a_code_too_long_for_any_coupon_is_a_field_error_on_the_buy_page(card_shop, guest):
+    page = f"/buy/{card_shop.product_id}"
+
+    answer = guest.submit(page, {"quantity": "1", "email": "li@example.com", "coupon": "Y" * 40})
+
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "A coupon code has at most 32 characters." in html and 'value="' + "Y" * 40 in html

@@ -178,7 +178,10 @@ def test_a_signed_in_buyers_pages_are_kept_private(app, browser_for, priced_shop
     browser = browser_for(shop.host)
     sign_in(browser, accounts["agent"].email)
 
-    assert browser.get(f"/p/{product_id}").headers["Cache-Control"] == "private"
+    for path in (f"/p/{product_id}", "/", f"/api/v1/products/{product_id}", "/api/v1/products"):
+        assert browser.get(path).headers["Cache-Control"] == "private", path
+    guest = browser_for(shop.host)
+    assert "Cache-Control" not in guest.get(f"/p/{product_id}").headers
 
 
 # --- the page cache ------------------------------------------------------------------------
