@@ -243,3 +243,65 @@ def test_a_sub_shops_prices_in_the_api_are_never_cached(app, browser_for, priced
         listed = guest.get("/api/v1/products?sub_shop=wang")
         assert "X-Cache" not in listed.headers
         assert listed.get_json()["items"][0]["price"] == 8_640
+
+
+# --- one batch per list ----------------------------------------------------------------------
+
+
+def _statements_per_answer(app, browser, paths) -> dict[str, int]:
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    found = {}
+    for path in paths:
+        browser.get(path)  # warm the host cache
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args, seen=seen):
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert browser.get(path).status_code == 200, path
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        found[path] = len(seen)
+    return found
+
+
+def test_an_agents_lists_are_priced_in_one_batch_however_many_products(
+    app, browser_for, priced_shop, monkeypatch
+):
+    from app.catalog import categories, services
+
+    shop, _, accounts = priced_shop
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
+    cards = run_in_shop(app, shop, lambda: categories.create_category({"name": "月卡"}).id)
+    add_rule(app, shop, category_id=cards, percent_off=5)  # a category rule reads the tree
+
+    def add(start: int, count: int) -> None:
+        def make() -> None:
+            for n in range(start, start + count):
+                services.create_product(
+                    {"name": f"VIP 月卡 {n:03d}", "price": 1_000 + n, "kind": "manual",
+                     "status": "on_sale", "category_id": str(cards)}
+                )  # fmt: skip
+
+        run_in_shop(app, shop, make)
+
+    agent = english(browser_for(shop.host), shop)
+    sign_in(agent, accounts["agent"].email)
+    paths = ("/", f"/c/{cards}", "/search?q=VIP", "/api/v1/products?per_page=100")
+    add(0, 3)
+    few = _statements_per_answer(app, agent, paths)
+    add(3, 40)
+    many = _statements_per_answer(app, agent, paths)
+
+    assert many == few
+    listed = agent.get("/api/v1/products?per_page=100").get_json()["items"]
+    prices = {item["name"]: item["price"] for item in listed if item["name"].startswith("VIP")}
+    assert len(prices) == 43
+    assert prices["VIP 月卡 000"] == 855  # ¥10.00 less 5 % (its category), less 10 % (the sale)
