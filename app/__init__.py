@@ -6,7 +6,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 
 from app.config import load_config
 
@@ -117,12 +117,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(orders_pages_bp)
 
     @app.route("/")
-    def index():
+    @app.route("/s/<code>")  # a sub-shop's home (分站): app.storefront.views
+    def index(code: str | None = None):
         """The one URL both sites share: dispatch on the site of the host."""
         from app.platform.views import landing
         from app.storefront.views import home
 
-        return landing() if g.site == "platform" else home()
+        if g.site == "platform":
+            return landing() if code is None else abort(404)
+        return home(code)
 
     from app.api import init_api
 

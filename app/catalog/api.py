@@ -6,6 +6,12 @@ answer the public: a caller without ``catalog.view`` sees only products on
 sale, through ``PublicProductSchema`` (no cost); an operator sees every
 product with ``ProductSchema``. Each endpoint parses, calls one service
 function and renders its result.
+
+A product's ``price`` is the caller's (``app.pricing.shown``): what a
+signed-in agent, through its session or its own API key, pays at its
+tier; what anyone else pays (the list price, or a sale or a rule for
+everyone). ``retail_price`` is the list price. Operators see and write the
+list price as ``price`` (their rules are in the price-rules endpoints).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from app.catalog.schemas import (
     CategoryWrite,
     ImageSchema,
     ImageUpload,
+    ProductItemQuery,
     ProductPage,
     ProductQuery,
     ProductSchema,
@@ -31,6 +38,9 @@ from app.catalog.schemas import (
 )
 from app.core.ids import id_or_404
 from app.core.pagination import page_of
+from app.pricing.rules import Audience, audience_for
+from app.pricing.shown import priced, priced_one
+from app.storefront import sub_shops
 
 blp = Blueprint("catalog_api", __name__, description="Categories, products and images")
 SECURED = [{"apiKey": []}]
@@ -40,6 +50,16 @@ PUBLIC_OR_SECURED = [{}, {"apiKey": []}]
 def _sees_everything() -> bool:
     """Operators see drafts and costs; everyone else the public catalogue."""
     return current_principal().can("catalog.view")
+
+
+def _audience(sub_shop: str | None = None) -> Audience:
+    """Whose prices the caller is shown: its own when it is a shop account
+    (an agent's session or key), else the public's; with ``sub_shop`` the
+    prices of that sub-shop for the caller (404 when it is not open)."""
+    buyer_id = current_principal().shop_account_id
+    if sub_shop is None:
+        return Audience.of(buyer_id)
+    return audience_for(buyer_id, sub_shops.open_sub_shop(sub_shop).id)
 
 
 # --- categories -------------------------------------------------------------
@@ -102,8 +122,11 @@ class Products(MethodView):
     def get(self, args):
         """Products, a page at a time: filter by ``category_id`` (a top
         category includes its children), search the name with ``q``.
-        Without operator rights: only products on sale, without cost."""
+        Without operator rights: only products on sale, without cost.
+        ``price`` is the caller's (an agent's tier price), ``retail_price``
+        the list price."""
         operator = _sees_everything()
+        audience = None if operator else _audience(args.get("sub_shop"))
         items, total = services.list_products(
             page=args["page"],
             per_page=args["per_page"],
@@ -112,7 +135,7 @@ class Products(MethodView):
             status=args.get("status"),
             public=not operator,
         )
-        page = page_of(items, total, args)
+        page = page_of(items if operator else priced(items, audience), total, args)
         return jsonify((ProductPage() if operator else PublicProductPage()).dump(page))
 
     @require("catalog.manage")
@@ -127,13 +150,17 @@ class Products(MethodView):
 
 @blp.route("/products/<product_id>")
 class ProductItem(MethodView):
+    @blp.arguments(ProductItemQuery, location="query")
     @blp.response(200, {"anyOf": [ProductSchema, PublicProductSchema]})
     @blp.doc(security=PUBLIC_OR_SECURED)
-    def get(self, product_id):
-        """One product. Without operator rights: only if on sale, without cost."""
+    def get(self, args, product_id):
+        """One product. Without operator rights: only if on sale, without
+        cost. ``price`` is the caller's, ``retail_price`` the list price."""
         operator = _sees_everything()
+        audience = None if operator else _audience(args.get("sub_shop"))
         view = services.get_product(id_or_404(product_id), public=not operator)
-        return jsonify((ProductSchema() if operator else PublicProductSchema()).dump(view))
+        shown = view if operator else priced_one(view, audience)
+        return jsonify((ProductSchema() if operator else PublicProductSchema()).dump(shown))
 
     @require("catalog.manage")
     @blp.arguments(ProductWrite)

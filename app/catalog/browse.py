@@ -4,9 +4,11 @@ search over product names.
 
 Only products on sale are shown, never their cost; the rows are those of
 ``services`` (``ProductView``: the product, its stock a buyer can have now,
-its images). Every function works in the current shop's context, reads
+its images), each with the price of the viewer's ``audience``
+(``app.pricing.shown.Priced``: a guest's, an agent's tier price, a
+sub-shop's). Every function works in the current shop's context, reads
 only, and takes a fixed number of queries whatever the shop's size: lists
-are paged in the database.
+are paged in the database, and their prices asked for in one batch.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from app.catalog.categories import get_category, list_categories
 from app.catalog.models import STATUS_ON_SALE, Category, Product
 from app.core.pagination import Pager
 from app.extensions import db
+from app.pricing.rules import RETAIL, Audience
+from app.pricing.shown import Priced, priced, priced_one
 
 #: Longest search a buyer may type; a longer one is refused, not cut.
 MAX_SEARCH = 100
@@ -70,15 +74,28 @@ def category_tree() -> list[CategoryNode]:
 @dataclass(frozen=True)
 class HomePage:
     """The home page: ``sections`` (``services.storefront_sections``: the
-    products on sale grouped by category) and the navigation tree."""
+    products on sale grouped by category, each ``Priced``) and the
+    navigation tree."""
 
     sections: list[services.Section]
     categories: list[CategoryNode]
 
 
-def home_page() -> HomePage:
-    """What the shop's home page shows. A fixed number of queries."""
-    return HomePage(services.storefront_sections(), category_tree())
+def home_page(audience: Audience = RETAIL) -> HomePage:
+    """What the shop's home page shows, at ``audience``'s prices. A fixed
+    number of queries."""
+    sections = services.storefront_sections()
+    shown = iter(priced([p for s in sections for p in s.products], audience))
+    sections = [
+        services.Section(s.category, s.level, [next(shown) for _ in s.products]) for s in sections
+    ]
+    return HomePage(sections, category_tree())
+
+
+def product_page(product_id: uuid.UUID, audience: Audience = RETAIL) -> Priced:
+    """A product on sale at ``audience``'s price; ``NotFound`` unless it is
+    this shop's and on sale."""
+    return priced_one(services.get_product(product_id, public=True), audience)
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,7 @@ class ProductList:
     its ``parent`` (a child's top category) and its ``children`` that have
     products; for a search, ``query`` (``problem`` when it was refused)."""
 
-    items: list[services.ProductView]
+    items: list[Priced]
     pager: Pager
     categories: list[CategoryNode]
     category: Category | None = None
@@ -99,7 +116,9 @@ class ProductList:
     problem: str | None = None
 
 
-def category_page(category_id: uuid.UUID, *, page: int, per_page: int) -> ProductList:
+def category_page(
+    category_id: uuid.UUID, *, page: int, per_page: int, audience: Audience = RETAIL
+) -> ProductList:
     """A page of the category's products on sale (a top category's include
     its children's), in display order. ``NotFound`` for an id that is not
     one of this shop's categories; an empty category is shown empty (a link
@@ -109,6 +128,7 @@ def category_page(category_id: uuid.UUID, *, page: int, per_page: int) -> Produc
     items, total = services.list_products(
         page=page, per_page=per_page, category_id=category.id, public=True
     )
+    items = priced(items, audience)
     parent = None
     children: list[CategoryNode] = []
     for node in tree:
@@ -119,7 +139,9 @@ def category_page(category_id: uuid.UUID, *, page: int, per_page: int) -> Produc
     return ProductList(items, Pager(page, per_page, total), tree, category, parent, children)
 
 
-def search_products(query: str | None, *, page: int, per_page: int) -> ProductList:
+def search_products(
+    query: str | None, *, page: int, per_page: int, audience: Audience = RETAIL
+) -> ProductList:
     """A page of the products on sale whose name contains ``query`` (any
     case, Chinese or English), in display order. A blank query finds
     nothing; one longer than ``MAX_SEARCH`` characters is refused
@@ -130,4 +152,4 @@ def search_products(query: str | None, *, page: int, per_page: int) -> ProductLi
         problem = "too-long" if len(text) > MAX_SEARCH else None
         return ProductList([], Pager(1, per_page, 0), tree, query=text, problem=problem)
     items, total = services.list_products(page=page, per_page=per_page, q=text, public=True)
-    return ProductList(items, Pager(page, per_page, total), tree, query=text)
+    return ProductList(priced(items, audience), Pager(page, per_page, total), tree, query=text)

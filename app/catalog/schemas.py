@@ -84,7 +84,21 @@ class PublicProductSchema(Schema):
     kind = fields.String(metadata={"enum": list(PRODUCT_KINDS)})
     category_id = fields.UUID(allow_none=True)
     description = fields.String()
-    price = fields.Integer(metadata={"description": "Minor units of the shop's currency."})
+    price = fields.Integer(
+        metadata={
+            "description": "What the caller pays for one unit (at the product's minimum "
+            "quantity), in minor units of the shop's currency: a signed-in agent's tier "
+            "price, a sale, or the list price. Operators: the list price."
+        }
+    )
+    retail_price = fields.Function(
+        lambda item: getattr(item, "retail_price", item.price),
+        metadata={
+            "type": "integer",
+            "description": "The list price, in minor units (`price` before tier prices, "
+            "sales and rules).",
+        },
+    )
     stock = fields.Integer(
         allow_none=True,
         metadata={
@@ -116,6 +130,17 @@ class PublicProductPage(PageSchema):
     items = fields.List(fields.Nested(PublicProductSchema))
 
 
+def sub_shop_field() -> fields.String:
+    """``?sub_shop=<code>`` of the product reads."""
+    return fields.String(
+        validate=validate.Length(min=1, max=24),
+        metadata={
+            "description": "A sub-shop's code (分站): `price` as its buyers pay it (404 "
+            "when no such sub-shop is open). Operators see the list price regardless."
+        },
+    )
+
+
 class ProductQuery(PageArgs):
     per_page = per_page_field(default=20, maximum=100)
     category_id = fields.UUID(metadata={"description": "A top category includes its children."})
@@ -127,6 +152,11 @@ class ProductQuery(PageArgs):
         validate=validate.OneOf(PRODUCT_STATUSES),
         metadata={"description": "Operators only; the public sees products on sale."},
     )
+    sub_shop = sub_shop_field()
+
+
+class ProductItemQuery(Schema):
+    sub_shop = sub_shop_field()
 
 
 class ProductWrite(Schema):

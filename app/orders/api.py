@@ -44,6 +44,7 @@ from app.orders.schemas import (
     TicketList,
     TicketQuery,
 )
+from app.storefront import sub_shops
 
 blp = Blueprint("orders_api", __name__, description="Orders, payment, delivery and tickets")
 
@@ -133,6 +134,7 @@ def render(view: OrderView) -> dict:
     order = view.order
     body = {name: getattr(order, name) for name in ORDER_FIELDS}
     body["lines"] = view.lines
+    body["coupon"] = (order.quote or {}).get("coupon")
     if view.lookup_token is not None:
         body["lookup_token"] = view.lookup_token
     body["payment_options"] = view.payment_options
@@ -206,10 +208,14 @@ class Orders(MethodView):
         it) and how it can be paid. Sold out: 409 ``out-of-stock``; too
         many unpaid orders for this buyer, email or client address: 409
         ``too-many-unpaid-orders``; quantity or a product input wrong: 422
-        with field errors. Rate-limited per client address (429), except
-        for API keys."""
+        with field errors; a ``coupon`` that cannot be used: 422
+        ``coupon-not-applicable`` with its ``reason``. The price is the
+        caller's (a signed-in agent's tier price, a sale, the coupon, a
+        first-order discount); ``lines`` say how the total is made.
+        Rate-limited per client address (429), except for API keys."""
         principal = current_principal()
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
+        sub_shop = sub_shops.open_sub_shop(data["sub_shop"]) if data["sub_shop"] else None
         order, created = checkout.create_order(
             product_id=data["product_id"],
             quantity=data["quantity"],
@@ -220,6 +226,8 @@ class Orders(MethodView):
             actor=principal.actor,
             currency=g.shop.currency,
             caller=checkout.Caller.of(principal, request.remote_addr),
+            coupon=data["coupon"],
+            sub_shop_id=sub_shop.id if sub_shop else None,
         )
         return buyer_body(order), 201 if created else 200
 

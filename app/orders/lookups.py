@@ -47,6 +47,7 @@ from app.orders.models import (
     Ticket,
 )
 from app.payments import registry
+from app.pricing.labels import shown_lines
 
 #: Statuses in which an order has no codes to show (nothing was paid for).
 NO_CODES = (PENDING, EXPIRED, CANCELLED)
@@ -420,7 +421,10 @@ class OrderView:
 
     @property
     def lines(self) -> list[dict]:
-        return (self.order.quote or {}).get("lines", [])
+        """The price lines, labelled (``app.pricing.labels``); a buyer of a
+        sub-shop's order sees the sub-shop's price, not how it was made."""
+        folded = not self.operator and self.order.sub_shop_id is not None
+        return shown_lines(self.order.quote, folded=folded)
 
 
 def buyer_view(

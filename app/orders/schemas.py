@@ -21,6 +21,26 @@ from app.orders.lookups import MAX_TYPED_NUMBER
 from app.orders.models import ORDER_STATUSES
 from app.orders.remedies import REFUND_TARGETS
 from app.payments import registry
+from app.pricing.coupons import MAX_CODE
+from app.pricing.quote import (
+    LINE_COUPON,
+    LINE_FIRST_ORDER,
+    LINE_ITEMS,
+    LINE_QUANTITY,
+    LINE_SALE,
+    LINE_SUB_SHOP,
+    LINE_TIER,
+)
+
+LINE_KINDS = (
+    LINE_ITEMS,
+    LINE_TIER,
+    LINE_QUANTITY,
+    LINE_SALE,
+    LINE_SUB_SHOP,
+    LINE_COUPON,
+    LINE_FIRST_ORDER,
+)
 
 PROVIDERS = registry.NAMES
 
@@ -40,10 +60,37 @@ class OrderCreate(Schema):
         load_default=dict,
         metadata={"description": "Answers to the product's input fields (a top-up's account)."},
     )
+    coupon = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=MAX_CODE),
+        metadata={
+            "description": "A coupon code of this shop, any case. One that cannot be used "
+            "for this order is refused: 422 coupon-not-applicable, with the `reason` "
+            "(unknown, inactive, not_started, expired, used_up, used_by_you, scope, "
+            "min_spend; `min_spend` also gives the amount)."
+        },
+    )
+    sub_shop = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=24),
+        metadata={
+            "description": "The code of the sub-shop (分站) the order is placed in: its "
+            "prices, and the order is recorded as its sale (404 when no such sub-shop is open)."
+        },
+    )
 
 
 class QuoteLineSchema(Schema):
-    label = fields.String()
+    kind = fields.String(
+        metadata={
+            "enum": list(LINE_KINDS),
+            "description": "What the line is: the items at the list price, then what changed "
+            "the price (negative: taken off).",
+        }
+    )
+    label = fields.String(metadata={"description": "The line as a person reads it."})
     amount = fields.Integer()
 
 
@@ -79,7 +126,11 @@ class OrderSchema(Schema):
     unit_price = fields.Integer()
     total = fields.Integer()
     currency = fields.String()
-    lines = fields.List(fields.Nested(QuoteLineSchema))
+    lines = fields.List(
+        fields.Nested(QuoteLineSchema),
+        metadata={"description": "How the total is made; the amounts add up to it."},
+    )
+    coupon = fields.String(allow_none=True, metadata={"description": "The coupon code used."})
     email = fields.String()
     inputs = fields.Dict(keys=fields.String(), values=fields.String())
     lookup_token = fields.String()

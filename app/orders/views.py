@@ -1,12 +1,16 @@
 """The buyer's pages: buy form, pay page, order page and order look-up.
 
-``/buy/<product>`` places the order and sends the buyer to
+``/buy/<product>`` places the order (at the buyer's price, with a coupon
+code when one is typed) and sends the buyer to
 ``/o/<number>/pay?t=<token>``; paying leads to ``/o/<number>?t=<token>``,
 which refreshes itself (a few lines of JS polling the order API, a meta
 refresh without JS) until the codes are there. The token in the address is
 the buyer's key to the order; the session also remembers the last orders a
 browser placed or opened, so ``/lookup`` lists them. A signed-in buyer
-reaches their own orders without a token.
+reaches their own orders without a token. In a sub-shop (分站) the buy
+page is ``/s/<code>/buy/<product>``: the sub-shop's prices and title, and
+the order records the sub-shop; its pay and order pages then wear the
+sub-shop's title too.
 
 Views parse the form, call one service and render; errors from the services
 become messages on the page, in the buyer's language.
@@ -24,6 +28,7 @@ from wtforms import EmailField, HiddenField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.accounts.auth import current_principal
+from app.catalog import browse
 from app.catalog import services as catalog
 from app.catalog.stock import OutOfStock
 from app.core.errors import KamengError, NotFound, ValidationFailed
@@ -38,6 +43,9 @@ from app.orders.limits import limit_create, limit_lookup
 from app.orders.models import CANCELLED, PENDING, Order
 from app.payments import registry
 from app.payments.adapters.base import ProviderUnavailable
+from app.pricing import coupons
+from app.pricing import rules as pricing
+from app.storefront import sub_shops
 
 bp = Blueprint("orders_pages", __name__)
 bp.before_request(only_on("shop"))
@@ -85,6 +93,15 @@ class BuyForm(FlaskForm):
     email = EmailField(
         _l("Email for delivery"),
         validators=[DataRequired(_l("Enter the email the codes go to.")), Length(max=254)],
+    )
+    coupon = StringField(
+        _l("Coupon code (optional)"),
+        validators=[
+            Length(
+                max=coupons.MAX_CODE,
+                message=_l("A coupon code has at most %(max)d characters."),
+            )
+        ],
     )
     idempotency_key = HiddenField()
 
@@ -143,16 +160,43 @@ def _payment_message(err: KamengError) -> str:
 # --- buy ----------------------------------------------------------------------
 
 
+def _buyer_audience(code: str | None):
+    """The signed-in buyer's prices, or in the sub-shop ``code`` the
+    sub-shop's, whose title and links the page then wears (404 when the
+    sub-shop is not open). Returns ``(audience, sub_shop_id)``."""
+    buyer_id = current_principal().shop_account_id
+    if code is None:
+        return pricing.Audience.of(buyer_id), None
+    front = sub_shops.open_sub_shop(code)
+    g.sub_shop = front
+    g.shop = sub_shops.dressed(g.shop, front)
+    return pricing.audience_for(buyer_id, front.id), front.id
+
+
+def _wear_sub_shop_of(order: Order) -> None:
+    """An order placed in a sub-shop shows its pages in the sub-shop's
+    title, with links back into it (while the sub-shop is open)."""
+    front = sub_shops.sub_shop_by_id(order.sub_shop_id)
+    if front is not None:
+        g.sub_shop = front
+        g.shop = sub_shops.dressed(g.shop, front)
+
+
 @bp.route("/buy/<product_id>", methods=["GET", "POST"])
+@bp.route("/s/<code>/buy/<product_id>", methods=["GET", "POST"])
 @limit_create
-def buy(product_id: str):
-    """The buy form of a product on sale: quantity, email, the product's inputs."""
+def buy(product_id: str, code: str | None = None):
+    """The buy form of a product on sale: quantity, email, the product's
+    inputs and a coupon code, at the buyer's price (in a sub-shop, the
+    sub-shop's; the order records the sub-shop)."""
     ident = id_or_404(product_id, "No such product.")
-    item = catalog.get_product(ident, public=True)
+    audience, sub_shop_id = _buyer_audience(code)
+    item = browse.product_page(ident, audience)
     principal = current_principal()
     form = BuyForm()
     if request.method == "GET":
         form.quantity.data = request.args.get("quantity", type=int) or item.min_quantity
+        form.coupon.data = request.args.get("coupon", "")[: coupons.MAX_CODE]
         if principal.kind == "shop_account":
             form.email.data = principal.email
         form.idempotency_key.data = uuid.uuid4().hex
@@ -171,7 +215,10 @@ def buy(product_id: str):
             ]
         else:
             try:
-                order = _place(item, form, answers, principal)
+                order = _place(item, form, answers, principal, sub_shop_id)
+            except coupons.CouponRefused as err:
+                db.session.rollback()
+                form.coupon.errors = [err.user_message()]
             except OutOfStock as err:
                 left = int(err.extra.get("available", 0))
                 problem = (
@@ -189,7 +236,7 @@ def buy(product_id: str):
                 _remember(order)
                 return redirect(url_for(".pay", number=order.number))
             # Stock may have moved meanwhile: show what is left now.
-            item = catalog.get_product(ident, public=True)
+            item = browse.product_page(ident, audience)
     return render_shop(
         "product_buy.html",
         item=item,
@@ -201,7 +248,7 @@ def buy(product_id: str):
     )
 
 
-def _place(item, form: BuyForm, answers: dict, principal) -> Order:
+def _place(item, form: BuyForm, answers: dict, principal, sub_shop_id=None) -> Order:
     """Create the order; a resent form (same key, same answers) gives the
     same order, a form changed and sent again a new one."""
     arguments = dict(
@@ -213,6 +260,8 @@ def _place(item, form: BuyForm, answers: dict, principal) -> Order:
         actor=principal.actor,
         currency=g.shop.currency,
         caller=checkout.Caller.of(principal, request.remote_addr),
+        coupon=(form.coupon.data or "").strip() or None,
+        sub_shop_id=sub_shop_id,
     )
     key = (form.idempotency_key.data or "")[:120] or None
     try:
@@ -255,6 +304,7 @@ def pay(number: str):
     order, token = _buyer_order(number)
     if order.status != PENDING:
         return redirect(url_for(".order_page", number=order.number))
+    _wear_sub_shop_of(order)
     principal = current_principal()
     buyer_id = principal.shop_account_id
     form = PayForm()
@@ -303,6 +353,7 @@ def order_page(number: str):
     copy buttons. Refreshes itself while the order is on its way."""
     order, token = _buyer_order(number)
     _remember(order)
+    _wear_sub_shop_of(order)
     view = lookups.buyer_view(order, current_principal().shop_account_id, on_pages=True)
     product_on_sale = True
     try:

@@ -19,7 +19,8 @@ How a cached answer stays true:
 
 - **Writes.** ``install_invalidation`` watches the session: any INSERT,
   UPDATE or DELETE of a table that a storefront shows (``WATCHED_TABLES``:
-  products, categories, their images, cards — the stock — and the shop row)
+  products, categories, their images, cards — the stock —, the price rules
+  that make a guest's price, and the shop row)
   marks the shop, whether it goes through the unit of work or a bulk
   statement, and after the commit the shop's version in Redis is bumped
   (``kameng:pages:v:<shop>``). A write with no shop in context (a platform
@@ -34,8 +35,14 @@ How a cached answer stays true:
   to which :func:`install_page_cache` subscribes) bumps the epoch, so no
   copy survives a host moving to another shop, or to none.
 - **Time.** Stock also changes without a write: a buyer's hold lapses after
-  its minutes. Every entry lives ``PAGE_CACHE_SECONDS`` (30 s by default),
-  which bounds that. ``0`` turns caching off.
+  its minutes, a sale price starts or ends. Every entry lives
+  ``PAGE_CACHE_SECONDS`` (30 s by default), which bounds that (checkout
+  prices at its own moment, so a page at most that old never changes what
+  is charged). ``0`` turns caching off.
+- **Whose price.** Only guests' answers are kept, and a guest's price is
+  the same for every guest; a signed-in buyer's page carries their own
+  prices (an agent's tier) and is never stored. Sub-shop pages
+  (``/s/<code>``) are not among the cached paths.
 
 What Redis keeps is bounded: a shop stores at most ``SHOP_BYTES_PER_WINDOW``
 of answers per ``PAGE_CACHE_SECONDS`` (a counter that expires with the
@@ -96,7 +103,9 @@ CACHEABLE_ENDPOINTS = frozenset(
         "catalog_api.ProductItem",
     }
 )
-WATCHED_TABLES = frozenset({"products", "categories", "product_images", "cards", "tenants"})
+WATCHED_TABLES = frozenset(
+    {"products", "categories", "product_images", "cards", "tenants", "price_rules"}
+)
 #: Bytes of answers a shop may store in Redis per ``PAGE_CACHE_SECONDS``.
 SHOP_BYTES_PER_WINDOW = 8 * 1024 * 1024
 MAX_STORED_BODY = 1024 * 1024

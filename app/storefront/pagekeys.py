@@ -10,7 +10,8 @@ app will render in, resolved by the app's own rule
 (:func:`app.core.locales.asked_language`) rather than taken from the raw
 ``lang`` cookie or ``Accept-Language`` header. Parameters a page does not
 read are left out. A value the app would refuse, a repeated parameter,
-``?lang=`` (it sets a cookie), a cookie other than ``lang``, an
+``?lang=`` (it sets a cookie), ``?sub_shop=`` (a sub-shop's prices), a
+cookie other than ``lang``, an
 ``Authorization`` header or an oversized query or header: the request goes
 to the app, uncached.
 """
@@ -66,6 +67,10 @@ def _search(value: str) -> str | None:
     return needle or None  # blank: no search at all
 
 
+def _another_audience(value: str) -> None:
+    raise _NotCached  # a sub-shop's prices: answered by the app, never kept
+
+
 def _public_ignores_status(value: str) -> None:
     if value not in PRODUCT_STATUSES:
         raise _NotCached  # the app refuses it (422)
@@ -81,13 +86,14 @@ PAGE_QUERIES: dict[str, dict[str, Callable[[str], str | None]]] = {
     "product": {},
     "category": {"page": _whole(1, MAX_PAGE)},
     "search": {"q": _search, "page": _whole(1, MAX_PAGE)},
-    "product_api": {},
+    "product_api": {"sub_shop": _another_audience},
     "products_api": {
         "page": _whole(1, MAX_PAGE),
         "per_page": _whole(1, 100),
         "category_id": _an_id,
         "q": _search,
         "status": _public_ignores_status,
+        "sub_shop": _another_audience,
     },
 }
 _DEFAULTS = {

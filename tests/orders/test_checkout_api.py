@@ -52,7 +52,10 @@ def test_checkout_answers_with_number_token_expiry_and_payment_options(app, card
     assert isinstance(body["total"], int)
     assert body["lookup_token"] and body["expires_at"]
     assert body["payment_options"] == ["sandbox"]
-    assert body["lines"] == [{"label": "Steam 钱包充值卡 ¥100 × 2", "amount": 20000}]
+    assert body["lines"] == [
+        {"kind": "items", "label": "Steam 钱包充值卡 ¥100 × 2", "amount": 20000}
+    ]
+    assert body["coupon"] is None
     assert body["links"]["page"].endswith(f"/o/{body['number']}?t={body['lookup_token']}")
     assert "codes" not in body
     counts = card_statuses(app, card_shop.shop, card_shop.product_id)

@@ -284,7 +284,7 @@ def test_list_pages_take_the_same_statements_for_few_or_many_products(
     many = statements()
 
     assert many == few
-    assert max(few.values()) <= 8, few
+    assert max(few.values()) <= 9, few  # one of them reads the shop's price rules
 
 
 def test_the_page_numbers_a_pager_links(app):
