@@ -2,7 +2,8 @@
 
 A use is a ``CouponRedemption`` row written with the order, in the order's
 transaction. It counts while its order is alive: an order that expires or is
-cancelled gives its use back, so an abandoned checkout never burns a
+cancelled gives its use back (an unpaid order past its hold at once, as its
+stock does, before the expiry job marks it), so an abandoned checkout never burns a
 single-use code. The coupon row is locked (``FOR UPDATE``) while its uses
 are counted and the redemption written, so two buyers racing for the last
 use cannot both have it.
@@ -14,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 
 from app.core.errors import KamengError
 from app.extensions import db
@@ -92,10 +93,15 @@ def uses(coupon_id: uuid.UUID, key: str | None = None) -> int:
     """The coupon's live uses (all of them, or one buyer's)."""
     from app.orders.models import Order
 
+    lapsed = and_(Order.status == "pending_payment", Order.expires_at <= datetime.now(UTC))
     stmt = (
         select(func.count(CouponRedemption.id))
         .join(Order, Order.id == CouponRedemption.order_id)
-        .where(CouponRedemption.coupon_id == coupon_id, Order.status.not_in(RETURNED_STATES))
+        .where(
+            CouponRedemption.coupon_id == coupon_id,
+            Order.status.not_in(RETURNED_STATES),
+            not_(lapsed),
+        )
     )
     if key is not None:
         stmt = stmt.where(CouponRedemption.buyer_key == key)
