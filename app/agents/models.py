@@ -112,7 +112,10 @@ class Withdrawal(TenantOwned, db.Model):
 
 class SubShop(TenantOwned, db.Model):
     __tablename__ = "sub_shops"
-    __table_args__ = (UniqueConstraint("tenant_id", "code"), UniqueConstraint("tenant_id", "account_id"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        UniqueConstraint("tenant_id", "account_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
     account_id: Mapped[uuid.UUID] = mapped_column(
