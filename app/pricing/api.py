@@ -3,7 +3,8 @@
 Reads need ``pricing.view`` (owner and staff), writes ``pricing.manage``
 (the owner, or an owner's API key); every write is on the audit record.
 Each endpoint parses, calls one service function of ``app.pricing.admin``
-or ``app.pricing.coupon_admin`` (the console's too) and renders its result.
+(tiers), ``rule_admin`` or ``coupon_admin`` (the console's too) and renders
+its result.
 Another shop's ids answer 404, and a body naming another shop's product,
 category or tier is refused (422) as naming nothing.
 """
@@ -17,7 +18,7 @@ from flask_smorest import Blueprint
 from app.accounts.auth import current_principal, require
 from app.core.ids import id_or_404
 from app.core.pagination import page_of
-from app.pricing import admin, coupon_admin
+from app.pricing import admin, coupon_admin, rule_admin
 from app.pricing.schemas import (
     CouponPage,
     CouponQuery,
@@ -100,7 +101,7 @@ class Rules(MethodView):
     def get(self, args):
         """Price rules, newest first, a page at a time; filter by
         ``product_id``, ``category_id`` or ``tier_id``."""
-        rows, total = admin.list_rules(
+        rows, total = rule_admin.list_rules(
             product_id=args.get("product_id"),
             category_id=args.get("category_id"),
             tier_id=args.get("tier_id"),
@@ -117,7 +118,7 @@ class Rules(MethodView):
         """Add a price rule: a ``price`` or a ``percent_off`` for a product, a
         category or the whole shop, for a tier or everyone (409 once the
         shop holds 2,000)."""
-        return admin.create_rule(data, actor=_actor())
+        return rule_admin.create_rule(data, actor=_actor())
 
 
 @blp.route("/price-rules/<rule_id>")
@@ -127,7 +128,7 @@ class RuleItem(MethodView):
     @blp.doc(security=SECURED)
     def get(self, rule_id):
         """One price rule."""
-        return admin.get_rule(id_or_404(rule_id))
+        return rule_admin.get_rule(id_or_404(rule_id))
 
     @require("pricing.manage")
     @blp.arguments(RuleWrite)
@@ -136,14 +137,14 @@ class RuleItem(MethodView):
     def patch(self, data, rule_id):
         """Change the given fields of a rule (a price given clears a percent
         and the other way round; likewise a product and a category)."""
-        return admin.update_rule(id_or_404(rule_id), data, actor=_actor())
+        return rule_admin.update_rule(id_or_404(rule_id), data, actor=_actor())
 
     @require("pricing.manage")
     @blp.response(204)
     @blp.doc(security=SECURED)
     def delete(self, rule_id):
         """Delete a price rule."""
-        admin.delete_rule(id_or_404(rule_id), actor=_actor())
+        rule_admin.delete_rule(id_or_404(rule_id), actor=_actor())
         return Response(status=204)
 
 

@@ -99,7 +99,8 @@ def row_id(value: Any, model, what: str) -> uuid.UUID | None:
         return None
     ident = parse_uuid(value) if isinstance(value, (str, uuid.UUID)) else None
     if ident is None:
-        raise Refused(f"Not a {what} id.")
+        article = "an" if what[0] in "aeiou" else "a"
+        raise Refused(f"Not {article} {what} id.")
     if db.session.scalar(select(model.id).where(model.id == ident)) is None:
         raise Refused(f"No such {what}.")
     return ident
@@ -108,3 +109,25 @@ def row_id(value: Any, model, what: str) -> uuid.UUID | None:
 def unknown_fields(data, known) -> dict[str, list[str]]:
     """A field error for each key of ``data`` that is not in ``known``."""
     return {str(key): ["Unknown field."] for key in data if key not in known}
+
+
+# --- pairs and windows (rules and coupons) ------------------------------------------
+
+
+def either_of(values: dict, row, first: str, second: str) -> tuple[Any, Any]:
+    """The final pair of two fields of which at most one is set (a rule's
+    scope, its price or percent): a field given a value clears the other
+    unless that one is given too."""
+    a = values[first] if first in values else getattr(row, first, None)
+    b = values[second] if second in values else getattr(row, second, None)
+    if values.get(first) is not None and second not in values:
+        b = None
+    if values.get(second) is not None and first not in values:
+        a = None
+    return a, b
+
+
+def window_problem(starts: datetime | None, ends: datetime | None) -> str | None:
+    if starts is not None and ends is not None and ends <= starts:
+        return "Must end after it starts."
+    return None

@@ -28,7 +28,6 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import offset_of
 from app.extensions import db
 from app.pricing import checks
-from app.pricing.admin import either_of, window_problem
 from app.pricing.checks import INVALID, Refused
 from app.pricing.coupons import RETURNED_STATES
 from app.pricing.models import (
@@ -121,7 +120,7 @@ def _clean(data: Mapping[str, Any], coupon: Coupon | None) -> dict:
             except Refused as why:
                 errors["amount"] = [str(why)]
     if not {"product_id", "category_id"} & errors.keys():
-        product, category = either_of(values, coupon, "product_id", "category_id")
+        product, category = checks.either_of(values, coupon, "product_id", "category_id")
         if product is not None and category is not None:
             errors["category_id"] = ["Choose a product or a category, not both."]
         values["product_id"], values["category_id"] = product, category
@@ -132,7 +131,7 @@ def _clean(data: Mapping[str, Any], coupon: Coupon | None) -> dict:
         ends = (
             values["expires_at"] if "expires_at" in values else getattr(coupon, "expires_at", None)
         )
-        problem = window_problem(starts, ends)
+        problem = checks.window_problem(starts, ends)
         if problem:
             errors["expires_at"] = [problem]
     if errors:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.core.pagination import PageArgs, PageSchema, per_page_field
-from app.pricing.admin import stage_of_rule
 from app.pricing.models import COUPON_KINDS, UPGRADE_KINDS
+from app.pricing.rule_admin import stage_of_rule
 
 
 def _typed(openapi: dict, description: str) -> fields.Raw:

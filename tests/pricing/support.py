@@ -45,9 +45,9 @@ def make_category(app, shop, name: str = "Games") -> uuid.UUID:
 
 
 def make_rule(app, shop, **fields) -> uuid.UUID:
-    from app.pricing import admin
+    from app.pricing import rule_admin
 
-    return run_in_shop(app, shop, lambda: admin.create_rule(fields, actor="test").id)
+    return run_in_shop(app, shop, lambda: rule_admin.create_rule(fields, actor="test").id)
 
 
 def make_coupon(app, shop, code: str = "SPRING", **fields) -> uuid.UUID:
