@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.accounts.models import ROLE_AGENT, SHOP_ROLES, ShopAccount
@@ -103,9 +102,8 @@ def levels_below(account_id: uuid.UUID, limit: int = MAX_WALK) -> int:
 
 
 class _Refused(ValueError):
-    def __init__(self, english: str, message) -> None:
-        super().__init__(english)
-        self.message = message
+    """The upline is not allowed; ``str(self)`` says why (English; pages
+    translate it with ``app.pricing.messages``)."""
 
 
 def _upline_for(account: ShopAccount, value: Any, by_email: bool) -> uuid.UUID | None:
@@ -118,48 +116,28 @@ def _upline_for(account: ShopAccount, value: Any, by_email: bool) -> uuid.UUID |
     else:
         ident = parse_uuid(value) if isinstance(value, (str, uuid.UUID)) else None
         if ident is None:
-            raise _Refused("Not an account id.", _l("Choose an account of this shop."))
+            raise _Refused("Not an account id.")
         upline = db.session.scalar(select(ShopAccount).where(ShopAccount.id == ident))
     if upline is None:
-        raise _Refused(
-            "No such account in this shop.", _l("No account of this shop has that email.")
-        )
+        raise _Refused("No such account in this shop.")
     if upline.id == account.id:
-        raise _Refused(
-            "An account cannot be its own upline.", _l("An account cannot be its own upline.")
-        )
+        raise _Refused("An account cannot be its own upline.")
     if upline.role != ROLE_AGENT or not upline.is_active:
-        raise _Refused(
-            "The upline must be an active agent.",
-            _l("The upline must be an active agent of this shop."),
-        )
+        raise _Refused("The upline must be an active agent.")
     above = _chain_above(upline.id)
     if account.id in above:
-        raise _Refused(
-            "This upline is in the account's own downline: that would make a loop.",
-            _l("That account is in this account's own downline: that would make a loop."),
-        )
+        raise _Refused("This upline is in the account's own downline: that would make a loop.")
     depth = _shop_depth()
     levels = len(above) + levels_below(account.id, depth + 1)
     if levels > depth:
-        raise _Refused(
-            f"The chain would be {levels} levels deep; this shop allows {depth}.",
-            _l(
-                "The chain of uplines would be %(levels)s levels deep; this shop allows "
-                "%(depth)s (see the agent settings).",
-                levels=levels,
-                depth=depth,
-            ),
-        )
+        raise _Refused(f"The chain would be {levels} levels deep; this shop allows {depth}.")
     return upline.id
 
 
-def _clean(account: ShopAccount, data: Mapping[str, Any]) -> tuple[dict, dict, object]:
-    """The values to set, the field errors, and the page's sentence for the
-    first refusal that has one."""
+def _clean(account: ShopAccount, data: Mapping[str, Any]) -> tuple[dict, dict]:
+    """The values to set, and the field errors."""
     errors: dict[str, list[str]] = {key: ["Unknown field."] for key in data if key not in FIELDS}
     values: dict[str, Any] = {}
-    message = None
     if "role" in data:
         if data["role"] in SHOP_ROLES:
             values["role"] = data["role"]
@@ -185,7 +163,6 @@ def _clean(account: ShopAccount, data: Mapping[str, Any]) -> tuple[dict, dict, o
             errors["tier_id"] = ["Not an agent tier id."]
         elif db.session.scalar(select(AgentTier.id).where(AgentTier.id == ident)) is None:
             errors["tier_id"] = ["No such agent tier."]
-            message = _l("Choose one of the shop's agent tiers.")
         else:
             values["tier_id"] = ident
     for key, by_email in (("upline_id", False), ("upline_email", True)):
@@ -195,11 +172,9 @@ def _clean(account: ShopAccount, data: Mapping[str, Any]) -> tuple[dict, dict, o
             values["upline_id"] = _upline_for(account, data[key], by_email)
         except _Refused as why:
             errors[key] = [str(why)]
-            message = message or why.message
         except ValidationFailed:  # not an email address at all
             errors[key] = ["Not an email address."]
-            message = message or _l("That email address is not valid.")
-    return values, errors, message
+    return values, errors
 
 
 def update_account(account_id: uuid.UUID, data: Mapping[str, Any], *, actor: str) -> ShopAccount:
@@ -211,9 +186,9 @@ def update_account(account_id: uuid.UUID, data: Mapping[str, Any], *, actor: str
     of another shop. A change is audited (``account.updated``, with what
     changed); one that changes nothing writes nothing. Commits."""
     account = get_shop_account(account_id)
-    values, errors, message = _clean(account, data)
+    values, errors = _clean(account, data)
     if errors:
-        raise ValidationFailed(INVALID, errors=errors, message=message)
+        raise ValidationFailed(INVALID, errors=errors)
     changed = {}
     for key, value in values.items():
         before = getattr(account, key)

@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, Field, SelectField, StringField
 from wtforms.widgets import DateTimeLocalInput
 
 from app.core.dates import local_input, local_moment
@@ -352,19 +352,27 @@ def _flat(errors: dict, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-def show_errors(form, errors: dict, *, field_of: dict | None = None) -> list[str]:
-    """Put field errors (the reader's, or a service's in English) on the
-    form's fields, translated; returns those that belong to no field of
-    the form, to be shown above it. ``field_of`` maps a service's field to
-    the form's where they differ."""
+def show_refusal(form, read_errors: dict, err=None, *, field_of: dict | None = None) -> list[str]:
+    """Put what could not be read (``read_errors``, already in the reader's
+    language) and what the service refused (``err``, a ``KamengError``;
+    its English field errors are translated) on the form's fields; the
+    reader's word wins where both speak of a field. Returns the sentences
+    that belong to no field of the form, for the top of the page (the
+    error's own page sentence where it has one). ``field_of`` maps a
+    service's field to the form's where they differ."""
     names = {**_FIELD_OF, **(field_of or {})}
+    judged: dict[str, list[str]] = {}
     stray: list[str] = []
-    for key, messages in _flat(page_errors(errors)).items():
+    if err is not None and err.errors:
+        judged = _flat(page_errors(err.errors))
+    elif err is not None:
+        stray.append(err.user_message())
+    for key, messages in {**judged, **read_errors}.items():
         target = getattr(form, names.get(key, key), None)
-        if target is None or not hasattr(target, "errors"):
-            stray.extend(messages)
+        if isinstance(target, Field):
+            target.errors = list(messages)
+        elif key in judged and err is not None and err.message is not None:
+            stray.append(str(err.message))
         else:
-            target.errors = list(target.errors or []) + [
-                m for m in messages if m not in target.errors
-            ]
-    return stray
+            stray.extend(messages)
+    return list(dict.fromkeys(stray))

@@ -1,6 +1,7 @@
 """The pricing services' field errors in the reader's language, for pages.
 
-``app.pricing.admin``, ``coupon_admin`` and ``app.accounts.standing`` answer
+``app.pricing.admin``, ``rule_admin``, ``coupon_admin`` and
+``app.accounts.standing`` answer
 in English (the API shows it to developers as it is); a console page shows
 ``page_message(text)``. Sentences of their own are msgids here, marked with
 ``N_``; the sentences they share with the catalogue ("Must be at most 100.",
@@ -9,6 +10,8 @@ neither knows is shown as it is: never lost, only untranslated.
 """
 
 from __future__ import annotations
+
+import re
 
 from flask_babel import gettext as _
 
@@ -41,8 +44,17 @@ FIXED = frozenset(
         N_("Must end after it starts."),
         N_("3 to 32 letters, digits, - or _."),
         N_("Another coupon has this code."),
+        # an account's standing (app.accounts.standing)
+        N_("Not an account id."),
+        N_("No such account in this shop."),
+        N_("An account cannot be its own upline."),
+        N_("The upline must be an active agent."),
+        N_("This upline is in the account's own downline: that would make a loop."),
+        N_("Not an email address."),
     }
 )
+
+_CHAIN = re.compile(r"The chain would be (\d+) levels deep; this shop allows (\d+)\.")
 
 
 def page_message(text: str) -> str:
@@ -51,6 +63,14 @@ def page_message(text: str) -> str:
     text = str(text)
     if text in FIXED:
         return _(text)
+    chain = _CHAIN.fullmatch(text)
+    if chain:
+        return _(
+            "The chain of uplines would be %(levels)s levels deep; this shop allows "
+            "%(depth)s (see the agent settings).",
+            levels=chain[1],
+            depth=chain[2],
+        )
     return catalog_message(text)
 
 

@@ -159,8 +159,8 @@ def list_rules(
 
 @dataclass(frozen=True)
 class RuleNames:
-    """The names a page shows for a page of rules' products, categories
-    and tiers (ids the shop no longer has are missing)."""
+    """The names a page shows for a page of rules' (or coupons') products,
+    categories and tiers (ids the shop no longer has are missing)."""
 
     products: dict
     categories: dict
@@ -168,8 +168,8 @@ class RuleNames:
 
 
 def names_for(rules: list[PriceRule]) -> RuleNames:
-    """Names of the products, categories and tiers ``rules`` point at: one
-    query each, for those ids only."""
+    """Names of the products, categories and tiers ``rules`` (or coupons)
+    point at: one query each, for those ids only."""
 
     def names(model, ids):
         ids = {i for i in ids if i is not None}
@@ -180,7 +180,7 @@ def names_for(rules: list[PriceRule]) -> RuleNames:
     return RuleNames(
         names(Product, (r.product_id for r in rules)),
         names(Category, (r.category_id for r in rules)),
-        names(AgentTier, (r.tier_id for r in rules)),
+        names(AgentTier, (getattr(r, "tier_id", None) for r in rules)),
     )
 
 
