@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from app.accounts.auth import authorize, current_principal, require
 from app.catalog.categories import list_categories
 from app.core.dates import shop_timezone
-from app.core.errors import KamengError
+from app.core.errors import Conflict, KamengError
 from app.core.ids import id_or_404, parse_uuid
 from app.core.money import money_formatter
 from app.core.pages import only_on
@@ -405,7 +405,7 @@ def coupon_delete(coupon_id: str):
     ident = id_or_404(coupon_id, "No such coupon.")
     try:
         code = coupon_admin.delete_coupon(ident, actor=_actor())
-    except KamengError as err:
+    except Conflict as err:  # used by orders
         flash(_refused(err), "error")
         return redirect(url_for(".coupon", coupon_id=ident))
     flash(_("Coupon %(code)s deleted.", code=code), "success")
