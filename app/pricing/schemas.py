@@ -17,14 +17,15 @@ from app.pricing.models import COUPON_KINDS, UPGRADE_KINDS
 from app.pricing.rule_admin import stage_of_rule
 
 
-def _typed(openapi: dict, description: str) -> fields.Raw:
-    """A field passed to the service as sent; ``openapi`` documents its type."""
-    return fields.Raw(allow_none=True, metadata={**openapi, "description": description})
+def _typed(openapi: dict, description: str, *, nullable: bool = False) -> fields.Raw:
+    """A field passed to the service as sent; ``openapi`` documents its type
+    (``nullable``: null is a value it takes, such as "no limit")."""
+    return fields.Raw(allow_none=nullable, metadata={**openapi, "description": description})
 
 
-_UUID = {"type": ["string", "null"], "format": "uuid"}
+_UUID = {"type": "string", "format": "uuid"}
 _MONEY = {"type": "integer", "minimum": 0}
-_TIME = {"type": ["string", "null"], "format": "date-time"}
+_TIME = {"type": "string", "format": "date-time"}
 _BOOL = {"type": "boolean"}
 
 
@@ -110,18 +111,22 @@ class RuleQuery(PageArgs):
 
 
 class RuleWrite(Schema):
-    product_id = _typed(_UUID, "A product of this shop; or category_id; neither: the whole shop.")
-    category_id = _typed(_UUID, "A category of this shop (its children included).")
-    tier_id = _typed(_UUID, "An agent tier of this shop; null: everyone.")
+    product_id = _typed(
+        _UUID, "A product of this shop; or category_id; neither: the whole shop.", nullable=True
+    )
+    category_id = _typed(_UUID, "A category of this shop (its children included).", nullable=True)
+    tier_id = _typed(_UUID, "An agent tier of this shop; null: everyone.", nullable=True)
     price = _typed(
-        {"type": ["integer", "null"], "minimum": 0}, "A unit price (minor units); or percent_off."
+        {"type": "integer", "minimum": 0},
+        "A unit price (minor units); or percent_off.",
+        nullable=True,
     )
     percent_off = _typed(
-        {"type": ["integer", "null"], "minimum": 1, "maximum": 100}, "Whole percent off."
+        {"type": "integer", "minimum": 1, "maximum": 100}, "Whole percent off.", nullable=True
     )
     min_quantity = _typed({"type": "integer", "minimum": 1}, "From this many units (default 1).")
-    starts_at = _typed(_TIME, "With its offset, e.g. 2024-05-01T09:00:00+08:00.")
-    ends_at = _typed(_TIME, "After starts_at.")
+    starts_at = _typed(_TIME, "With its offset, e.g. 2024-05-01T09:00:00+08:00.", nullable=True)
+    ends_at = _typed(_TIME, "After starts_at.", nullable=True)
     priority = _typed({"type": "integer"}, "Higher wins within a stage (default 0).")
     allow_below_cost = _typed(_BOOL, "May take the price below the product's cost.")
 
@@ -174,13 +179,13 @@ class CouponWrite(Schema):
         "Minor units off (fixed) or whole percent off, 1..100 (percent). Required.",
     )
     min_spend = _typed(_MONEY, "The subtotal it needs (minor units; default 0).")
-    product_id = _typed(_UUID, "Only for this product; or category_id.")
-    category_id = _typed(_UUID, "Only for this category (its children included).")
-    max_uses = _typed({"type": ["integer", "null"], "minimum": 1}, "In all; null: no limit.")
+    product_id = _typed(_UUID, "Only for this product; or category_id.", nullable=True)
+    category_id = _typed(_UUID, "Only for this category (its children included).", nullable=True)
+    max_uses = _typed({"type": "integer", "minimum": 1}, "In all; null: no limit.", nullable=True)
     max_uses_per_buyer = _typed(
-        {"type": ["integer", "null"], "minimum": 1}, "Per buyer; null: no limit."
+        {"type": "integer", "minimum": 1}, "Per buyer; null: no limit.", nullable=True
     )
-    starts_at = _typed(_TIME, "With its offset.")
-    expires_at = _typed(_TIME, "After starts_at.")
+    starts_at = _typed(_TIME, "With its offset.", nullable=True)
+    expires_at = _typed(_TIME, "After starts_at.", nullable=True)
     allow_below_cost = _typed(_BOOL, "May take the price below the goods' cost.")
     active = _typed(_BOOL, "false switches it off (default true).")

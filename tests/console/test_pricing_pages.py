@@ -206,6 +206,8 @@ def test_the_owner_adds_a_tier_with_a_fee_typed_as_money(app, alpha, owner):
         ("金牌代理", 30, "fee", 9_950)
     ]
     assert audit_trail(app, alpha)[-1][1] == "tier.created"
+    log = text_of(owner.get("/console/audit"))
+    assert "Added an agent tier" in log and "Agent tier 金牌代理" in log
 
 
 @pytest.mark.parametrize(
