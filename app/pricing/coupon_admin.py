@@ -113,12 +113,14 @@ def _clean(data: Mapping[str, Any], coupon: Coupon | None) -> dict:
     if "kind" not in errors:
         kind = values.get("kind", coupon.kind if coupon is not None else COUPON_FIXED)
         values["kind"] = kind
-        # A kind changed alone re-judges the amount already stored.
-        if "amount" in data or (coupon is not None and kind != coupon.kind):
+        if "amount" in data:
             try:
-                values["amount"] = _amount(data.get("amount", getattr(coupon, "amount", 0)), kind)
+                values["amount"] = _amount(data["amount"], kind)
             except Refused as why:
                 errors["amount"] = [str(why)]
+        elif coupon is not None and kind != coupon.kind:
+            # 20 minor units off is not 20 % off: a new kind needs its amount.
+            errors["amount"] = ["Give the amount again for the new kind."]
     if not {"product_id", "category_id"} & errors.keys():
         product, category = checks.either_of(values, coupon, "product_id", "category_id")
         if product is not None and category is not None:
@@ -281,8 +283,8 @@ def create_coupon(data: Mapping[str, Any], *, actor: str) -> CouponView:
 
 def update_coupon(coupon_id: uuid.UUID, data: Mapping[str, Any], *, actor: str) -> CouponView:
     """Change the given fields of a coupon; ``{"active": false}`` switches
-    it off (buyers are refused it; its uses stay counted). A kind changed
-    alone re-checks the stored amount against it. Audited; commits."""
+    it off (buyers are refused it; its uses stay counted). A new ``kind``
+    needs its ``amount`` with it. Audited; commits."""
     coupon = _find(coupon_id)
     values = _clean(data, coupon)
     if "code" in values:

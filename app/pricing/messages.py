@@ -44,6 +44,7 @@ FIXED = frozenset(
         N_("Must end after it starts."),
         N_("3 to 32 letters, digits, - or _."),
         N_("Another coupon has this code."),
+        N_("Give the amount again for the new kind."),
         # an account's standing (app.accounts.standing)
         N_("Not an account id."),
         N_("No such account in this shop."),

@@ -494,7 +494,7 @@ def test_a_taken_code_in_any_case_is_a_conflict(app, alpha, owner):
     )
 
 
-def test_switching_a_coupon_off_and_changing_its_kind_rechecks_the_amount(app, alpha, owner):
+def test_switching_a_coupon_off_and_changing_its_kind_asks_for_the_amount(app, alpha, owner):
     coupon = make_coupon(app, alpha, "BIG", amount=5_000)
 
     off = owner.patch(f"/api/v1/coupons/{coupon}", json={"active": False})
@@ -502,7 +502,11 @@ def test_switching_a_coupon_off_and_changing_its_kind_rechecks_the_amount(app, a
     assert owner.get("/api/v1/coupons?active=false").get_json()["total"] == 1
     assert owner.get("/api/v1/coupons?active=true").get_json()["total"] == 0
 
-    refused(owner.patch(f"/api/v1/coupons/{coupon}", json={"kind": "percent"}), "amount")
+    alone = refused(owner.patch(f"/api/v1/coupons/{coupon}", json={"kind": "percent"}), "amount")
+    assert alone["errors"]["amount"] == ["Give the amount again for the new kind."]
+    refused(
+        owner.patch(f"/api/v1/coupons/{coupon}", json={"kind": "percent", "amount": 500}), "amount"
+    )
     both = owner.patch(f"/api/v1/coupons/{coupon}", json={"kind": "percent", "amount": 20})
     assert (both.get_json()["kind"], both.get_json()["amount"]) == ("percent", 20)
 
