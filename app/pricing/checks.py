@@ -51,6 +51,7 @@ def money(value: Any, *, low: int = 0) -> int:
 
 
 def flag(value: Any) -> bool:
+    """``True`` or ``False`` as JSON sends them (not 1, 0 or text)."""
     if not isinstance(value, bool):
         raise Refused("Must be true or false.")
     return value
@@ -128,6 +129,8 @@ def either_of(values: dict, row, first: str, second: str) -> tuple[Any, Any]:
 
 
 def window_problem(starts: datetime | None, ends: datetime | None) -> str | None:
+    """Why a window from ``starts`` to ``ends`` is refused (it ends at or
+    before it starts), or None; either end may be open."""
     if starts is not None and ends is not None and ends <= starts:
         return "Must end after it starts."
     return None

@@ -101,6 +101,7 @@ def _checked(data: dict, errors: dict) -> dict:
 
 
 def upgrade_choices() -> list[tuple[str, str]]:
+    """The ways to reach a tier, as the form offers them, in the reader's language."""
     return [
         (UPGRADE_MANUAL, _("By hand (you set it)")),
         ("fee", _("By paying a fee")),
@@ -120,6 +121,7 @@ class TierForm(FlaskForm):
 
 
 def tier_values(tier, currency: str) -> dict[str, Any]:
+    """A tier's columns as its form shows them (``data=`` of the form)."""
     return {
         "name": tier.name,
         "rank": str(tier.rank),
@@ -149,6 +151,8 @@ def tier_data(form: TierForm, currency: str) -> tuple[dict, dict]:
 
 
 def scope_choices(whole_shop: str) -> list[tuple[str, str]]:
+    """Where a rule or coupon applies, as the form offers it (``whole_shop``
+    names the widest choice)."""
     return [
         (SCOPE_SHOP, whole_shop),
         (SCOPE_CATEGORY, _("One category (and its subcategories)")),
@@ -199,6 +203,7 @@ class _ScopedForm(FlaskForm):
 
 
 def price_kind_choices() -> list[tuple[str, str]]:
+    """A rule's two kinds of price, in the reader's language."""
     return [(KIND_PRICE, _("A unit price")), (KIND_PERCENT, _("A percent off"))]
 
 
@@ -223,6 +228,7 @@ class RuleForm(_ScopedForm):
 
 
 def rule_values(rule, currency: str, zone: str) -> dict[str, Any]:
+    """A rule's columns as its form shows them, times in time zone ``zone``."""
     return {
         "scope": _scope_of(rule),
         "product_id": str(rule.product_id or ""),
@@ -264,6 +270,7 @@ def rule_data(form: RuleForm, currency: str, zone: str) -> tuple[dict, dict]:
 
 
 def coupon_kind_choices() -> list[tuple[str, str]]:
+    """A coupon's two kinds, in the reader's language."""
     return [(COUPON_FIXED, _("An amount off")), (COUPON_PERCENT, _("A percent off"))]
 
 
@@ -287,6 +294,7 @@ class CouponForm(_ScopedForm):
 
 
 def coupon_values(coupon, currency: str, zone: str) -> dict[str, Any]:
+    """A coupon's columns as its form shows them, times in time zone ``zone``."""
     fixed = coupon.kind == COUPON_FIXED
     return {
         "code": coupon.code,

@@ -44,6 +44,7 @@ def basis_points_text(bps: int) -> str:
 
 
 def settings_values(settings: dict, currency: str) -> dict:
+    """The agent settings as the form shows them (money and a percent as typed)."""
     return {
         "agent_depth": str(settings["agent_depth"]),
         "commission_hold_days": str(settings["commission_hold_days"]),
