@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.accounts import services
+from app.accounts import services, standing
 from app.accounts.auth import current_principal, require
 from app.accounts.schemas import (
     AccountPage,
@@ -17,13 +21,34 @@ from app.accounts.schemas import (
     ApiKeyList,
     ApiKeySchema,
     MeSchema,
+    WalletAdjustmentCreate,
+    WalletAdjustmentSchema,
 )
 from app.core.errors import Unauthorized
 from app.core.ids import id_or_404
 from app.core.pagination import page_of
+from app.ledger.adjustments import adjust_wallet
 
 blp = Blueprint("accounts_api", __name__, description="Accounts and API keys")
 SECURED = [{"apiKey": []}]
+ADJUSTMENT_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "maxLength": 120},
+    "required": False,
+    "description": "The same caller with the same key moves the money once: a repeat answers "
+    "200 with made false; the key with another account or amount is refused (409).",
+}
+
+
+def adjustment_form_key(principal, key: str | None) -> str:
+    """The adjustment's idempotency key: the caller's ``Idempotency-Key``
+    (scoped to the caller, so two callers' keys never meet), else a new one."""
+    key = (key or "").strip()[:120]
+    if not key:
+        return uuid.uuid4().hex
+    scoped = f"{principal.kind}:{principal.id}:{key}".encode()
+    return "api-" + hashlib.sha256(scoped).hexdigest()[:48]
 
 
 @blp.route("/me")
@@ -72,8 +97,37 @@ class Account(MethodView):
     @blp.response(200, AccountSchema)
     @blp.doc(security=SECURED)
     def patch(self, data, account_id):
-        """Change an account's role (customer, agent, supplier), name or active flag."""
-        return services.update_shop_account(id_or_404(account_id), **data)
+        """Change an account's role (customer, agent, supplier), agent tier
+        (null: retail prices), upline (null: none; an active agent of this
+        shop, not the account itself nor one of its downline, within the
+        shop's ``agent_depth``), name or active flag. Audited."""
+        return standing.update_account(id_or_404(account_id), data, actor=current_principal().actor)
+
+
+@blp.route("/accounts/<account_id>/wallet/adjustments")
+class WalletAdjustments(MethodView):
+    @require("accounts.manage")
+    @blp.arguments(WalletAdjustmentCreate)
+    @blp.response(201, WalletAdjustmentSchema)
+    @blp.alt_response(
+        200, schema=WalletAdjustmentSchema, description="A replay of the same Idempotency-Key."
+    )
+    @blp.doc(security=SECURED, parameters=[ADJUSTMENT_KEY])
+    def post(self, data, account_id):
+        """Add to (positive ``amount``) or take from (negative) the account's
+        wallet, with a ``reason`` the customer sees: one ledger transaction,
+        on the audit record. A balance never goes below zero (402
+        ``insufficient-funds``)."""
+        principal = current_principal()
+        done = adjust_wallet(
+            id_or_404(account_id),
+            data["amount"],
+            data["reason"],
+            actor=principal.actor,
+            form_key=adjustment_form_key(principal, request.headers.get("Idempotency-Key")),
+            currency=g.shop.currency,
+        )
+        return done, 201 if done.made else 200
 
 
 @blp.route("/api-keys")

@@ -38,6 +38,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "orders.codes",  # delivered codes and lookup tokens; staff by grant
             "cards.manage",
             "cards.reveal",  # owner only: the audited reveal and export
+            "pricing.view",
+            "pricing.manage",  # owner only: tiers, price rules, coupons
+            "agents.view",
+            "agents.manage",  # owner only: uplines, agent settings
+            "withdrawals.manage",  # owner only: approve or reject payouts
         }
     ),
     "staff": frozenset(
@@ -50,6 +55,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "orders.view",
             "orders.manage",
             "cards.manage",  # import, list, void; not reveal or export
+            "pricing.view",
+            "agents.view",
         }
     ),
     # agent.centre: the agent's own side (invite link, downline, commission,

@@ -281,25 +281,13 @@ def list_shop_accounts(
     return list(rows), int(total or 0)
 
 
-def update_shop_account(
-    account_id: uuid.UUID,
-    *,
-    role: str | None = None,
-    is_active: bool | None = None,
-    display_name: str | None = None,
-) -> ShopAccount:
-    """Change an account of the current shop. Commits."""
-    account = get_shop_account(account_id)
-    if role is not None:
-        if role not in SHOP_ROLES:
-            raise ValidationFailed("Unknown role.", errors={"role": ["Unknown role."]})
-        account.role = role
-    if is_active is not None:
-        account.is_active = is_active
-    if display_name is not None:
-        account.display_name = display_name.strip() or None
-    db.session.commit()
-    return account
+def update_shop_account(account_id: uuid.UUID, *, actor: str, **fields) -> ShopAccount:
+    """Change an account of the current shop: its role, tier, upline, name
+    or active flag (the rules are ``app.accounts.standing.update_account``).
+    Audited; commits."""
+    from app.accounts.standing import update_account
+
+    return update_account(account_id, fields, actor=actor)
 
 
 # --- API keys -------------------------------------------------------------

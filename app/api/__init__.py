@@ -38,6 +38,8 @@ def api_blueprints():
     from app.ledger.api import blp as wallet_blp
     from app.orders.api import blp as orders_blp
     from app.payments.api import blp as payments_blp
+    from app.pricing.api import blp as pricing_blp
+    from app.settings.api import blp as settings_blp
     from app.storefront.api import blp as shop_blp
 
     return [
@@ -49,6 +51,8 @@ def api_blueprints():
         payments_blp,
         cards_blp,
         agent_self_blp,
+        pricing_blp,
+        settings_blp,
     ]
 
 

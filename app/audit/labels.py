@@ -34,6 +34,17 @@ ACTION_LABELS = {
     "member.removed": _l("Removed a staff member"),
     "wallet.adjusted": _l("Adjusted a customer's balance"),
     "orders.exported": _l("Exported orders"),
+    "tier.created": _l("Added an agent tier"),
+    "tier.updated": _l("Changed an agent tier"),
+    "tier.deleted": _l("Deleted an agent tier"),
+    "price_rule.created": _l("Added a price rule"),
+    "price_rule.updated": _l("Changed a price rule"),
+    "price_rule.deleted": _l("Deleted a price rule"),
+    "coupon.created": _l("Added a coupon"),
+    "coupon.updated": _l("Changed a coupon"),
+    "coupon.deleted": _l("Deleted a coupon"),
+    "account.updated": _l("Changed an account's role, tier or upline"),
+    "shop.agent_settings": _l("Changed the agent settings"),
 }
 
 
@@ -104,6 +115,12 @@ def describe_subjects(events: list[AuditEvent]) -> dict[uuid.UUID, Subject]:
             found[e.id] = Subject(
                 "text", _("A card of %(product)s", product=name) if name else _("A card")
             )
+        elif kind == "tier":
+            found[e.id] = Subject("text", _("Agent tier %(name)s", name=detail.get("name") or "—"))
+        elif kind == "coupon":
+            found[e.id] = Subject("text", _("Coupon %(code)s", code=detail.get("code") or "—"))
+        elif kind == "price_rule":
+            found[e.id] = Subject("text", _("A price rule"))
         elif kind == "shop":
             found[e.id] = Subject("text", _("The whole shop"))
         elif e.subject in ("cards", "orders"):

@@ -16,6 +16,8 @@ PAGE_MODULES = (
     "app.console.customers_views",
     "app.console.staff_views",
     "app.console.audit_views",
+    "app.console.pricing_views",
+    "app.console.agent_settings_views",
 )
 
 

@@ -1,6 +1,7 @@
 """The console's customers (客户, ``/console/customers``): the shop's buyers,
 agents and suppliers with their balances, one customer's balance history,
-and the owner's manual balance adjustment (余额调整).
+the owner's manual balance adjustment (余额调整), and an account's role,
+agent tier and upline (上级, chosen by email) with its downline counted.
 
 An adjustment is asked for, then confirmed: the first post only checks
 the amount and reason and shows what will happen (the amount, the balance
@@ -8,7 +9,9 @@ after it); the second, from that confirmation, moves the money through
 ``app.ledger.adjustments`` (one ledger transaction, on the audit record).
 Each form carries its own key, so sending it twice moves the money once.
 A bad amount or a missing reason is shown at its field, with what was
-typed kept.
+typed kept. The role, tier and upline form calls
+``app.accounts.standing.update_account`` (the API's PATCH), which checks
+the upline chain; a refusal is shown at its field with what was typed.
 """
 
 from __future__ import annotations
@@ -19,19 +22,22 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts import customers as customer_service
+from app.accounts import standing as standing_service
 from app.accounts.auth import current_principal, require
 from app.accounts.models import SHOP_ROLES
 from app.accounts.permissions import authorize
-from app.core.errors import KamengError, NotFound
+from app.core.errors import KamengError, NotFound, ValidationFailed
 from app.core.ids import id_or_404
 from app.core.money import format_money, money_formatter, parse_signed_money
 from app.core.pages import only_on
 from app.extensions import db
 from app.ledger.adjustments import MAX_REASON, adjust_wallet
+from app.pricing.admin import list_tiers
+from app.pricing.forms import show_refusal
 
 bp = Blueprint("console_customers", __name__, url_prefix="/console")
 bp.before_request(only_on("shop"))
@@ -58,6 +64,37 @@ class AdjustForm(FlaskForm):
     )
     form_key = HiddenField()
     confirmed = HiddenField()
+
+
+class StandingForm(FlaskForm):
+    """An account's role, tier and upline (by email; blank for none)."""
+
+    role = SelectField(_l("Role"), choices=[], validate_choice=False)
+    tier_id = SelectField(_l("Agent tier"), choices=[], validate_choice=False)
+    upline_email = StringField(_l("Upline's email"))
+
+    def prepare(self, tiers) -> StandingForm:
+        self.role.choices = [
+            ("customer", _("buyer")),
+            ("agent", _("agent")),
+            ("supplier", _("supplier")),
+        ]
+        self.tier_id.choices = [("", _("None: retail prices"))] + [
+            (str(t.id), t.name) for t in tiers
+        ]
+        return self
+
+
+def _standing_form(standing) -> StandingForm:
+    account = standing.account
+    return StandingForm(
+        formdata=None,
+        data={
+            "role": account.role,
+            "tier_id": str(account.tier_id or ""),
+            "upline_email": standing.upline.email if standing.upline else "",
+        },
+    )
 
 
 def _page() -> int:
@@ -102,18 +139,51 @@ def customer(account_id: str):
         review = _adjust(ident, form)
         if review is True:
             return redirect(url_for(".customer", account_id=ident))
+    return _customer_page(ident, form, review)
+
+
+def _customer_page(ident: uuid.UUID, form: AdjustForm, review=None, standing_form=None):
     if not form.form_key.data:
         form.form_key.data = uuid.uuid4().hex
     wallet = customer_service.customer_wallet(ident, page=_page(), per_page=PER_PAGE)
+    standing = standing_service.standing_of(ident)
     return render_template(
         "console/customer.html",
         wallet=wallet,
         form=form,
         review=review,
+        standing=standing,
+        standing_form=(standing_form or _standing_form(standing)).prepare(list_tiers()),
         page=_page(),
         pages=max((wallet.total + PER_PAGE - 1) // PER_PAGE, 1),
         money=money_formatter(wallet.currency),
     )
+
+
+@bp.post("/customers/<account_id>/standing")
+@require("accounts.manage")
+def standing(account_id: str):
+    """Set the account's role, tier and upline (by email; blank: none)."""
+    ident = id_or_404(account_id, NotFound.title)
+    form = StandingForm()
+    try:
+        standing_service.update_account(
+            ident,
+            {
+                "role": form.role.data,
+                "tier_id": form.tier_id.data or None,
+                "upline_email": form.upline_email.data or "",
+            },
+            actor=current_principal().actor,
+        )
+    except ValidationFailed as err:
+        db.session.rollback()
+        stray = show_refusal(form, {}, err, field_of={"upline_id": "upline_email"})
+        for message in stray:
+            flash(message, "error")
+        return _customer_page(ident, AdjustForm(formdata=None), standing_form=form), 422
+    flash(_("Role, tier and upline saved."), "success")
+    return redirect(url_for(".customer", account_id=ident))
 
 
 def _adjust(account_id: uuid.UUID, form: AdjustForm):

@@ -115,3 +115,43 @@ def day_range(
             return None
 
     return start_of(first), start_of(last, 1)
+
+
+# --- times typed in forms ------------------------------------------------------------
+#
+# A form's date-and-time field (``<input type="datetime-local">``) sends the
+# wall-clock time the person means, in the shop's time zone and without an
+# offset; these turn it into the instant it names and back.
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_moment(text: str | None, zone: str) -> datetime | None:
+    """What a form's date-and-time field holds (``2025-05-01T09:30``, a
+    space for the ``T``, seconds optional) as the aware UTC instant it is
+    in time zone ``zone``; None when blank. ``ValueError`` when it is not a
+    date and time, or carries an offset of its own. A wall-clock time a
+    daylight-saving change skips or repeats is read with the offset before
+    the change."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    if moment.tzinfo is not None:
+        raise ValueError("a local time carries no offset")
+    return moment.replace(tzinfo=_zone(zone)).astimezone(UTC)
+
+
+def local_input(value: datetime | None, zone: str) -> str:
+    """An instant as a form's date-and-time field shows it in time zone
+    ``zone`` (``2025-05-01T09:30``); blank for None."""
+    if value is None:
+        return ""
+    return value.astimezone(_zone(zone)).strftime("%Y-%m-%dT%H:%M")

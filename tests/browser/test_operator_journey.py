@@ -103,7 +103,7 @@ def test_an_operator_opens_stocks_and_dresses_a_shop_and_guests_buy_in_every_the
     # -- each theme in turn, and a guest buys in it -------------------------
     delivered: list[str] = []
     for theme in THEMES:
-        console.get_by_role("link", name="Settings").click()
+        console.get_by_role("link", name="Settings", exact=True).click()
         section = page.locator("#theme")
         # the script shows the chosen theme's settings at once (the page reloads)
         section.get_by_label("Theme").select_option(value=theme)

@@ -49,7 +49,7 @@ def test_an_owner_sets_the_look_and_the_shop_shows_it(page, live_server, make_sh
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
-    page.get_by_role("link", name="Settings").first.click()
+    page.get_by_role("link", name="Settings", exact=True).first.click()
     expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
     # The script gave the colour field a picker and hid the no-script button.
     expect(page.locator("#shop input[type=color]")).to_have_count(1)

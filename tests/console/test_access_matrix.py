@@ -33,6 +33,10 @@ PAGES = (
     "/console/staff",
     "/console/api-keys",
     "/console/audit",
+    "/console/agent-tiers",
+    "/console/price-rules",
+    "/console/coupons",
+    "/console/agent-settings",
 )
 OWN_ROWS = ("{product}", "{order}", "{customer}")
 
