@@ -101,6 +101,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         importlib.import_module(module)
 
     from app.accounts.views import bp as accounts_bp
+    from app.agents.withdrawals_views import bp as withdrawals_pages_bp
     from app.console import register_console
     from app.orders.views import bp as orders_pages_bp
     from app.platform.admin_views import bp as platform_admin_bp
@@ -113,6 +114,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_console(app)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orders_pages_bp)
+    app.register_blueprint(withdrawals_pages_bp)
 
     @app.route("/")
     def index():

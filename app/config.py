@@ -183,9 +183,7 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         # How often the scheduler (``flask cron``) enqueues each periodic job.
         "ORDER_EXPIRY_INTERVAL_SECONDS": int(get("ORDER_EXPIRY_INTERVAL_SECONDS", "30")),
         "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),
-        "COMMISSION_SETTLE_INTERVAL_SECONDS": int(
-            get("COMMISSION_SETTLE_INTERVAL_SECONDS", "300")
-        ),
+        "COMMISSION_SETTLE_INTERVAL_SECONDS": int(get("COMMISSION_SETTLE_INTERVAL_SECONDS", "300")),
         "HOLD_RELEASE_INTERVAL_SECONDS": int(get("HOLD_RELEASE_INTERVAL_SECONDS", "60")),
         "HEARTBEAT_INTERVAL_SECONDS": int(get("HEARTBEAT_INTERVAL_SECONDS", "30")),
         # How long a fulfilment may run before another worker may take the

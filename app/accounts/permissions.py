@@ -38,6 +38,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "orders.codes",  # delivered codes and lookup tokens; staff by grant
             "cards.manage",
             "cards.reveal",  # owner only: the audited reveal and export
+            "agents.view",
+            "withdrawals.manage",  # owner only: pays agents out, or returns their money
+            "ledger.view",  # owner only: the daily reconciliation (财务对账)
         }
     ),
     "staff": frozenset(
@@ -50,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "orders.view",
             "orders.manage",
             "cards.manage",  # import, list, void; not reveal or export
+            "agents.view",
         }
     ),
     "agent": frozenset({"account.self", "wallet.self", "agent.buy"}),

@@ -68,7 +68,9 @@ def chain_start(order) -> tuple[uuid.UUID | None, bool]:
             return owner, True
     if order.buyer_id is None:
         return None, False
-    upline = db.session.scalar(select(ShopAccount.upline_id).where(ShopAccount.id == order.buyer_id))
+    upline = db.session.scalar(
+        select(ShopAccount.upline_id).where(ShopAccount.id == order.buyer_id)
+    )
     return upline, False
 
 

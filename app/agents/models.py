@@ -91,6 +91,8 @@ class Withdrawal(TenantOwned, db.Model):
     __table_args__ = (
         Index("ix_withdrawals_tenant_status", "tenant_id", "status", "created_at"),
         Index("ix_withdrawals_tenant_account", "tenant_id", "account_id", "created_at"),
+        # A request sent twice with the same key is one request.
+        UniqueConstraint("tenant_id", "account_id", "request_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -106,13 +108,19 @@ class Withdrawal(TenantOwned, db.Model):
     #: the operator's payout reference (approved) or reason (rejected)
     reference: Mapped[str | None] = mapped_column(String(200))
     decided_by: Mapped[str | None] = mapped_column(String(120))
+    #: the asker's idempotency key (a form's hidden key, an API
+    #: ``Idempotency-Key``); none for a request sent without one
+    request_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SubShop(TenantOwned, db.Model):
     __tablename__ = "sub_shops"
-    __table_args__ = (UniqueConstraint("tenant_id", "code"), UniqueConstraint("tenant_id", "account_id"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        UniqueConstraint("tenant_id", "account_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
     account_id: Mapped[uuid.UUID] = mapped_column(

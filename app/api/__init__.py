@@ -32,6 +32,7 @@ def _api_gate(names: frozenset[str]):
 
 def api_blueprints():
     from app.accounts.api import blp as accounts_blp
+    from app.agents.withdrawals_api import blp as withdrawals_blp
     from app.catalog.api import blp as catalog_blp
     from app.catalog.cards_api import blp as cards_blp
     from app.ledger.api import blp as wallet_blp
@@ -39,7 +40,16 @@ def api_blueprints():
     from app.payments.api import blp as payments_blp
     from app.storefront.api import blp as shop_blp
 
-    return [shop_blp, accounts_blp, catalog_blp, orders_blp, wallet_blp, payments_blp, cards_blp]
+    return [
+        shop_blp,
+        accounts_blp,
+        catalog_blp,
+        orders_blp,
+        wallet_blp,
+        payments_blp,
+        cards_blp,
+        withdrawals_blp,
+    ]
 
 
 def platform_blueprints():

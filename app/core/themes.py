@@ -52,6 +52,7 @@ CONTRACT = (
     "account/orders.html",
     "account/wallet.html",
     "account/recharge.html",
+    "account/withdrawals.html",
     "404.html",
     "error.html",
     "suspended.html",

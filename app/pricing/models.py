@@ -136,9 +136,7 @@ class CouponRedemption(TenantOwned, db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
-    coupon_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("coupons.id", ondelete="CASCADE")
-    )
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id", ondelete="CASCADE"))
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     #: who used it: the buyer account, else the normalised email
     buyer_key: Mapped[str] = mapped_column(String(260))

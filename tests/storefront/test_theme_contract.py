@@ -141,6 +141,12 @@ def _pages(world) -> dict[str, tuple]:
             200,
             ['name="amount"', "Pay (sandbox)"],
         ),
+        "account/withdrawals.html": (
+            "buyer",
+            "/account/withdrawals",
+            200,
+            ["Withdrawals are for agents", "Smallest withdrawal", "¥37.50"],
+        ),
         "404.html": ("guest", f"/p/{uuid.uuid4()}", 404, ["Page not found"]),
         "error.html": ("guest", f"/p/{c.steam}", 405, ["405"]),  # a product page posted to
     }
