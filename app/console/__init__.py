@@ -16,6 +16,9 @@ PAGE_MODULES = (
     "app.console.customers_views",
     "app.console.staff_views",
     "app.console.audit_views",
+    "app.console.agents_views",
+    "app.console.withdrawals_views",
+    "app.console.ledger_views",
 )
 
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, distinct, exists, func, or_, select, true
+from sqlalchemy import and_, case, distinct, func, or_, select, true
 
 from app.core.dates import day_range
 from app.extensions import db
@@ -400,10 +400,14 @@ def _payments(start, end) -> Iterator[Difference]:
 def _refunds(start, end) -> Iterator[Difference]:
     from app.orders.models import REFUNDED, Order, OrderEvent
 
-    refunded_then = exists().where(
-        OrderEvent.order_id == Order.id,
-        OrderEvent.to_status == REFUNDED,
-        *_within(OrderEvent.created_at, start, end),
+    refunded_then = (
+        select(OrderEvent.id)
+        .where(
+            OrderEvent.order_id == Order.id,
+            OrderEvent.to_status == REFUNDED,
+            *_within(OrderEvent.created_at, start, end),
+        )
+        .exists()
     )
     orders = db.session.execute(
         select(Order.id, Order.number, Order.total)
