@@ -192,12 +192,14 @@ def _register_cli(app: Flask) -> None:
     from app.accounts.cli import SHOP_COMMANDS
     from app.catalog.cli import cards_cli
     from app.cli import admin_cli, cron_command, demo_cli, worker_command
+    from app.ledger.cli import ledger_cli
     from tenants.cli import tenants_cli
 
     for command in SHOP_COMMANDS:
         tenants_cli.add_command(command)
     app.cli.add_command(tenants_cli)
     app.cli.add_command(cards_cli)
+    app.cli.add_command(ledger_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker_command)
