@@ -34,6 +34,8 @@ ACTION_LABELS = {
     "member.removed": _l("Removed a staff member"),
     "wallet.adjusted": _l("Adjusted a customer's balance"),
     "orders.exported": _l("Exported orders"),
+    "withdrawal.approved": _l("Paid out an agent's withdrawal"),
+    "withdrawal.rejected": _l("Refused an agent's withdrawal"),
 }
 
 

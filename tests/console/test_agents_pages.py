@@ -88,11 +88,11 @@ def test_a_chain_shows_uplines_nearest_first_and_the_downline_tree(app, shop, ch
     of_c = text_of(owner.get(f"/console/agents/{chained.c}"))
     of_a = text_of(owner.get(f"/console/agents/{chained.a}"))
 
-    uplines = of_c[of_c.index("Uplines") : of_c.index("Downline")]
+    uplines = of_c[of_c.index("Uplines") : of_c.index("Downline tree")]
     assert uplines.index(chained.emails["b"]) < uplines.index(chained.emails["a"])
     assert "Level 1: 1" in of_c and chained.emails["buyer"] in of_c
     assert "No upline" in of_a
-    tree = of_a[of_a.index("Downline") :]
+    tree = of_a[of_a.index("Downline tree") :]
     assert "Level 1: 1 · Level 2: 1 · Level 3: 1" in tree
     assert [tree.index(chained.emails[k]) for k in ("b", "c", "buyer")] == sorted(
         tree.index(chained.emails[k]) for k in ("b", "c", "buyer")
