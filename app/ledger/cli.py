@@ -68,7 +68,7 @@ def reconcile_command(slug: str, day: str | None) -> None:
         if rec.balanced:
             click.echo("No differences: the books agree.")
         else:
-            click.echo(f"{len(rec.differences) + rec.more} differences:")
+            click.echo(f"Differences: {len(rec.differences) + rec.more}")
             for diff in rec.differences:
                 about = diff.subject + (
                     f" (order {diff.order_number})" if diff.order_number else ""

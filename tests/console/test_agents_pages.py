@@ -206,7 +206,7 @@ def test_a_day_with_a_difference_lists_it(app, shop, chained, owner):
     page = text_of(owner.get("/console/reconciliation"))
     export = owner.get("/console/reconciliation.csv").get_data(as_text=True)
 
-    assert "1 differences" in page
+    assert "Differences found: 1." in page
     assert "A balance that differs from its entries" in page
     assert chained.emails["c"] in page and "¥410.01" in page
     assert "A balance that differs from its entries" in export and "410.01" in export

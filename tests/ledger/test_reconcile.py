@@ -476,7 +476,7 @@ def test_the_command_lists_differences_and_exits_1(app, shop, cli, day_of_busine
     result = cli("ledger", "reconcile", "alpha", "--date", _today().isoformat())
 
     assert result.exit_code == 1
-    assert "1 differences:" in result.output
+    assert "Differences: 1" in result.output
     assert "wallet_balance: A balance that differs from its entries" in result.output
     assert chain.emails["c"] in result.output
 
