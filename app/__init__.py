@@ -102,6 +102,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from app.accounts.views import bp as accounts_bp
     from app.agents.centre_views import bp as agent_centre_bp
+    from app.agents.withdrawals_views import bp as withdrawals_pages_bp
     from app.console import register_console
     from app.orders.views import bp as orders_pages_bp
     from app.platform.admin_views import bp as platform_admin_bp
@@ -115,6 +116,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(agent_centre_bp)
     app.register_blueprint(orders_pages_bp)
+    app.register_blueprint(withdrawals_pages_bp)
 
     @app.route("/")
     @app.route("/s/<code>")  # a sub-shop's home (分站): app.storefront.views
@@ -195,12 +197,14 @@ def _register_cli(app: Flask) -> None:
     from app.accounts.cli import SHOP_COMMANDS
     from app.catalog.cli import cards_cli
     from app.cli import admin_cli, cron_command, demo_cli, worker_command
+    from app.ledger.cli import ledger_cli
     from tenants.cli import tenants_cli
 
     for command in SHOP_COMMANDS:
         tenants_cli.add_command(command)
     app.cli.add_command(tenants_cli)
     app.cli.add_command(cards_cli)
+    app.cli.add_command(ledger_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker_command)

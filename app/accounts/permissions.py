@@ -43,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "agents.view",
             "agents.manage",  # owner only: uplines, agent settings
             "withdrawals.manage",  # owner only: approve or reject payouts
+            "ledger.view",  # owner only: the daily reconciliation (财务对账)
         }
     ),
     "staff": frozenset(

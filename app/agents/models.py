@@ -91,6 +91,8 @@ class Withdrawal(TenantOwned, db.Model):
     __table_args__ = (
         Index("ix_withdrawals_tenant_status", "tenant_id", "status", "created_at"),
         Index("ix_withdrawals_tenant_account", "tenant_id", "account_id", "created_at"),
+        # A request sent twice with the same key is one request.
+        UniqueConstraint("tenant_id", "account_id", "request_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -106,6 +108,9 @@ class Withdrawal(TenantOwned, db.Model):
     #: the operator's payout reference (approved) or reason (rejected)
     reference: Mapped[str | None] = mapped_column(String(200))
     decided_by: Mapped[str | None] = mapped_column(String(120))
+    #: the asker's idempotency key (a form's hidden key, an API
+    #: ``Idempotency-Key``); none for a request sent without one
+    request_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

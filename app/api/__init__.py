@@ -33,6 +33,7 @@ def _api_gate(names: frozenset[str]):
 def api_blueprints():
     from app.accounts.api import blp as accounts_blp
     from app.agents.me_api import blp as agent_self_blp
+    from app.agents.withdrawals_api import blp as withdrawals_blp
     from app.catalog.api import blp as catalog_blp
     from app.catalog.cards_api import blp as cards_blp
     from app.ledger.api import blp as wallet_blp
@@ -53,6 +54,7 @@ def api_blueprints():
         agent_self_blp,
         pricing_blp,
         settings_blp,
+        withdrawals_blp,
     ]
 
 

@@ -45,6 +45,8 @@ ACTION_LABELS = {
     "coupon.deleted": _l("Deleted a coupon"),
     "account.updated": _l("Changed an account's role, tier or upline"),
     "shop.agent_settings": _l("Changed the agent settings"),
+    "withdrawal.approved": _l("Paid out an agent's withdrawal"),
+    "withdrawal.rejected": _l("Refused an agent's withdrawal"),
 }
 
 

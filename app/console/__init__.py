@@ -18,6 +18,9 @@ PAGE_MODULES = (
     "app.console.audit_views",
     "app.console.pricing_views",
     "app.console.agent_settings_views",
+    "app.console.agents_views",
+    "app.console.withdrawals_views",
+    "app.console.ledger_views",
 )
 
 

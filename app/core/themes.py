@@ -59,6 +59,7 @@ CONTRACT = (
     "account/agent_sub_shop.html",
     "account/agent_keys.html",
     "join.html",
+    "account/withdrawals.html",
     "404.html",
     "error.html",
     "suspended.html",

@@ -71,6 +71,8 @@ class LedgerTransaction(TenantOwned, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key"),
         Index("ix_ledger_transactions_tenant_order", "tenant_id", "order_id"),
+        # A day's transactions, for the daily reconciliation (``reconcile``).
+        Index("ix_ledger_transactions_tenant_created", "tenant_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)

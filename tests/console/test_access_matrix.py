@@ -37,8 +37,13 @@ PAGES = (
     "/console/price-rules",
     "/console/coupons",
     "/console/agent-settings",
+    "/console/agents",
+    "/console/agents/{agent}",
+    "/console/commissions",
+    "/console/withdrawals",
+    "/console/reconciliation",
 )
-OWN_ROWS = ("{product}", "{order}", "{customer}")
+OWN_ROWS = ("{product}", "{order}", "{customer}", "{agent}")
 
 
 @pytest.fixture
@@ -51,7 +56,12 @@ def world(app, two_shops, browser_for):
         guest = browser_for(shop.host)
         order = placed(guest, product, email=f"guest@{slug}.example.com")
         assert pay(guest, order).status_code == 200
-        rows[slug] = {"product": product, "order": order["number"], "customer": buyer.id}
+        rows[slug] = {
+            "product": product,
+            "order": order["number"],
+            "customer": buyer.id,
+            "agent": data["agent"].id,
+        }
     return two_shops, rows
 
 

@@ -170,6 +170,12 @@ def _pages(world) -> dict[str, tuple]:
         ),
         "account/agent_keys.html": ("agent", "/account/agent/api-keys", 200, ['name="name"']),
         "join.html": ("guest", f"/join/{world['invite']}", 200, ['name="confirm"']),
+        "account/withdrawals.html": (
+            "buyer",
+            "/account/withdrawals",
+            200,
+            ["Withdrawals are for agents", "Smallest withdrawal", "¥37.50"],
+        ),
         "404.html": ("guest", f"/p/{uuid.uuid4()}", 404, ["Page not found"]),
         "error.html": ("guest", f"/p/{c.steam}", 405, ["405"]),  # a product page posted to
     }
