@@ -50,6 +50,8 @@ ERROR_TITLES = (
     N_("The webhook signature is not valid"),
     # prices and agents
     N_("This coupon cannot be used for this order"),
+    N_("Too many withdrawal requests are waiting"),
+    N_("This withdrawal was already decided"),
 )
 
 PAGE_TITLES = (
