@@ -114,13 +114,13 @@ class SubShopPut(Schema):
     )
 
 
-class TierSchema(Schema):
+class HeldTierSchema(Schema):
     id = fields.UUID()
     name = fields.String()
     rank = fields.Integer()
 
 
-class TierChoiceSchema(TierSchema):
+class TierChoiceSchema(HeldTierSchema):
     kind = fields.String(metadata={"description": "manual | fee | recharge_total"})
     amount = fields.Integer(metadata={"description": "The fee, or the recharge total."})
     above = fields.Boolean(metadata={"description": "Above the account's tier."})
@@ -129,7 +129,7 @@ class TierChoiceSchema(TierSchema):
 
 
 class TierOfferSchema(Schema):
-    current = fields.Nested(TierSchema, allow_none=True)
+    current = fields.Nested(HeldTierSchema, allow_none=True)
     tiers = fields.List(fields.Nested(TierChoiceSchema))
     recharged = fields.Integer(metadata={"description": "Everything recharged so far."})
     balance = fields.Integer()
@@ -140,7 +140,7 @@ class TierRequest(Schema):
 
 
 class TierResult(Schema):
-    tier = fields.Nested(TierSchema)
+    tier = fields.Nested(HeldTierSchema)
     charged = fields.Integer(metadata={"description": "The fee taken from the wallet (0 if none)."})
     changed = fields.Boolean(metadata={"description": "False when the account held it already."})
     role = fields.String()
