@@ -18,6 +18,7 @@ demo_cli = AppGroup("demo", help="The demo shop of the development set-up.")
 DEMO_ADMIN = ("admin@example.com", "admin-password")
 DEMO_OWNER = ("owner@example.com", "demo-password")
 DEMO_BUYER = ("buyer@example.com", "buyer-password")
+DEMO_AGENT = ("agent@example.com", "agent-password")
 DEMO_CARD = ("Steam 钱包充值卡 ¥100", 10000)  # name, price in 分
 DEMO_CARD_STOCK = 200
 
@@ -69,6 +70,7 @@ def demo_seed() -> None:
         if not db.session.scalar(select(ShopAccount.id).where(ShopAccount.email == DEMO_BUYER[0])):
             services.create_shop_account(*DEMO_BUYER)
         _seed_demo_cards()
+        _seed_demo_agents()
     click.echo("demo shop ready")
 
 
@@ -103,6 +105,51 @@ def _seed_demo_cards() -> None:
         for _ in range(DEMO_CARD_STOCK)
     ]
     start_import(product.id, "\n".join(codes).encode(), "demo-codes.txt", "demo seed")
+
+
+def _seed_demo_agents() -> None:
+    """Two agent tiers with their prices for the demo card, an agent of the
+    higher one with a sub-shop (/s/star, 10 % markup) and a coupon, so the
+    demo shows what a 卡盟 adds (current shop; skipped once tiers exist)."""
+    from sqlalchemy import select
+
+    from app.accounts import services
+    from app.accounts.models import ROLE_AGENT, ShopAccount
+    from app.agents.models import SubShop
+    from app.catalog.models import Product
+    from app.extensions import db
+    from app.pricing.models import (
+        UPGRADE_FEE,
+        UPGRADE_RECHARGE_TOTAL,
+        AgentTier,
+        Coupon,
+        PriceRule,
+    )
+
+    if db.session.scalar(select(AgentTier.id).limit(1)) is not None:
+        return
+    agent = db.session.scalar(select(ShopAccount).where(ShopAccount.email == DEMO_AGENT[0]))
+    if agent is None:
+        agent = services.create_shop_account(*DEMO_AGENT, role=ROLE_AGENT)
+    product_id = db.session.scalar(select(Product.id).where(Product.name == DEMO_CARD[0]))
+    bronze = AgentTier(name="铜牌代理", rank=1, upgrade_kind=UPGRADE_FEE, upgrade_amount=5_000)
+    gold = AgentTier(
+        name="金牌代理", rank=2, upgrade_kind=UPGRADE_RECHARGE_TOTAL, upgrade_amount=50_000
+    )
+    db.session.add_all([bronze, gold])
+    db.session.flush()
+    db.session.add_all(
+        [
+            PriceRule(product_id=product_id, tier_id=bronze.id, price=9_500),
+            PriceRule(product_id=product_id, tier_id=gold.id, price=9_000),
+            Coupon(code="WELCOME5", kind="fixed", amount=500, min_spend=5_000),
+        ]
+    )
+    agent.role, agent.tier_id = ROLE_AGENT, gold.id
+    db.session.add(
+        SubShop(account_id=agent.id, code="star", title="星星卡铺 Star Cards", markups={"*": 10})
+    )
+    db.session.commit()
 
 
 @click.command("worker")

@@ -302,7 +302,7 @@ def test_demo_seed_builds_the_demo_shop_and_is_idempotent(app, cli, browser_for,
     assert first.stdout.strip() == "demo shop ready"
     after_first = counts(app)
     assert after_first["Tenant"] == 1 and after_first["PlatformUser"] == 2
-    assert after_first["ShopAccount"] == 1
+    assert after_first["ShopAccount"] == 2  # the buyer and the agent
 
     second = cli("demo", "seed")
 

@@ -63,3 +63,35 @@ def test_a_guest_buys_from_the_demo_shop(app, browser_for):
 
     seen = guest.get(f"/api/v1/orders/{number}?token={order['lookup_token']}").get_json()
     assert seen["status"] == "delivered" and len(seen["codes"]) == 1
+
+
+def test_the_demo_agent_sees_its_tier_price_and_its_sub_shop_marks_it_up(app, browser_for):
+    from app.cli import DEMO_AGENT
+
+    _seed(app)
+    _seed(app)  # idempotent: one agent, two tiers, one coupon
+    tenant_id = _demo(app)
+    product_id, *_ = _demo_card(app, tenant_id)
+    agent = browser_for("demo.localhost")
+    signed_in = agent.submit("/account/login", {"email": DEMO_AGENT[0], "password": DEMO_AGENT[1]})
+    assert signed_in.status_code == 302
+
+    mine = agent.get(f"/api/v1/products/{product_id}").get_json()
+    guest = browser_for("demo.localhost")
+    sub_shop = guest.get(f"/s/star/p/{product_id}")
+
+    assert mine["price"] == 9_000 and mine["retail_price"] == 10_000
+    assert guest.get(f"/api/v1/products/{product_id}").get_json()["price"] == 10_000
+    assert sub_shop.status_code == 200 and "¥99.00" in sub_shop.get_data(as_text=True)
+
+    def counts():
+        from sqlalchemy import func, select
+
+        from app.pricing.models import AgentTier, Coupon
+
+        return (
+            db.session.scalar(select(func.count(AgentTier.id))),
+            db.session.scalar(select(func.count(Coupon.id))),
+        )
+
+    assert run_in_shop(app, tenant_id, counts) == (2, 1)
