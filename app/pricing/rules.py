@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 
+from app.core.money import share_of
 from app.extensions import db
 from app.pricing.models import PriceRule
 from app.pricing.quote import CouponTerms, Quote, Rule, audience_price, quote
@@ -126,30 +127,21 @@ def _chain(product, chains: dict | None) -> tuple:
 
 
 def _unit(product, quantity: int, audience: Audience, rules, chain: tuple, now) -> int:
-    if audience.in_sub_shop:
-        unit, _ = audience_price(
-            unit_price=product.price,
-            quantity=quantity,
-            cost=product.cost,
-            product_id=product.id,
-            category_ids=chain,
-            tier_id=audience.sub_shop_tier_id,
-            rules=rules,
-            now=now,
-        )
-        from app.core.money import share_of
-
-        return unit + share_of(unit, audience.markup_for(chain) * 100)
+    """The audience's unit price: its tier's (in a sub-shop the owner's tier
+    plus the markup for the product's category)."""
+    in_sub_shop = audience.in_sub_shop
     unit, _ = audience_price(
         unit_price=product.price,
         quantity=quantity,
         cost=product.cost,
         product_id=product.id,
         category_ids=chain,
-        tier_id=audience.tier_id,
+        tier_id=audience.sub_shop_tier_id if in_sub_shop else audience.tier_id,
         rules=rules,
         now=now,
     )
+    if in_sub_shop:
+        unit += share_of(unit, audience.markup_for(chain) * 100)
     return unit
 
 
