@@ -18,7 +18,7 @@ JOB_MODULES = ("app.agents.jobs", "app.catalog.jobs", "app.orders.jobs")
 #: Each domain's module that registers its encrypted columns
 #: (``app.core.crypto.register_sealed_column``); imported at app creation so
 #: key rotation covers them all.
-SECRET_MODULES = ("app.catalog.secrets", "app.orders.secrets")
+SECRET_MODULES = ("app.catalog.secrets", "app.orders.secrets", "app.supply.secrets")
 #: Each domain's module that adds its figures to ``/metrics``
 #: (``app.core.metrics.register_collector``).
 METRICS_MODULES = ("app.orders.metrics", "app.payments.metrics")
@@ -234,6 +234,7 @@ def _import_models() -> None:
     import app.orders.models  # noqa: F401
     import app.payments.models  # noqa: F401
     import app.pricing.models  # noqa: F401
+    import app.supply.models  # noqa: F401
     import tenants.models  # noqa: F401
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Uuid, func
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Uuid, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.dates import UTCDateTime
@@ -57,6 +57,8 @@ class Tenant(db.Model):
     first_order_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     withdraw_min: Mapped[int] = mapped_column(BigInteger, default=1000, server_default="1000")
     withdraw_fee_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the shop's supply API (``/supply/v1/``) answers docking partners
+    supply_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()
