@@ -12,10 +12,9 @@ page; amounts are typed as ``12.50`` and kept as minor units.
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app.accounts import resets, services
+from app.accounts import reset_pages, resets, services
 from app.accounts.auth import (
     current_principal,
     limit_reset_request,
@@ -27,16 +26,14 @@ from app.accounts.auth import (
     wallet_owner,
 )
 from app.accounts.forms import (
-    ForgotPasswordForm,
     LoginForm,
     RechargeForm,
-    ResetPasswordForm,
     SignupForm,
 )
 from app.core.errors import KamengError, ValidationFailed
 from app.core.links import shop_url
 from app.core.money import decimal_text, money_formatter, parse_money
-from app.core.pages import flash_error, no_store, only_on
+from app.core.pages import flash_error, only_on
 from app.core.pagination import Pager, requested_page
 from app.core.redirects import safe_local_target
 from app.core.themes import render_shop
@@ -225,42 +222,21 @@ def _typed_amount(form: RechargeForm, currency: str, money) -> int | None:
 @limit_reset_request
 def forgot():
     """Ask for a password link; the answer is the same for any address."""
-    form = ForgotPasswordForm()
-    sent = None
-    if form.validate_on_submit():
-        try:
-            resets.request_reset(
-                resets.SHOP,
-                form.email.data,
-                lambda token: shop_url(g.shop.slug, url_for(".reset", token=token)),
-                locale=str(get_locale()),
-                site_name=g.shop.name,
-            )
-        except KamengError as err:
-            flash_error(form, err)
-        else:
-            sent = form.email.data
-    return render_shop("account/forgot.html", form=form, sent=sent)
+    return reset_pages.forgot_page(
+        resets.SHOP,
+        lambda token: shop_url(g.shop.slug, url_for(".reset", token=token)),
+        lambda **page: render_shop("account/forgot.html", **page),
+        site_name=g.shop.name,
+    )
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @limit_sign_in
 def reset(token: str):
     """Choose a new password through a mailed link; then sign in with it."""
-    form = ResetPasswordForm()
-    try:
-        resets.account_for_token(resets.SHOP, token)
-    except resets.ResetLinkInvalid as err:
-        return no_store(
-            render_shop("account/reset.html", form=None, invalid=err.user_message()), 400
-        )
-    if form.validate_on_submit():
-        try:
-            resets.reset_password(resets.SHOP, token, form.password.data)
-        except KamengError as err:
-            db.session.rollback()
-            flash_error(form, err)
-        else:
-            flash(_("Your password is changed. Sign in with it."), "success")
-            return redirect(url_for(".login"))
-    return no_store(render_shop("account/reset.html", form=form, invalid=None))
+    return reset_pages.reset_page(
+        resets.SHOP,
+        token,
+        lambda **page: render_shop("account/reset.html", **page),
+        url_for(".login"),
+    )

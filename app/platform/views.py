@@ -5,10 +5,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app.accounts import resets, services
+from app.accounts import reset_pages, resets, services
 from app.accounts.auth import (
     current_principal,
     limit_reset_request,
@@ -19,17 +18,15 @@ from app.accounts.auth import (
     sign_out,
 )
 from app.accounts.forms import (
-    ForgotPasswordForm,
     LoginForm,
     NewShopForm,
-    ResetPasswordForm,
     ShopSignupForm,
 )
 from app.accounts.handoff import issue_handoff
 from app.accounts.shops import ShopQuotaReached, open_shop
 from app.core.errors import KamengError, NotFound
 from app.core.links import platform_url, shop_url
-from app.core.pages import flash_error, no_store, only_on
+from app.core.pages import flash_error, only_on
 from app.core.redirects import safe_local_target
 from app.extensions import db, limiter
 
@@ -100,44 +97,24 @@ def login():
 @limit_reset_request
 def forgot():
     """Ask for a password link; the answer is the same for any address."""
-    form = ForgotPasswordForm()
-    sent = None
-    if form.validate_on_submit():
-        try:
-            resets.request_reset(
-                resets.PLATFORM,
-                form.email.data,
-                lambda token: platform_url(url_for(".reset", token=token)),
-                locale=str(get_locale()),
-                site_name=current_app.config["PLATFORM_NAME"],
-            )
-        except KamengError as err:
-            flash_error(form, err)
-        else:
-            sent = form.email.data
-    return render_template("platform/forgot.html", form=form, sent=sent)
+    return reset_pages.forgot_page(
+        resets.PLATFORM,
+        lambda token: platform_url(url_for(".reset", token=token)),
+        lambda **page: render_template("platform/forgot.html", **page),
+        site_name=current_app.config["PLATFORM_NAME"],
+    )
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @limit_sign_in
 def reset(token: str):
     """Choose a new password through a mailed link; then sign in with it."""
-    form = ResetPasswordForm()
-    try:
-        resets.account_for_token(resets.PLATFORM, token)
-    except resets.ResetLinkInvalid as err:
-        page = render_template("platform/reset.html", form=None, invalid=err.user_message())
-        return no_store(page, 400)
-    if form.validate_on_submit():
-        try:
-            resets.reset_password(resets.PLATFORM, token, form.password.data)
-        except KamengError as err:
-            db.session.rollback()
-            flash_error(form, err)
-        else:
-            flash(_("Your password is changed. Sign in with it."), "success")
-            return redirect(url_for(".login"))
-    return no_store(render_template("platform/reset.html", form=form, invalid=None))
+    return reset_pages.reset_page(
+        resets.PLATFORM,
+        token,
+        lambda **page: render_template("platform/reset.html", **page),
+        url_for(".login"),
+    )
 
 
 @bp.post("/logout")
