@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -31,6 +32,7 @@ from app.supply.models import (
     ProductSource,
     Supplier,
 )
+from app.supply.suppliers import supplier_choices
 
 MAX_SKU = 120
 MAX_PRIORITY = 1_000
@@ -242,3 +244,21 @@ def remove_source(product_id: uuid.UUID, source_id: uuid.UUID, *, actor: str) ->
     audit.record(actor, "source.removed", f"product:{product_id}", **_detail(source))
     db.session.delete(source)
     db.session.commit()
+
+
+@dataclass(frozen=True)
+class SourcesPage:
+    """What a product's sources page shows: the product, its sources with
+    their suppliers, and the suppliers a new source may name."""
+
+    product: Product
+    sources: list[ProductSource]
+    suppliers: dict[uuid.UUID, Supplier]
+    choices: list[Supplier]
+
+
+def sources_page(product_id: uuid.UUID) -> SourcesPage:
+    """The product's sources page (``NotFound`` for another shop's product)."""
+    product = _product(product_id)
+    rows = list_sources(product.id)
+    return SourcesPage(product, rows, suppliers_of(rows), supplier_choices())

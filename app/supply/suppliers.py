@@ -131,6 +131,19 @@ def supplier_choices() -> list[Supplier]:
     )
 
 
+def supplier_accounts() -> list[ShopAccount]:
+    """The shop's accounts of role supplier an account supplier may name,
+    by email; at most ``MAX_SUPPLIERS``."""
+    return list(
+        db.session.scalars(
+            select(ShopAccount)
+            .where(ShopAccount.role == ROLE_SUPPLIER)
+            .order_by(ShopAccount.email)
+            .limit(MAX_SUPPLIERS)
+        )
+    )
+
+
 def reveal_secret(supplier: Supplier) -> str | None:
     """The supplier's secret in clear, for its connector only (never shown)."""
     if supplier.secret is None or supplier.secret_key_id is None:
