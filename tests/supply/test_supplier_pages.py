@@ -221,3 +221,8 @@ def test_staff_see_the_pages_but_change_nothing(app, alpha, browser_for, make_me
     )
     assert refused.status_code == 403
     assert shop_rows(app, alpha.id) == before
+
+
+def test_the_product_page_links_to_its_sources(owner, product):
+    page = text_of(owner.get(f"/console/products/{product}"))
+    assert f"/console/products/{product}/sources" in page
