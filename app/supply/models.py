@@ -196,3 +196,18 @@ class SupplyPurchase(TenantOwned, db.Model):
     #: when the caller was last told of a status change (signed callback)
     notified_status: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class SyncPausedProduct(TenantOwned, db.Model):
+    """A product the stock sync took off sale because every source and its
+    own stock were empty. Only these come back on sale by themselves when a
+    source refills: a product the operator took off sale stays off."""
+
+    __tablename__ = "supply_paused_products"
+    __table_args__ = (UniqueConstraint("tenant_id", "product_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("products.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -1,0 +1,157 @@
+"""The stock sync's rules: a failing source backs off (twice as long per
+failure, capped) and is not asked again before it is due; a good answer
+stores stock and cost; a product whose sources and own stock are all empty
+goes off sale and comes back when a source refills, but only when the sync
+was what took it off. Suspended suppliers are not synced.
+
+A supplier reached over HTTP is pointed at a closed loopback port: the
+sync must count the failure and back off, whichever way the call fails."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from tests.factories import run_in_shop
+from tests.supply.support import make_source, make_supplier
+
+pytestmark = pytest.mark.critical
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def alpha(make_shop):
+    return make_shop("alpha")
+
+
+def source_state(app, shop, source_id) -> dict:
+    from app.supply.models import ProductSource
+
+    def read():
+        s = db.session.get(ProductSource, source_id)
+        return {
+            "stock": s.stock,
+            "cost": s.cost,
+            "failures": s.sync_failures,
+            "next": s.next_sync_at,
+            "error": s.last_error,
+        }
+
+    return run_in_shop(app, shop, read)
+
+
+def product_status(app, shop, product_id) -> str:
+    from app.catalog.models import Product
+
+    return run_in_shop(app, shop, lambda: db.session.get(Product, product_id).status)
+
+
+def test_back_off_doubles_per_failure_and_is_capped(app, alpha):
+    from app.supply.sync import backoff_seconds
+
+    waits = run_in_shop(app, alpha, lambda: [backoff_seconds(n) for n in (1, 2, 3, 4, 100)])
+    interval = app.config.get("SUPPLY_SYNC_INTERVAL_SECONDS", 300)
+    assert waits[:4] == [interval, 2 * interval, 4 * interval, 8 * interval]
+    assert waits[4] == app.config.get("SUPPLY_SYNC_MAX_BACKOFF_SECONDS", 6 * 3600)
+
+
+def test_a_source_that_cannot_be_reached_backs_off(app, alpha, make_product):
+    from app.supply import sync
+
+    product = make_product(alpha, kind="topup")
+    supplier = make_supplier(
+        app, alpha, base_url=f"http://127.0.0.1:{closed_port()}/supply/v1", status="active"
+    )
+    source = make_source(app, alpha, product, supplier)
+    now = datetime.now(UTC)
+
+    assert run_in_shop(app, alpha, lambda: sync.sync_due(now)) == 0
+    first = source_state(app, alpha, source)
+    assert first["failures"] == 1 and first["error"]
+    interval = run_in_shop(app, alpha, lambda: sync.backoff_seconds(1))
+    assert abs((first["next"] - now).total_seconds() - interval) < 1
+    # not asked again before it is due
+    assert run_in_shop(app, alpha, lambda: sync.due_sources(now + timedelta(seconds=1))) == []
+
+    later = now + timedelta(seconds=interval + 1)
+    run_in_shop(app, alpha, lambda: sync.sync_due(later))
+    second = source_state(app, alpha, source)
+    assert second["failures"] == 2
+    assert abs((second["next"] - later).total_seconds() - 2 * interval) < 1
+
+
+def test_suspended_and_switched_off_sources_are_not_synced(app, alpha, make_product):
+    from app.supply import sync
+
+    product = make_product(alpha, kind="topup")
+    suspended = make_supplier(app, alpha, name="Suspended", status="suspended")
+    active = make_supplier(app, alpha, name="Active", status="active")
+    make_source(app, alpha, product, suspended)
+    make_source(app, alpha, product, active, enabled=False)
+
+    assert run_in_shop(app, alpha, lambda: sync.due_sources(datetime.now(UTC))) == []
+
+
+def _answer(app, shop, source_id, stock, cost):
+    from app.supply import sync
+    from app.supply.models import ProductSource
+
+    def write():
+        source = db.session.get(ProductSource, source_id)
+        sync.record_offer(source, stock, cost, datetime.now(UTC))
+        product_id = source.product_id
+        db.session.commit()
+        return sync.follow_sources(product_id)
+
+    return run_in_shop(app, shop, write)
+
+
+def test_a_product_follows_its_sources_off_and_back_on_sale(app, alpha, make_product):
+    product = make_product(alpha)  # a card product with no codes of its own
+    supplier = make_supplier(app, alpha, status="active")
+    source = make_source(app, alpha, product, supplier)
+
+    assert _answer(app, alpha, source, 0, 800) == "off"
+    assert product_status(app, alpha, product) == "off_sale"
+    assert source_state(app, alpha, source)["cost"] == 800
+
+    assert _answer(app, alpha, source, 25, 750) == "on"
+    assert product_status(app, alpha, product) == "on_sale"
+    assert source_state(app, alpha, source) | {"next": None} == {
+        "stock": 25,
+        "cost": 750,
+        "failures": 0,
+        "next": None,
+        "error": None,
+    }
+
+
+def test_a_product_with_its_own_stock_stays_on_sale(app, alpha, make_product):
+    product = make_product(alpha, stock=["OWN-CODE-1"])
+    source = make_source(app, alpha, product, make_supplier(app, alpha, status="active"))
+
+    assert _answer(app, alpha, source, 0, 800) is None
+    assert product_status(app, alpha, product) == "on_sale"
+
+
+def test_a_product_the_operator_took_off_sale_stays_off(app, alpha, make_product):
+    from app.supply.models import SyncPausedProduct
+
+    product = make_product(alpha, status="off_sale")
+    source = make_source(app, alpha, product, make_supplier(app, alpha, status="active"))
+
+    assert _answer(app, alpha, source, 0, 800) is None
+    assert _answer(app, alpha, source, 10, 800) is None
+    assert product_status(app, alpha, product) == "off_sale"
+    assert (
+        run_in_shop(app, alpha, lambda: db.session.scalars(select(SyncPausedProduct)).all()) == []
+    )
