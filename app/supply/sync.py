@@ -167,3 +167,21 @@ def sync_due(now: datetime | None = None, limit: int = BATCH) -> int:
     many answered."""
     now = now or datetime.now(UTC)
     return sum(sync_source(ident, now) for ident in due_sources(now, limit))
+
+
+def shops_with_due_sources(now: datetime, limit: int = 1_000) -> list[uuid.UUID]:
+    """The shops (tenant ids) with at least one source due; to be called
+    across every shop (``tenants.context.all_tenants``)."""
+    return list(
+        db.session.scalars(
+            select(ProductSource.tenant_id)
+            .join(Supplier, Supplier.id == ProductSource.supplier_id)
+            .where(
+                ProductSource.enabled.is_(True),
+                Supplier.status == SUPPLIER_ACTIVE,
+                or_(ProductSource.next_sync_at.is_(None), ProductSource.next_sync_at <= now),
+            )
+            .distinct()
+            .limit(limit)
+        )
+    )

@@ -155,3 +155,23 @@ def test_a_product_the_operator_took_off_sale_stays_off(app, alpha, make_product
     assert (
         run_in_shop(app, alpha, lambda: db.session.scalars(select(SyncPausedProduct)).all()) == []
     )
+
+
+def test_the_periodic_job_syncs_every_shops_due_sources(app, shops, make_product):
+    from app.core.queues import periodic_jobs
+    from app.supply import jobs
+
+    made = {}
+    for slug, shop in shops.items():
+        product = make_product(shop, kind="topup")
+        supplier = make_supplier(
+            app, shop, base_url=f"http://127.0.0.1:{closed_port()}/supply/v1", status="active"
+        )
+        made[slug] = (shop, make_source(app, shop, product, supplier))
+
+    with app.app_context():
+        assert jobs.sync_stock() == 0
+
+    for shop, source in made.values():
+        assert source_state(app, shop, source)["failures"] == 1
+    assert ("app.supply.jobs.sync_stock", "sync") in {(j.path, j.queue) for j in periodic_jobs()}
