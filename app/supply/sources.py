@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import services as audit
-from app.catalog.models import Product
+from app.catalog.models import Product, StockAlert
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.pricing import checks
@@ -249,16 +249,24 @@ def remove_source(product_id: uuid.UUID, source_id: uuid.UUID, *, actor: str) ->
 @dataclass(frozen=True)
 class SourcesPage:
     """What a product's sources page shows: the product, its sources with
-    their suppliers, and the suppliers a new source may name."""
+    their suppliers, the suppliers a new source may name, and its latest
+    unacknowledged stock alerts (at most 5)."""
 
     product: Product
     sources: list[ProductSource]
     suppliers: dict[uuid.UUID, Supplier]
     choices: list[Supplier]
+    alerts: list[StockAlert]
 
 
 def sources_page(product_id: uuid.UUID) -> SourcesPage:
     """The product's sources page (``NotFound`` for another shop's product)."""
     product = _product(product_id)
     rows = list_sources(product.id)
-    return SourcesPage(product, rows, suppliers_of(rows), supplier_choices())
+    alerts = db.session.scalars(
+        select(StockAlert)
+        .where(StockAlert.product_id == product.id, StockAlert.acknowledged_at.is_(None))
+        .order_by(StockAlert.created_at.desc(), StockAlert.id.desc())
+        .limit(5)
+    ).all()
+    return SourcesPage(product, rows, suppliers_of(rows), supplier_choices(), list(alerts))

@@ -11,6 +11,8 @@ sale with their sources.
   empty or off goes off sale, and the product is remembered
   (``SyncPausedProduct``); when a source refills, only a product the sync
   took off sale comes back on sale: one the operator took off stays off.
+  Both moves add a stock alert for the operator (``sold_out`` with every
+  source empty, ``restocked`` when back), in the catalogue's alert list.
 
 Each function works in the current shop and commits its own changes.
 """
@@ -21,9 +23,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
-from app.catalog.models import KIND_CARD, STATUS_OFF_SALE, STATUS_ON_SALE, Product
+from app.catalog.models import KIND_CARD, STATUS_OFF_SALE, STATUS_ON_SALE, Product, StockAlert
 from app.extensions import db
 from app.supply.connectors.base import SupplyError
 from app.supply.connectors.registry import connector_for
@@ -37,6 +39,10 @@ from app.supply.models import (
 DEFAULT_INTERVAL = 300
 DEFAULT_MAX_BACKOFF = 6 * 3600
 BATCH = 200
+#: the kinds of stock alert the sync records (the catalogue's own are low
+#: and sold_out)
+ALERT_SOLD_OUT = "sold_out"
+ALERT_RESTOCKED = "restocked"
 
 
 def _interval() -> int:
@@ -106,15 +112,36 @@ def follow_sources(product_id: uuid.UUID) -> str | None:
         product.status = STATUS_OFF_SALE
         if paused is None:
             db.session.add(SyncPausedProduct(product_id=product.id))
+        _alert(product, ALERT_SOLD_OUT)
         db.session.commit()
         return "off"
     if paused is not None and supplied:
-        if product.status == STATUS_OFF_SALE:
+        back = product.status == STATUS_OFF_SALE
+        if back:
             product.status = STATUS_ON_SALE
+            _alert(product, ALERT_RESTOCKED)
         db.session.delete(paused)
         db.session.commit()
-        return "on" if product.status == STATUS_ON_SALE else None
+        return "on" if back else None
     return None
+
+
+def _alert(product: Product, kind: str) -> None:
+    """The operator's stock alert (``app.catalog.stock_alerts``' list) for
+    a product the sync took off sale or put back on sale."""
+    stock = db.session.scalar(
+        select(func.coalesce(func.sum(ProductSource.stock), 0)).where(
+            ProductSource.product_id == product.id, ProductSource.enabled.is_(True)
+        )
+    )
+    db.session.add(
+        StockAlert(
+            product_id=product.id,
+            kind=kind,
+            stock=int(stock or 0) + product.stock_available,
+            threshold=product.low_stock_threshold,
+        )
+    )
 
 
 def sync_source(source_id: uuid.UUID, now: datetime | None = None) -> bool:

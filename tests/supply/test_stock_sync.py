@@ -115,6 +115,19 @@ def _answer(app, shop, source_id, stock, cost):
     return run_in_shop(app, shop, write)
 
 
+def alerts_of(app, shop) -> list[tuple[str, int]]:
+    from app.catalog.models import StockAlert
+
+    return run_in_shop(
+        app,
+        shop,
+        lambda: [
+            (a.kind, a.stock)
+            for a in db.session.scalars(select(StockAlert).order_by(StockAlert.created_at))
+        ],
+    )
+
+
 def test_a_product_follows_its_sources_off_and_back_on_sale(app, alpha, make_product):
     product = make_product(alpha)  # a card product with no codes of its own
     supplier = make_supplier(app, alpha, status="active")
@@ -126,6 +139,7 @@ def test_a_product_follows_its_sources_off_and_back_on_sale(app, alpha, make_pro
 
     assert _answer(app, alpha, source, 25, 750) == "on"
     assert product_status(app, alpha, product) == "on_sale"
+    assert alerts_of(app, alpha) == [("sold_out", 0), ("restocked", 25)]
     assert source_state(app, alpha, source) | {"next": None} == {
         "stock": 25,
         "cost": 750,
@@ -175,3 +189,17 @@ def test_the_periodic_job_syncs_every_shops_due_sources(app, shops, make_product
     for shop, source in made.values():
         assert source_state(app, shop, source)["failures"] == 1
     assert ("app.supply.jobs.sync_stock", "sync") in {(j.path, j.queue) for j in periodic_jobs()}
+
+
+def test_the_sources_page_shows_the_sync_alerts(app, alpha, browser_for, make_product):
+    from tests.console.support import console, text_of
+
+    product = make_product(alpha)
+    source = make_source(app, alpha, product, make_supplier(app, alpha, status="active"))
+    _answer(app, alpha, source, 0, 800)
+    _answer(app, alpha, source, 3, 800)
+
+    owner = console(browser_for, alpha.host, alpha.owner_email)
+    page = text_of(owner.get(f"/console/products/{product}/sources"))
+    assert "a source refilled (stock 3); the product is back on sale." in page
+    assert "sold out; every source was empty or off." in page
