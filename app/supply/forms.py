@@ -61,6 +61,7 @@ class SupplierForm(FlaskForm):
     key_id = StringField(_l("Key id"))
     secret = PasswordField(_l("Secret"))
     deposit = StringField(_l("Deposit"))
+    markup_percent = StringField(_l("Markup on cost, percent"))
     note = TextAreaField(_l("Note"))
 
     def prepare(self, accounts: list, *, editing: bool) -> SupplierForm:
@@ -81,6 +82,7 @@ def supplier_values(supplier, currency: str) -> dict[str, Any]:
         "base_url": supplier.base_url or "",
         "key_id": supplier.key_id or "",
         "deposit": decimal_text(supplier.deposit, currency) if supplier.deposit else "",
+        "markup_percent": "" if supplier.markup_percent is None else str(supplier.markup_percent),
         "note": supplier.note,
     }
 
@@ -109,6 +111,13 @@ def supplier_data(form: SupplierForm, currency: str, *, editing: bool) -> tuple[
     deposit = _money(form, "deposit", currency, errors)
     if deposit is not None:
         data["deposit"] = deposit
+    markup = (form.markup_percent.data or "").strip()
+    if not markup:
+        data["markup_percent"] = None
+    elif markup.isdigit():
+        data["markup_percent"] = int(markup)
+    else:
+        errors["markup_percent"] = [_("Must be a whole number.")]
     if kind == KIND_ACCOUNT:
         if form.account_id.data or not editing:
             data["account_id"] = form.account_id.data or None

@@ -101,6 +101,10 @@ class Supplier(TenantOwned, db.Model):
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: the deposit (保证金) the shop holds for this supplier, minor units
     deposit: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: the operator's markup rule for this supplier's goods: when the stock
+    #: sync sees a source's cost change, the product's price becomes the
+    #: cheapest enabled source's cost plus this percent (None: prices stay)
+    markup_percent: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 

@@ -42,6 +42,10 @@ class SupplierSchema(Schema):
     key_id = fields.String(allow_none=True)
     has_secret = fields.Boolean(metadata={"description": "A secret is stored (never shown)."})
     deposit = fields.Integer(metadata={"description": "Minor units."})
+    markup_percent = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Price = cheapest source cost + this percent, on cost changes."},
+    )
     note = fields.String()
     sources = fields.Integer(metadata={"description": "Product sources naming the supplier."})
     score = fields.Nested(ScoreSchema)
@@ -80,6 +84,12 @@ class SupplierWrite(Schema):
     )
     status = _typed({"type": "string", "enum": list(SUPPLIER_STATUSES)}, "Default vetting.")
     deposit = _typed({"type": "integer", "minimum": 0}, "Minor units. Default 0.")
+    markup_percent = _typed(
+        {"type": "integer", "minimum": 0, "maximum": 1000},
+        "When the stock sync sees a cost change, the product's price becomes the cheapest "
+        "enabled source's cost plus this percent. null (default): prices are left alone.",
+        nullable=True,
+    )
     note = _typed({"type": "string", "maxLength": 500}, "For the operator.")
 
 

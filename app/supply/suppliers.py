@@ -50,7 +50,19 @@ MAX_NOTE = 500
 MAX_URL = 300
 MAX_KEY_ID = 64
 MAX_SECRET = 200
-FIELDS = ("name", "kind", "account_id", "base_url", "key_id", "secret", "status", "deposit", "note")
+FIELDS = (
+    "name",
+    "kind",
+    "account_id",
+    "base_url",
+    "key_id",
+    "secret",
+    "status",
+    "deposit",
+    "markup_percent",
+    "note",
+)
+MAX_MARKUP = 1_000
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -235,6 +247,7 @@ CHECKS = {
     "key_id": _key_id,
     "secret": _secret,
     "deposit": lambda v: checks.money(v),
+    "markup_percent": lambda v: None if v is None else checks.whole(v, 0, MAX_MARKUP),
     "note": _note,
 }
 
@@ -313,6 +326,7 @@ def _detail(supplier: Supplier) -> dict:
         "base_url": supplier.base_url,
         "key_id": supplier.key_id,
         "deposit": supplier.deposit,
+        "markup_percent": supplier.markup_percent,
         "note": supplier.note,
     }
 
@@ -337,7 +351,8 @@ def create_supplier(data: Mapping[str, Any], *, actor: str) -> SupplierView:
     (a shop account of role supplier), for http and platform ``base_url``
     (https; http only for localhost outside production), ``key_id`` and
     ``secret`` (sealed at rest); ``status`` (vetting by default),
-    ``deposit`` (minor units), ``note``. ``Conflict`` for a taken name or a
+    ``deposit`` (minor units), ``markup_percent`` (0..1000 or null: the
+    price the stock sync sets from a changed cost), ``note``. ``Conflict`` for a taken name or a
     shop holding ``MAX_SUPPLIERS``. Audited; commits."""
     values = _clean(data, None)
     if db.session.scalar(select(func.count(Supplier.id))) >= MAX_SUPPLIERS:

@@ -11,6 +11,8 @@ sale with their sources.
   empty or off goes off sale, and the product is remembered
   (``SyncPausedProduct``); when a source refills, only a product the sync
   took off sale comes back on sale: one the operator took off stays off.
+  A cost change reprices the product by the operator's markup rule when
+  its cheapest source's supplier has one (``reprice``).
   Both moves add a stock alert for the operator (``sold_out`` with every
   source empty, ``restocked`` when back), in the catalogue's alert list.
 
@@ -26,6 +28,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from app.catalog.models import KIND_CARD, STATUS_OFF_SALE, STATUS_ON_SALE, Product, StockAlert
+from app.core.money import share_of
 from app.extensions import db
 from app.supply.connectors.base import SupplyError
 from app.supply.connectors.registry import connector_for
@@ -163,12 +166,42 @@ def sync_source(source_id: uuid.UUID, now: datetime | None = None) -> bool:
         answered = False
     else:
         stock = offer.stock if offer.on_sale else 0
+        changed = offer.price != source.cost
         record_offer(source, stock, offer.price, now)
+        if changed:
+            reprice(source.product_id)
         answered = True
     product_id = source.product_id
     db.session.commit()
     follow_sources(product_id)
     return answered
+
+
+def reprice(product_id: uuid.UUID) -> int | None:
+    """Apply the markup rule after a cost change: when the product's
+    cheapest enabled source (of an active supplier) has a supplier with a
+    ``markup_percent``, the product's cost becomes that source's cost and
+    its price the cost plus the markup (``app.core.money.share_of``
+    rounding). The new price, or None when no rule applies. Flushes; the
+    caller commits."""
+    row = db.session.execute(
+        select(ProductSource.cost, Supplier.markup_percent)
+        .join(Supplier, Supplier.id == ProductSource.supplier_id)
+        .where(
+            ProductSource.product_id == product_id,
+            ProductSource.enabled.is_(True),
+            Supplier.status == SUPPLIER_ACTIVE,
+        )
+        .order_by(ProductSource.cost, ProductSource.priority.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.markup_percent is None:
+        return None
+    product = db.session.scalar(select(Product).where(Product.id == product_id))
+    price = row.cost + share_of(row.cost, row.markup_percent * 100)
+    product.cost, product.price = row.cost, price
+    db.session.flush()
+    return price
 
 
 def due_sources(now: datetime, limit: int = BATCH) -> list[uuid.UUID]:

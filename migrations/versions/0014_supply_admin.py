@@ -1,5 +1,5 @@
 """supply: products the stock sync took off sale (so that only those come
-back on sale by themselves)
+back on sale by themselves); a supplier's markup percent
 
 Revision ID: 0014_supply_admin
 Revises: 0013
@@ -17,6 +17,9 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('suppliers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('markup_percent', sa.Integer(), nullable=True))
+
     op.create_table('supply_paused_products',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('product_id', sa.Uuid(), nullable=False),
@@ -36,3 +39,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_supply_paused_products_tenant_id'))
 
     op.drop_table('supply_paused_products')
+    with op.batch_alter_table('suppliers', schema=None) as batch_op:
+        batch_op.drop_column('markup_percent')

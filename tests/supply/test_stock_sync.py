@@ -203,3 +203,47 @@ def test_the_sources_page_shows_the_sync_alerts(app, alpha, browser_for, make_pr
     page = text_of(owner.get(f"/console/products/{product}/sources"))
     assert "a source refilled (stock 3); the product is back on sale." in page
     assert "sold out; every source was empty or off." in page
+
+
+def test_a_cost_change_reprices_by_the_suppliers_markup(app, alpha, make_product):
+    from app.catalog.models import Product
+    from app.supply import sync
+
+    product = make_product(alpha, price=10_000)
+    marked = make_supplier(app, alpha, name="Marked", status="active", markup_percent=20)
+    plain = make_supplier(app, alpha, name="Plain", status="active")
+    cheap = make_source(app, alpha, product, marked, sku="A", cost=900)
+    make_source(app, alpha, product, plain, sku="B", cost=950)
+
+    def reprice_after(cost):
+        from app.supply.models import ProductSource
+
+        source = db.session.get(ProductSource, cheap)
+        sync.record_offer(source, 5, cost, datetime.now(UTC))
+        price = sync.reprice(product)
+        db.session.commit()
+        row = db.session.get(Product, product)
+        return price, row.price, row.cost
+
+    # the cheapest source is the marked supplier's: its cost plus 20 %
+    assert run_in_shop(app, alpha, lambda: reprice_after(800)) == (960, 960, 800)
+    # now the plain supplier's (950) is cheapest: no rule applies, the price stays
+    assert run_in_shop(app, alpha, lambda: reprice_after(1_999)) == (None, 960, 800)
+
+
+def test_without_a_markup_rule_prices_stay(app, alpha, make_product):
+    from app.catalog.models import Product
+    from app.supply import sync
+
+    product = make_product(alpha, price=10_000)
+    source = make_source(app, alpha, product, make_supplier(app, alpha, status="active"))
+
+    def change():
+        from app.supply.models import ProductSource
+
+        sync.record_offer(db.session.get(ProductSource, source), 5, 1, datetime.now(UTC))
+        assert sync.reprice(product) is None
+        db.session.commit()
+        return db.session.get(Product, product).price
+
+    assert run_in_shop(app, alpha, change) == 10_000

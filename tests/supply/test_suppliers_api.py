@@ -125,6 +125,8 @@ def test_an_account_supplier_names_a_supplier_account(app, alpha, owner, make_ac
         ({"status": "great"}, ["status"]),
         ({"deposit": -1}, ["deposit"]),
         ({"deposit": 12.5}, ["deposit"]),
+        ({"markup_percent": -1}, ["markup_percent"]),
+        ({"markup_percent": "20"}, ["markup_percent"]),
         ({"name": "  "}, ["name"]),
         ({"colour": "red"}, ["colour"]),
         ({"account_id": "not-an-id"}, ["account_id"]),
