@@ -185,6 +185,8 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),
         "COMMISSION_SETTLE_INTERVAL_SECONDS": int(get("COMMISSION_SETTLE_INTERVAL_SECONDS", "300")),
         "HOLD_RELEASE_INTERVAL_SECONDS": int(get("HOLD_RELEASE_INTERVAL_SECONDS", "60")),
+        "SUPPLY_SYNC_INTERVAL_SECONDS": int(get("SUPPLY_SYNC_INTERVAL_SECONDS", "300")),
+        "SUPPLY_SYNC_MAX_BACKOFF_SECONDS": int(get("SUPPLY_SYNC_MAX_BACKOFF_SECONDS", "21600")),
         "HEARTBEAT_INTERVAL_SECONDS": int(get("HEARTBEAT_INTERVAL_SECONDS", "30")),
         # How long a fulfilment may run before another worker may take the
         # order over (a worker killed mid-delivery holds it this long).

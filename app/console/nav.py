@@ -37,6 +37,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("console_agents.agents", _l("Agents"), "agents.view", "console_agents.agent"),
     NavEntry("console_agents.commissions", _l("Commissions"), "agents.view"),
     NavEntry("console_withdrawals.withdrawals_list", _l("Withdrawals"), "withdrawals.manage"),
+    NavEntry("console_supply.suppliers_list", _l("Suppliers"), "supply.view", "console_supply."),
     NavEntry("console_ledger.reconciliation", _l("Reconciliation"), "ledger.view"),
     NavEntry("console_settings.settings", _l("Settings"), "shop.manage", "console_settings."),
     NavEntry("console_staff.staff", _l("Staff"), "members.view", "console_staff."),

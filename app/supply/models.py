@@ -101,6 +101,10 @@ class Supplier(TenantOwned, db.Model):
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: the deposit (保证金) the shop holds for this supplier, minor units
     deposit: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: the operator's markup rule for this supplier's goods: when the stock
+    #: sync sees a source's cost change, the product's price becomes the
+    #: cheapest enabled source's cost plus this percent (None: prices stay)
+    markup_percent: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
@@ -195,4 +199,19 @@ class SupplyPurchase(TenantOwned, db.Model):
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     #: when the caller was last told of a status change (signed callback)
     notified_status: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class SyncPausedProduct(TenantOwned, db.Model):
+    """A product the stock sync took off sale because every source and its
+    own stock were empty. Only these come back on sale by themselves when a
+    source refills: a product the operator took off sale stays off."""
+
+    __tablename__ = "supply_paused_products"
+    __table_args__ = (UniqueConstraint("tenant_id", "product_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("products.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -42,6 +42,9 @@ PAGES = (
     "/console/commissions",
     "/console/withdrawals",
     "/console/reconciliation",
+    "/console/suppliers",
+    "/console/suppliers/new",
+    "/console/products/{product}/sources",
 )
 OWN_ROWS = ("{product}", "{order}", "{customer}", "{agent}")
 
