@@ -165,7 +165,7 @@ class SupplyAttempt(TenantOwned, db.Model):
 
 class SupplyCredential(TenantOwned, db.Model):
     __tablename__ = "supply_credentials"
-    __table_args__ = (UniqueConstraint("key_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "key_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
     #: the docking partner's shop account here (its tier price, its wallet)
@@ -173,7 +173,7 @@ class SupplyCredential(TenantOwned, db.Model):
         Uuid, ForeignKey("shop_accounts.id", ondelete="CASCADE")
     )
     name: Mapped[str] = mapped_column(String(80))
-    #: public, sent with every request (``X-Kameng-Key``); unique platform-wide
+    #: public, sent with every request (``X-Kameng-Key``); unique in the shop
     key_id: Mapped[str] = mapped_column(String(64))
     secret_key_id: Mapped[str] = mapped_column(String(8))
     secret: Mapped[bytes] = mapped_column(LargeBinary)

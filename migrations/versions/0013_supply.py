@@ -54,7 +54,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['account_id'], ['shop_accounts.id'], name=op.f('fk_supply_credentials_account_id_shop_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_supply_credentials_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_supply_credentials')),
-    sa.UniqueConstraint('key_id', name=op.f('uq_supply_credentials_key_id'))
+    sa.UniqueConstraint('tenant_id', 'key_id', name=op.f('uq_supply_credentials_tenant_id_key_id'))
     )
     with op.batch_alter_table('supply_credentials', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_supply_credentials_tenant_id'), ['tenant_id'], unique=False)

@@ -1,7 +1,7 @@
 """supply: products the stock sync took off sale (so that only those come
 back on sale by themselves); a supplier's markup percent
 
-Revision ID: 0014_supply_admin
+Revision ID: 0014
 Revises: 0013
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_supply_admin'
+revision = '0014'
 down_revision = '0013'
 branch_labels = None
 depends_on = None
