@@ -85,5 +85,8 @@ def init_api(app: Flask, api: Api, csrf) -> None:
     for blp in platform_blueprints():
         api.register_blueprint(blp, url_prefix="/api/v1" + (blp.url_prefix or ""))
         csrf.exempt(blp)
+    from app.supply.server import init_supply_api
+
+    init_supply_api(app, api, csrf)  # /supply/v1: signed requests, its own gate
     names = frozenset(blp.name for blp in blueprints)
     app.before_request(lambda: _api_gate(names))
