@@ -44,6 +44,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "agents.manage",  # owner only: uplines, agent settings
             "withdrawals.manage",  # owner only: approve or reject payouts
             "ledger.view",  # owner only: the daily reconciliation (财务对账)
+            "supply.view",
+            "supply.manage",  # owner only: suppliers, sources, supply credentials
         }
     ),
     "staff": frozenset(
@@ -58,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "cards.manage",  # import, list, void; not reveal or export
             "pricing.view",
             "agents.view",
+            "supply.view",
         }
     ),
     # agent.centre: the agent's own side (invite link, downline, commission,

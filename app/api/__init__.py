@@ -42,6 +42,7 @@ def api_blueprints():
     from app.pricing.api import blp as pricing_blp
     from app.settings.api import blp as settings_blp
     from app.storefront.api import blp as shop_blp
+    from app.supply.credentials_api import blp as supply_credentials_blp
 
     return [
         shop_blp,
@@ -55,6 +56,7 @@ def api_blueprints():
         pricing_blp,
         settings_blp,
         withdrawals_blp,
+        supply_credentials_blp,
     ]
 
 

@@ -21,6 +21,7 @@ PAGE_MODULES = (
     "app.console.agents_views",
     "app.console.withdrawals_views",
     "app.console.ledger_views",
+    "app.console.supply_api_views",
 )
 
 

@@ -42,6 +42,7 @@ PAGES = (
     "/console/commissions",
     "/console/withdrawals",
     "/console/reconciliation",
+    "/console/supply/credentials",
 )
 OWN_ROWS = ("{product}", "{order}", "{customer}", "{agent}")
 
