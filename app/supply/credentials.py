@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
@@ -39,6 +39,8 @@ MAX_NAME = 80
 MAX_CALLBACK_URL = 300
 #: hosts a callback may reach over plain http (a partner testing on its own machine)
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+#: how stale ``last_used_at`` may be
+LAST_USED_STEP = timedelta(minutes=1)
 
 
 class TooManyCredentials(Conflict):
@@ -271,6 +273,22 @@ def credential_for_key(key_id: str) -> SupplyCredential | None:
             SupplyCredential.key_id == key_id, SupplyCredential.revoked_at.is_(None)
         )
     )
+
+
+def touch(credential: SupplyCredential) -> None:
+    """Note that the credential was used now (at most once a minute, so a
+    busy partner costs no write per request). Commits."""
+    now = datetime.now(UTC)
+    last = credential.last_used_at
+    if last is not None and now - last < LAST_USED_STEP:
+        return
+    db.session.execute(
+        update(SupplyCredential)
+        .where(SupplyCredential.id == credential.id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def secret_of(credential: SupplyCredential) -> str:

@@ -110,7 +110,8 @@ class PurchaseView:
     codes: list[dict] | None
 
 
-def _view(order: Order, key: str) -> PurchaseView:
+def purchase_view(order: Order, key: str) -> PurchaseView:
+    """The purchase of ``order`` made with the caller's ``key``."""
     status = protocol_status(order)
     codes = None
     if status == STATUS_DELIVERED and order.product_kind in (KIND_CARD, KIND_MANUAL):
@@ -120,6 +121,24 @@ def _view(order: Order, key: str) -> PurchaseView:
             if not c["void"]
         ]
     return PurchaseView(order, key, status, codes)
+
+
+def answer(found: PurchaseView) -> dict:
+    """The protocol's body of a purchase (the API's answer and the status
+    callback's)."""
+    order = found.order
+    out = {
+        "ref": order.number,
+        "key": found.key,
+        "status": found.status,
+        "sku": str(order.product_id),
+        "quantity": order.quantity,
+        "price": order.total,
+        "currency": order.currency,
+    }
+    if found.codes is not None:
+        out["codes"] = found.codes
+    return out
 
 
 def _request_hash(sku: str, quantity: int, inputs: dict | None) -> str:
@@ -206,7 +225,7 @@ def buy(
     if order.status == PENDING and not lookups.is_expired(order):
         order_payment.pay_order(order, "wallet", buyer_id=account.id, actor=actor)
         order = lookups.get_order_by_id(order.id)
-    return _view(order, key), created
+    return purchase_view(order, key), created
 
 
 def find_purchase(
@@ -226,4 +245,4 @@ def find_purchase(
     row = db.session.execute(query).first()
     if row is None:
         raise NotFound("No such purchase.")
-    return _view(row[1], row[0].caller_key)
+    return purchase_view(row[1], row[0].caller_key)

@@ -163,6 +163,7 @@ def _authenticate():
         return _refuse(NonceReplayed("Send each request with a new nonce."))
     if not credentials.supply_open():
         return _refuse(SupplyClosed("The shop has not opened its supply API."))
+    credentials.touch(credential)
     g.supply_credential = credential
     return None
 
@@ -180,22 +181,6 @@ def _product_body(found: purchases.Offer) -> dict:
         "max_quantity": view.max_quantity,
         "input_fields": list(view.input_fields or []),
     }
-
-
-def purchase_body(found: purchases.PurchaseView) -> dict:
-    order = found.order
-    out = {
-        "ref": order.number,
-        "key": found.key,
-        "status": found.status,
-        "sku": str(order.product_id),
-        "quantity": order.quantity,
-        "price": order.total,
-        "currency": order.currency,
-    }
-    if found.codes is not None:
-        out["codes"] = found.codes
-    return out
 
 
 @blp.route("/catalogue")
@@ -251,14 +236,14 @@ class Purchases(MethodView):
             inputs=data.get("inputs"),
             key=data["key"],
         )
-        return purchase_body(found), 201 if created else 200
+        return purchases.answer(found), 201 if created else 200
 
     @blp.arguments(SupplyPurchaseQuery, location="query")
     @blp.response(200, SupplyPurchaseSchema)
     @blp.doc(security=SECURED)
     def get(self, args):
         """The caller's purchase made with ``?key=`` (404 for any other)."""
-        return purchase_body(purchases.find_purchase(g.supply_credential, key=args.get("key")))
+        return purchases.answer(purchases.find_purchase(g.supply_credential, key=args.get("key")))
 
 
 @blp.route("/purchases/<ref>")
@@ -268,7 +253,7 @@ class Purchase(MethodView):
     def get(self, ref: str):
         """The caller's purchase with this order number (404 for any other:
         another credential's or an order not bought through this API)."""
-        return purchase_body(purchases.find_purchase(g.supply_credential, ref=ref))
+        return purchases.answer(purchases.find_purchase(g.supply_credential, ref=ref))
 
 
 SIGNATURE_SCHEME = {

@@ -274,3 +274,32 @@ def test_a_shops_own_orders_are_not_purchases(app, live, docking, make_shop, mak
     number = buy(app, bravo, buyer.id, product)
     partner = docking["partner"]
     assert_problem(partner.get(f"/supply/v1/purchases/{number}"), 404, "not-found")
+
+
+def test_the_openapi_document_describes_the_supply_api(browser_for, docking):
+    spec = browser_for(docking["shop"].host).get("/api/v1/openapi.json").get_json()
+    scheme = spec["components"]["securitySchemes"]["supplySignature"]
+    assert scheme["in"] == "header" and "X-Kameng-Nonce" in scheme["description"]
+    for path in (
+        "/supply/v1/catalogue",
+        "/supply/v1/products/{sku}",
+        "/supply/v1/purchases",
+        "/supply/v1/purchases/{ref}",
+    ):
+        for operation in spec["paths"][path].values():
+            if isinstance(operation, dict) and "responses" in operation:
+                assert operation["security"] == [{"supplySignature": []}]
+    post = spec["paths"]["/supply/v1/purchases"]["post"]
+    assert {"201", "200"} <= set(post["responses"])
+
+
+def test_a_request_notes_when_the_credential_was_last_used(app, docking):
+    from app.supply import credentials
+    from tests.factories import run_in_shop
+
+    def last_used():
+        return credentials.get_credential(docking["partner"].credential_id).credential.last_used_at
+
+    assert run_in_shop(app, docking["shop"], last_used) is None
+    assert docking["partner"].get("/supply/v1/catalogue").status == 200
+    assert run_in_shop(app, docking["shop"], last_used) is not None
