@@ -303,3 +303,34 @@ def test_a_request_notes_when_the_credential_was_last_used(app, docking):
     assert run_in_shop(app, docking["shop"], last_used) is None
     assert docking["partner"].get("/supply/v1/catalogue").status == 200
     assert run_in_shop(app, docking["shop"], last_used) is not None
+
+
+def test_with_redis_down_a_signed_request_is_503_and_changes_nothing(app, app_config, docking):
+    """Nonces cannot be remembered without Redis: the request is refused
+    (503 problem document), never let through unchecked."""
+    from app import create_app
+    from tests.live import free_port, serving
+    from tests.supply.support import Partner
+
+    served = create_app(
+        {
+            **app_config,
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "REDIS_BREAKER_SECONDS": 0.5,
+        }
+    )
+    partner = docking["partner"]
+    with serving(served) as port:
+        cut_off = Partner(
+            port,
+            partner.shop,
+            partner.key_id,
+            partner.secret,
+            partner.account_id,
+            partner.credential_id,
+        )
+        answer = cut_off.post(
+            "/supply/v1/purchases", {"sku": str(docking["card"]), "quantity": 1, "key": "nored-01"}
+        )
+        assert_problem(answer, 503, "unavailable")
+    assert order_count(app, docking["shop"]) == 0
