@@ -30,7 +30,7 @@ bp.before_request(only_on("shop"))
 PER_PAGE = 50
 
 
-def _page(form: CredentialForm, issued=None, status: int = 200):
+def _page(form: CredentialForm, issued=None, status: int = 200, editing=None):
     page = requested_page(request.args.get("page"))
     rows, total = credentials.list_credentials(page=page, per_page=PER_PAGE)
     return render_template(
@@ -39,6 +39,7 @@ def _page(form: CredentialForm, issued=None, status: int = 200):
         rows=rows,
         pager=Pager(page, PER_PAGE, total),
         issued=issued,
+        editing=editing or {},
         is_open=credentials.supply_open(),
         may_manage=current_principal().can("supply.manage"),
         base_url=shop_url(g.shop.slug, "/supply/v1"),
@@ -79,6 +80,26 @@ def supply_switch():
         request.form.get("open") == "1", actor=current_principal().actor
     )
     flash(_("The supply API is open.") if is_open else _("The supply API is closed."), "success")
+    return redirect(url_for(".credentials_page"))
+
+
+@bp.post("/supply/credentials/<credential_id>/callback")
+@require("supply.manage")
+def callback(credential_id: str):
+    """Set or clear a credential's callback URL; a refused URL is shown
+    again as typed, with the reason."""
+    typed = (request.form.get("callback_url") or "")[:1000]
+    try:
+        row = credentials.set_callback_url(
+            id_or_404(credential_id, NotFound.title), typed, actor=current_principal().actor
+        )
+    except NotFound:
+        raise
+    except KamengError as err:
+        db.session.rollback()
+        editing = {"id": credential_id, "value": typed, "error": err.user_message()}
+        return _page(CredentialForm(formdata=None), status=422, editing=editing)
+    flash(_("Callback URL of %(name)s saved.", name=row.credential.name), "success")
     return redirect(url_for(".credentials_page"))
 
 

@@ -255,7 +255,13 @@ def test_another_shops_owner_cannot_open_the_page_or_revoke(browser_for, app, al
         f"/console/supply/credentials/{made['id']}/revoke", data={"csrf_token": token}
     )
     assert revoked.status_code == 404
-    assert run_in_shop(app, alpha, lambda: credentials.credential_for_key(made["key_id"]))
+    callback = intruder.post(
+        f"/console/supply/credentials/{made['id']}/callback",
+        data={"csrf_token": token, "callback_url": "https://evil.example.com/"},
+    )
+    assert callback.status_code == 404
+    kept = run_in_shop(app, alpha, lambda: credentials.credential_for_key(made["key_id"]))
+    assert kept is not None and kept.callback_url is None
 
 
 def test_staff_see_the_page_but_change_nothing(browser_for, app, alpha, make_member):
@@ -282,3 +288,30 @@ def test_staff_see_the_page_but_change_nothing(browser_for, app, alpha, make_mem
     )
     assert revoke.status_code == 403
     assert run_in_shop(app, alpha, credentials.supply_open) is False
+
+
+def test_the_owner_sets_a_callback_url_and_a_bad_one_is_kept_as_typed(browser_for, app, alpha):
+    made = issue(app, alpha, "agent@alpha.example.com")
+    owner = console(browser_for, alpha.host, alpha.owner_email)
+    token = owner.csrf_token(PAGE)
+    action = f"/console/supply/credentials/{made['id']}/callback"
+    refused = owner.post(
+        action, data={"csrf_token": token, "callback_url": "http://partner.example.com/cb"}
+    )
+    assert refused.status_code == 422
+    shown = text_of(refused)
+    assert "must start with https://" in shown and 'value="http://partner.example.com/cb"' in shown
+
+    saved = owner.post(
+        action, data={"csrf_token": token, "callback_url": "https://partner.example.com/cb"}
+    )
+    assert saved.status_code == 302
+
+    def stored():
+        return credentials.get_credential(made["id"]).credential.callback_url
+
+    assert run_in_shop(app, alpha, stored) == "https://partner.example.com/cb"
+    owner.post(action, data={"csrf_token": token, "callback_url": ""})
+    assert run_in_shop(app, alpha, stored) is None
+    actions = [a for _, a, _, _ in audit_trail(app, alpha)]
+    assert actions.count("supply_credential.callback") == 2
