@@ -36,6 +36,7 @@ from app.orders.models import (
     REFUNDED,
     Order,
 )
+from app.payments import registry
 from app.pricing.rules import Audience, prices_of
 from app.supply.models import SupplyCredential, SupplyPurchase
 from tenants.models import current_shop_currency
@@ -159,6 +160,12 @@ def _earlier(credential_id: uuid.UUID, key: str) -> SupplyPurchase | None:
     )
 
 
+def _wallet_provider() -> str:
+    """The payment provider that pays from a buyer's balance (the registry
+    names it; a docking partner always pays from its balance here)."""
+    return next(a.name for a in registry.ADAPTERS.values() if a.pays_from_wallet)
+
+
 def buy(
     credential: SupplyCredential,
     *,
@@ -223,7 +230,7 @@ def buy(
             order = lookups.get_order_by_id(twin.order_id)
             created = False
     if order.status == PENDING and not lookups.is_expired(order):
-        order_payment.pay_order(order, "wallet", buyer_id=account.id, actor=actor)
+        order_payment.pay_order(order, _wallet_provider(), buyer_id=account.id, actor=actor)
         order = lookups.get_order_by_id(order.id)
     return purchase_view(order, key), created
 
