@@ -45,7 +45,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "withdrawals.manage",  # owner only: approve or reject payouts
             "ledger.view",  # owner only: the daily reconciliation (财务对账)
             "supply.view",
-            "supply.manage",  # owner only: suppliers (供货商) and product sources
+            "supply.manage",  # owner only: suppliers, sources, supply credentials
         }
     ),
     "staff": frozenset(

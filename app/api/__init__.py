@@ -43,6 +43,7 @@ def api_blueprints():
     from app.settings.api import blp as settings_blp
     from app.storefront.api import blp as shop_blp
     from app.supply.api import blp as supply_blp
+    from app.supply.credentials_api import blp as supply_credentials_blp
 
     return [
         shop_blp,
@@ -57,6 +58,7 @@ def api_blueprints():
         settings_blp,
         withdrawals_blp,
         supply_blp,
+        supply_credentials_blp,
     ]
 
 
@@ -87,5 +89,8 @@ def init_api(app: Flask, api: Api, csrf) -> None:
     for blp in platform_blueprints():
         api.register_blueprint(blp, url_prefix="/api/v1" + (blp.url_prefix or ""))
         csrf.exempt(blp)
+    from app.supply.server import init_supply_api
+
+    init_supply_api(app, api, csrf)  # /supply/v1: signed requests, its own gate
     names = frozenset(blp.name for blp in blueprints)
     app.before_request(lambda: _api_gate(names))

@@ -47,6 +47,11 @@ ACTION_LABELS = {
     "shop.agent_settings": _l("Changed the agent settings"),
     "withdrawal.approved": _l("Paid out an agent's withdrawal"),
     "withdrawal.rejected": _l("Refused an agent's withdrawal"),
+    "supply.opened": _l("Opened the supply API"),
+    "supply.closed": _l("Closed the supply API"),
+    "supply_credential.issued": _l("Issued a supply credential"),
+    "supply_credential.revoked": _l("Revoked a supply credential"),
+    "supply_credential.callback": _l("Changed a supply credential's callback URL"),
 }
 
 

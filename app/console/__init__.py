@@ -22,6 +22,7 @@ PAGE_MODULES = (
     "app.console.withdrawals_views",
     "app.console.ledger_views",
     "app.console.supply_views",
+    "app.console.supply_api_views",
 )
 
 

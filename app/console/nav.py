@@ -39,6 +39,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("console_withdrawals.withdrawals_list", _l("Withdrawals"), "withdrawals.manage"),
     NavEntry("console_supply.suppliers_list", _l("Suppliers"), "supply.view", "console_supply."),
     NavEntry("console_ledger.reconciliation", _l("Reconciliation"), "ledger.view"),
+    NavEntry("console_supply_api.credentials_page", _l("Supply API"), "supply.view"),
     NavEntry("console_settings.settings", _l("Settings"), "shop.manage", "console_settings."),
     NavEntry("console_staff.staff", _l("Staff"), "members.view", "console_staff."),
     NavEntry("console.api_keys", _l("API keys"), "apikeys.manage"),

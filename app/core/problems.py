@@ -76,7 +76,7 @@ def page_message(status: int, request_id: str | None = None) -> str:
 
 
 def wants_json() -> bool:
-    if request.path.startswith("/api/") or request.path == "/healthz":
+    if request.path.startswith(("/api/", "/supply/")) or request.path == "/healthz":
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return (

@@ -125,4 +125,10 @@ def transition(
             commission.accrue(order_id)
         else:
             commission.reverse(order_id)
+    if to in (DELIVERED, FAILED, REFUNDED):
+        # A docking partner who bought this order hears of it after commit
+        # (``app.supply.callbacks``).
+        from app.supply import callbacks
+
+        callbacks.watch(order_id, to)
     return True

@@ -239,7 +239,8 @@ def test_openapi_json_describes_every_endpoint_and_the_bearer_scheme(app, browse
     served = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/v1/") and rule.endpoint.split(".")[0] != "api-docs"
+        if rule.rule.startswith(("/api/v1/", "/supply/v1/"))
+        and rule.endpoint.split(".")[0] != "api-docs"
     }
     assert served == set(spec["paths"])
     schemes = set(spec["components"]["securitySchemes"])

@@ -45,6 +45,7 @@ PAGES = (
     "/console/suppliers",
     "/console/suppliers/new",
     "/console/products/{product}/sources",
+    "/console/supply/credentials",
 )
 OWN_ROWS = ("{product}", "{order}", "{customer}", "{agent}")
 
