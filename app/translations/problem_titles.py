@@ -52,6 +52,17 @@ ERROR_TITLES = (
     N_("This coupon cannot be used for this order"),
     N_("Too many withdrawal requests are waiting"),
     N_("This withdrawal was already decided"),
+    # supply
+    N_("This shop holds as many supply credentials as it may"),
+    N_("This idempotency key was used for a different purchase"),
+    N_("The request is not signed"),
+    N_("The supply key is unknown or revoked"),
+    N_("The request's timestamp is outside the allowed window"),
+    N_("The request's signature does not match"),
+    N_("The request's nonce was already used"),
+    N_("The protocol version is not supported"),
+    N_("This shop's supply API is closed"),
+    N_("The request body is too large"),
 )
 
 PAGE_TITLES = (
