@@ -28,7 +28,7 @@ from app.supply.schemas import (
     SupplierWrite,
 )
 
-blp = Blueprint("supply_api", __name__, description="Suppliers and product sources")
+blp = Blueprint("suppliers_api", __name__, description="Suppliers and product sources")
 SECURED = [{"apiKey": []}]
 
 

@@ -95,7 +95,7 @@ def call(client, headers, endpoint: Endpoint, ids: dict):
 def test_every_supply_endpoint_has_a_case(app):
     served = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("supply_api."):
+        if rule.endpoint.startswith("suppliers_api."):
             served |= {(m, rule.rule) for m in rule.methods - {"HEAD", "OPTIONS"}}
 
     assert served == RULES
