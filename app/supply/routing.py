@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 
 from app.catalog.models import CARD_SOLD, KIND_CARD, KIND_TOPUP, Card
 from app.core.crypto import get_cipher
@@ -86,17 +86,18 @@ def usable_sources(product_id: uuid.UUID) -> list[ProductSource]:
 
 def has_sources(product_id: uuid.UUID) -> bool:
     """Whether the product can be bought from a source at all."""
-    return bool(
+    return (
         db.session.scalar(
-            select(
-                exists().where(
-                    ProductSource.product_id == product_id,
-                    ProductSource.enabled.is_(True),
-                    ProductSource.supplier_id == Supplier.id,
-                    Supplier.status == SUPPLIER_ACTIVE,
-                )
+            select(ProductSource.id)
+            .join(Supplier, Supplier.id == ProductSource.supplier_id)
+            .where(
+                ProductSource.product_id == product_id,
+                ProductSource.enabled.is_(True),
+                Supplier.status == SUPPLIER_ACTIVE,
             )
+            .limit(1)
         )
+        is not None
     )
 
 
@@ -246,7 +247,7 @@ def _source_that_may_have_bought(order_id: uuid.UUID) -> uuid.UUID | None:
     last = db.session.execute(
         select(SupplyAttempt.source_id, SupplyAttempt.outcome)
         .where(SupplyAttempt.order_id == order_id)
-        .order_by(SupplyAttempt.created_at.desc(), SupplyAttempt.id.desc())
+        .order_by(SupplyAttempt.id.desc())
         .limit(1)
     ).first()
     if last is None or last.outcome == ATTEMPT_FAILED:
@@ -374,7 +375,7 @@ def waiting_orders(limit: int = 500) -> list[uuid.UUID]:
     from app.orders.fulfilment import fulfil_lease
 
     stale = datetime.now(UTC) - fulfil_lease()
-    asked = exists().where(SupplyAttempt.order_id == Order.id)
+    asked = select(SupplyAttempt.id).where(SupplyAttempt.order_id == Order.id).exists()
     return list(
         db.session.scalars(
             select(Order.id)
