@@ -111,29 +111,57 @@ class _Answer:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class _Item:
+    """What routing needs of the order, read once: nothing is loaded from
+    the database while an upstream is being asked (SQLite's writers queue
+    behind an open transaction)."""
+
+    id: uuid.UUID
+    product_id: uuid.UUID
+    product_kind: str
+    inputs: dict
+
+
+@dataclass(frozen=True)
+class _Source:
+    id: uuid.UUID
+    supplier_id: uuid.UUID
+    sku: str
+    cost: int
+
+
 def supply_order(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
     """Buy what the order (``fulfilling``, its lease committed) still lacks
     from its sources. Commits. Returns the order's status."""
-    order = get_order_by_id(order_id)
-    if order.status != FULFILLING:
-        return order.status
-    need = _still_needed(order)
+    row = get_order_by_id(order_id)
+    if row.status != FULFILLING:
+        return row.status
+    order = _Item(row.id, row.product_id, row.product_kind, dict(row.inputs or {}))
+    need = _still_needed(row)
     if need <= 0:
         return _finish_delivered(order, None, actor)
-    key = item_key(order)
-    sources = ranked(usable_sources(order.product_id))
+    key = item_key(row)
+    rows = ranked(usable_sources(order.product_id))
     open_source_id = _source_that_may_have_bought(order.id)
     if open_source_id is not None:
         # It must be asked (status first) before any other source.
-        first = [s for s in sources if s.id == open_source_id]
+        first = [s for s in rows if s.id == open_source_id]
         if not first:
             source = db.session.get(ProductSource, open_source_id)
             first = [source] if source is not None else []
-        sources = first + [s for s in sources if s.id != open_source_id]
+        rows = first + [s for s in rows if s.id != open_source_id]
+    sources = [_Source(s.id, s.supplier_id, s.sku, s.cost) for s in rows]
+    connectors = {s.id: _connector(s.supplier_id) for s in sources}
     db.session.commit()  # no transaction open across the requests below
     reasons: list[str] = []
     for source in sources:
-        answer = _ask(order, source, key, need, check_first=source.id == open_source_id)
+        connector = connectors[source.id]
+        if isinstance(connector, str):
+            _record(order, source, key, ATTEMPT_FAILED, 0, detail=connector)
+            reasons.append(connector)
+            continue
+        answer = _ask(connector, order, source, key, need, check_first=source.id == open_source_id)
         if answer.unknown:
             return _wait(order, answer.detail)
         purchase = answer.purchase
@@ -152,15 +180,19 @@ def supply_order(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
 # --- asking one source ---------------------------------------------------------
 
 
-def _ask(order: Order, source: ProductSource, key: str, need: int, check_first: bool) -> _Answer:
+def _connector(supplier_id: uuid.UUID):
+    """The supplier's connector, or why there is none (a text)."""
+    try:
+        return connector_for(db.session.get(Supplier, supplier_id))
+    except (SupplyError, ValueError) as exc:
+        return str(exc)
+
+
+def _ask(
+    connector, order: _Item, source: _Source, key: str, need: int, check_first: bool
+) -> _Answer:
     """Ask one source until it answers, refuses, or stays silent past the
     retries. ``check_first``: it may have bought already; ask its status."""
-    supplier = db.session.get(Supplier, source.supplier_id)
-    try:
-        connector = connector_for(supplier)
-    except (SupplyError, ValueError) as exc:
-        _record(order, source, key, ATTEMPT_FAILED, 0, detail=str(exc))
-        return _Answer(detail=str(exc))
     retries = int(current_app.config.get("SUPPLY_RETRIES", 3))
     backoff = float(current_app.config.get("SUPPLY_RETRY_BACKOFF", 0.5))
     must_check = check_first
@@ -171,7 +203,7 @@ def _ask(order: Order, source: ProductSource, key: str, need: int, check_first: 
             if must_check:
                 purchase = connector.status(key)
             else:
-                purchase = connector.purchase(source.sku, need, order.inputs or {}, key)
+                purchase = connector.purchase(source.sku, need, order.inputs, key)
         except SupplyError as exc:
             elapsed = _ms(started)
             if exc.outcome == ATTEMPT_FAILED and must_check:
@@ -207,8 +239,8 @@ def _ms(started: float) -> int:
 
 
 def _record(
-    order: Order,
-    source: ProductSource,
+    order: _Item,
+    source: _Source,
     key: str,
     outcome: str,
     latency_ms: int,
@@ -268,7 +300,7 @@ def _still_needed(order: Order) -> int:
 
 
 def _deliver(
-    order: Order, source: ProductSource, purchase: Purchase, need: int, actor: str
+    order: _Item, source: _Source, purchase: Purchase, need: int, actor: str
 ) -> str | None:
     """Store what the source delivered and deliver the order; None when the
     codes are unusable (too few, or already held by the shop)."""
@@ -281,7 +313,7 @@ def _deliver(
     return _finish_delivered(order, purchase.ref, actor)
 
 
-def _store_codes(order: Order, codes: list[str]) -> bool:
+def _store_codes(order: _Item, codes: list[str]) -> bool:
     """The upstream's codes as this order's sold cards, encrypted and
     fingerprinted like imported ones (caller's transaction)."""
     cipher = get_cipher()
@@ -312,7 +344,7 @@ def _store_codes(order: Order, codes: list[str]) -> bool:
     return True
 
 
-def _finish_delivered(order: Order, ref: str | None, actor: str) -> str:
+def _finish_delivered(order: _Item, ref: str | None, actor: str) -> str:
     from app.orders.fulfilment import notify_delivered
 
     note = f"supplier reference {ref}" if ref else "delivered by the supplier"
@@ -333,7 +365,7 @@ def _finish_delivered(order: Order, ref: str | None, actor: str) -> str:
     return DELIVERED
 
 
-def _wait(order: Order, detail: str) -> str:
+def _wait(order: _Item, detail: str) -> str:
     """Leave the order ``fulfilling`` with its lease let go, so the poll job
     may take it up again."""
     db.session.execute(
@@ -346,7 +378,7 @@ def _wait(order: Order, detail: str) -> str:
     return FULFILLING
 
 
-def _fail(order: Order, reasons: list[str], actor: str) -> str:
+def _fail(order: _Item, reasons: list[str], actor: str) -> str:
     detail = "; ".join(r for r in reasons if r)[:400] or "no usable source"
     moved = state.transition(
         order.id,

@@ -21,8 +21,8 @@ from tests.conftest import start_worker, stop_worker
 from tests.factories import end_outer_transaction
 
 ORDERS = 200
-THREADS = 8
-WORKERS = 4  # the ``worker`` fixture's and three more
+THREADS = 4
+WORKERS = 3  # the ``worker`` fixture's and two more
 SLOW = 0.25  # seconds the working source takes to answer each purchase
 WITHIN = 60.0  # paid → delivered, per order
 DELIVERY_TIMEOUT = 120.0  # a bound on the whole wait, not a measure
