@@ -178,3 +178,32 @@ def test_the_worker_delivers_a_paid_top_up_through_its_sources(app, docked, work
 
     assert shop.upstreams[1].bought == {_key(shop, order_id): 1}
     assert _history(app, shop, order_id) == [(1, "failed"), (2, "delivered")]
+
+
+def test_the_operator_sees_the_supply_ticket_and_retries_from_the_console(app, docked, browser_for):
+    from app.extensions import db
+    from app.orders.models import Order
+    from tests.factories import PASSWORD
+
+    shop = docked({"fail": True})
+    order_id = paid_order(app, shop.shop, shop.product_id)
+    assert fulfil_now(app, shop.shop, order_id) == "failed"
+    number = run_in_shop(app, shop.shop, lambda: db.session.get(Order, order_id).number)
+
+    console = browser_for(shop.shop.host)
+    console.client.set_cookie("lang", "en", domain=shop.shop.host)
+    signed_in = console.submit(
+        "/console/login", {"email": shop.shop.owner_email, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 302
+    tickets = console.get("/console/tickets").get_data(as_text=True)
+    assert number in tickets and "No source could supply it" in tickets
+    assert "Sold out upstream" in tickets
+
+    shop.upstreams[0].fail = False
+    page = f"/console/orders/{number}"
+    done = console.submit(page, {}, action=f"{page}/retry")
+
+    assert done.status_code == 302
+    assert order_row(app, shop.shop, order_id)["status"] == "delivered"
+    assert shop.upstreams[0].bought == {_key(shop, order_id): 1}
