@@ -81,7 +81,8 @@ def hold_paid_stock(order: Order) -> None:
 
 
 def ensure_reserved(order: Order) -> None:
-    """After a (late) payment the order must hold its cards, or get a ticket.
+    """After a (late) payment the order must hold its cards, or get a ticket
+    (unless the product has sources to buy the rest from).
     The cards it still holds are kept either way, so they are not lost to
     other buyers while the ticket waits. Caller's transaction."""
     missing = missing_cards(order)
@@ -91,6 +92,10 @@ def ensure_reserved(order: Order) -> None:
         with db.session.begin_nested():
             stock.reserve(order.product_id, missing, order.id, hold=stock.PAID_HOLD)
     except stock.OutOfStock:
+        from app.supply import routing
+
+        if routing.has_sources(order.product_id):
+            return  # fulfilment buys what is missing from the product's sources
         tickets.open_ticket(
             order.id,
             "out_of_stock",

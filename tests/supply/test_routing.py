@@ -6,6 +6,7 @@ source → a failed order with a ticket, and the real worker."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from tests.factories import run_in_shop
 from tests.supply.conftest import (
@@ -207,3 +208,48 @@ def test_the_operator_sees_the_supply_ticket_and_retries_from_the_console(app, d
     assert done.status_code == 302
     assert order_row(app, shop.shop, order_id)["status"] == "delivered"
     assert shop.upstreams[0].bought == {_key(shop, order_id): 1}
+
+
+def test_a_card_order_that_lost_its_code_gets_one_from_the_source(app, docked):
+    """A payment that arrives after the hold ran out and the code went to
+    another buyer (掉单): the shop's stock cannot cover it, its source does."""
+    from sqlalchemy import update
+
+    from app.catalog.models import Card
+    from app.extensions import db
+    from app.orders import checkout, lookups
+    from app.orders.models import Order
+    from tests.factories import add_stock
+
+    shop = docked({}, kind="card")
+    add_stock(app, shop.shop, shop.product_id, ["OWN-CODE-0001"])
+
+    def late_order():
+        order, _ = checkout.create_order(
+            product_id=shop.product_id, quantity=1, email="late@example.com", inputs={}
+        )
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        db.session.execute(update(Card).values(reserved_until=past))  # the hold ran out
+        db.session.commit()
+        return order.id
+
+    late = run_in_shop(app, shop.shop, late_order)
+    other = paid_order(app, shop.shop, shop.product_id, email="other@example.com")
+    assert fulfil_now(app, shop.shop, other) == "delivered"  # took the shop's only code
+
+    def pay_late():
+        from app.orders import payment
+
+        payment.pay_order(db.session.get(Order, late), "sandbox", buyer_id=None, actor="buyer")
+
+    run_in_shop(app, shop.shop, pay_late)
+    assert fulfil_now(app, shop.shop, late) == "delivered"
+
+    def codes(order_id):
+        return [c["code"] for c in lookups.delivered_codes(db.session.get(Order, order_id))]
+
+    [upstream] = shop.upstreams
+    assert run_in_shop(app, shop.shop, codes, other) == ["OWN-CODE-0001"]
+    assert run_in_shop(app, shop.shop, codes, late) == ["UP-U000001-0"]
+    assert upstream.bought == {_key(shop, late): 1}
+    assert tickets_of(app, shop.shop, late) == []
