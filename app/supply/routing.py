@@ -31,7 +31,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -41,7 +41,7 @@ from app.core.crypto import get_cipher
 from app.extensions import db
 from app.orders import state, tickets
 from app.orders.lookups import get_order_by_id
-from app.orders.models import DELIVERED, FAILED, FULFILLING, Order, Ticket
+from app.orders.models import DELIVERED, FAILED, FULFILLING, PAID, Order, Ticket
 from app.supply.connectors.base import FAILED as UP_FAILED
 from app.supply.connectors.base import PENDING as UP_PENDING
 from app.supply.connectors.base import Purchase, SupplyError
@@ -59,6 +59,8 @@ from tenants.context import current_tenant_id
 log = logging.getLogger(__name__)
 
 TICKET_REASON = "supply_failed"
+#: a paid top-up still ``paid`` this long after its payment lost its job
+LOST_JOB_SECONDS = 10
 #: the longest pause between two asks of one source (seconds)
 MAX_BACKOFF = 8.0
 
@@ -403,20 +405,35 @@ def _fail(order: _Item, reasons: list[str], actor: str) -> str:
 def waiting_orders(limit: int = 500) -> list[uuid.UUID]:
     """The shop's orders waiting on a source: ``fulfilling`` with the lease
     let go (a pending purchase, a silent source) or run out (a worker died
-    mid-purchase), that are top-ups or have asked a source."""
+    mid-purchase), that are top-ups or have asked a source; and paid
+    top-ups with sources whose fulfilment job was lost (Redis down at the
+    payment)."""
     from app.orders.fulfilment import fulfil_lease
 
-    stale = datetime.now(UTC) - fulfil_lease()
+    now = datetime.now(UTC)
+    stale = now - fulfil_lease()
     asked = select(SupplyAttempt.id).where(SupplyAttempt.order_id == Order.id).exists()
-    return list(
-        db.session.scalars(
-            select(Order.id)
-            .where(
-                Order.status == FULFILLING,
-                Order.fulfil_started_at.is_(None) | (Order.fulfil_started_at < stale),
-                (Order.product_kind == KIND_TOPUP) | asked,
-            )
-            .order_by(Order.id)
-            .limit(limit)
+    sourced = (
+        select(ProductSource.id)
+        .join(Supplier, Supplier.id == ProductSource.supplier_id)
+        .where(
+            ProductSource.product_id == Order.product_id,
+            ProductSource.enabled.is_(True),
+            Supplier.status == SUPPLIER_ACTIVE,
         )
+        .exists()
+    )
+    waiting = (
+        (Order.status == FULFILLING)
+        & (Order.fulfil_started_at.is_(None) | (Order.fulfil_started_at < stale))
+        & ((Order.product_kind == KIND_TOPUP) | asked)
+    )
+    lost = (
+        (Order.status == PAID)
+        & (Order.product_kind == KIND_TOPUP)
+        & (Order.paid_at < now - timedelta(seconds=LOST_JOB_SECONDS))
+        & sourced
+    )
+    return list(
+        db.session.scalars(select(Order.id).where(waiting | lost).order_by(Order.id).limit(limit))
     )

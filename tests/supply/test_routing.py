@@ -253,3 +253,25 @@ def test_a_card_order_that_lost_its_code_gets_one_from_the_source(app, docked):
     assert run_in_shop(app, shop.shop, codes, late) == ["UP-U000001-0"]
     assert upstream.bought == {_key(shop, late): 1}
     assert tickets_of(app, shop.shop, late) == []
+
+
+def test_a_paid_top_up_whose_job_was_lost_is_picked_up_by_the_poll(app, docked):
+    from sqlalchemy import update
+
+    from app.extensions import db
+    from app.orders.models import Order
+    from app.supply import routing
+
+    shop = docked({})
+    order_id = paid_order(app, shop.shop, shop.product_id)
+    assert run_in_shop(app, shop.shop, routing.waiting_orders) == []  # its job is on its way
+
+    def paid_a_minute_ago():
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        db.session.execute(update(Order).where(Order.id == order_id).values(paid_at=past))
+        db.session.commit()
+
+    run_in_shop(app, shop.shop, paid_a_minute_ago)
+    assert run_in_shop(app, shop.shop, routing.waiting_orders) == [order_id]
+    assert fulfil_now(app, shop.shop, order_id) == "delivered"
+    assert run_in_shop(app, shop.shop, routing.waiting_orders) == []
