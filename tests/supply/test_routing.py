@@ -275,3 +275,18 @@ def test_a_paid_top_up_whose_job_was_lost_is_picked_up_by_the_poll(app, docked):
     assert run_in_shop(app, shop.shop, routing.waiting_orders) == [order_id]
     assert fulfil_now(app, shop.shop, order_id) == "delivered"
     assert run_in_shop(app, shop.shop, routing.waiting_orders) == []
+
+
+def test_the_worker_polls_a_pending_purchase_to_delivery(app, docked, worker):
+    shop = docked({"pending": 3})
+    order_id = paid_order(app, shop.shop, shop.product_id)
+
+    deadline = time.monotonic() + 30
+    while order_row(app, shop.shop, order_id)["status"] != "delivered":
+        assert time.monotonic() < deadline, order_row(app, shop.shop, order_id)
+        time.sleep(0.2)
+
+    [upstream] = shop.upstreams
+    key = _key(shop, order_id)
+    assert upstream.bought == {key: 1} and upstream.asked[key] == 1
+    assert upstream.status_asked[key] == 3
