@@ -404,8 +404,9 @@ def _fail(order: _Item, reasons: list[str], actor: str) -> str:
 
 def waiting_orders(limit: int = 500) -> list[uuid.UUID]:
     """The shop's orders waiting on a source: ``fulfilling`` with the lease
-    let go (a pending purchase, a silent source) or run out (a worker died
-    mid-purchase), that are top-ups or have asked a source; and paid
+    let go (a pending purchase, a silent source, a card order the buyer's
+    request left to the queue) or run out on a top-up or an order that has
+    asked a source (a worker died mid-purchase); and paid
     top-ups with sources whose fulfilment job was lost (Redis down at the
     payment)."""
     from app.orders.fulfilment import fulfil_lease
@@ -423,10 +424,11 @@ def waiting_orders(limit: int = 500) -> list[uuid.UUID]:
         )
         .exists()
     )
-    waiting = (
-        (Order.status == FULFILLING)
-        & (Order.fulfil_started_at.is_(None) | (Order.fulfil_started_at < stale))
-        & ((Order.product_kind == KIND_TOPUP) | asked)
+    # A let-go lease is routing's own mark; a stale one on a card order that
+    # never asked a source is the sweeper's (``orders.fulfilment.sweep``).
+    waiting = (Order.status == FULFILLING) & (
+        Order.fulfil_started_at.is_(None)
+        | ((Order.fulfil_started_at < stale) & ((Order.product_kind == KIND_TOPUP) | asked))
     )
     lost = (
         (Order.status == PAID)
