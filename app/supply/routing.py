@@ -175,7 +175,12 @@ def supply_order(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
         delivered = _deliver(order, source, purchase, need, actor)
         if delivered is not None:
             return delivered
-        reasons.append("the supplier's codes could not be stored")
+        # Bought, but unusable: buying elsewhere would pay twice; the
+        # operator decides (the attempt names the source and its reference).
+        reasons.append(
+            f"the supplier delivered codes that could not be used ({purchase.ref or 'no reference'})"
+        )
+        break
     return _fail(order, reasons, actor)
 
 

@@ -210,19 +210,19 @@ def test_the_operator_sees_the_supply_ticket_and_retries_from_the_console(app, d
     assert shop.upstreams[0].bought == {_key(shop, order_id): 1}
 
 
-def test_a_card_order_that_lost_its_code_gets_one_from_the_source(app, docked):
-    """A payment that arrives after the hold ran out and the code went to
-    another buyer (掉单): the shop's stock cannot cover it, its source does."""
+def _late_card_order(app, shop, own_code: str):
+    """A payment that arrives after the hold ran out and the shop's only
+    code (``own_code``) went to another buyer (掉单). Returns (late order
+    id, other order id), both paid; the other one delivered."""
     from sqlalchemy import update
 
     from app.catalog.models import Card
     from app.extensions import db
-    from app.orders import checkout, lookups
+    from app.orders import checkout, payment
     from app.orders.models import Order
     from tests.factories import add_stock
 
-    shop = docked({}, kind="card")
-    add_stock(app, shop.shop, shop.product_id, ["OWN-CODE-0001"])
+    add_stock(app, shop.shop, shop.product_id, [own_code])
 
     def late_order():
         order, _ = checkout.create_order(
@@ -238,21 +238,48 @@ def test_a_card_order_that_lost_its_code_gets_one_from_the_source(app, docked):
     assert fulfil_now(app, shop.shop, other) == "delivered"  # took the shop's only code
 
     def pay_late():
-        from app.orders import payment
-
         payment.pay_order(db.session.get(Order, late), "sandbox", buyer_id=None, actor="buyer")
 
     run_in_shop(app, shop.shop, pay_late)
+    return late, other
+
+
+def _codes(app, shop, order_id) -> list[str]:
+    from app.extensions import db
+    from app.orders import lookups
+    from app.orders.models import Order
+
+    return run_in_shop(
+        app,
+        shop.shop,
+        lambda: [c["code"] for c in lookups.delivered_codes(db.session.get(Order, order_id))],
+    )
+
+
+def test_a_card_order_its_stock_cannot_cover_gets_its_code_from_the_source(app, docked):
+    shop = docked({}, kind="card")
+    late, other = _late_card_order(app, shop, "OWN-CODE-0001")
+
     assert fulfil_now(app, shop.shop, late) == "delivered"
 
-    def codes(order_id):
-        return [c["code"] for c in lookups.delivered_codes(db.session.get(Order, order_id))]
-
     [upstream] = shop.upstreams
-    assert run_in_shop(app, shop.shop, codes, other) == ["OWN-CODE-0001"]
-    assert run_in_shop(app, shop.shop, codes, late) == ["UP-U000001-0"]
+    assert _codes(app, shop, other) == ["OWN-CODE-0001"]
+    assert _codes(app, shop, late) == ["UP-U000001-0"]  # stored encrypted as its sold card
     assert upstream.bought == {_key(shop, late): 1}
     assert tickets_of(app, shop.shop, late) == []
+
+
+def test_codes_the_shop_already_holds_fail_the_order_without_buying_elsewhere(app, docked):
+    shop = docked({}, {}, kind="card")
+    late, _ = _late_card_order(app, shop, "UP-U000001-0")  # what the first source answers
+
+    assert fulfil_now(app, shop.shop, late) == "failed"
+
+    first, second = shop.upstreams
+    assert first.bought == {_key(shop, late): 1} and not second.asked
+    assert _codes(app, shop, late) == []
+    assert tickets_of(app, shop.shop, late) == ["supply_failed"]
+    assert "could not be used (U000001)" in order_row(app, shop.shop, late)["last_error"]
 
 
 def test_a_paid_top_up_whose_job_was_lost_is_picked_up_by_the_poll(app, docked):
