@@ -191,6 +191,16 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         # How long a fulfilment may run before another worker may take the
         # order over (a worker killed mid-delivery holds it this long).
         "ORDER_FULFIL_LEASE_SECONDS": int(get("ORDER_FULFIL_LEASE_SECONDS", "60")),
+        # Buying from suppliers: the connect and read timeouts of one request
+        # (seconds), how often one source is asked again after an unknown
+        # outcome (a timeout, an unreadable answer) and the first pause
+        # between those asks (doubling), and how often pending purchases are
+        # asked for their status.
+        "SUPPLY_CONNECT_TIMEOUT": float(get("SUPPLY_CONNECT_TIMEOUT", "3")),
+        "SUPPLY_READ_TIMEOUT": float(get("SUPPLY_READ_TIMEOUT", "10")),
+        "SUPPLY_RETRIES": int(get("SUPPLY_RETRIES", "3")),
+        "SUPPLY_RETRY_BACKOFF": float(get("SUPPLY_RETRY_BACKOFF", "0.5")),
+        "SUPPLY_POLL_INTERVAL_SECONDS": int(get("SUPPLY_POLL_INTERVAL_SECONDS", "15")),
         # A refund claimed this long ago and never finished (a crash between the
         # provider's refund and our books) is finished by the periodic job.
         "ORDER_REFUND_RECOVERY_SECONDS": int(get("ORDER_REFUND_RECOVERY_SECONDS", "300")),

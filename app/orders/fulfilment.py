@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 
 from app.catalog import stock
-from app.catalog.models import CARD_SOLD, KIND_CARD, Card
+from app.catalog.models import CARD_SOLD, KIND_CARD, KIND_TOPUP, Card
 from app.core.queues import get_queue
 from app.extensions import db
 from app.orders import state, tickets
@@ -81,7 +81,8 @@ def hold_paid_stock(order: Order) -> None:
 
 
 def ensure_reserved(order: Order) -> None:
-    """After a (late) payment the order must hold its cards, or get a ticket.
+    """After a (late) payment the order must hold its cards, or get a ticket
+    (unless the product has sources to buy the rest from).
     The cards it still holds are kept either way, so they are not lost to
     other buyers while the ticket waits. Caller's transaction."""
     missing = missing_cards(order)
@@ -91,6 +92,10 @@ def ensure_reserved(order: Order) -> None:
         with db.session.begin_nested():
             stock.reserve(order.product_id, missing, order.id, hold=stock.PAID_HOLD)
     except stock.OutOfStock:
+        from app.supply import routing
+
+        if routing.has_sources(order.product_id):
+            return  # fulfilment buys what is missing from the product's sources
         tickets.open_ticket(
             order.id,
             "out_of_stock",
@@ -128,7 +133,7 @@ def deliver_in_request(order_id: uuid.UUID) -> str:
     and this call leaves a paid order, which the sweeper re-enqueues.
     Returns the order's status."""
     try:
-        status = fulfil(order_id, actor="checkout")
+        status = fulfil(order_id, actor="checkout", upstream=False)
     except Exception:  # noqa: BLE001 - the worker retries it; the payment is committed
         db.session.rollback()
         log.exception("order %s: delivery in the request failed; queued", order_id)
@@ -139,13 +144,22 @@ def deliver_in_request(order_id: uuid.UUID) -> str:
     return status
 
 
-def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
+def fulfil(order_id: uuid.UUID, actor: str = "fulfilment", upstream: bool = True) -> str:
     """Deliver a paid order. Idempotent and safe under concurrency: only the
-    caller that takes the fulfilment lease delivers. Commits. Returns the
-    status."""
+    caller that takes the fulfilment lease delivers. Top-ups, and card
+    orders the shop's own stock cannot cover, are bought from the product's
+    sources (``app.supply.routing``) unless ``upstream`` is False (the
+    buyer's request: those orders are left to the queue). Commits. Returns
+    the status."""
+    from app.supply import routing
+
     order = db.session.get(Order, order_id) or get_order_by_id(order_id)
-    if order.product_kind != KIND_CARD:
-        return order.status  # top-ups wait for suppliers, manual items for the operator
+    if order.product_kind != KIND_CARD and (
+        order.product_kind != KIND_TOPUP
+        or not upstream
+        or not routing.has_sources(order.product_id)
+    ):
+        return order.status  # manual items (and top-ups without sources) wait for the operator
     now = datetime.now(UTC)
     took = state.transition(
         order.id,
@@ -163,6 +177,9 @@ def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
     if not took:
         db.session.rollback()
         return get_order_by_id(order_id).status
+    if order.product_kind == KIND_TOPUP:
+        db.session.commit()  # the lease, before any request to a supplier
+        return routing.supply_order(order.id, actor=actor)
     sold = stock.sell(order.id, order.quantity)
     if len(sold) >= order.quantity:
         state.transition(
@@ -171,6 +188,19 @@ def fulfil(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
         db.session.commit()
         notify_delivered(order_id)  # the id argument: the commit expired ``order``
         return DELIVERED
+    if routing.has_sources(order.product_id):
+        if not upstream:
+            # Let the lease go: the fulfilment worker buys the rest.
+            db.session.execute(
+                update(Order)
+                .where(Order.id == order.id)
+                .values(fulfil_started_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+            return FULFILLING
+        db.session.commit()  # the sold cards and the lease
+        return routing.supply_order(order.id, actor=actor)
     open_ticket = db.session.scalar(
         select(Ticket.id).where(Ticket.order_id == order.id, Ticket.status == "open")
     )

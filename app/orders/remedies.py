@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.catalog import stock
-from app.catalog.models import Card
+from app.catalog.models import KIND_CARD, Card
 from app.core.crypto import get_cipher
 from app.core.errors import Conflict, ValidationFailed
 from app.extensions import db
@@ -42,6 +42,7 @@ from app.orders.tickets import open_ticket, resolve_tickets
 from app.payments import registry
 from app.payments import services as payments
 from app.payments.adapters.base import ProviderError
+from app.supply import routing
 
 REFUND_TARGETS = ("wallet", "original")
 #: The states a refund may leave.
@@ -58,7 +59,12 @@ def retry(order_id: uuid.UUID, actor: str) -> str:
             f"Only a failed order can be retried; this one is {order.status}.",
             message=_l("Only a failed order can be tried again."),
         )
-    hold_paid_stock(order)
+    if order.product_kind == KIND_CARD:
+        try:
+            hold_paid_stock(order)
+        except stock.OutOfStock:
+            if not routing.has_sources(order.product_id):
+                raise  # nowhere else to get the codes from
     if not state.transition(
         order.id, FAILED, FULFILLING, actor=actor, note="retry", fulfil_started_at=None
     ):
