@@ -82,6 +82,9 @@ class HttpConnector:
             elif isinstance(body, dict) and isinstance(body.get("items"), list):
                 items = body["items"]
                 more = bool(body.get("next")) or bool(body.get("has_next"))
+                total, size = body.get("total"), body.get("per_page")
+                if isinstance(total, int) and isinstance(size, int) and size > 0:
+                    more = more or page * size < total  # our own server's page shape
             else:
                 raise SupplyError("garbage", "The catalogue is not a list of offers.")
             offers.extend(_offer(item) for item in items)
@@ -112,7 +115,13 @@ class HttpConnector:
         headers = signing.sign(self.key_id, self._secret(), method, full, data)
         headers["Accept"] = "application/json"
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=self.connect_timeout)
+        # ``localhost`` and its subdomains are this machine (RFC 6761), as
+        # browsers treat them; the resolver here may not know ``*.localhost``,
+        # so connect to the loopback address and name the host in ``Host``.
+        loopback = self.host == "localhost" or self.host.endswith(".localhost")
+        conn = cls("127.0.0.1" if loopback else self.host, self.port, timeout=self.connect_timeout)
+        if loopback:
+            headers["Host"] = f"{self.host}:{self.port}" if self.port else self.host
         try:
             try:
                 conn.connect()
