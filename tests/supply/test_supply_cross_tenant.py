@@ -11,30 +11,20 @@ are read again and must be exactly as before. ``RULES`` is what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from tests.api.support import csrf_header
-from tests.console.support import console
-from tests.factories import assert_problem, bearer, shop_rows
+from tests.api.cross_tenant_cases import (
+    Endpoint,
+    assert_foreign_ids_not_found,
+    assert_foreign_key_refused,
+    assert_foreign_reference_refused,
+    assert_lists_hold_none,
+    caller_for,
+    rules_of,
+)
 from tests.supply.support import make_source, make_supplier
 
 pytestmark = pytest.mark.critical
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str  # {supplier}, {product}, {source} stand for the target shop's ids
-    body: dict | None = None
-    ok: int = 200
-
-    def url(self, ids: dict) -> str:
-        return self.path.format(**ids)
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}"
 
 
 ENDPOINTS = [
@@ -60,7 +50,7 @@ ENDPOINTS = [
     Endpoint("DELETE", "/api/v1/products/{product}/sources/{source}", ok=204),
 ]
 WITH_IDS = [e for e in ENDPOINTS if "{" in e.path]
-RULES = {(e.method, e.path.replace("{", "<").replace("}", "_id>")) for e in ENDPOINTS}
+RULES = rules_of(ENDPOINTS)
 
 
 @pytest.fixture
@@ -76,13 +66,6 @@ def world(app, shops, make_account, make_product):
         ids = {"supplier": supplier, "product": product, "source": source, "seller": seller.id}
         made[slug] = (shop, {k: str(v) for k, v in ids.items()})
     return made
-
-
-def caller_for(kind: str, shop, browser_for):
-    if kind == "api key":
-        return browser_for(shop.host), bearer(shop.key)
-    browser = console(browser_for, shop.host, shop.owner_email)
-    return browser, csrf_header(browser)
 
 
 def call(client, headers, endpoint: Endpoint, ids: dict):
@@ -106,38 +89,19 @@ def test_every_supply_endpoint_has_a_case(app):
 def test_shop_b_ids_through_shop_a_are_not_found(app, world, browser_for, endpoint, caller):
     (a, a_ids), (b, b_ids) = world["alpha"], world["bravo"]
     client, headers = caller_for(caller, a, browser_for)
-    before = shop_rows(app, b.id)
-
-    response = call(client, headers, endpoint, b_ids)
-
-    assert_problem(response, 404, "not-found")
-    assert shop_rows(app, b.id) == before
-    own = call(client, headers, endpoint, a_ids)
-    assert own.status_code == endpoint.ok, own.get_data(as_text=True)
-    assert shop_rows(app, b.id) == before
+    assert_foreign_ids_not_found(app, call, client, headers, endpoint, a_ids, b, b_ids)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
 def test_shop_a_key_on_shop_b_host_is_not_valid_there(app, world, browser_for, endpoint):
     (a, _a_ids), (b, b_ids) = world["alpha"], world["bravo"]
-    before = shop_rows(app, b.id)
-
-    response = call(browser_for(b.host), bearer(a.key), endpoint, b_ids)
-
-    assert_problem(response, 401, "unauthorized")
-    assert shop_rows(app, b.id) == before
+    assert_foreign_key_refused(app, call, browser_for, a, b, b_ids, endpoint)
 
 
 @pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.method == "GET"], ids=str)
-def test_shop_a_lists_hold_none_of_shop_b(app, world, browser_for, endpoint):
+def test_shop_a_lists_hold_none_of_shop_b(world, browser_for, endpoint):
     (a, a_ids), (_b, b_ids) = world["alpha"], world["bravo"]
-
-    response = call(browser_for(a.host), bearer(a.key), endpoint, a_ids)
-
-    assert response.status_code == 200
-    text = response.get_data(as_text=True)
-    for name, value in b_ids.items():
-        assert value not in text, f"bravo's {name} leaked"
+    assert_lists_hold_none(call, browser_for, a, a_ids, b_ids, endpoint)
 
 
 FOREIGN_REFERENCES = [
@@ -168,16 +132,4 @@ def test_a_body_naming_shop_b_rows_is_refused_at_the_field(
 ):
     (a, a_ids), (b, b_ids) = world["alpha"], world["bravo"]
     ids = {**b_ids, "own_product": a_ids["product"], "own_source": a_ids["source"]}
-    before_b = shop_rows(app, b.id)
-
-    response = browser_for(a.host).open(
-        method,
-        path.format(**ids),
-        json={k: v.format(**ids) for k, v in body.items()},
-        headers=bearer(a.key),
-    )
-
-    problem = assert_problem(response, 422, "validation-failed")
-    assert list(problem["errors"]) == [field]
-    assert "No such" in problem["errors"][field][0]
-    assert shop_rows(app, b.id) == before_b
+    assert_foreign_reference_refused(app, browser_for, a, b, ids, method, path, body, field)
