@@ -15,20 +15,15 @@ call ``app.agents.reports`` and render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
-
 from flask import Blueprint, g, render_template, request
-from flask_babel import gettext as _
 
 from app.accounts.auth import require
 from app.agents import reports
 from app.agents.models import COMMISSION_STATUSES
-from app.core.dates import day_range, shop_timezone
 from app.core.errors import NotFound
 from app.core.ids import id_or_404, parse_uuid
 from app.core.money import money_formatter
-from app.core.pages import only_on
+from app.core.pages import TypedFilters, only_on, typed_day_span
 from app.core.pagination import Pager, requested_page
 
 bp = Blueprint("console_agents", __name__, url_prefix="/console")
@@ -70,27 +65,7 @@ def agent(account_id: str):
     )
 
 
-@dataclass
-class CommissionQuery:
-    """The commission list's filters as typed (kept to fill the form again),
-    what they mean, and a message per field that could not be read."""
-
-    typed: dict
-    wanted: reports.CommissionFilter | None
-    errors: dict = field(default_factory=dict)
-
-    def link_args(self) -> dict:
-        return {k: v for k, v in self.typed.items() if v}
-
-
-def _typed_day(text: str):
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return False
-
-
-def read_commission_query(args) -> CommissionQuery:
+def read_commission_query(args) -> TypedFilters:
     """``status``, ``agent`` (part of an email, or an account id) and the
     days ``start`` to ``end`` (both included, shop's time zone)."""
     typed = {
@@ -99,18 +74,11 @@ def read_commission_query(args) -> CommissionQuery:
     if typed["status"] not in COMMISSION_STATUSES:
         typed["status"] = ""
     errors = {}
-    first, last = _typed_day(typed["start"]), _typed_day(typed["end"])
-    if first is False:
-        errors["start"] = _("Use a date like 2024-05-01.")
-    if last is False:
-        errors["end"] = _("Use a date like 2024-05-01.")
-    if first and last and last < first:
-        errors["end"] = _("The end date is before the start date.")
+    start, end = typed_day_span(typed, errors)
     if errors:
-        return CommissionQuery(typed, None, errors)
-    start, end = day_range(first or None, last or None, shop_timezone())
+        return TypedFilters(typed, None, errors)
     agent_id = parse_uuid(typed["agent"]) if typed["agent"] else None
-    return CommissionQuery(
+    return TypedFilters(
         typed,
         reports.CommissionFilter(
             status=typed["status"] or None,

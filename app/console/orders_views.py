@@ -13,8 +13,7 @@ services record every action in the order's history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -33,11 +32,10 @@ from app.accounts.actors import provider_name
 from app.accounts.auth import current_principal, require
 from app.audit import services as audit
 from app.catalog.stock import OutOfStock
-from app.core.dates import day_range, shop_timezone
 from app.core.errors import KamengError
 from app.core.ids import parse_uuid
 from app.core.money import money_formatter
-from app.core.pages import only_on
+from app.core.pages import TypedFilters, only_on, typed_day_span
 from app.extensions import db
 from app.orders import history, lookups, order_csv, remedies
 from app.orders import tickets as order_tickets
@@ -51,28 +49,7 @@ bp.before_request(only_on("shop"))
 PER_PAGE = 50
 
 
-@dataclass
-class ListFilters:
-    """The list's filters as typed (kept to fill the form again), what they
-    mean for the query, and a message per field that could not be read."""
-
-    typed: dict
-    filters: lookups.OrderFilter | None
-    errors: dict = field(default_factory=dict)
-
-    def link_args(self) -> dict:
-        """The typed filters that are set, for links to other pages of the list."""
-        return {k: v for k, v in self.typed.items() if v}
-
-
-def _typed_day(text: str):
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return False
-
-
-def read_filters(args) -> ListFilters:
+def read_filters(args) -> TypedFilters:
     """The list's filters from the query string: ``q`` (an order number,
     spaces ignored, or a buyer's email or part of one), ``status``,
     ``product`` (part of its name, or its id) and the days ``start`` to
@@ -86,18 +63,11 @@ def read_filters(args) -> ListFilters:
     status = typed["status"] if typed["status"] in ORDER_STATUSES else None
     if typed["status"] and status is None:
         typed["status"] = ""
-    first, last = _typed_day(typed["start"]), _typed_day(typed["end"])
-    if first is False:
-        errors["start"] = _("Use a date like 2024-05-01.")
-    if last is False:
-        errors["end"] = _("Use a date like 2024-05-01.")
-    if first and last and last < first:
-        errors["end"] = _("The end date is before the start date.")
+    placed_from, placed_before = typed_day_span(typed, errors)
     if errors:
-        return ListFilters(typed, None, errors)
-    placed_from, placed_before = day_range(first or None, last or None, shop_timezone())
+        return TypedFilters(typed, None, errors)
     product_id = parse_uuid(typed["product"]) if typed["product"] else None
-    return ListFilters(
+    return TypedFilters(
         typed,
         lookups.OrderFilter(
             status=status,
@@ -113,11 +83,11 @@ def read_filters(args) -> ListFilters:
 @bp.get("/orders")
 @require("orders.view")
 def orders():
-    wanted = read_filters(request.args)
+    chosen = read_filters(request.args)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = (
-        lookups.list_orders(filters=wanted.filters, page=page, per_page=PER_PAGE)
-        if wanted.filters is not None
+        lookups.list_orders(filters=chosen.wanted, page=page, per_page=PER_PAGE)
+        if chosen.wanted is not None
         else ([], 0)
     )
     return render_template(
@@ -126,10 +96,10 @@ def orders():
         total=total,
         page=page,
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
-        typed=wanted.typed,
-        errors=wanted.errors,
-        filtered=bool(wanted.link_args()),
-        link_args=wanted.link_args(),
+        typed=chosen.typed,
+        errors=chosen.errors,
+        filtered=bool(chosen.link_args()),
+        link_args=chosen.link_args(),
         statuses=ORDER_STATUSES,
         open_tickets=order_tickets.open_ticket_count(),
         money=money_formatter(g.shop.currency),
@@ -145,10 +115,10 @@ def export():
     time zone and plain amounts (12.50). Recorded in the audit log, since it
     carries buyers' emails. Unreadable filters go back to the list, which
     says what is wrong."""
-    wanted = read_filters(request.args)
-    if wanted.filters is None:
-        return redirect(url_for(".orders", **wanted.link_args()))
-    audit.record(current_principal().actor, "orders.exported", "orders", filters=wanted.link_args())
+    chosen = read_filters(request.args)
+    if chosen.wanted is None:
+        return redirect(url_for(".orders", **chosen.link_args()))
+    audit.record(current_principal().actor, "orders.exported", "orders", filters=chosen.link_args())
     db.session.commit()
     name = f"orders-{g.shop.slug}-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
     shop_id = g.shop.id
@@ -157,7 +127,7 @@ def export():
         # The body is written after the view returns, when the request's
         # tenant is no longer current: the shop is entered again here.
         with tenant_context(shop_id):
-            yield from order_csv.rows_as_csv(lookups.iter_orders(wanted.filters))
+            yield from order_csv.rows_as_csv(lookups.iter_orders(chosen.wanted))
 
     return Response(
         stream_with_context(lines()),
