@@ -3,13 +3,16 @@ runs over its own endpoint table: shop A aimed at shop B's rows must never
 see B's data nor change B.
 
 A domain module declares its ``Endpoint`` table, a ``world`` fixture of two
-shops with their ids, and a ``call(client, headers, endpoint, ids)``; its
-tests hand them to the checks here, which read B's rows before and after
-each try (``tests.factories.shop_rows``)."""
+shops (``alpha``, ``bravo``) with their ids, and a ``call(client, headers,
+endpoint, ids)``; ``table_tests`` makes its three table tests, and
+``assert_foreign_reference_refused`` checks bodies naming B's rows. Every
+check reads B's rows before and after each try (``tests.factories.shop_rows``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import pytest
 
 from tests.api.support import csrf_header
 from tests.console.support import console
@@ -76,6 +79,31 @@ def assert_lists_hold_none(call, browser_for, a, a_ids, b_ids, endpoint) -> None
     text = response.get_data(as_text=True)
     for name, value in b_ids.items():
         assert value not in text, f"bravo's {name} leaked"
+
+
+def table_tests(endpoints, call):
+    """The three tests of a domain's endpoint table, for its module to name:
+    B's ids through A's key and A's console session are not found (A's own
+    work), A's key on B's host is refused, and A's lists name none of B's."""
+
+    @pytest.mark.parametrize("caller", ["api key", "operator session"])
+    @pytest.mark.parametrize("endpoint", [e for e in endpoints if "{" in e.path], ids=str)
+    def ids_not_found(app, world, browser_for, endpoint, caller):
+        (a, a_ids), (b, b_ids) = world["alpha"], world["bravo"]
+        client, headers = caller_for(caller, a, browser_for)
+        assert_foreign_ids_not_found(app, call, client, headers, endpoint, a_ids, b, b_ids)
+
+    @pytest.mark.parametrize("endpoint", endpoints, ids=str)
+    def key_refused(app, world, browser_for, endpoint):
+        (a, _a_ids), (b, b_ids) = world["alpha"], world["bravo"]
+        assert_foreign_key_refused(app, call, browser_for, a, b, b_ids, endpoint)
+
+    @pytest.mark.parametrize("endpoint", [e for e in endpoints if e.method == "GET"], ids=str)
+    def lists_hold_none(world, browser_for, endpoint):
+        (a, a_ids), (_b, b_ids) = world["alpha"], world["bravo"]
+        assert_lists_hold_none(call, browser_for, a, a_ids, b_ids, endpoint)
+
+    return ids_not_found, key_refused, lists_hold_none
 
 
 def assert_foreign_reference_refused(app, browser_for, a, b, ids, method, path, body, field):

@@ -15,12 +15,9 @@ import pytest
 
 from tests.api.cross_tenant_cases import (
     Endpoint,
-    assert_foreign_ids_not_found,
-    assert_foreign_key_refused,
     assert_foreign_reference_refused,
-    assert_lists_hold_none,
-    caller_for,
     rules_of,
+    table_tests,
 )
 from tests.supply.support import make_source, make_supplier
 
@@ -49,7 +46,6 @@ ENDPOINTS = [
     Endpoint("PATCH", "/api/v1/products/{product}/sources/{source}", {"cost": 1}),
     Endpoint("DELETE", "/api/v1/products/{product}/sources/{source}", ok=204),
 ]
-WITH_IDS = [e for e in ENDPOINTS if "{" in e.path]
 RULES = rules_of(ENDPOINTS)
 
 
@@ -84,24 +80,11 @@ def test_every_supply_endpoint_has_a_case(app):
     assert served == RULES
 
 
-@pytest.mark.parametrize("caller", ["api key", "operator session"])
-@pytest.mark.parametrize("endpoint", WITH_IDS, ids=str)
-def test_shop_b_ids_through_shop_a_are_not_found(app, world, browser_for, endpoint, caller):
-    (a, a_ids), (b, b_ids) = world["alpha"], world["bravo"]
-    client, headers = caller_for(caller, a, browser_for)
-    assert_foreign_ids_not_found(app, call, client, headers, endpoint, a_ids, b, b_ids)
-
-
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
-def test_shop_a_key_on_shop_b_host_is_not_valid_there(app, world, browser_for, endpoint):
-    (a, _a_ids), (b, b_ids) = world["alpha"], world["bravo"]
-    assert_foreign_key_refused(app, call, browser_for, a, b, b_ids, endpoint)
-
-
-@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.method == "GET"], ids=str)
-def test_shop_a_lists_hold_none_of_shop_b(world, browser_for, endpoint):
-    (a, a_ids), (_b, b_ids) = world["alpha"], world["bravo"]
-    assert_lists_hold_none(call, browser_for, a, a_ids, b_ids, endpoint)
+(
+    test_shop_b_ids_through_shop_a_are_not_found,
+    test_shop_a_key_on_shop_b_host_is_not_valid_there,
+    test_shop_a_lists_hold_none_of_shop_b,
+) = table_tests(ENDPOINTS, call)
 
 
 FOREIGN_REFERENCES = [
