@@ -201,6 +201,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "SUPPLY_RETRIES": int(get("SUPPLY_RETRIES", "3")),
         "SUPPLY_RETRY_BACKOFF": float(get("SUPPLY_RETRY_BACKOFF", "0.5")),
         "SUPPLY_POLL_INTERVAL_SECONDS": int(get("SUPPLY_POLL_INTERVAL_SECONDS", "15")),
+        # How long an order waits on a source that stays silent or pending
+        # before it fails with a ticket for the operator (retry, switch
+        # source, refund).
+        "SUPPLY_GIVE_UP_SECONDS": int(get("SUPPLY_GIVE_UP_SECONDS", "1800")),
         # A refund claimed this long ago and never finished (a crash between the
         # provider's refund and our books) is finished by the periodic job.
         "ORDER_REFUND_RECOVERY_SECONDS": int(get("ORDER_REFUND_RECOVERY_SECONDS", "300")),

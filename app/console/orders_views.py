@@ -211,6 +211,12 @@ def retry(number: str):
     return _act(number, remedies.retry, _("Delivery tried again."))
 
 
+@bp.post("/orders/<number>/switch-source")
+@require("orders.manage")
+def switch_source(number: str):
+    return _act(number, remedies.switch_source, _("Buying from the next source."))
+
+
 @bp.post("/orders/<number>/deliver")
 @require("orders.manage")
 def deliver(number: str):

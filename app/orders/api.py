@@ -346,6 +346,21 @@ class OrderRetry(MethodView):
         return operator_body(lookups.get_order_by_id(order.id), show_codes=False)
 
 
+@blp.route("/orders/<number>/switch-source")
+class OrderSwitchSource(MethodView):
+    @require("orders.manage")
+    @blp.response(200, OperatorOrderSchema)
+    @blp.doc(security=SECURED)
+    def post(self, number):
+        """A failed order whose source stayed silent (ticket ``supply_silent``):
+        stop waiting on that source and buy from the next one (409 when no
+        source holds the order's purchase). The silent source may still
+        deliver later."""
+        order = lookups.get_order(number)
+        remedies.switch_source(order.id, current_principal().actor)
+        return operator_body(lookups.get_order_by_id(order.id), show_codes=False)
+
+
 @blp.route("/orders/<number>/deliver")
 class OrderDeliver(MethodView):
     @require("orders.manage")

@@ -4,7 +4,10 @@ The history's ``note`` is written by the service that moved the order
 (``payment.confirm_payment``: ``"<provider> <reference>"``, with
 ``" (after expiry)"`` for a late payment; ``remedies``: ``"retry"``,
 ``"delivered by hand"``, ``"refund to <target>[ claimed]"``;
-``fulfilment``: ``"<n> of <m> codes available"``). ``describe_note`` is
+``fulfilment``: ``"<n> of <m> codes available"``; ``supply.routing``:
+``"supplier reference <ref>"``, ``"delivered by the supplier"``, ``"no
+source could supply it"``, ``"the supplier stayed silent"``; the
+switch-source remedy: ``"stopped waiting on the silent source"``). ``describe_note`` is
 the one reader of those forms; a note of another form is shown as written.
 """
 
@@ -53,9 +56,14 @@ _FIXED_NOTES = {
     "refund to original claimed": _l("Refund to the original payment started"),
     "refund to wallet": _l("Refunded to the buyer's balance"),
     "refund to original": _l("Refunded to the original payment"),
+    "no source could supply it": _l("No source could supply it"),
+    "the supplier stayed silent": _l("The supplier stayed silent past the deadline"),
+    "stopped waiting on the silent source": _l("Stopped waiting on the silent supplier"),
+    "delivered by the supplier": _l("Delivered by the supplier"),
 }
 _SHORT_STOCK = re.compile(r"(\d+) of (\d+) codes available")
 _AFTER_EXPIRY = " (after expiry)"
+_SUPPLIER_REF = "supplier reference "
 
 
 def status_label(status: str) -> str:
@@ -69,6 +77,8 @@ def describe_note(note: str, to_status: str | None = None) -> str:
         return ""
     if note in _FIXED_NOTES:
         return str(_FIXED_NOTES[note])
+    if note.startswith(_SUPPLIER_REF):
+        return _("Delivered by the supplier (reference %(ref)s)", ref=note[len(_SUPPLIER_REF) :])
     short = _SHORT_STOCK.fullmatch(note)
     if short:
         return _("Only %(have)s of %(want)s codes were in stock", have=short[1], want=short[2])

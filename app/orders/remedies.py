@@ -76,6 +76,35 @@ def retry(order_id: uuid.UUID, actor: str) -> str:
     return fulfil(order.id, actor=actor)
 
 
+def switch_source(order_id: uuid.UUID, actor: str) -> str:
+    """Stop waiting on the silent source of a failed order and buy from the
+    next one (``app.supply.routing.give_up_source``, then ``retry``). The
+    silent source may still deliver later: the operator's call, which the
+    order's history records. Returns the status."""
+    order = get_order_by_id(order_id)
+    if order.status != FAILED:
+        raise Conflict(
+            f"Only a failed order can switch source; this one is {order.status}.",
+            message=_l("Only a failed order can switch to another source."),
+        )
+    if routing.give_up_source(order.id, actor) is None:
+        raise Conflict(
+            "No source is holding this order's purchase; retry it instead.",
+            message=_l("No source is holding this order. Use retry instead."),
+        )
+    db.session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=FAILED,
+            to_status=FAILED,
+            actor=actor,
+            note="stopped waiting on the silent source",
+        )
+    )
+    db.session.commit()
+    return retry(order.id, actor)
+
+
 def deliver_manually(order_id: uuid.UUID, content: str, actor: str) -> Order:
     """Deliver by hand (a manual item, or a failed card order). The content
     is encrypted like card codes and shown to the buyer (page and mail)."""

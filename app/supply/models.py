@@ -66,12 +66,14 @@ ATTEMPT_PENDING = "pending"  # accepted; confirmation follows (callback or poll)
 ATTEMPT_FAILED = "failed"  # refused or failed upstream: try the next source
 ATTEMPT_TIMEOUT = "timeout"  # no answer in time: the same key is asked again
 ATTEMPT_GARBAGE = "garbage"  # an answer we could not read
+ATTEMPT_ABANDONED = "abandoned"  # the operator stopped waiting on a silent source
 ATTEMPT_OUTCOMES = (
     ATTEMPT_DELIVERED,
     ATTEMPT_PENDING,
     ATTEMPT_FAILED,
     ATTEMPT_TIMEOUT,
     ATTEMPT_GARBAGE,
+    ATTEMPT_ABANDONED,
 )
 
 #: bounds on what one shop may hold

@@ -19,6 +19,13 @@ own stock cannot cover, is bought from the product's sources.
   (``app.supply.jobs.poll_supply``, ``sync`` queue) has it asked again.
 - No source can: the order fails with a ``supply_failed`` ticket (retry or
   refund, the usual remedies).
+- A source that stays silent or pending past ``SUPPLY_GIVE_UP_SECONDS``
+  (counted from when the order last entered ``fulfilling``: its payment or
+  the operator's retry) is not waited on for ever: the order fails with a
+  ``supply_silent`` ticket naming the source. Retry asks that source's
+  status again; "switch source" (``give_up_source`` then retry) tells
+  routing to stop waiting on it and buy from the next one — the operator's
+  call, since the silent source may still deliver.
 
 The caller holds the fulfilment lease and has committed it: no database
 transaction stays open across a request to an upstream. Runs in the current
@@ -41,12 +48,13 @@ from app.core.crypto import get_cipher
 from app.extensions import db
 from app.orders import state, tickets
 from app.orders.lookups import get_order_by_id
-from app.orders.models import DELIVERED, FAILED, FULFILLING, PAID, Order, Ticket
+from app.orders.models import DELIVERED, FAILED, FULFILLING, PAID, Order, OrderEvent, Ticket
 from app.supply.connectors.base import FAILED as UP_FAILED
 from app.supply.connectors.base import PENDING as UP_PENDING
 from app.supply.connectors.base import Purchase, SupplyError
 from app.supply.connectors.registry import connector_for
 from app.supply.models import (
+    ATTEMPT_ABANDONED,
     ATTEMPT_FAILED,
     SUPPLIER_ACTIVE,
     ProductSource,
@@ -59,6 +67,7 @@ from tenants.context import current_tenant_id
 log = logging.getLogger(__name__)
 
 TICKET_REASON = "supply_failed"
+SILENT_REASON = "supply_silent"
 #: a paid top-up still ``paid`` this long after its payment lost its job
 LOST_JOB_SECONDS = 10
 #: the longest pause between two asks of one source (seconds)
@@ -144,7 +153,8 @@ def supply_order(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
     if need <= 0:
         return _finish_delivered(order, None, actor)
     key = item_key(row)
-    rows = ranked(usable_sources(order.product_id))
+    abandoned = _abandoned_sources(order.id)
+    rows = [s for s in ranked(usable_sources(order.product_id)) if s.id not in abandoned]
     open_source_id = _source_that_may_have_bought(order.id)
     if open_source_id is not None:
         # It must be asked (status first) before any other source.
@@ -165,13 +175,14 @@ def supply_order(order_id: uuid.UUID, actor: str = "fulfilment") -> str:
             continue
         answer = _ask(connector, order, source, key, need, check_first=source.id == open_source_id)
         if answer.unknown:
-            return _wait(order, answer.detail)
+            return _wait(order, answer.detail, source, actor)
         purchase = answer.purchase
         if purchase is None or purchase.status == UP_FAILED:
             reasons.append(answer.detail or (purchase.detail if purchase else "refused"))
             continue
         if purchase.status == UP_PENDING:
-            return _wait(order, f"pending at the supplier ({purchase.ref or 'no reference'})")
+            detail = f"pending at the supplier ({purchase.ref or 'no reference'})"
+            return _wait(order, detail, source, actor)
         delivered = _deliver(order, source, purchase, need, actor)
         if delivered is not None:
             return delivered
@@ -289,9 +300,23 @@ def _source_that_may_have_bought(order_id: uuid.UUID) -> uuid.UUID | None:
         .order_by(SupplyAttempt.id.desc())
         .limit(1)
     ).first()
-    if last is None or last.outcome == ATTEMPT_FAILED:
+    if last is None or last.outcome in (ATTEMPT_FAILED, ATTEMPT_ABANDONED):
         return None
     return last.source_id
+
+
+def _abandoned_sources(order_id: uuid.UUID) -> set[uuid.UUID]:
+    """The sources the operator stopped waiting on for this order: never
+    asked for it again."""
+    return set(
+        db.session.scalars(
+            select(SupplyAttempt.source_id).where(
+                SupplyAttempt.order_id == order_id,
+                SupplyAttempt.outcome == ATTEMPT_ABANDONED,
+                SupplyAttempt.source_id.is_not(None),
+            )
+        )
+    )
 
 
 # --- endings ---------------------------------------------------------------------
@@ -372,9 +397,12 @@ def _finish_delivered(order: _Item, ref: str | None, actor: str) -> str:
     return DELIVERED
 
 
-def _wait(order: _Item, detail: str) -> str:
+def _wait(order: _Item, detail: str, source: _Source, actor: str) -> str:
     """Leave the order ``fulfilling`` with its lease let go, so the poll job
-    may take it up again."""
+    may take it up again; past the give-up deadline, fail it with a
+    ``supply_silent`` ticket instead."""
+    if _past_give_up(order.id):
+        return _fail(order, [detail], actor, reason=SILENT_REASON, source=source)
     db.session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == FULFILLING)
@@ -385,14 +413,42 @@ def _wait(order: _Item, detail: str) -> str:
     return FULFILLING
 
 
-def _fail(order: _Item, reasons: list[str], actor: str) -> str:
+def _past_give_up(order_id: uuid.UUID) -> bool:
+    """Whether the order entered ``fulfilling`` (paid, or retried) longer
+    than ``SUPPLY_GIVE_UP_SECONDS`` ago."""
+    limit = int(current_app.config.get("SUPPLY_GIVE_UP_SECONDS", 1800))
+    entered = db.session.scalar(
+        select(func.max(OrderEvent.created_at)).where(
+            OrderEvent.order_id == order_id, OrderEvent.to_status == FULFILLING
+        )
+    )
+    if entered is None:
+        return False
+    if entered.tzinfo is None:
+        entered = entered.replace(tzinfo=UTC)
+    return datetime.now(UTC) - entered > timedelta(seconds=limit)
+
+
+def _fail(
+    order: _Item,
+    reasons: list[str],
+    actor: str,
+    *,
+    reason: str = TICKET_REASON,
+    source: _Source | None = None,
+) -> str:
     detail = "; ".join(r for r in reasons if r)[:400] or "no usable source"
+    if source is not None:
+        name = db.session.scalar(select(Supplier.name).where(Supplier.id == source.supplier_id))
+        detail = f"{name} stayed silent past the deadline ({detail})"[:400]
     moved = state.transition(
         order.id,
         FULFILLING,
         FAILED,
         actor=actor,
-        note="no source could supply it",
+        note="the supplier stayed silent"
+        if reason == SILENT_REASON
+        else "no source could supply it",
         last_error=detail,
     )
     if not moved:
@@ -402,9 +458,41 @@ def _fail(order: _Item, reasons: list[str], actor: str) -> str:
         select(Ticket.id).where(Ticket.order_id == order.id, Ticket.status == "open")
     )
     if open_ticket is None:
-        tickets.open_ticket(order.id, TICKET_REASON, f"No source could supply it: {detail}")
+        text = detail if reason == SILENT_REASON else f"No source could supply it: {detail}"
+        tickets.open_ticket(order.id, reason, text)
     db.session.commit()
     return FAILED
+
+
+def give_up_source(order_id: uuid.UUID, actor: str) -> uuid.UUID | None:
+    """The operator stops waiting on the source that may hold the order's
+    purchase: an ``abandoned`` attempt is recorded in its name, so routing
+    never asks it for this order again and buys from the next source. Returns that source's id (None: no source
+    holds it). The caller commits."""
+    last = db.session.execute(
+        select(SupplyAttempt.source_id, SupplyAttempt.supplier_id, SupplyAttempt.outcome)
+        .where(SupplyAttempt.order_id == order_id)
+        .order_by(SupplyAttempt.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.outcome in (ATTEMPT_FAILED, ATTEMPT_ABANDONED):
+        return None
+    if last.source_id is None:
+        return None
+    order = get_order_by_id(order_id)
+    db.session.add(
+        SupplyAttempt(
+            order_id=order_id,
+            source_id=last.source_id,
+            supplier_id=last.supplier_id,
+            idempotency_key=item_key(order),
+            outcome=ATTEMPT_ABANDONED,
+            latency_ms=0,
+            detail=f"given up by {actor}"[:300],
+        )
+    )
+    db.session.flush()
+    return last.source_id
 
 
 def waiting_orders(limit: int = 500) -> list[uuid.UUID]:

@@ -317,3 +317,70 @@ def test_the_worker_polls_a_pending_purchase_to_delivery(app, docked, worker):
     key = _key(shop, order_id)
     assert upstream.bought == {key: 1} and upstream.asked[key] == 1
     assert upstream.status_asked[key] == 3
+
+
+def test_a_source_silent_past_the_deadline_fails_the_order_and_switching_source_buys_once(
+    app, docked, browser_for, monkeypatch
+):
+    """A source that stays silent is not waited on for ever: past
+    ``SUPPLY_GIVE_UP_SECONDS`` the order fails with a ``supply_silent``
+    ticket; retry asks the silent source again, and "switch source" (the
+    operator's call, on the order page) buys from the next one, once."""
+    from app.extensions import db
+    from app.orders.models import Order
+    from tests.factories import PASSWORD
+
+    monkeypatch.setitem(app.config, "SUPPLY_GIVE_UP_SECONDS", 0)
+    monkeypatch.setitem(app.config, "SUPPLY_RETRIES", 0)
+    shop = docked({"hang": True, "hang_seconds": READ_TIMEOUT * 2}, {})
+    first, second = shop.upstreams
+    order_id = paid_order(app, shop.shop, shop.product_id)
+
+    assert fulfil_now(app, shop.shop, order_id) == "failed"
+    assert tickets_of(app, shop.shop, order_id) == ["supply_silent"]
+    assert "stayed silent" in order_row(app, shop.shop, order_id)["last_error"]
+    assert not second.asked
+    number = run_in_shop(app, shop.shop, lambda: db.session.get(Order, order_id).number)
+
+    console = browser_for(shop.shop.host)
+    console.client.set_cookie("lang", "en", domain=shop.shop.host)
+    console.submit("/console/login", {"email": shop.shop.owner_email, "password": PASSWORD})
+    assert "The supplier stayed silent" in console.get("/console/tickets").get_data(as_text=True)
+    page = f"/console/orders/{number}"
+    assert "Switch source" in console.get(page).get_data(as_text=True)
+
+    # Retry first: the silent source is asked for its status again, and
+    # stays silent, so the order fails again and nothing else is bought.
+    console.submit(page, {}, action=f"{page}/retry")
+    assert order_row(app, shop.shop, order_id)["status"] == "failed"
+    assert not second.asked
+
+    done = console.submit(page, {}, action=f"{page}/switch-source")
+    assert done.status_code == 302
+    assert order_row(app, shop.shop, order_id)["status"] == "delivered"
+    key = _key(shop, order_id)
+    assert second.bought == {key: 1}
+    assert [o for _, o in _history(app, shop, order_id)][-2:] == ["abandoned", "delivered"]
+    history = console.get(page).get_data(as_text=True)
+    assert "Stopped waiting on the silent supplier" in history
+
+
+def test_switch_source_is_refused_when_no_source_holds_the_order(app, docked, make_api_key):
+    """The API's switch-source answers 409 for an order no source is
+    holding (a refusal everywhere): retry is the remedy there."""
+    from app.extensions import db
+    from app.orders.models import Order
+
+    shop = docked({"fail": True})
+    order_id = paid_order(app, shop.shop, shop.product_id)
+    assert fulfil_now(app, shop.shop, order_id) == "failed"
+    number = run_in_shop(app, shop.shop, lambda: db.session.get(Order, order_id).number)
+    key = make_api_key(shop.shop)
+    client = app.test_client()
+    answer = client.post(
+        f"/api/v1/orders/{number}/switch-source",
+        headers={"Host": shop.shop.host, "Authorization": f"Bearer {key}"},
+    )
+    assert answer.status_code == 409
+    assert answer.json["type"].endswith("conflict")
+    assert order_row(app, shop.shop, order_id)["status"] == "failed"
