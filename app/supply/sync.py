@@ -14,7 +14,8 @@ sale with their sources.
   A cost change reprices the product by the operator's markup rule when
   its cheapest source's supplier has one (``reprice``).
   Both moves add a stock alert for the operator (``sold_out`` with every
-  source empty, ``restocked`` when back), in the catalogue's alert list.
+  source empty, ``restocked`` when back), in the catalogue's alert list,
+  and the owners are mailed (``app.supply.mail``, after the commit).
 
 Each function works in the current shop and commits its own changes.
 """
@@ -30,6 +31,7 @@ from sqlalchemy import func, or_, select
 from app.catalog.models import KIND_CARD, STATUS_OFF_SALE, STATUS_ON_SALE, Product, StockAlert
 from app.core.money import share_of
 from app.extensions import db
+from app.supply import mail as stock_mail
 from app.supply.connectors.base import SupplyError
 from app.supply.connectors.registry import connector_for
 from app.supply.models import (
@@ -44,8 +46,8 @@ DEFAULT_MAX_BACKOFF = 6 * 3600
 BATCH = 200
 #: the kinds of stock alert the sync records (the catalogue's own are low
 #: and sold_out)
-ALERT_SOLD_OUT = "sold_out"
-ALERT_RESTOCKED = "restocked"
+ALERT_SOLD_OUT = stock_mail.SOLD_OUT
+ALERT_RESTOCKED = stock_mail.RESTOCKED
 
 
 def _interval() -> int:
@@ -117,6 +119,7 @@ def follow_sources(product_id: uuid.UUID) -> str | None:
             db.session.add(SyncPausedProduct(product_id=product.id))
         _alert(product, ALERT_SOLD_OUT)
         db.session.commit()
+        stock_mail.notify_stock_change(product_id, ALERT_SOLD_OUT)
         return "off"
     if paused is not None and supplied:
         back = product.status == STATUS_OFF_SALE
@@ -125,6 +128,8 @@ def follow_sources(product_id: uuid.UUID) -> str | None:
             _alert(product, ALERT_RESTOCKED)
         db.session.delete(paused)
         db.session.commit()
+        if back:
+            stock_mail.notify_stock_change(product_id, ALERT_RESTOCKED)
         return "on" if back else None
     return None
 

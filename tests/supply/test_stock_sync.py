@@ -10,6 +10,7 @@ sync must count the failure and back off, whichever way the call fails."""
 from __future__ import annotations
 
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from tests.factories import run_in_shop
+from tests.orders.conftest import _empty_queues, mail_server, rate_limits, worker  # noqa: F401
 from tests.supply.support import make_source, make_supplier
 
 pytestmark = pytest.mark.critical
@@ -247,3 +249,28 @@ def test_without_a_markup_rule_prices_stay(app, alpha, make_product):
         return db.session.get(Product, product).price
 
     assert run_in_shop(app, alpha, change) == 10_000
+
+
+def test_the_owners_are_mailed_when_a_product_goes_off_and_back_on_sale(
+    app, alpha, make_product, mail_server, worker
+):
+    """The sync's off-sale and restock moves reach the shop's owners by mail
+    (through the real worker and a real SMTP server), in the shop's
+    language, with a link to the product's sources."""
+    product = make_product(alpha, name="Steam 50")
+    supplier = make_supplier(app, alpha, status="active")
+    source = make_source(app, alpha, product, supplier)
+
+    assert _answer(app, alpha, source, 0, 800) == "off"
+    gone = mail_server.wait_for(alpha.owner_email)
+    assert "Steam 50" in gone["Subject"]
+    body = gone.get_body(preferencelist=("plain",)).get_content()
+    assert f"/console/products/{product}/sources" in body
+
+    assert _answer(app, alpha, source, 25, 750) == "on"
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while len(mail_server.to(alpha.owner_email)) < 2 and datetime.now(UTC) < deadline:
+        time.sleep(0.05)
+    back = mail_server.to(alpha.owner_email)[1]
+    assert "Steam 50" in back["Subject"] and back["Subject"] != gone["Subject"]
+    assert "25" in back.get_body(preferencelist=("plain",)).get_content()
