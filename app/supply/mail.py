@@ -51,9 +51,7 @@ def mail_stock_change(tenant_id: str, product_id: str, kind: str) -> int:
 
     try:
         with tenant_context(uuid.UUID(tenant_id)):
-            product = db.session.scalar(
-                select(Product).where(Product.id == uuid.UUID(product_id))
-            )
+            product = db.session.scalar(select(Product).where(Product.id == uuid.UUID(product_id)))
             if product is None:
                 return 0
             shop = db.session.get(Tenant, uuid.UUID(tenant_id))

@@ -252,7 +252,11 @@ def test_without_a_markup_rule_prices_stay(app, alpha, make_product):
 
 
 def test_the_owners_are_mailed_when_a_product_goes_off_and_back_on_sale(
-    app, alpha, make_product, mail_server, worker
+    app,
+    alpha,
+    make_product,
+    mail_server,
+    worker,  # noqa: F811
 ):
     """The sync's off-sale and restock moves reach the shop's owners by mail
     (through the real worker and a real SMTP server), in the shop's
