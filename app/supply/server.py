@@ -22,6 +22,10 @@ Bodies are at most ``MAX_BODY`` bytes (413). Every answer, errors
 included, is JSON (problem documents) and carries ``X-Kameng-Protocol``.
 Each endpoint parses, calls one function of ``app.supply.purchases`` and
 renders its result.
+
+A published protocol version stays served: answers may gain fields, never
+lose or change one; a new required request field needs a new version
+(``tests/supply/test_protocol_v1.py`` is a frozen version-1 client).
 """
 
 from __future__ import annotations
