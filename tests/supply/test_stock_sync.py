@@ -255,7 +255,7 @@ def test_the_owners_are_mailed_when_a_product_goes_off_and_back_on_sale(
     app,
     alpha,
     make_product,
-    mail_server,
+    mail_server,  # noqa: F811
     worker,  # noqa: F811
 ):
     """The sync's off-sale and restock moves reach the shop's owners by mail
