@@ -42,6 +42,13 @@ def _dev_secret(instance_path: Path, name: str, nbytes: int) -> str:
     return path.read_text().strip()
 
 
+def _optional_flag(value) -> bool | None:
+    """A yes/no setting that may be left unset (None)."""
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
 def load_config(instance_path: str, overrides: dict | None = None, checks=()) -> dict:
     """Build the Flask config dict from the environment plus ``overrides``.
 
@@ -197,6 +204,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         # between those asks (doubling), and how often pending purchases are
         # asked for their status.
         "SUPPLY_CONNECT_TIMEOUT": float(get("SUPPLY_CONNECT_TIMEOUT", "3")),
+        # Whether requests to addresses someone typed (a supplier's API, a
+        # callback URL) may reach private addresses (``app.core.outbound``):
+        # unset, only outside production.
+        "OUTBOUND_PRIVATE_ALLOWED": _optional_flag(get("OUTBOUND_PRIVATE_ALLOWED")),
         "SUPPLY_READ_TIMEOUT": float(get("SUPPLY_READ_TIMEOUT", "10")),
         "SUPPLY_RETRIES": int(get("SUPPLY_RETRIES", "3")),
         "SUPPLY_RETRY_BACKOFF": float(get("SUPPLY_RETRY_BACKOFF", "0.5")),

@@ -18,10 +18,9 @@ checks it with its copy.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from rq import Retry
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from app.core import outbound
 from app.core.queues import get_queue
 from app.extensions import db
 from app.orders import lookups
@@ -143,21 +143,21 @@ def tell_partner(order_id: uuid.UUID) -> str:
     return "told " + view.status
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect is an answer the partner must fix, not follow
-
-
 def _post(url: str, body: bytes, headers: dict) -> None:
+    """POST the callback; a redirect is an answer the partner must fix, not
+    one to follow. The address is checked like a supplier's
+    (``app.core.outbound``): never a private one in production."""
     timeout = float(current_app.config.get("SUPPLY_READ_TIMEOUT", 10))
-    opener = urllib.request.build_opener(_NoRedirects)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    parts = urlsplit(url)
+    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     try:
-        with opener.open(request, timeout=timeout) as answer:
-            status = answer.status
-    except urllib.error.HTTPError as err:
-        raise CallbackRefused(f"{url}: HTTP {err.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as err:
+        conn = outbound.connection(parts.scheme, parts.hostname or "", parts.port, timeout)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            status = conn.getresponse().status
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError) as err:
         raise CallbackRefused(f"{url}: {err}") from None
     if not 200 <= status < 300:
         raise CallbackRefused(f"{url}: HTTP {status}")

@@ -162,3 +162,56 @@ def test_answers_of_the_wrong_shape_are_garbage(body):
         _purchase(body)
 
     assert wrong.value.outcome == "garbage"
+
+
+def test_private_addresses_are_refused_when_only_public_ones_are_allowed(app, connect, monkeypatch):
+    """With private addresses off (production's default), an upstream on
+    this machine is not asked at all: the source fails (the next one is
+    tried) without a byte sent."""
+    call, upstream = connect()
+    monkeypatch.setitem(app.config, "OUTBOUND_PRIVATE_ALLOWED", False)
+
+    with pytest.raises(SupplyError) as refused:
+        call(lambda c: c.purchase("SKU-1", 1, {}, "kameng:t:o7"))
+
+    assert refused.value.outcome == "failed" and "private address" in refused.value.detail
+    assert not upstream.asked
+
+    monkeypatch.setitem(app.config, "OUTBOUND_PRIVATE_ALLOWED", True)
+    assert call(lambda c: c.purchase("SKU-1", 1, {}, "kameng:t:o7")).status == "delivered"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fd00::1",
+        "fe80::1",
+        "localhost",
+        "shop.localhost",
+    ],
+)
+def test_every_private_range_is_blocked_in_production(app, address, monkeypatch):
+    from app.core import outbound
+
+    monkeypatch.setitem(app.config, "OUTBOUND_PRIVATE_ALLOWED", None)
+    monkeypatch.setitem(app.config, "ENV", "production")
+    with app.app_context(), pytest.raises(outbound.BlockedAddress):
+        outbound.checked_address(address, 443)
+
+
+def test_a_public_address_is_allowed_in_production(app, monkeypatch):
+    from app.core import outbound
+
+    monkeypatch.setitem(app.config, "OUTBOUND_PRIVATE_ALLOWED", None)
+    monkeypatch.setitem(app.config, "ENV", "production")
+    with app.app_context():
+        assert outbound.checked_address("93.184.215.14", 443) == "93.184.215.14"
+        assert outbound.checked_address("2606:4700::1", 443) == "2606:4700::1"

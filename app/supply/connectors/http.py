@@ -34,6 +34,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from flask import current_app
 
+from app.core import outbound
 from app.core.crypto import get_cipher
 from app.supply import signing
 from app.supply.connectors.base import DELIVERED, FAILED, PENDING, Offer, Purchase, SupplyError
@@ -114,14 +115,10 @@ class HttpConnector:
         data = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b""
         headers = signing.sign(self.key_id, self._secret(), method, full, data)
         headers["Accept"] = "application/json"
-        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        # ``localhost`` and its subdomains are this machine (RFC 6761), as
-        # browsers treat them; the resolver here may not know ``*.localhost``,
-        # so connect to the loopback address and name the host in ``Host``.
-        loopback = self.host == "localhost" or self.host.endswith(".localhost")
-        conn = cls("127.0.0.1" if loopback else self.host, self.port, timeout=self.connect_timeout)
-        if loopback:
-            headers["Host"] = f"{self.host}:{self.port}" if self.port else self.host
+        try:
+            conn = outbound.connection(self.scheme, self.host, self.port, self.connect_timeout)
+        except OSError as exc:  # blocked or unresolvable: nothing was sent
+            raise SupplyError(FAILED, f"{method} {path}: {exc}.") from None
         try:
             try:
                 conn.connect()
