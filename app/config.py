@@ -212,6 +212,8 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "SUPPLY_RETRIES": int(get("SUPPLY_RETRIES", "3")),
         "SUPPLY_RETRY_BACKOFF": float(get("SUPPLY_RETRY_BACKOFF", "0.5")),
         "SUPPLY_POLL_INTERVAL_SECONDS": int(get("SUPPLY_POLL_INTERVAL_SECONDS", "15")),
+        # Requests one supply credential may make to /supply/v1 a minute.
+        "SUPPLY_RATE_PER_MINUTE": int(get("SUPPLY_RATE_PER_MINUTE", "600")),
         # How long an order waits on a source that stays silent or pending
         # before it fails with a ticket for the operator (retry, switch
         # source, refund).

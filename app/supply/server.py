@@ -16,6 +16,9 @@ checks it before any endpoint runs, in this order:
   signature: 401 ``supply-signature-invalid``;
 - a nonce seen within the window: 409 ``supply-nonce-replayed`` (nonces
   live in Redis for the window; Redis down: 503 ``unavailable``);
+- more than ``SUPPLY_RATE_PER_MINUTE`` requests of one credential in a
+  minute: 429 ``rate-limited`` (counted with the nonce, one Redis round
+  trip);
 - the shop's supply API closed: 403 ``supply-closed``.
 
 Bodies are at most ``MAX_BODY`` bytes (413). Every answer, errors
@@ -30,11 +33,13 @@ lose or change one; a new required request field needs a new version
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+import time
+
+from flask import Flask, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.core.errors import KamengError, UnknownShop
+from app.core.errors import KamengError, RateLimited, UnknownShop
 from app.core.problems import problem_response
 from app.core.redisconn import get_redis
 from app.supply import credentials, purchases, signing
@@ -133,10 +138,21 @@ def signed_path() -> str:
     return request.path + ("?" + query if query else "")
 
 
-def _nonce_is_new(key_id: str, nonce: str) -> bool:
-    """Record the nonce for the window; ``False`` when it was already seen."""
-    name = f"kameng:supply:nonce:{current_tenant_id()}:{key_id}:{nonce}"
-    return bool(get_redis().set(name, "1", nx=True, ex=signing.WINDOW_SECONDS))
+def _nonce_and_rate(key_id: str, nonce: str) -> tuple[bool, int]:
+    """Record the nonce for the window and count the credential's request
+    in the current minute, in one round trip: (the nonce is new, requests
+    this minute)."""
+    tenant = current_tenant_id()
+    minute = int(time.time() // 60)
+    counter = f"kameng:supply:rate:{tenant}:{key_id}:{minute}"
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set(
+        f"kameng:supply:nonce:{tenant}:{key_id}:{nonce}", "1", nx=True, ex=signing.WINDOW_SECONDS
+    )
+    pipe.incr(counter)
+    pipe.expire(counter, 120)
+    fresh, count, _ = pipe.execute()
+    return bool(fresh), int(count)
 
 
 @blp.before_request
@@ -163,8 +179,14 @@ def _authenticate():
         )
     except signing.SignatureProblem as problem:
         return _refuse(PROBLEMS[problem.reason](problem.detail))
-    if not _nonce_is_new(signed.key_id, signed.nonce):
+    fresh, count = _nonce_and_rate(signed.key_id, signed.nonce)
+    if not fresh:
         return _refuse(NonceReplayed("Send each request with a new nonce."))
+    allowed = int(current_app.config.get("SUPPLY_RATE_PER_MINUTE", 600))
+    if count > allowed:
+        return _refuse(
+            RateLimited(f"At most {allowed} requests a minute per supply key; wait a little.")
+        )
     if not credentials.supply_open():
         return _refuse(SupplyClosed("The shop has not opened its supply API."))
     credentials.touch(credential)

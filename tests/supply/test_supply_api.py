@@ -4,6 +4,7 @@ from its wallet; refusals are problem documents."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from tests.agents.money_support import add_tier, fill_wallet, place_in_chain
@@ -333,4 +334,19 @@ def test_with_redis_down_a_signed_request_is_503_and_changes_nothing(app, app_co
             "/supply/v1/purchases", {"sku": str(docking["card"]), "quantity": 1, "key": "nored-01"}
         )
         assert_problem(answer, 503, "unavailable")
+    assert order_count(app, docking["shop"]) == 0
+
+
+def test_one_credential_is_held_to_its_requests_a_minute(app, docking, monkeypatch):
+    """Past ``SUPPLY_RATE_PER_MINUTE`` a credential's requests answer 429
+    with a problem document, and buy nothing."""
+    monkeypatch.setitem(app.config, "SUPPLY_RATE_PER_MINUTE", 3)
+    partner = docking["partner"]
+    if time.time() % 60 > 50:  # the four requests fall in one counting minute
+        time.sleep(60.5 - time.time() % 60)
+    assert [partner.get("/supply/v1/catalogue").status for _ in range(3)] == [200, 200, 200]
+    refused = partner.post(
+        "/supply/v1/purchases", {"sku": str(docking["card"]), "quantity": 1, "key": "rate-0001"}
+    )
+    assert_problem(refused, 429, "rate-limited")
     assert order_count(app, docking["shop"]) == 0
