@@ -229,6 +229,7 @@ def _import_models() -> None:
     import app.accounts.models  # noqa: F401
     import app.agents.models  # noqa: F401
     import app.audit.models  # noqa: F401
+    import app.billing.models  # noqa: F401
     import app.catalog.models  # noqa: F401
     import app.ledger.models  # noqa: F401
     import app.orders.models  # noqa: F401
