@@ -195,6 +195,7 @@ def _register_cli(app: Flask) -> None:
     plus the shop commands that involve accounts (``create``, ``list``,
     ``api-key``), which live with accounts so tenants import no domain."""
     from app.accounts.cli import SHOP_COMMANDS
+    from app.billing.cli import billing_cli
     from app.catalog.cli import cards_cli
     from app.cli import admin_cli, cron_command, demo_cli, worker_command
     from app.ledger.cli import ledger_cli
@@ -205,6 +206,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
     app.cli.add_command(cards_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(billing_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker_command)
