@@ -158,3 +158,21 @@ def test_assign_refuses_an_unknown_shop_or_plan(app, cli, shop, slug, plan, need
     with app.app_context():
         assert db.session.scalar(select(func.count(Subscription.id))) == 0
         db.session.remove()
+
+
+def test_the_demo_seed_makes_the_plans_and_puts_the_demo_shop_on_business(app, cli, browser_for):
+    first = cli("demo", "seed")
+    second = cli("demo", "seed")
+
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    rows = plan_rows(app)
+    assert sorted(rows) == ["business", "free", "pro"]
+    assert rows["free"]["price"] == 0 and rows["free"]["commission_bps"] == 300
+    assert rows["free"]["max_products"] == 50
+    with app.app_context():
+        subscriptions = db.session.scalars(select(Subscription)).all()
+        assert [s.plan.code for s in subscriptions] == ["business"]
+        db.session.remove()
+    owner = browser_for("demo.localhost")
+    owner.submit("/console/login", {"email": "owner@example.com", "password": "demo-password"})
+    assert "Business" in owner.get("/console/plan").get_data(as_text=True)
