@@ -90,7 +90,7 @@ def usage(name: str, tenant_id: uuid.UUID | None = None) -> int:
     from app.agents.models import SubShop
     from app.catalog.models import Product
     from app.orders.models import Order
-    from tenants.models import CustomDomain, Tenant
+    from tenants.models import CustomDomain
 
     tenant_id = tenant_id or current_tenant_id()
     if name == "products":
@@ -106,8 +106,8 @@ def usage(name: str, tenant_id: uuid.UUID | None = None) -> int:
     elif name == "sub_shops":
         stmt = select(func.count(SubShop.id))
     elif name == "orders_month":
-        zone = db.session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
-        stmt = select(func.count(Order.id)).where(Order.created_at >= month_start(zone or "UTC"))
+        zone = plan_of(tenant_id).timezone
+        stmt = select(func.count(Order.id)).where(Order.created_at >= month_start(zone))
     else:
         raise ValueError(f"unknown limit {name!r}")
     return int(db.session.scalar(stmt) or 0)

@@ -260,10 +260,12 @@ def subscriber_counts() -> dict[uuid.UUID, int]:
 @dataclass(frozen=True)
 class ShopPlan:
     """The plan a shop is on and why: ``plan`` (``None``: unlimited), its
-    ``subscription`` row (``None``: the default plan applies)."""
+    ``subscription`` row (``None``: the default plan applies), and the
+    shop's time zone (its months are counted in it)."""
 
     plan: Plan | None
     subscription: Subscription | None
+    timezone: str = "UTC"
 
     @property
     def code(self) -> str | None:
@@ -294,15 +296,20 @@ def default_plan() -> Plan | None:
 
 def plan_of(tenant_id: uuid.UUID) -> ShopPlan:
     """The shop's plan, read at most once per request (one query, two with
-    a default plan configured)."""
+    a default plan configured and no subscription)."""
     cache = _cache()
     if cache is not None and tenant_id in cache:
         return cache[tenant_id]
-    subscription = db.session.scalar(
-        select(Subscription).where(Subscription.tenant_id == tenant_id)
-    )
+    row = db.session.execute(
+        select(Tenant.timezone, Subscription)
+        .outerjoin(Subscription, Subscription.tenant_id == Tenant.id)
+        .where(Tenant.id == tenant_id)
+    ).first()
+    zone, subscription = (row[0], row[1]) if row is not None else ("UTC", None)
     found = ShopPlan(
-        subscription.plan if subscription is not None else default_plan(), subscription
+        subscription.plan if subscription is not None else default_plan(),
+        subscription,
+        zone or "UTC",
     )
     if cache is not None:
         cache[tenant_id] = found

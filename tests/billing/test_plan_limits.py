@@ -246,3 +246,43 @@ def test_a_limit_in_one_shop_leaves_another_shop_alone(app, shops):
     made = run_in_shop(app, shops["bravo"], lambda: services.create_product(_product(1)).name)
 
     assert made == "Card 1"
+
+
+def test_the_month_begins_in_the_shops_time_zone():
+    from datetime import UTC, datetime
+
+    from app.billing.limits import month_start
+
+    evening = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # already 1 December in Shanghai
+
+    assert month_start("Asia/Shanghai", evening) == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert month_start("UTC", evening) == datetime(2026, 11, 1, tzinfo=UTC)
+    assert month_start("Nowhere/Else", evening) == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_a_check_reads_the_plan_once_a_request_and_counts_only_a_capped_limit(app, shop):
+    from sqlalchemy import event
+
+    from app.billing import limits
+
+    make_plan(app, "roomy", max_products=100)  # orders a month: unlimited
+    put_on_plan(app, shop, "roomy")
+    statements: list[str] = []
+
+    def count(*args):
+        if args[2].startswith("SELECT"):  # not SQLite's BEGIN
+            statements.append(args[2])
+
+    def checks():
+        with app.test_request_context("/"):
+            event.listen(db.engine, "before_cursor_execute", count)
+            try:
+                limits.check("orders_month")  # the plan: one query
+                limits.check("orders_month")  # cached: none
+                limits.check("products")  # capped: one count
+            finally:
+                event.remove(db.engine, "before_cursor_execute", count)
+
+    run_in_shop(app, shop, checks)
+
+    assert len(statements) == 2, statements
