@@ -81,16 +81,3 @@ def test_a_stranger_and_a_buyer_are_refused(shop, browser_for, make_account):
     signed = api.submit("/account/login", {"email": buyer.email, "password": PASSWORD})
     assert signed.status_code == 302
     assert_problem(api.get("/api/v1/shop/plan"), 403, "forbidden")
-
-
-def test_another_shops_key_is_refused_and_each_shop_sees_its_own_plan(app, shops, browser_for):
-    free_pro_business(app)
-    put_on_plan(app, shops["alpha"], "free")
-    put_on_plan(app, shops["bravo"], "business")
-    at_bravo = browser_for(shops["bravo"].host)
-
-    crossed = at_bravo.get("/api/v1/shop/plan", headers=bearer(shops["alpha"].key))
-    own = at_bravo.get("/api/v1/shop/plan", headers=bearer(shops["bravo"].key))
-
-    assert_problem(crossed, 401)
-    assert own.get_json()["plan"]["code"] == "business"
