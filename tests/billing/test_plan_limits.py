@@ -286,3 +286,25 @@ def test_a_check_reads_the_plan_once_a_request_and_counts_only_a_capped_limit(ap
     run_in_shop(app, shop, checks)
 
     assert len(statements) == 2, statements
+
+
+def test_no_commission_during_the_launch_offer_then_the_plans(app, shop):
+    from datetime import UTC, datetime, timedelta
+
+    from app.billing import plans
+
+    make_plan(app, "free", commission_bps=300)
+    put_on_plan(app, shop, "free")
+
+    def rates():
+        ends = plans.plan_of(shop.id).subscription.launch_offer_ends_at
+        return (
+            plans.commission_bps(shop.id, ends - timedelta(seconds=1)),
+            plans.commission_bps(shop.id, ends),
+            (ends - datetime.now(UTC)).days,
+        )
+
+    during, after, days_left = run_in_shop(app, shop, rates)
+
+    assert (during, after) == (0, 300)
+    assert 28 <= days_left <= 30  # counted from the day the shop opened
