@@ -49,6 +49,17 @@ class PlanForm(FlaskForm):
         return self
 
 
+class AssignForm(FlaskForm):
+    """Put a shop on a plan by hand (a comp or a migration)."""
+
+    shop = StringField(_l("Shop address (its slug)"))
+    plan = SelectField(_l("Plan"))
+
+    def prepare(self, plans: list[Plan]) -> AssignForm:
+        self.plan.choices = [(p.code, p.name) for p in plans]
+        return self
+
+
 def fill_form(form: PlanForm, plan: Plan) -> None:
     """Show ``plan`` in the form, as its text would be typed."""
     form.code.data = plan.code

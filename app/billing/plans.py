@@ -218,7 +218,11 @@ def get_plan(code: str) -> Plan:
     """The plan ``code``; ``NotFound`` when there is none."""
     plan = db.session.scalar(select(Plan).where(Plan.code == (code or "").strip().lower()))
     if plan is None:
-        raise NotFound(f"No plan has the code {code!r}.", message=_l("No such plan."))
+        raise NotFound(
+            f"No plan has the code {code!r}.",
+            errors={"plan": ["No such plan."]},
+            message=_l("No such plan."),
+        )
     return plan
 
 
@@ -320,7 +324,11 @@ def find_shop(slug: str) -> Tenant:
     """The shop ``slug``; ``NotFound`` when there is none."""
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == (slug or "").strip().lower()))
     if tenant is None:
-        raise NotFound(f"No shop has the address {slug!r}.", message=_l("No such shop."))
+        raise NotFound(
+            f"No shop has the address {slug!r}.",
+            errors={"shop": ["No such shop."]},
+            message=_l("No such shop."),
+        )
     return tenant
 
 

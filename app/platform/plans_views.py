@@ -11,12 +11,12 @@ as it was typed, each problem beside its field.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app.accounts.auth import require
+from app.accounts.auth import current_principal, require
 from app.billing import plans
-from app.billing.forms import PlanForm, fill_form, plan_data, show_errors
+from app.billing.forms import AssignForm, PlanForm, fill_form, plan_data, show_errors
 from app.core.errors import KamengError
 from app.core.money import money_formatter
 from app.core.pages import only_on
@@ -29,16 +29,49 @@ bp.before_request(only_on("platform"))
 @bp.get("/plans")
 @require("platform.admin")
 def plans_list():
-    """Every plan, cheapest first, with the number of shops on each."""
-    return render_template(
+    """Every plan, cheapest first, with the number of shops on each, and the
+    form that puts a shop on one."""
+    return _list_page()
+
+
+def _list_page(assign: AssignForm | None = None, status: int = 200):
+    rows = plans.list_plans()
+    body = render_template(
         "platform/admin/plans.html",
-        rows=plans.list_plans(),
+        rows=rows,
         shops=plans.subscriber_counts(),
-        counts=plans.COUNT_LIMITS,
         limit_of=plans.limit_value,
         percent=plans.percent_text,
         money=money_formatter("CNY"),
+        assign=assign or AssignForm(formdata=None).prepare(rows),
     )
+    return body, status
+
+
+@bp.post("/plans/assign")
+@require("platform.admin")
+def plan_assign():
+    """Put a shop on a plan now (a comp or a migration), on its audit
+    record. An unknown shop or plan is said beside its field, the form kept."""
+    form = AssignForm().prepare(plans.list_plans())
+    try:
+        subscription = plans.assign_plan(
+            form.shop.data or "", request.form.get("plan", ""), actor=current_principal().actor
+        )
+    except KamengError as err:
+        db.session.rollback()
+        field = form.plan if "plan" in (err.errors or {}) else form.shop
+        field.errors = [err.user_message()]
+        return _list_page(form, err.status)
+    flash(
+        _(
+            "%(shop)s is on the %(plan)s plan now.",
+            shop=form.shop.data.strip().lower(),
+            plan=subscription.plan.name,
+        ),
+        "success",
+    )
+    return redirect(url_for(".plans_list"))
 
 
 def _form_page(form: PlanForm, plan, stray: list[str], status: int = 200):

@@ -167,3 +167,30 @@ def test_an_operator_cannot_stop_a_plan(app, platform, shop):
 
     assert answer.status_code == 403
     assert plan_row(app, "free").active is True
+
+
+def test_the_admin_puts_a_shop_on_a_plan_on_its_audit_record(app, admin, shop):
+    from tests.console.support import audit_trail
+
+    free_pro_business(app)
+
+    answer = admin.submit("/admin/plans", {"shop": shop.slug, "plan": "pro"},
+                          action="/admin/plans/assign")  # fmt: skip
+
+    assert answer.status_code == 302
+    assert "alpha is on the Pro plan now." in text_of(admin.get("/admin/plans"))
+    assert [(a, action) for a, action, _s, _d in audit_trail(app, shop)][-1] == (
+        "operator root@example.com",
+        "billing.plan_assigned",
+    )
+
+
+def test_an_unknown_shop_is_said_beside_the_field_and_kept(app, admin):
+    free_pro_business(app)
+
+    answer = admin.submit("/admin/plans", {"shop": "nowhere", "plan": "pro"},
+                          action="/admin/plans/assign")  # fmt: skip
+
+    assert answer.status_code == 404
+    text = text_of(answer)
+    assert "No such shop." in text and 'value="nowhere"' in text
