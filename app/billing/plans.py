@@ -5,7 +5,8 @@ Plans are platform data: these functions read and write them with no shop
 current. A shop's plan is its ``Subscription`` row's, else the default plan
 (``BILLING_DEFAULT_PLAN``); with neither the shop is unlimited (``None``).
 A shop's plan is read once per request (``plan_of`` keeps it on the
-request's ``g``), since every limit check asks for it.
+request's ``g``), since every limit check asks for it; a job or a command
+reads it at each check.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import services as audit
@@ -249,8 +250,6 @@ def plans_by_tenant(tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, Plan]:
 
 def subscriber_counts() -> dict[uuid.UUID, int]:
     """How many shops are subscribed to each plan (by plan id)."""
-    from sqlalchemy import func
-
     return dict(
         db.session.execute(
             select(Subscription.plan_id, func.count(Subscription.id)).group_by(Subscription.plan_id)
@@ -271,21 +270,19 @@ class ShopPlan:
     subscription: Subscription | None
     timezone: str = "UTC"
 
-    @property
-    def code(self) -> str | None:
-        return self.plan.code if self.plan is not None else None
-
 
 _CACHE = "kameng_billing_plans"
 
 
 def _cache() -> dict | None:
-    return g.setdefault(_CACHE, {}) if has_app_context() else None
+    # Per request only: a worker keeps one app context (and its ``g``) for
+    # its whole life, where a kept plan would outlive any change to it.
+    return g.setdefault(_CACHE, {}) if has_request_context() else None
 
 
 def forget_cached_plans() -> None:
-    """Drop the plans this request (or app context) read, after a change."""
-    if has_app_context():
+    """Drop the plans this request read, after a change."""
+    if has_request_context():
         g.pop(_CACHE, None)
 
 

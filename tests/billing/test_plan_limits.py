@@ -308,3 +308,26 @@ def test_no_commission_during_the_launch_offer_then_the_plans(app, shop):
 
     assert (during, after) == (0, 300)
     assert 28 <= days_left <= 30  # counted from the day the shop opened
+
+
+def test_outside_a_request_each_check_reads_the_plan_anew(app, shop):
+    """A worker keeps one app context for its life: a plan kept there would
+    outlive a change made by another process."""
+    from sqlalchemy import update
+
+    from app.billing import limits
+    from app.billing.models import Plan, Subscription
+
+    make_plan(app, "tiny", max_products=0)
+    make_plan(app, "roomy")
+    put_on_plan(app, shop, "roomy")
+
+    def in_one_context():
+        limits.check("products")  # roomy: allowed
+        tiny = db.session.scalar(select(Plan.id).where(Plan.code == "tiny"))
+        db.session.execute(update(Subscription).values(plan_id=tiny))  # as another process would
+        db.session.commit()
+        with pytest.raises(PlanLimitReached):
+            limits.check("products")
+
+    run_in_shop(app, shop, in_one_context)
