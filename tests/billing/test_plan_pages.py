@@ -127,3 +127,32 @@ def test_a_buyer_past_the_shops_monthly_orders_is_told_plainly(
     assert "This shop is not taking orders right now." in text
     assert "Tiny" not in text  # the shop's plan is the operator's business
     assert 'value="q@example.com"' in text
+
+
+def test_a_staff_invitation_past_the_seats_is_refused_beside_the_email(app, shop, browser_for):
+    make_plan(app, "solo", name="Solo", max_staff=0)
+    make_plan(app, "team", name="Team", price=5_000)
+    put_on_plan(app, shop, "solo")
+    owner = console(browser_for, shop.host, shop.owner_email)
+
+    answer = owner.submit("/console/staff", {"email": "helper@example.com"},
+                          action="/console/staff/invite")  # fmt: skip
+
+    assert answer.status_code == 403
+    text = text_of(answer)
+    assert "The Solo plan allows at most 0 staff members." in text
+    assert "The Team plan lifts this limit." in text
+    assert 'value="helper@example.com"' in text
+
+
+def test_an_api_key_on_a_plan_without_api_access_is_refused_in_words(app, shop, browser_for):
+    make_plan(app, "basic", name="Basic", api_access=False)
+    make_plan(app, "dev", name="Developer", price=2_000)
+    put_on_plan(app, shop, "basic")
+    owner = console(browser_for, shop.host, shop.owner_email)
+
+    answer = owner.submit("/console/api-keys", {"name": "stock sync"})
+
+    text = text_of(answer if answer.status_code != 302 else owner.get(answer.location))
+    assert "The Basic plan does not include API keys." in text
+    assert "The Developer plan lifts this limit." in text
