@@ -106,11 +106,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.console import register_console
     from app.orders.views import bp as orders_pages_bp
     from app.platform.admin_views import bp as platform_admin_bp
+    from app.platform.plans_views import bp as platform_plans_bp
     from app.platform.views import bp as platform_bp
     from app.storefront.views import bp as storefront_bp
 
     app.register_blueprint(platform_bp)
     app.register_blueprint(platform_admin_bp)
+    app.register_blueprint(platform_plans_bp)
     app.register_blueprint(storefront_bp)
     register_console(app)
     app.register_blueprint(accounts_bp)
@@ -195,6 +197,7 @@ def _register_cli(app: Flask) -> None:
     plus the shop commands that involve accounts (``create``, ``list``,
     ``api-key``), which live with accounts so tenants import no domain."""
     from app.accounts.cli import SHOP_COMMANDS
+    from app.billing.cli import billing_cli
     from app.catalog.cli import cards_cli
     from app.cli import admin_cli, cron_command, demo_cli, worker_command
     from app.ledger.cli import ledger_cli
@@ -205,6 +208,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
     app.cli.add_command(cards_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(billing_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker_command)
@@ -229,6 +233,7 @@ def _import_models() -> None:
     import app.accounts.models  # noqa: F401
     import app.agents.models  # noqa: F401
     import app.audit.models  # noqa: F401
+    import app.billing.models  # noqa: F401
     import app.catalog.models  # noqa: F401
     import app.ledger.models  # noqa: F401
     import app.orders.models  # noqa: F401

@@ -21,6 +21,36 @@ DEMO_BUYER = ("buyer@example.com", "buyer-password")
 DEMO_AGENT = ("agent@example.com", "agent-password")
 DEMO_CARD = ("Steam 钱包充值卡 ¥100", 10000)  # name, price in 分
 DEMO_CARD_STOCK = 200
+#: The platform's plans of the demo (prices in 分 a month); the demo shop is
+#: on Business, so none of its features is limited.
+DEMO_PLANS = (
+    {
+        "code": "free",
+        "name": "Free",
+        "price": 0,
+        "commission_bps": 300,
+        "max_products": 50,
+        "max_staff": 0,
+        "max_domains": 0,
+        "max_orders_month": 1000,
+        "api_access": False,
+        "sub_shops": False,
+    },
+    {
+        "code": "pro",
+        "name": "Pro",
+        "price": 9_900,
+        "commission_bps": 100,
+        "trial_days": 14,
+        "max_products": 2_000,
+        "max_staff": 2,
+        "max_domains": 1,
+        "api_access": False,
+        "sub_shops": False,
+    },
+    {"code": "business", "name": "Business", "price": 49_900, "commission_bps": 50},
+)
+DEMO_SHOP_PLAN = "business"
 
 
 @admin_cli.command("create")
@@ -66,12 +96,27 @@ def demo_seed() -> None:
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == "demo"))
     if tenant is None:
         tenant = open_shop("demo", "Kameng Demo 卡盟", owner)
+    _seed_demo_plans(tenant)
     with tenant_context(tenant):
         if not db.session.scalar(select(ShopAccount.id).where(ShopAccount.email == DEMO_BUYER[0])):
             services.create_shop_account(*DEMO_BUYER)
         _seed_demo_cards()
         _seed_demo_agents()
     click.echo("demo shop ready")
+
+
+def _seed_demo_plans(tenant) -> None:
+    """The demo's plans (each made once, never overwritten: the platform
+    owner may have edited them) and the demo shop on Business, unless it is
+    on a plan already."""
+    from app.billing import plans
+
+    existing = {plan.code for plan in plans.list_plans()}
+    for data in DEMO_PLANS:
+        if data["code"] not in existing:
+            plans.create_plan(data)
+    if plans.plan_of(tenant.id).subscription is None:
+        plans.assign_plan(tenant.slug, DEMO_SHOP_PLAN, actor="demo seed")
 
 
 def _seed_demo_cards() -> None:

@@ -137,6 +137,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "SHOP_CREATE_RATE_LIMIT": get("SHOP_CREATE_RATE_LIMIT", "5 per hour"),
         # Shops one platform account may own; platform admins are exempt.
         "SHOPS_PER_ACCOUNT": int(get("SHOPS_PER_ACCOUNT", "3")),
+        # The plan (its code) of a shop with no subscription; empty: unlimited.
+        "BILLING_DEFAULT_PLAN": (get("BILLING_DEFAULT_PLAN") or "").strip() or None,
+        # No commission on a new shop's sales for its first days (the launch offer).
+        "BILLING_LAUNCH_OFFER_DAYS": int(get("BILLING_LAUNCH_OFFER_DAYS", "30")),
         "BABEL_DEFAULT_LOCALE": get("DEFAULT_LOCALE", "zh_CN"),
         "LANGUAGES": ["zh_CN", "en"],
         "TENANT_CACHE_SECONDS": int(get("TENANT_CACHE_SECONDS", "300")),

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import ROLE_AGENT, ApiKey, ShopAccount
 from app.accounts.services import API_KEY_PREFIX
+from app.billing import limits
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.security import token_digest
 from app.extensions import db
@@ -70,6 +71,7 @@ def create_agent_key(account_id: uuid.UUID, name: str) -> tuple[ApiKey, str]:
             message=_l("The key name may be at most 80 characters long."),
         )
     account = _agent(account_id, lock=True)
+    limits.check("api")
     live = db.session.scalar(select(func.count()).select_from(_live(account.id).subquery())) or 0
     if live >= MAX_LIVE_KEYS:
         db.session.rollback()

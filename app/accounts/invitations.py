@@ -33,6 +33,7 @@ from app.accounts.models import ROLE_STAFF, Membership, PlatformUser
 from app.accounts.services import check_password, normalize_email
 from app.audit import services as audit
 from app.audit.models import AuditEvent
+from app.billing import limits
 from app.core.errors import Conflict, NotFound, ServiceUnavailable
 from app.core.mail import send_mail
 from app.core.security import hash_password
@@ -93,6 +94,7 @@ def invite_staff(
     if user is not None:
         add_staff(user, actor)
         return Invited(email, added=True)
+    limits.check("staff")  # before the mail: an invitation must be usable
     link = join_url(invitation_token(email, inviter_email))
     context = {
         "shop_name": shop_name,
@@ -163,6 +165,7 @@ def accept_invitation(token: str, password: str) -> tuple[PlatformUser, Membersh
     ``ValidationFailed`` for a password too short or too long."""
     invitation = read_invitation(token)
     check_password(password)
+    limits.check("staff")
     user = PlatformUser(email=invitation.email, password_hash=hash_password(password))
     try:
         db.session.add(user)

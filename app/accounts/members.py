@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from app.accounts.models import ROLE_OWNER, ROLE_STAFF, ApiKey, Membership, PlatformUser
 from app.audit import services as audit
+from app.billing import limits
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 
@@ -81,6 +82,7 @@ def add_staff(user: PlatformUser, actor: str) -> Membership:
             errors={"email": ["Already a member."]},
             message=_l("%(email)s is already a member of this shop.", email=user.email),
         )
+    limits.check("staff")
     member = Membership(user_id=user.id, role=ROLE_STAFF)
     db.session.add(member)
     db.session.flush()

@@ -19,6 +19,7 @@ from app.accounts.models import (
     MEMBER_ROLES,
     ROLE_CUSTOMER,
     ROLE_OWNER,
+    ROLE_STAFF,
     SHOP_ROLES,
     ApiKey,
     Membership,
@@ -26,6 +27,7 @@ from app.accounts.models import (
     ShopAccount,
 )
 from app.accounts.permissions import member_grants
+from app.billing import limits
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import offset_of
 from app.core.security import (
@@ -205,6 +207,8 @@ def add_member(user: PlatformUser, role: str) -> Membership:
         raise ValidationFailed(f"Role must be one of {', '.join(MEMBER_ROLES)}.")
     if membership_of(user.id):
         raise Conflict("That user is already a member of this shop.")
+    if role == ROLE_STAFF:
+        limits.check("staff")
     member = Membership(user_id=user.id, role=role)
     db.session.add(member)
     db.session.commit()
@@ -308,6 +312,7 @@ def create_api_key(name: str, created_by: uuid.UUID | None, role: str = ROLE_OWN
         )
     if role not in MEMBER_ROLES:
         raise ValidationFailed("Unknown role.", errors={"role": ["Unknown role."]})
+    limits.check("api")
     prefix = secrets.token_hex(4)
     plaintext = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import ROLE_AGENT, ShopAccount
 from app.agents.models import SubShop
+from app.billing import limits
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.ids import parse_uuid
 from app.extensions import db
@@ -165,6 +166,7 @@ def save_sub_shop(
     sub_shop = get_sub_shop(account.id)
     created = sub_shop is None
     if created:
+        limits.check("sub_shops")
         sub_shop = SubShop(account_id=account.id, **values)
         db.session.add(sub_shop)
     else:

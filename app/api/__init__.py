@@ -34,6 +34,7 @@ def api_blueprints():
     from app.accounts.api import blp as accounts_blp
     from app.agents.me_api import blp as agent_self_blp
     from app.agents.withdrawals_api import blp as withdrawals_blp
+    from app.billing.api import blp as billing_blp
     from app.catalog.api import blp as catalog_blp
     from app.catalog.cards_api import blp as cards_blp
     from app.ledger.api import blp as wallet_blp
@@ -59,6 +60,7 @@ def api_blueprints():
         withdrawals_blp,
         supply_blp,
         supply_credentials_blp,
+        billing_blp,
     ]
 
 

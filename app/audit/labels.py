@@ -52,6 +52,7 @@ ACTION_LABELS = {
     "supply_credential.issued": _l("Issued a supply credential"),
     "supply_credential.revoked": _l("Revoked a supply credential"),
     "supply_credential.callback": _l("Changed a supply credential's callback URL"),
+    "billing.plan_assigned": _l("The platform put the shop on another plan"),
 }
 
 

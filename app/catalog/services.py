@@ -27,6 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.billing import limits
 from app.catalog import images as image_store
 from app.catalog import stock
 from app.catalog.categories import list_categories
@@ -344,8 +345,11 @@ def check_product(data: Mapping[str, Any], product_id: uuid.UUID | None = None) 
 
 def create_product(data: Mapping[str, Any]) -> ProductView:
     """Add a product from its fields (``name`` and ``price`` required; a new
-    product is a ``card`` product in ``draft`` unless told). Commits."""
-    product = Product(**_clean_product(data, None))
+    product is a ``card`` product in ``draft`` unless told). Commits.
+    ``PlanLimitReached`` when the shop's plan allows no more products."""
+    values = _clean_product(data, None)
+    limits.check("products")
+    product = Product(**values)
     db.session.add(product)
     db.session.commit()
     return _views([product])[0]

@@ -23,6 +23,7 @@ PAGE_MODULES = (
     "app.console.ledger_views",
     "app.console.supply_views",
     "app.console.supply_api_views",
+    "app.console.plan_views",
 )
 
 

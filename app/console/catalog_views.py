@@ -37,6 +37,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from app.accounts.auth import authorize, current_principal, require
+from app.billing.limits import PlanLimitReached
 from app.catalog import bulk, card_reads, card_reveal, images, imports, services, stock
 from app.catalog import categories as category_service
 from app.catalog.forms import ProductForm, form_values, merged_errors, product_data, show_errors
@@ -249,6 +250,9 @@ def product_new():
         except ValidationFailed as err:
             db.session.rollback()
             errors = merged_errors(errors, err.errors)
+        except PlanLimitReached as err:  # said above the form, which keeps what was typed
+            db.session.rollback()
+            flash(err.user_message(), "error")
         stray, status = show_errors(form, errors), 422
     form.prepare(category_service.list_categories())
     return _product_page(form, None, stray), status

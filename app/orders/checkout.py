@@ -38,6 +38,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.billing import limits
 from app.catalog import stock
 from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Product
 from app.core.errors import Conflict, KamengError, NotFound, ValidationFailed
@@ -166,7 +167,8 @@ def create_order(
     order); a coupon that does not apply → ``CouponRefused``
     (422). A guest's key shorter than ``GUEST_KEY_MIN_LENGTH`` →
     ``IdempotencyKeyTooShort`` (422). Too many unpaid orders for the buyer,
-    the email or the client address → ``TooManyUnpaidOrders`` (409).
+    the email or the client address → ``TooManyUnpaidOrders`` (409). The
+    shop's plan allows no more orders this month → ``PlanLimitReached`` (403).
     """
     from app.accounts.services import normalize_email
     from app.catalog.inputs import validate_inputs
@@ -210,6 +212,7 @@ def create_order(
     now = datetime.now(UTC)
     if caller.capped:
         _check_unpaid(email=email, buyer_id=buyer_id, address=caller.address, now=now)
+    limits.check("orders_month")
     audience = pricing.audience_for(buyer_id, sub_shop_id)
     claimed = None
     redeemer = coupons.buyer_key(buyer_id, email)

@@ -28,6 +28,7 @@ from wtforms import EmailField, HiddenField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.accounts.auth import current_principal
+from app.billing.limits import PlanLimitReached
 from app.catalog import browse
 from app.catalog import services as catalog
 from app.catalog.stock import OutOfStock
@@ -232,6 +233,9 @@ def buy(product_id: str, code: str | None = None):
                 db.session.rollback()
                 problem = err.user_message()
                 form.idempotency_key.data = uuid.uuid4().hex
+            except PlanLimitReached:  # the shop's monthly orders: the operator's matter
+                db.session.rollback()
+                problem = _("This shop is not taking orders right now. Please try again later.")
             else:
                 _remember(order)
                 return redirect(url_for(".pay", number=order.number))

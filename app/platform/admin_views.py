@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from app.accounts.auth import current_principal, require
+from app.billing import plans
 from app.core.errors import KamengError, ValidationFailed
 from app.core.money import money_formatter
 from app.core.pages import only_on
@@ -73,6 +74,7 @@ def _shops_page(args, here: str, failed: dict | None = None, status_code: int = 
         pages=_pages(total),
         days=admin.SALES_DAYS,
         failed=failed or {},
+        plans=plans.plans_by_tenant([row.id for row in rows]),
         money=money_formatter("CNY"),
         here=here,
     )

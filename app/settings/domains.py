@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.audit import services as audit
+from app.billing import limits
 from app.extensions import db
 from tenants import provisioning
 from tenants.context import current_tenant_id
@@ -42,6 +43,7 @@ def add_domain(host: str, *, actor: str) -> DomainView:
     """Connect ``host`` to the current shop (unverified: it serves once its
     TXT record is seen). Atomic with its audit row. ``ValidationFailed`` or
     ``Conflict`` as ``provisioning.connect_domain`` says."""
+    limits.check("domains")
     domain = provisioning.connect_domain(current_tenant_id(), host)
     view = DomainView(domain.host, None, *provisioning.verification_record(domain))
     audit.record(actor, "domain.added", f"domain:{domain.host}")

@@ -63,6 +63,8 @@ ERROR_TITLES = (
     N_("The protocol version is not supported"),
     N_("This shop's supply API is closed"),
     N_("The request body is too large"),
+    # the platform's plans
+    N_("The shop's plan does not allow this"),
 )
 
 PAGE_TITLES = (

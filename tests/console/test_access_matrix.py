@@ -46,6 +46,7 @@ PAGES = (
     "/console/suppliers/new",
     "/console/products/{product}/sources",
     "/console/supply/credentials",
+    "/console/plan",
 )
 OWN_ROWS = ("{product}", "{order}", "{customer}", "{agent}")
 
