@@ -1,7 +1,7 @@
 """billing: the platform's plans (price, commission, limits) and each
 shop's subscription to one; no rows: every shop stays on the default plan
 
-Revision ID: 0015_billing
+Revision ID: 0015
 Revises: 0014
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0015_billing'
+revision = '0015'
 down_revision = '0014'
 branch_labels = None
 depends_on = None
