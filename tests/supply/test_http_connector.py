@@ -151,6 +151,9 @@ def test_a_wrong_secret_is_refused_by_the_upstream(app, connect):
         {"status": "shipped"},
         {"status": "delivered", "codes": "ABC"},
         {"status": "delivered", "codes": [""]},
+        {"status": "delivered", "codes": [{"code": ""}]},
+        {"status": "delivered", "codes": [{"code": "A", "password": 5}]},
+        {"status": "delivered", "codes": [{"code": "A\tB"}]},
         {"status": "delivered", "price": -5},
         {"status": "delivered", "price": "12.50"},
     ],
@@ -162,3 +165,17 @@ def test_answers_of_the_wrong_shape_are_garbage(body):
         _purchase(body)
 
     assert wrong.value.outcome == "garbage"
+
+
+def test_a_kameng_shops_code_objects_become_card_secrets():
+    from app.supply.connectors.http import _purchase
+
+    bought = _purchase(
+        {
+            "status": "delivered",
+            "ref": "2611300001",
+            "codes": [{"code": "NUM-1", "password": "PW-1"}, {"code": "NUM-2", "password": None}],
+        }
+    )
+
+    assert bought.codes == ["NUM-1\tPW-1", "NUM-2"]
