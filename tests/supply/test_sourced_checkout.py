@@ -203,3 +203,20 @@ def _order_id(app, shop, number):
     return run_in_shop(
         app, shop, lambda: db.session.scalar(select(Order.id).where(Order.number == number))
     )
+
+
+def test_the_dashboard_asks_to_restock_a_docked_product_only_when_its_sources_are_empty(
+    app, docked
+):
+    from app.catalog.stock_levels import stock_watch
+
+    shop = docked({}, kind="card")
+
+    def sold_out():
+        return [line.product_id for line in stock_watch().sold_out]
+
+    assert run_in_shop(app, shop.shop, sold_out) == []  # the source has not said
+    _set_source_stock(app, shop, 4)
+    assert run_in_shop(app, shop.shop, sold_out) == []
+    _set_source_stock(app, shop, 0)
+    assert run_in_shop(app, shop.shop, sold_out) == [shop.product_id]
