@@ -8,10 +8,11 @@ shops on it served by one gunicorn (``bench_common.gunicorn``, the
 production settings):
 
 - ``upstream``: one card product of N + M codes (``imports.import_now``;
-  N = 150 with ``--quick``, else 2,000, ``--codes`` overrides; M = 30 with
-  ``--quick``, else N / 10 and at least 50, for the latency phase), its supply API open, and a docking
-  partner: an agent account on a tier whose price rule is 0.80 (retail
-  0.90), its wallet funded for N + M cards, holding a supply credential;
+  N = 100 with ``--quick``, else 500, ``--codes`` overrides; M = 20 with
+  ``--quick``, else N / 10 and at least 50, for the latency phase), its
+  supply API open, and a docking partner: an agent account on a tier
+  whose price rule is 0.80 (retail 0.90), its wallet funded for N + M
+  cards, holding a supply credential;
 - ``bench``: a card product of N + M codes of its own (the one-shop
   purchase), and a docked card product with no codes whose one source is a
   ``platform`` supplier at ``http://upstream.bench.localhost:<port>/supply/v1``
@@ -269,8 +270,8 @@ def _latencies(app, tenant_id, order_ids: list, jobs: list) -> list[float]:
 def run(ctx: Context) -> Outcome:
     from redis import Redis
 
-    n = int(ctx.options.get("codes") or (150 if ctx.quick else 2_000))
-    m = 30 if ctx.quick else max(50, n // 10)
+    n = int(ctx.options.get("codes") or (100 if ctx.quick else 500))
+    m = 20 if ctx.quick else max(50, n // 10)
     url = ctx.new_database("bench_docking")
     ctx.flush_redis()
     redis = Redis.from_url(ctx.redis_url())
