@@ -223,7 +223,12 @@ def _down_attempts(app, pair: Pair) -> list[tuple[str, int | None]]:
     return run_in_shop(
         app,
         pair.down,
-        lambda: [(a.outcome, a.cost) for a in db.session.scalars(select(SupplyAttempt))],
+        lambda: [
+            (a.outcome, a.cost)
+            for a in db.session.scalars(
+                select(SupplyAttempt).order_by(SupplyAttempt.created_at, SupplyAttempt.id)
+            )
+        ],
     )
 
 
