@@ -5,6 +5,8 @@ the seeded pair delivers a code that ``supply`` sold."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -144,3 +146,34 @@ def test_the_seeded_demo_shop_sells_a_code_that_supply_delivered(app, live, monk
     [code] = run_in_shop(app, demo, codes_of_demo)
     assert code.startswith("GP-")
     assert run_in_shop(app, supply, codes_sold_at_supply) == [code]
+
+
+def test_the_stock_sync_reads_the_seeded_supply_shop_without_waiting_on_its_own_database(
+    app, live, monkeypatch
+):
+    from app.catalog.models import Product
+    from app.supply import sync
+    from app.supply.demo import CARD, TOPUP
+    from app.supply.models import ProductSource
+
+    monkeypatch.setitem(app.config, "PUBLIC_PORT", str(live))
+    monkeypatch.setitem(app.config, "SUPPLY_READ_TIMEOUT", 5.0)
+    _seed(app)
+    demo = _shop_id(app, "demo")
+
+    started = time.monotonic()
+    answered = run_in_shop(app, demo, sync.sync_due)
+    elapsed = time.monotonic() - started
+
+    def synced():
+        return {
+            db.session.get(Product, s.product_id).name: (s.stock, s.cost, s.sync_failures)
+            for s in db.session.scalars(select(ProductSource))
+        }
+
+    assert answered == 2, run_in_shop(app, demo, synced)
+    assert elapsed < 5.0  # no request waited on a lock the sync held
+    assert run_in_shop(app, demo, synced) == {
+        CARD.name: (100, CARD.partner_price, 0),
+        TOPUP.name: (None, TOPUP.partner_price, 0),
+    }
