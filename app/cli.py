@@ -74,14 +74,17 @@ def admin_create(email: str, password: str | None) -> None:
 
 @demo_cli.command("seed")
 def demo_seed() -> None:
-    """Create the platform owner, the demo shop and a buyer. Idempotent.
-    Refused with ``ENV=production``: its accounts have published passwords."""
+    """Create the platform owner, the demo shop and a buyer, and the second
+    shop ``supply`` the demo shop docks a card and a top-up from
+    (``app.supply.demo``). Idempotent. Refused with ``ENV=production``: its
+    accounts have published passwords."""
     from sqlalchemy import select
 
     from app.accounts import services
     from app.accounts.models import PlatformUser, ShopAccount
     from app.accounts.shops import open_shop
     from app.extensions import db
+    from app.supply.demo import seed_docking
     from tenants.context import tenant_context
     from tenants.models import Tenant
 
@@ -102,6 +105,7 @@ def demo_seed() -> None:
             services.create_shop_account(*DEMO_BUYER)
         _seed_demo_cards()
         _seed_demo_agents()
+    seed_docking(tenant)
     click.echo("demo shop ready")
 
 

@@ -36,6 +36,7 @@ SCENARIOS = {
     "storefront": ("bench_storefront", "product page and product list vs a bare Flask endpoint"),
     "checkout": ("bench_checkout", "wallet purchases end to end vs a raw psycopg transaction"),
     "fulfilment": ("bench_fulfilment", "paid -> delivered through RQ vs an empty RQ job"),
+    "docking": ("bench_docking", "card purchases docked from another shop vs from own stock"),
     "import": ("bench_import", "codes/s through the import path vs plain COPY of the same rows"),
     "tenants": ("bench_tenants", "storefront with 10,000 shops vs 1 shop"),
     "console": ("bench_console", "each console page of a busy shop, one operator at a time"),

@@ -301,8 +301,9 @@ def test_demo_seed_builds_the_demo_shop_and_is_idempotent(app, cli, browser_for,
     assert first.exit_code == 0, first.output
     assert first.stdout.strip() == "demo shop ready"
     after_first = counts(app)
-    assert after_first["Tenant"] == 1 and after_first["PlatformUser"] == 2
-    assert after_first["ShopAccount"] == 2  # the buyer and the agent
+    # the demo shop and ``supply``; the admin and each shop's owner
+    assert after_first["Tenant"] == 2 and after_first["PlatformUser"] == 3
+    assert after_first["ShopAccount"] == 3  # the buyer, the agent, the demo's account at supply
 
     second = cli("demo", "seed")
 

@@ -102,8 +102,10 @@ class PublicProductSchema(Schema):
     stock = fields.Integer(
         allow_none=True,
         metadata={
-            "description": "Codes a buyer can have now (card products); "
-            "null for top-ups and manual items, which are not counted."
+            "description": "Codes a buyer can have now (card products): the shop's own "
+            "plus what its sources last said they had; null for top-ups and manual "
+            "items, which are not counted, and for a card product whose source has "
+            "not said."
         },
     )
     min_quantity = fields.Integer()

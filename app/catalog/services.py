@@ -11,9 +11,11 @@ is to blame.
 - Prices and costs are integers of the shop currency's minor units (分).
 - What the public sees: only products ``on_sale``, and never ``cost``; the
   API chooses its schema, these functions choose the rows (``public=True``).
-- ``stock`` of a card product is what a buyer can have now
-  (``stock.sellable_stock``: available cards plus expired holds); top-ups and
-  manual items are not counted (``None``).
+- ``stock`` of a card product is what a buyer can have now: available
+  cards plus expired holds (``stock.sellable_stock``), plus what its
+  sources (货源) last said they had (``app.supply.availability``; ``None``,
+  not counted, when a source has not said); top-ups and manual items are
+  not counted (``None``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import parse_uuid
 from app.core.pagination import offset_of
 from app.extensions import db
+from app.supply.availability import sourced_stock_of
 
 MAX_MONEY = 10**12  # minor units: far above any price, far below BIGINT
 MAX_QUANTITY = 100_000
@@ -79,35 +82,44 @@ class ProductView:
         return self.stock is not None and self.stock <= 0
 
 
-def _views(products: list[Product], expired: list[int] | None = None) -> list[ProductView]:
-    """Views of many products in a fixed number of queries. ``expired``, when
-    the products were read with ``_with_stock`` (one per product), saves the
-    stock query: the products' counters are already loaded."""
-    if expired is None:
-        stocks = stock.sellable_stock([p.id for p in products if p.kind == KIND_CARD])
+def _views(products: list[Product], stocks: list[tuple] | None = None) -> list[ProductView]:
+    """Views of many products in a fixed number of queries. ``stocks``, when
+    the products were read with ``_with_stock`` (one pair per product),
+    saves the stock query: the products' counters are already loaded."""
+    if stocks is None:
+        shown = stock.sellable_stock([p.id for p in products if p.kind == KIND_CARD])
     else:
-        stocks = {
-            p.id: p.stock_available + int(n or 0) for p, n in zip(products, expired, strict=True)
+        shown = {
+            p.id: _shown_stock(p.stock_available, expired, sourced)
+            for p, (expired, sourced) in zip(products, stocks, strict=True)
         }
     pictures = image_store.images_of([p.id for p in products])
     return [
         ProductView(
             p,
-            stocks.get(p.id, 0) if p.kind == KIND_CARD else None,
+            shown.get(p.id, 0) if p.kind == KIND_CARD else None,
             pictures.get(p.id, []),
         )
         for p in products
     ]
 
 
-def _with_stock(query) -> tuple[list[Product], list[int]]:
-    """Run a ``select(Product)`` with each product's expired holds beside it
-    (one query for rows and stock)."""
+def _shown_stock(available: int, expired: int | None, sourced: int | None) -> int | None:
+    """Own sellable cards plus what the sources last said they had; None
+    (not counted, never sold out) when a source has not said."""
+    if sourced is None:
+        return None
+    return available + int(expired or 0) + int(sourced)
+
+
+def _with_stock(query) -> tuple[list[Product], list[tuple]]:
+    """Run a ``select(Product)`` with each product's expired holds and its
+    sources' stock beside it (one query for rows and stock)."""
     rows = db.session.execute(
-        query.add_columns(stock.expired_holds_of(Product.id)),
+        query.add_columns(stock.expired_holds_of(Product.id), sourced_stock_of(Product.id)),
         execution_options={"populate_existing": True},
     ).all()
-    return [row[0] for row in rows], [row[1] for row in rows]
+    return [row[0] for row in rows], [(row[1], row[2]) for row in rows]
 
 
 def _product_query(product_id: uuid.UUID, *, public: bool = False):

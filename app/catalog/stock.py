@@ -5,7 +5,8 @@ and the current shop's context; the caller commits.
 Guarantees:
 
 - ``reserve`` is all-or-nothing: it takes exactly ``n`` cards or raises
-  ``OutOfStock`` having changed nothing. A card is never in two orders: rows
+  ``OutOfStock`` having changed nothing (``reserve_up_to`` takes what
+  there is, for an order whose sources supply the rest). A card is never in two orders: rows
   are picked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (concurrent
   buyers take different rows instead of waiting on each other; a buyer may
   see "sold out" while another's uncommitted hold is still in doubt), and on
@@ -37,6 +38,7 @@ from app.catalog import stock_alerts
 from app.catalog.models import CARD_AVAILABLE, CARD_RESERVED, CARD_SOLD, CARD_VOID, Card, Product
 from app.core.errors import KamengError
 from app.extensions import db
+from app.supply.availability import sourced_stock_of
 
 DEFAULT_HOLD = timedelta(minutes=15)
 #: a paid order's cards are held until it is delivered, refunded or voided
@@ -68,6 +70,21 @@ def reserve(
     Returns the card ids. Raises ``OutOfStock`` (nothing changed) when fewer
     than ``n`` can be had.
     """
+    return _claim(product_id, n, order_id, hold, partial=False)
+
+
+def reserve_up_to(
+    product_id: uuid.UUID, n: int, order_id: uuid.UUID, hold: timedelta = DEFAULT_HOLD
+) -> list[uuid.UUID]:
+    """Reserve as many of ``n`` cards as can be had now (perhaps none), with
+    ``reserve``'s guarantees; the rest of an order is bought from the
+    product's sources (``app.supply.routing``). Returns the card ids."""
+    return _claim(product_id, n, order_id, hold, partial=True)
+
+
+def _claim(
+    product_id: uuid.UUID, n: int, order_id: uuid.UUID, hold: timedelta, *, partial: bool
+) -> list[uuid.UUID]:
     if n < 1:
         raise ValueError("n must be at least 1")
     now = _now()
@@ -78,8 +95,10 @@ def reserve(
         .limit(n)
         .with_for_update(skip_locked=True)
     ).all()
-    if len(rows) < n:
+    if len(rows) < n and not partial:
         raise OutOfStock(f"Only {len(rows)} left; {n} requested.", available=len(rows))
+    if not rows:
+        return []
     ids = [r.id for r in rows]
     fresh = sum(1 for r in rows if r.status == CARD_AVAILABLE)
     claimed = db.session.execute(
@@ -88,10 +107,10 @@ def reserve(
         .values(status=CARD_RESERVED, order_id=order_id, reserved_until=now + hold)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if claimed != n:
+    if claimed != len(ids):
         # Cannot happen: PostgreSQL holds the row locks, SQLite serialises
         # writers from BEGIN IMMEDIATE. If it does, stop loudly.
-        raise RuntimeError(f"stock race on product {product_id}: claimed {claimed} of {n}")
+        raise RuntimeError(f"stock race on product {product_id}: claimed {claimed} of {len(ids)}")
     if fresh:
         _move_counter(product_id, -fresh)
     return ids
@@ -252,15 +271,19 @@ def expired_holds_of(product_id_column):
     )
 
 
-def sellable_stock(product_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Stock a buyer can have now, per product, in one indexed query."""
+def sellable_stock(product_ids: list[uuid.UUID]) -> dict[uuid.UUID, int | None]:
+    """Stock a buyer can have now, per product, in one indexed query: own
+    sellable cards plus what the product's sources last said they had
+    (``None`` when a source has not said: not counted)."""
     if not product_ids:
         return {}
+    sourced = sourced_stock_of(Product.id)
     return dict(
         db.session.execute(
-            select(Product.id, Product.stock_available + expired_holds_of(Product.id)).where(
-                Product.id.in_(product_ids)
-            )
+            select(
+                Product.id,
+                Product.stock_available + expired_holds_of(Product.id) + sourced,
+            ).where(Product.id.in_(product_ids))
         ).all()
     )
 

@@ -2,7 +2,9 @@
 (the dashboard's stock list and its getting-started checklist).
 
 Read-only, in the current shop's context. Stock is what a buyer can have
-now (``stock.sellable_stock``: available cards plus holds past their time);
+now (``stock.sellable_stock``: available cards plus holds past their time,
+plus what the product's sources last said they had: a docked product whose
+sources have stock is not one to restock);
 only card products on sale are counted (top-ups and hand-fulfilled items
 have no stock to run out of).
 
@@ -24,6 +26,7 @@ from sqlalchemy import func, or_, select
 from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Product
 from app.catalog.stock import expired_holds_of
 from app.extensions import db
+from app.supply.availability import sourced_stock_of
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,9 @@ class StockWatch:
 
 
 def _sellable():
-    return Product.stock_available + expired_holds_of(Product.id)
+    # What the storefront shows: own cards plus the sources' last synced
+    # stock; NULL (a source that has not said) matches neither list.
+    return Product.stock_available + expired_holds_of(Product.id) + sourced_stock_of(Product.id)
 
 
 def stock_watch(limit: int = 10) -> StockWatch:

@@ -17,6 +17,9 @@
 - a card order's cards are reserved in the same transaction, held for
   ``ORDER_INITIAL_HOLD_MINUTES`` (a few minutes); ``extend_hold`` extends
   the order and its cards to ``ORDER_HOLD_MINUTES`` once a payment starts.
+  When the shop's own cards are short and the product's sources (货源) can
+  supply the rest by their last synced stock, the order holds what own
+  stock there is and fulfilment buys the rest from the sources.
   The hold's expiry is part of the stock query, so stock returns on time
   even when no worker runs.
 
@@ -276,14 +279,15 @@ def create_order(
         try:
             stock.reserve(product.id, quantity, order.id, hold=initial_hold_time())
         except stock.OutOfStock as err:
-            db.session.rollback()
             left = int(err.extra.get("available", 0))
-            raise stock.OutOfStock(
-                f"{product.name} is sold out."
-                if left == 0
-                else f"Only {left} of {product.name} left; you asked for {quantity}.",
-                available=left,
-            ) from None
+            if not _reserve_with_sources(product.id, quantity, left, order.id):
+                db.session.rollback()
+                raise stock.OutOfStock(
+                    f"{product.name} is sold out."
+                    if left == 0
+                    else f"Only {left} of {product.name} left; you asked for {quantity}.",
+                    available=left,
+                ) from None
     try:
         db.session.commit()
     except Exception:
@@ -293,6 +297,26 @@ def create_order(
             return existing, False
         raise
     return order, True
+
+
+def _reserve_with_sources(
+    product_id: uuid.UUID, quantity: int, left: int, order_id: uuid.UUID
+) -> bool:
+    """The shop's own cards cannot cover the order (``left`` of them could
+    be had): when the product's sources, by their last synced stock, can
+    supply the rest, hold what own stock there is and let fulfilment buy the
+    rest (``app.supply.routing``). False (nothing held) when they cannot.
+    Runs only when own stock is short, so a stocked checkout pays nothing
+    for it. Caller's transaction."""
+    from app.supply.availability import sources_can_cover
+
+    if not sources_can_cover(product_id, quantity - left):
+        return False
+    if left <= 0:
+        return True
+    held = stock.reserve_up_to(product_id, left, order_id, hold=initial_hold_time())
+    # Another buyer may have taken some own cards since they were counted.
+    return len(held) == left or sources_can_cover(product_id, quantity - len(held))
 
 
 def _request_hash(

@@ -155,14 +155,22 @@ def _alert(product: Product, kind: str) -> None:
 def sync_source(source_id: uuid.UUID, now: datetime | None = None) -> bool:
     """Ask the source's supplier for its stock and cost and store the
     answer, or count the failure and back off; then let the product follow
-    its sources. True when the supplier answered. Commits."""
+    its sources. True when the supplier answered. Commits (before the
+    request to the supplier, too: no transaction is open across it)."""
     now = now or datetime.now(UTC)
     source = db.session.scalar(select(ProductSource).where(ProductSource.id == source_id))
     if source is None:
         return False
     supplier = db.session.scalar(select(Supplier).where(Supplier.id == source.supplier_id))
+    sku = source.sku
     try:
-        offer = connector_for(supplier).offer(source.sku)
+        connector = connector_for(supplier)
+        # No transaction stays open across the request to the upstream: on
+        # SQLite it would hold the write lock, and an upstream on this very
+        # platform (a ``platform`` supplier) would wait on it until our read
+        # timed out.
+        db.session.commit()
+        offer = connector.offer(sku)
     except SupplyError as err:
         record_failure(source, f"{err.outcome}: {err.detail}", now)
         answered = False

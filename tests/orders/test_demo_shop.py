@@ -31,9 +31,10 @@ def _demo_card(app, tenant_id):
 
     from app.catalog import stock
     from app.catalog.models import Product
+    from app.cli import DEMO_CARD
 
-    def find():
-        product = db.session.scalars(select(Product)).one()
+    def find():  # the demo shop's own card (the docked products have sources)
+        product = db.session.scalars(select(Product).where(Product.name == DEMO_CARD[0])).one()
         return product.id, product.name, product.price, stock.counts(product.id)["available"]
 
     return run_in_shop(app, tenant_id, find)

@@ -151,6 +151,9 @@ def test_a_wrong_secret_is_refused_by_the_upstream(app, connect):
         {"status": "shipped"},
         {"status": "delivered", "codes": "ABC"},
         {"status": "delivered", "codes": [""]},
+        {"status": "delivered", "codes": [{"code": ""}]},
+        {"status": "delivered", "codes": [{"code": "A", "password": 5}]},
+        {"status": "delivered", "codes": [{"code": "A\tB"}]},
         {"status": "delivered", "price": -5},
         {"status": "delivered", "price": "12.50"},
     ],
@@ -215,3 +218,17 @@ def test_a_public_address_is_allowed_in_production(app, monkeypatch):
     with app.app_context():
         assert outbound.checked_address("93.184.215.14", 443) == "93.184.215.14"
         assert outbound.checked_address("2606:4700::1", 443) == "2606:4700::1"
+
+
+def test_a_kameng_shops_code_objects_become_card_secrets():
+    from app.supply.connectors.http import _purchase
+
+    bought = _purchase(
+        {
+            "status": "delivered",
+            "ref": "2611300001",
+            "codes": [{"code": "NUM-1", "password": "PW-1"}, {"code": "NUM-2", "password": None}],
+        }
+    )
+
+    assert bought.codes == ["NUM-1\tPW-1", "NUM-2"]

@@ -8,7 +8,9 @@ Endpoints, relative to the supplier's ``base_url``:
 
 - ``GET /catalogue?page=N``: the offers, paged;
 - ``GET /products/{sku}``: one offer;
-- ``POST /purchases`` ``{sku, quantity, inputs, key}``: buy, idempotent by ``key``;
+- ``POST /purchases`` ``{sku, quantity, inputs, key}``: buy, idempotent by
+  ``key``; delivered codes are texts, or ``{code, password}`` objects as a
+  Kameng shop answers them;
 - ``GET /purchases?key=...``: what the purchase made with ``key`` became.
 
 How answers map to outcomes (``SupplyError.outcome``):
@@ -35,6 +37,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from flask import current_app
 
 from app.core import outbound
+from app.catalog.codes import join_card_secret
 from app.core.crypto import get_cipher
 from app.supply import signing
 from app.supply.connectors.base import DELIVERED, FAILED, PENDING, Offer, Purchase, SupplyError
@@ -199,15 +202,30 @@ def _offer(item) -> Offer:
     )
 
 
+def _code(item) -> str:
+    """One delivered code: a text, or our own server's ``{code, password}``
+    (a card's number and password, stored as the card's secret)."""
+    if isinstance(item, dict):
+        number, password = item.get("code"), item.get("password")
+        if password is not None and (not isinstance(password, str) or "\t" in password):
+            raise SupplyError("garbage", "A code's password is not text.")
+        if isinstance(number, str) and number and "\t" not in number:
+            return join_card_secret(number, password or None)
+    elif isinstance(item, str) and item:
+        return item
+    raise SupplyError("garbage", "The purchase's codes are not a list of texts.")
+
+
 def _purchase(body) -> Purchase:
     if not isinstance(body, dict):
         raise SupplyError("garbage", "The purchase is not an object.")
     status = _STATUSES.get(body.get("status"))
     if status is None:
         raise SupplyError("garbage", "The purchase's status is unknown.")
-    codes = body.get("codes") or []
-    if not isinstance(codes, list) or not all(isinstance(c, str) and c for c in codes):
+    raw_codes = body.get("codes") or []
+    if not isinstance(raw_codes, list):
         raise SupplyError("garbage", "The purchase's codes are not a list of texts.")
+    codes = [_code(c) for c in raw_codes]
     if len(codes) > 1000 or any(len(c) > 500 for c in codes):
         raise SupplyError("garbage", "The purchase's codes are too many or too long.")
     ref = body.get("ref")
