@@ -36,8 +36,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from flask import current_app
 
-from app.core import outbound
 from app.catalog.codes import join_card_secret
+from app.core import outbound
 from app.core.crypto import get_cipher
 from app.supply import signing
 from app.supply.connectors.base import DELIVERED, FAILED, PENDING, Offer, Purchase, SupplyError
