@@ -1,0 +1,254 @@
+"""Account suppliers (供货商账号): a supplier account uploads codes to its
+pool, the ``account`` connector sells them to orders exactly once and
+credits the supplier's payable at cost, the supplier withdraws its payable,
+and the day's reconciliation accounts for it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from app.core.errors import NotFound, ValidationFailed
+from app.extensions import db
+from tests.factories import Shop, end_outer_transaction, run_in_shop
+from tests.supply.conftest import fulfil_now, order_row
+from tests.supply.support import make_source, make_supplier
+
+COST = 600
+
+
+@dataclass
+class Pool:
+    shop: Shop
+    seller: object  # the supplier account (ShopAccount row)
+    supplier_id: uuid.UUID
+    product_id: uuid.UUID
+    source_id: uuid.UUID
+
+
+@pytest.fixture
+def pool(app, make_shop, make_account, make_product) -> Pool:
+    """Shop ``alpha`` with a card product (10.00, no own stock) whose only
+    source is the active account supplier ``seller`` at cost 6.00."""
+    shop = make_shop("alpha", key_role="owner")
+    seller = make_account(shop, "seller@alpha.example.com", "supplier")
+    supplier_id = make_supplier(
+        app, shop, name="Seller", kind="account", account_id=str(seller.id), status="active"
+    )
+    product_id = make_product(shop, name="Steam 10", price=1_000)
+    source_id = make_source(app, shop, product_id, supplier_id, cost=COST)
+    return Pool(shop, seller, supplier_id, product_id, source_id)
+
+
+def upload(app, pool: Pool, text: str, *, account_id=None, product_id=None):
+    from app.supply import pool as pools
+
+    return run_in_shop(
+        app,
+        pool.shop,
+        pools.upload_codes,
+        account_id or pool.seller.id,
+        product_id or pool.product_id,
+        text,
+        actor="test",
+    )
+
+
+def pool_statuses(app, pool: Pool) -> dict[str, int]:
+    from app.supply.pool import pool_counts
+
+    counts = run_in_shop(app, pool.shop, pool_counts, pool.supplier_id)
+    return {"available": counts.available, "sold": counts.sold}
+
+
+def connector(app, pool: Pool, method: str, *args):
+    from app.supply.connectors.registry import connector_for
+    from app.supply.models import Supplier
+
+    def call():
+        return getattr(connector_for(db.session.get(Supplier, pool.supplier_id)), method)(*args)
+
+    end_outer_transaction()
+    return run_in_shop(app, pool.shop, call)
+
+
+def payable(app, pool: Pool) -> int:
+    from app.supply.pool import payable_of
+
+    return run_in_shop(app, pool.shop, payable_of, pool.seller.id)
+
+
+# --- the pool ------------------------------------------------------------------------
+
+
+def test_an_upload_stores_new_codes_and_counts_duplicates_and_bad_lines(app, pool):
+    text = "AAA-1\nAAA-2\n\nAAA-1\n" + "X" * 300 + "\nBBB----pin1\n"
+
+    result = upload(app, pool, text)
+
+    assert (result.added, result.duplicates, result.invalid) == (3, 1, 1)
+    assert pool_statuses(app, pool) == {"available": 3, "sold": 0}
+    again = upload(app, pool, "AAA-2\nBBB,pin1\nCCC-3")  # BBB,pin1 is BBB----pin1
+    assert (again.added, again.duplicates, again.invalid) == (1, 2, 0)
+    assert pool_statuses(app, pool) == {"available": 4, "sold": 0}
+
+
+def test_a_code_the_shop_holds_as_a_card_is_refused(app, pool):
+    from tests.factories import add_stock
+
+    add_stock(app, pool.shop, pool.product_id, ["OWN-1"])
+
+    result = upload(app, pool, "OWN-1\nNEW-1")
+
+    assert (result.added, result.duplicates) == (1, 1)
+
+
+def test_an_upload_over_the_bound_stores_nothing(app, pool):
+    from app.supply.pool import MAX_UPLOAD
+
+    with pytest.raises(ValidationFailed) as refused:
+        upload(app, pool, "\n".join(f"C-{n}" for n in range(MAX_UPLOAD + 1)))
+
+    assert "codes" in refused.value.errors
+    assert pool_statuses(app, pool) == {"available": 0, "sold": 0}
+
+
+def test_a_product_the_account_does_not_supply_is_refused(app, pool, make_product):
+    other = make_product(pool.shop, name="Other", price=500)
+
+    with pytest.raises(NotFound):
+        upload(app, pool, "Z-1", product_id=other)
+
+
+def test_an_account_that_is_not_a_supplier_cannot_upload(app, pool, make_account):
+    from app.core.errors import Forbidden
+
+    buyer = make_account(pool.shop, "buyer@alpha.example.com", "customer")
+
+    with pytest.raises(Forbidden):
+        upload(app, pool, "Z-1", account_id=buyer.id)
+
+
+def test_another_shops_supplier_reaches_nothing_here(app, pool, make_shop, make_account):
+    beta = make_shop("beta")
+    stranger = make_account(beta, "seller@beta.example.com", "supplier")
+
+    with pytest.raises(Exception) as refused:  # its account is not found in alpha
+        upload(app, pool, "Z-1", account_id=stranger.id)
+
+    assert type(refused.value).__name__ in ("Forbidden", "NotFound")
+    assert pool_statuses(app, pool) == {"available": 0, "sold": 0}
+
+
+def test_a_top_up_product_cannot_have_an_account_source(app, pool, make_product):
+    topup = make_product(pool.shop, name="Top-up", price=2_000, kind="topup")
+
+    with pytest.raises(ValidationFailed) as refused:
+        make_source(app, pool.shop, topup, pool.supplier_id, cost=100)
+
+    assert "supplier_id" in refused.value.errors
+
+
+# --- the connector ---------------------------------------------------------------------
+
+
+def test_the_connector_offers_the_pool_at_cost(app, pool):
+    upload(app, pool, "A-1\nA-2")
+
+    [offer] = connector(app, pool, "catalogue")
+
+    assert (offer.sku, offer.price, offer.stock) == (str(pool.product_id), COST, 2)
+    assert offer.kind == "card"
+    assert connector(app, pool, "offer", str(pool.product_id)).stock == 2
+
+
+def test_a_purchase_sells_codes_once_per_key_and_credits_the_payable(app, pool):
+    upload(app, pool, "A-1\nA-2\nA-3")
+
+    first = connector(app, pool, "purchase", str(pool.product_id), 2, {}, "key-1")
+    again = connector(app, pool, "purchase", str(pool.product_id), 2, {}, "key-1")
+
+    assert first.status == "delivered" and sorted(first.codes) == ["A-1", "A-2"]
+    assert again.codes == first.codes and again.ref == first.ref
+    assert connector(app, pool, "status", "key-1").codes == first.codes
+    assert pool_statuses(app, pool) == {"available": 1, "sold": 2}
+    assert payable(app, pool) == 2 * COST
+
+
+def test_too_few_codes_fail_with_nothing_claimed(app, pool):
+    from app.supply.connectors.base import SupplyError
+
+    upload(app, pool, "A-1")
+
+    with pytest.raises(SupplyError) as failed:
+        connector(app, pool, "purchase", str(pool.product_id), 2, {}, "key-2")
+
+    assert failed.value.outcome == "failed"
+    assert pool_statuses(app, pool) == {"available": 1, "sold": 0}
+    assert payable(app, pool) == 0
+    with pytest.raises(SupplyError):
+        connector(app, pool, "status", "key-2")
+
+
+def test_the_stock_sync_follows_the_pool(app, pool):
+    from app.supply import sync
+    from app.supply.models import ProductSource
+
+    upload(app, pool, "A-1\nA-2")
+
+    assert run_in_shop(app, pool.shop, sync.sync_source, pool.source_id) is True
+
+    def stock():
+        return db.session.scalar(
+            select(ProductSource.stock).where(ProductSource.id == pool.source_id)
+        )
+
+    assert run_in_shop(app, pool.shop, stock) == 2
+
+
+# --- an order routed to the pool ----------------------------------------------------------
+
+
+def paid_card_order(app, pool: Pool, email: str = "buyer@example.com") -> uuid.UUID:
+    """A paid card order for one code whose hold ran out with the shop's
+    only own code gone to another buyer: fulfilment must buy from the
+    sources. Returns the order id."""
+    from tests.supply.test_routing import _late_card_order
+
+    class Docked:
+        shop = pool.shop
+        product_id = pool.product_id
+
+    late, _other = _late_card_order(app, Docked, "OWN-CODE-0001")
+    return late
+
+
+def delivered_codes(app, pool: Pool, order_id) -> list[str]:
+    from app.orders import lookups
+    from app.orders.models import Order
+
+    return run_in_shop(
+        app,
+        pool.shop,
+        lambda: [c["code"] for c in lookups.delivered_codes(db.session.get(Order, order_id))],
+    )
+
+
+def test_a_paid_order_is_delivered_a_supplier_code_exactly_once(app, pool):
+    upload(app, pool, "SUP-1\nSUP-2")
+    order_id = paid_card_order(app, pool)
+
+    assert fulfil_now(app, pool.shop, order_id) == "delivered"
+    assert fulfil_now(app, pool.shop, order_id) == "delivered"  # a repeat changes nothing
+
+    assert delivered_codes(app, pool, order_id) == ["SUP-1"]
+    assert pool_statuses(app, pool) == {"available": 1, "sold": 1}
+    assert payable(app, pool) == COST
+    key = f"kameng:{pool.shop.id}:{order_id}"
+    again = connector(app, pool, "purchase", str(pool.product_id), 1, {}, key)
+    assert again.codes == ["SUP-1"]  # routing asking twice gets the same code
+    assert payable(app, pool) == COST
+    assert order_row(app, pool.shop, order_id)["status"] == "delivered"
