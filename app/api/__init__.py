@@ -44,6 +44,7 @@ def api_blueprints():
     from app.storefront.api import blp as shop_blp
     from app.supply.api import blp as supply_blp
     from app.supply.credentials_api import blp as supply_credentials_blp
+    from app.supply.portal_api import blp as supplier_self_blp
 
     return [
         shop_blp,
@@ -59,6 +60,7 @@ def api_blueprints():
         withdrawals_blp,
         supply_blp,
         supply_credentials_blp,
+        supplier_self_blp,
     ]
 
 

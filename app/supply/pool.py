@@ -155,6 +155,16 @@ def parse_codes(text: str) -> tuple[list[str], int]:
     return codes, len(parsed.invalid) + (len(parsed.entries) - len(codes))
 
 
+def join_codes(codes: list[str]) -> tuple[str, int]:
+    """An API's list of codes as an upload's text, and how many items were
+    not one line (each counted as not a code). ``ValidationFailed`` past
+    ``MAX_UPLOAD`` items. Pure."""
+    if len(codes) > MAX_UPLOAD:
+        raise _too_many(len(codes))
+    lines = [c for c in codes if "\n" not in c and "\r" not in c]
+    return "\n".join(lines), len(codes) - len(lines)
+
+
 def decode_upload(raw: bytes) -> str:
     """A ``.txt`` file's text (UTF-8 or GB18030), or ``ValidationFailed``."""
     try:
@@ -183,7 +193,7 @@ def _held(fingerprints: list[bytes]) -> set[bytes]:
 
 
 def upload_codes(
-    account_id: uuid.UUID, product_id: uuid.UUID, text: str, *, actor: str
+    account_id: uuid.UUID, product_id: uuid.UUID, text: str, *, actor: str, invalid: int = 0
 ) -> UploadResult:
     """Add the codes of ``text`` (one a line) to the account's pool for
     ``product_id``. Atomic: every new code is stored, or none (``Conflict``
@@ -191,7 +201,8 @@ def upload_codes(
     again). ``Forbidden`` for an account that is not an active supplier
     account; ``NotFound`` for a product it is not a source of (another
     shop's included); ``ValidationFailed`` for a top-up product, an empty
-    upload or more than ``MAX_UPLOAD`` codes. Audited; commits."""
+    upload or more than ``MAX_UPLOAD`` codes. ``invalid``: items the
+    caller found unreadable already, added to the count. Audited; commits."""
     _account(account_id)
     source, supplier = _source_for(account_id, product_id)
     kind = db.session.scalar(select(Product.kind).where(Product.id == product_id))
@@ -201,7 +212,8 @@ def upload_codes(
             errors={"product_id": ["Not a card product."]},
             message=_l("This product is not sold as codes: there is nothing to upload."),
         )
-    codes, invalid = parse_codes(text)
+    codes, bad = parse_codes(text)
+    invalid += bad
     if not codes and not invalid:
         raise ValidationFailed(
             "No codes were sent.",
@@ -390,4 +402,38 @@ def pool_counts(supplier_id: uuid.UUID) -> PoolCounts:
         by.get(CODE_SOLD, (0, 0))[0],
         by.get("withdrawn", (0, 0))[0],
         by.get(CODE_SOLD, (0, 0))[1],
+    )
+
+
+@dataclass(frozen=True)
+class OperatorPool:
+    """An account supplier as its operator sees it: its pool, what the shop
+    owes it, its account's email, and a page of its sales."""
+
+    counts: PoolCounts
+    payable: int
+    email: str | None
+    sales: list[Sale]
+    total: int
+    page: int
+    per_page: int
+
+
+def operator_pool(supplier: Supplier, *, page: int = 1, per_page: int = 20) -> OperatorPool | None:
+    """The pool, payable and sales (a page, newest first) of an ``account``
+    supplier of the current shop; None for another kind."""
+    if supplier.kind != KIND_ACCOUNT or supplier.account_id is None:
+        return None
+    email = db.session.scalar(
+        select(ShopAccount.email).where(ShopAccount.id == supplier.account_id)
+    )
+    sales, total = supplier_sales(supplier.id, page=page, per_page=per_page)
+    return OperatorPool(
+        pool_counts(supplier.id),
+        payable_of(supplier.account_id),
+        email,
+        sales,
+        total,
+        page,
+        per_page,
     )

@@ -252,3 +252,201 @@ def test_a_paid_order_is_delivered_a_supplier_code_exactly_once(app, pool):
     assert again.codes == ["SUP-1"]  # routing asking twice gets the same code
     assert payable(app, pool) == COST
     assert order_row(app, pool.shop, order_id)["status"] == "delivered"
+
+
+# --- the supplier's portal and its API --------------------------------------------------
+
+
+def test_the_portal_shows_the_products_and_takes_an_upload(app, pool, browser_for):
+    from tests.agents.support import page_text, signed_in
+
+    browser, _ = signed_in(browser_for, pool.shop, pool.seller.email)
+    page = browser.get("/account/supply")
+    assert page.status_code == 200
+    assert "Steam 10" in page_text(page) and "¥6.00" in page_text(page)
+
+    done = browser.submit(
+        "/account/supply", {"product_id": str(pool.product_id), "codes": "P-1\nP-2\nP-1"}
+    )
+
+    assert done.status_code == 302
+    shown = page_text(browser.get("/account/supply"))
+    assert "Added 2 codes" in shown and "Held already, not added again: 1" in shown
+    assert pool_statuses(app, pool) == {"available": 2, "sold": 0}
+
+
+def test_a_txt_file_is_read_too(app, pool, browser_for):
+    import io
+
+    from tests.agents.support import signed_in
+
+    browser, _ = signed_in(browser_for, pool.shop, pool.seller.email)
+    data = {
+        "product_id": str(pool.product_id),
+        "codes": "",
+        "file": (io.BytesIO("F-1\r\nF-2\r\n".encode("gb18030")), "codes.txt"),
+    }
+
+    done = browser.submit("/account/supply", data, content_type="multipart/form-data")
+
+    assert done.status_code == 302
+    assert pool_statuses(app, pool) == {"available": 2, "sold": 0}
+
+
+def test_a_refused_upload_says_why_and_keeps_what_was_typed(app, pool, browser_for):
+    from app.supply.pool import MAX_UPLOAD
+    from tests.agents.support import page_text, signed_in
+
+    browser, _ = signed_in(browser_for, pool.shop, pool.seller.email)
+    typed = "\n".join(f"T-{n}" for n in range(MAX_UPLOAD + 1))
+
+    refused = browser.submit(
+        "/account/supply", {"product_id": str(pool.product_id), "codes": typed}
+    )
+
+    assert refused.status_code == 422
+    shown = page_text(refused)
+    assert "An upload holds at most 10000 codes" in shown.replace(",", "")
+    assert "T-10000" in shown  # the text is still in the box
+    assert pool_statuses(app, pool) == {"available": 0, "sold": 0}
+
+
+def test_the_portal_is_for_supplier_accounts_only(app, pool, browser_for, make_account):
+    from tests.agents.support import signed_in
+
+    stranger = browser_for(pool.shop.host).get("/account/supply")
+    assert stranger.status_code == 302 and "/account/login" in stranger.headers["Location"]
+
+    make_account(pool.shop, "buyer@alpha.example.com", "customer")
+    buyer, _ = signed_in(browser_for, pool.shop, "buyer@alpha.example.com")
+    assert buyer.get("/account/supply").status_code == 403
+
+
+def test_another_shops_supplier_cannot_use_this_shops_portal(app, pool, browser_for, make_shop):
+    from tests.agents.support import signed_in
+
+    beta = make_shop("beta")
+    make_account = __import__("tests.factories", fromlist=["add_account"]).add_account
+    make_account(app, beta, "seller@beta.example.com", "supplier")
+    browser, csrf = signed_in(browser_for, beta, "seller@beta.example.com")
+
+    # Signed in at beta; alpha's host does not know the session.
+    other = browser.on(pool.shop.host)
+    assert other.get("/account/supply").status_code == 302
+    answer = browser.post(
+        "/api/v1/me/supply/codes",
+        json={"product_id": str(pool.product_id), "codes": ["X-1"]},
+        headers=csrf,
+    )
+    assert answer.status_code == 404  # alpha's product is not found at beta
+    assert pool_statuses(app, pool) == {"available": 0, "sold": 0}
+
+
+def test_the_api_lists_the_pool_and_takes_codes(app, pool, browser_for):
+    from tests.agents.support import signed_in
+    from tests.factories import assert_problem
+
+    browser, csrf = signed_in(browser_for, pool.shop, pool.seller.email)
+
+    made = browser.post(
+        "/api/v1/me/supply/codes",
+        json={"product_id": str(pool.product_id), "codes": ["A-1", "A-2", "A-1", "bad\nline"]},
+        headers=csrf,
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    assert made.get_json() == {"added": 2, "duplicates": 1, "invalid": 1}
+
+    mine = browser.get("/api/v1/me/supply").get_json()
+    assert mine["payable"] == 0 and mine["currency"] == "CNY"
+    [product] = mine["products"]
+    assert (product["product_id"], product["available"], product["cost"]) == (
+        str(pool.product_id),
+        2,
+        COST,
+    )
+
+    assert_problem(
+        browser.post("/api/v1/me/supply/codes", json={"codes": ["A"]}, headers=csrf), 422
+    )
+    assert_problem(
+        browser.post(
+            "/api/v1/me/supply/codes",
+            json={"product_id": str(uuid.uuid4()), "codes": ["Z"]},
+            headers=csrf,
+        ),
+        404,
+    )
+
+
+def test_the_api_refuses_an_account_that_is_not_a_supplier(app, pool, browser_for, make_account):
+    from tests.agents.support import signed_in
+    from tests.factories import assert_problem
+
+    make_account(pool.shop, "buyer@alpha.example.com", "customer")
+    browser, _ = signed_in(browser_for, pool.shop, "buyer@alpha.example.com")
+
+    assert_problem(browser.get("/api/v1/me/supply"), 403)
+
+
+# --- settlement ----------------------------------------------------------------------------
+
+
+def sell(app, pool: Pool, n: int = 2) -> None:
+    upload(app, pool, "\n".join(f"S-{i}" for i in range(n)))
+    for i in range(n):
+        connector(app, pool, "purchase", str(pool.product_id), 1, {}, f"key-{i}")
+
+
+def test_a_supplier_withdraws_its_payable_and_the_owner_approves(app, pool, browser_for):
+    from app.agents import withdrawals
+    from tests.agents.money_support import set_shop
+    from tests.agents.support import page_text, signed_in
+    from tests.console.support import console
+
+    set_shop(app, pool.shop, withdraw_min=100, withdraw_fee_bps=0)
+    sell(app, pool, 2)
+    assert payable(app, pool) == 2 * COST
+
+    browser, _ = signed_in(browser_for, pool.shop, pool.seller.email)
+    page = browser.get("/account/withdrawals")
+    assert "Owed to you for codes sold" in page_text(page) and 'name="amount"' in page_text(page)
+    asked = browser.submit(
+        "/account/withdrawals", {"amount": "10.00", "payout_account": "alipay s@e.cn"}
+    )
+    assert asked.status_code == 302
+    assert payable(app, pool) == 2 * COST - 1_000
+
+    owner = console(browser_for, pool.shop.host, pool.shop.owner_email)
+    listed = page_text(owner.get("/console/withdrawals"))
+    assert pool.seller.email in listed and "Supplier" in listed
+
+    [row], _ = run_in_shop(app, pool.shop, withdrawals.list_withdrawals)
+    assert row.role == "supplier"
+    run_in_shop(app, pool.shop, withdrawals.approve, row.withdrawal.id, "ALI-1", "owner")
+    assert payable(app, pool) == 2 * COST - 1_000
+
+
+def test_a_rejected_supplier_withdrawal_returns_to_the_payable(app, pool):
+    from app.agents import withdrawals
+    from tests.agents.money_support import ask_withdrawal, set_shop
+
+    set_shop(app, pool.shop, withdraw_min=100, withdraw_fee_bps=0)
+    sell(app, pool, 1)
+    ident = ask_withdrawal(app, pool.shop, pool.seller.id, COST)
+    assert payable(app, pool) == 0
+
+    run_in_shop(app, pool.shop, withdrawals.reject, ident, "wrong account", "owner")
+
+    assert payable(app, pool) == COST
+
+
+def test_a_supplier_cannot_withdraw_more_than_it_is_owed(app, pool):
+    from app.ledger.services import InsufficientFunds
+    from tests.agents.money_support import ask_withdrawal, set_shop
+
+    set_shop(app, pool.shop, withdraw_min=100, withdraw_fee_bps=0)
+    sell(app, pool, 1)
+
+    with pytest.raises(InsufficientFunds):
+        ask_withdrawal(app, pool.shop, pool.seller.id, COST + 1)
+    assert payable(app, pool) == COST
