@@ -450,3 +450,64 @@ def test_a_supplier_cannot_withdraw_more_than_it_is_owed(app, pool):
     with pytest.raises(InsufficientFunds):
         ask_withdrawal(app, pool.shop, pool.seller.id, COST + 1)
     assert payable(app, pool) == COST
+
+
+# --- the operator's side ------------------------------------------------------------------
+
+
+def test_the_supplier_page_shows_the_pool_sales_and_payable(app, pool, browser_for):
+    from tests.agents.support import page_text
+    from tests.console.support import console
+
+    sell(app, pool, 2)
+    upload(app, pool, "LEFT-1")
+    owner = console(browser_for, pool.shop.host, pool.shop.owner_email)
+
+    shown = page_text(owner.get(f"/console/suppliers/{pool.supplier_id}"))
+
+    assert "Codes the supplier uploaded" in shown and pool.seller.email in shown
+    assert "¥12.00" in shown  # owed: two codes at 6.00
+    assert shown.count("Steam 10") >= 2  # one row per sale
+    assert "S-0" not in shown and "LEFT-1" not in shown  # never a code
+
+
+def test_another_shops_owner_does_not_see_the_supplier(app, pool, browser_for, make_shop):
+    from tests.console.support import console
+
+    beta = make_shop("beta")
+    intruder = console(browser_for, beta.host, beta.owner_email)
+
+    assert intruder.get(f"/console/suppliers/{pool.supplier_id}").status_code == 404
+
+
+def deposit_balance(app, pool: Pool) -> int:
+    from app.ledger import services as ledger
+    from app.supply.suppliers import find_supplier
+
+    def read():
+        code = ledger.supplier_deposit_code(find_supplier(pool.supplier_id).id)
+        return ledger.trial_balance().get(code, 0)
+
+    return run_in_shop(app, pool.shop, read)
+
+
+def test_a_deposit_is_held_in_the_ledger_and_audited(app, pool):
+    from app.supply import suppliers
+    from tests.console.support import audit_trail
+
+    def set_deposit(amount):
+        return run_in_shop(
+            app,
+            pool.shop,
+            lambda: suppliers.update_supplier(pool.supplier_id, {"deposit": amount}, actor="o"),
+        )
+
+    set_deposit(50_000)
+    assert deposit_balance(app, pool) == 50_000
+    set_deposit(30_000)
+    assert deposit_balance(app, pool) == 30_000
+    set_deposit(30_000)  # no change, nothing posted
+    assert deposit_balance(app, pool) == 30_000
+    trail = audit_trail(app, pool.shop)
+    deposits = [d["changed"]["deposit"] for _, a, _, d in trail if a == "supplier.updated"]
+    assert deposits == [[0, 50_000], [50_000, 30_000]]
