@@ -511,3 +511,102 @@ def test_a_deposit_is_held_in_the_ledger_and_audited(app, pool):
     trail = audit_trail(app, pool.shop)
     deposits = [d["changed"]["deposit"] for _, a, _, d in trail if a == "supplier.updated"]
     assert deposits == [[0, 50_000], [50_000, 30_000]]
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def run(*args: str):
+        result = runner.invoke(args=list(args))
+        with app.app_context():
+            db.session.remove()
+        return result
+
+    return run
+
+
+def test_the_day_with_supplier_sales_and_payouts_reconciles_and_a_tampered_payable_is_named(
+    app, pool, cli
+):
+    from datetime import UTC, datetime
+
+    from app.agents import withdrawals
+    from app.ledger import services as ledger
+    from app.supply import suppliers
+    from tests.agents.money_support import ask_withdrawal, set_shop
+
+    set_shop(app, pool.shop, timezone="UTC", withdraw_min=100, withdraw_fee_bps=100)
+    upload(app, pool, "R-1\nR-2\nR-3")
+    order_id = paid_card_order(app, pool)
+    assert fulfil_now(app, pool.shop, order_id) == "delivered"
+    connector(app, pool, "purchase", str(pool.product_id), 2, {}, "direct-key")
+    paid = ask_withdrawal(app, pool.shop, pool.seller.id, 1_000)
+    run_in_shop(app, pool.shop, withdrawals.approve, paid, "BANK-1", "owner")
+    ask_withdrawal(app, pool.shop, pool.seller.id, 500)  # waiting
+    run_in_shop(
+        app,
+        pool.shop,
+        lambda: suppliers.update_supplier(pool.supplier_id, {"deposit": 20_000}, actor="o"),
+    )
+    today = datetime.now(UTC).date().isoformat()
+
+    clean = cli("ledger", "reconcile", "alpha", "--date", today)
+
+    assert clean.exit_code == 0, clean.output
+    assert "Supplier codes sold (payable)" in clean.output
+    assert "Supplier withdrawals paid" in clean.output and "Supplier deposit" in clean.output
+    assert payable(app, pool) == 3 * COST - 1_500
+
+    def tamper():
+        ledger.post(
+            "tamper",
+            "adjustment",
+            [
+                ledger.Line(ledger.supplier_payable_code(pool.seller.id), 999),
+                ledger.Line(ledger.SUPPLY_COST, -999),
+            ],
+            "CNY",
+        )
+        db.session.commit()
+
+    run_in_shop(app, pool.shop, tamper)
+    tampered = cli("ledger", "reconcile", "alpha", "--date", today)
+
+    assert tampered.exit_code == 1, tampered.output
+    assert "supplier_payable_balance" in tampered.output
+    assert pool.seller.email in tampered.output
+
+
+def test_a_deposit_changed_outside_the_ledger_is_named(app, pool):
+    from sqlalchemy import update
+
+    from app.supply import suppliers
+    from app.supply.models import Supplier
+    from tests.agents.money_support import differences
+
+    run_in_shop(
+        app,
+        pool.shop,
+        lambda: suppliers.update_supplier(pool.supplier_id, {"deposit": 10_000}, actor="o"),
+    )
+    assert differences(app, pool.shop) == []
+
+    def tamper():
+        db.session.execute(
+            update(Supplier).where(Supplier.id == pool.supplier_id).values(deposit=1)
+        )
+        db.session.commit()
+
+    run_in_shop(app, pool.shop, tamper)
+
+    [found] = differences(app, pool.shop)
+    assert (found.code, found.subject, found.expected, found.actual) == (
+        "supplier_deposit_balance",
+        "Seller",
+        1,
+        10_000,
+    )
