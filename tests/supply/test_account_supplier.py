@@ -610,3 +610,19 @@ def test_a_deposit_changed_outside_the_ledger_is_named(app, pool):
         1,
         10_000,
     )
+
+
+def test_the_worker_delivers_a_supplier_code_to_a_paid_order(app, pool, worker):
+    import time
+
+    upload(app, pool, "W-1\nW-2")
+    order_id = paid_card_order(app, pool)
+
+    deadline = time.monotonic() + 30
+    while order_row(app, pool.shop, order_id)["status"] != "delivered":
+        assert time.monotonic() < deadline, order_row(app, pool.shop, order_id)
+        time.sleep(0.1)
+
+    assert delivered_codes(app, pool, order_id) == ["W-1"]
+    assert pool_statuses(app, pool) == {"available": 1, "sold": 1}
+    assert payable(app, pool) == COST
