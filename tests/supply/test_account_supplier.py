@@ -626,3 +626,24 @@ def test_the_worker_delivers_a_supplier_code_to_a_paid_order(app, pool, worker):
     assert delivered_codes(app, pool, order_id) == ["W-1"]
     assert pool_statuses(app, pool) == {"available": 1, "sold": 1}
     assert payable(app, pool) == COST
+
+
+def test_staff_read_the_supplier_pool_but_cannot_change_the_supplier(app, pool, browser_for):
+    from tests.agents.support import page_text
+    from tests.console.support import console
+    from tests.factories import add_member
+
+    sell(app, pool, 1)
+    add_member(app, pool.shop, "staff@alpha.example.com", "staff")
+    staff = console(browser_for, pool.shop.host, "staff@alpha.example.com")
+
+    page = staff.get(f"/console/suppliers/{pool.supplier_id}")
+
+    assert page.status_code == 200
+    shown = page_text(page)
+    assert "Codes the supplier uploaded" in shown and "¥6.00" in shown
+    assert "/console/withdrawals" not in page.get_data(as_text=True)
+    changed = staff.submit(
+        f"/console/suppliers/{pool.supplier_id}", {"name": "Taken", "deposit": "1.00"}
+    )
+    assert changed.status_code == 403
