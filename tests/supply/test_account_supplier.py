@@ -178,6 +178,27 @@ def test_a_purchase_sells_codes_once_per_key_and_credits_the_payable(app, pool):
     assert payable(app, pool) == 2 * COST
 
 
+def test_parallel_purchases_sell_each_code_once_and_each_key_once(app, pool):
+    from concurrent.futures import ThreadPoolExecutor
+
+    upload(app, pool, "\n".join(f"C-{i}" for i in range(6)))
+
+    def buy(n):  # eight asks, two per key, all at once
+        return connector(app, pool, "purchase", str(pool.product_id), 1, {}, f"k-{n % 4}").codes
+
+    with ThreadPoolExecutor(8) as workers:
+        answers = list(workers.map(buy, range(8)))
+
+    by_key = {}
+    for n, codes in enumerate(answers):
+        by_key.setdefault(n % 4, set()).add(tuple(codes))
+    assert all(len(answered) == 1 for answered in by_key.values())  # one answer per key
+    sold = [code for answered in by_key.values() for (code,) in answered]
+    assert len(set(sold)) == 4  # no code sold to two keys
+    assert pool_statuses(app, pool) == {"available": 2, "sold": 4}
+    assert payable(app, pool) == 4 * COST
+
+
 def test_too_few_codes_fail_with_nothing_claimed(app, pool):
     from app.supply.connectors.base import SupplyError
 
