@@ -7,6 +7,8 @@ uploads for the products it is a source of, and what it sees of them.
   in the shop: one repeated in the upload, already in any pool of the shop,
   or among the shop's own cards is refused and counted, never stored twice.
   Codes are sealed and fingerprinted like the shop's cards.
+- ``take_back_codes``: the supplier takes its unsold codes of a product
+  off sale (``withdrawn``); uploading one again puts it back on sale.
 - ``supplied_products``, ``sales_page``, ``payable_of``: the supplier's
   portal and its API (``/account/supply``, ``/api/v1/me/supply``).
 - ``pool_counts``, ``supplier_sales``: the operator's view of one supplier.
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import ROLE_SUPPLIER, ShopAccount
@@ -40,6 +42,7 @@ from app.ledger import services as ledger
 from app.supply.models import (
     CODE_AVAILABLE,
     CODE_SOLD,
+    CODE_WITHDRAWN,
     KIND_ACCOUNT,
     SUPPLIER_BLACKLISTED,
     ProductSource,
@@ -178,18 +181,26 @@ def decode_upload(raw: bytes) -> str:
     return text
 
 
-def _held(fingerprints: list[bytes]) -> set[bytes]:
-    """Which fingerprints the shop holds in any pool or among its cards."""
+def _held(fingerprints: list[bytes], supplier_id: uuid.UUID) -> tuple[set[bytes], dict]:
+    """Which fingerprints the shop holds in any pool or among its cards, and
+    of those the supplier's own taken-back codes (fingerprint → row id):
+    uploading one of them again puts it back on sale."""
     found = set(existing_fingerprints(fingerprints))
+    taken_back: dict[bytes, uuid.UUID] = {}
     for at in range(0, len(fingerprints), _CHUNK):
         chunk = fingerprints[at : at + _CHUNK]
-        found.update(
-            bytes(fp)
-            for fp in db.session.scalars(
-                select(SupplierCode.fingerprint).where(SupplierCode.fingerprint.in_(chunk))
-            )
-        )
-    return found
+        for ident, fp, owner, status in db.session.execute(
+            select(
+                SupplierCode.id,
+                SupplierCode.fingerprint,
+                SupplierCode.supplier_id,
+                SupplierCode.status,
+            ).where(SupplierCode.fingerprint.in_(chunk))
+        ):
+            found.add(bytes(fp))
+            if owner == supplier_id and status == CODE_WITHDRAWN:
+                taken_back[bytes(fp)] = ident
+    return found, taken_back
 
 
 def upload_codes(
@@ -222,15 +233,30 @@ def upload_codes(
         )
     cipher = get_cipher()
     fingerprints = cipher.fingerprint_many(codes)
-    held = _held(list(set(fingerprints)))
+    held, taken_back = _held(list(set(fingerprints)), supplier.id)
     seen: set[bytes] = set()
     fresh: list[tuple[str, bytes]] = []
+    back: list[uuid.UUID] = []
     for code, fingerprint in zip(codes, fingerprints, strict=True):
-        if fingerprint in seen or fingerprint in held:
+        if fingerprint in seen:
             continue
         seen.add(fingerprint)
-        fresh.append((code, fingerprint))
-    duplicates = len(codes) - len(fresh)
+        if fingerprint in taken_back:
+            back.append(taken_back[fingerprint])
+        elif fingerprint not in held:
+            fresh.append((code, fingerprint))
+    duplicates = len(codes) - len(fresh) - len(back)
+    if back:
+        for at in range(0, len(back), _CHUNK):
+            db.session.execute(
+                update(SupplierCode)
+                .where(
+                    SupplierCode.id.in_(back[at : at + _CHUNK]),
+                    SupplierCode.status == CODE_WITHDRAWN,
+                )
+                .values(status=CODE_AVAILABLE, product_id=product_id, source_id=source.id)
+                .execution_options(synchronize_session=False)
+            )
     if fresh:
         now = datetime.now(UTC)
         common = {
@@ -272,12 +298,41 @@ def upload_codes(
         "supplier.codes_uploaded",
         f"supplier:{supplier.id}",
         product_id=str(product_id),
-        added=len(fresh),
+        added=len(fresh) + len(back),
         duplicates=duplicates,
         invalid=invalid,
     )
     db.session.commit()
-    return UploadResult(len(fresh), duplicates, invalid)
+    return UploadResult(len(fresh) + len(back), duplicates, invalid)
+
+
+def take_back_codes(account_id: uuid.UUID, product_id: uuid.UUID, *, actor: str) -> int:
+    """Take the account's unsold codes of ``product_id`` off sale (status
+    ``withdrawn``): the shop can no longer sell them; uploading one again
+    puts it back. One conditional UPDATE (a code being sold at that moment
+    stays sold). How many were taken back. ``Forbidden`` / ``NotFound`` as
+    for ``upload_codes``. Audited; commits."""
+    _account(account_id)
+    source, supplier = _source_for(account_id, product_id)
+    taken = db.session.execute(
+        update(SupplierCode)
+        .where(
+            SupplierCode.supplier_id == supplier.id,
+            SupplierCode.product_id == product_id,
+            SupplierCode.status == CODE_AVAILABLE,
+        )
+        .values(status=CODE_WITHDRAWN)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    audit.record(
+        actor,
+        "supplier.codes_taken_back",
+        f"supplier:{supplier.id}",
+        product_id=str(product_id),
+        count=int(taken),
+    )
+    db.session.commit()
+    return int(taken)
 
 
 def _counts(supplier_ids: list[uuid.UUID]) -> dict[tuple[uuid.UUID, uuid.UUID, str], int]:
@@ -400,7 +455,7 @@ def pool_counts(supplier_id: uuid.UUID) -> PoolCounts:
     return PoolCounts(
         by.get(CODE_AVAILABLE, (0, 0))[0],
         by.get(CODE_SOLD, (0, 0))[0],
-        by.get("withdrawn", (0, 0))[0],
+        by.get(CODE_WITHDRAWN, (0, 0))[0],
         by.get(CODE_SOLD, (0, 0))[1],
     )
 

@@ -4,7 +4,8 @@ source of (name, cost, codes available and sold), uploads codes for each
 (pasted one a line or a ``.txt`` file; the answer counts what was added,
 what was held already and what is not a code), its sales (paged, times in
 the shop's zone, never a code) and what the shop owes it, with a link to
-withdraw it (``/account/withdrawals``).
+withdraw it (``/account/withdrawals``). ``/account/supply/<product>/take-back``
+takes its unsold codes of a product off sale (asked first).
 
 Any other signed-in account is sent to its account page; a visitor to the
 sign-in page. Views parse, call ``app.supply.pool`` and render the theme's
@@ -19,7 +20,7 @@ from flask_babel import gettext as _
 from app.accounts.auth import current_principal, require
 from app.agents import withdrawals
 from app.core.errors import KamengError, NotFound, ValidationFailed
-from app.core.ids import parse_uuid
+from app.core.ids import id_or_404, parse_uuid
 from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.core.pagination import Pager, requested_page
@@ -98,3 +99,23 @@ def supply():
         problem=problem,
         money=money_formatter(g.shop.currency),
     ), (422 if problem else 200)
+
+
+@bp.post("/supply/<product_id>/take-back")
+@require("supplier.stock")
+def take_back(product_id: str):
+    """Take the supplier's unsold codes of one product off sale (the page
+    asked first)."""
+    ident = id_or_404(product_id, NotFound.title)
+    try:
+        taken = pool.take_back_codes(
+            current_principal().shop_account_id, ident, actor=current_principal().actor
+        )
+    except KamengError as err:
+        db.session.rollback()
+        flash(err.user_message(), "error")
+    else:
+        flash(
+            _("Took back %(n)s unsold codes: the shop can no longer sell them.", n=taken), "success"
+        )
+    return redirect(url_for(".supply"))

@@ -668,3 +668,24 @@ def test_staff_read_the_supplier_pool_but_cannot_change_the_supplier(app, pool, 
         f"/console/suppliers/{pool.supplier_id}", {"name": "Taken", "deposit": "1.00"}
     )
     assert changed.status_code == 403
+
+
+def test_a_supplier_takes_back_its_unsold_codes_and_may_upload_them_again(app, pool, browser_for):
+    from tests.agents.support import page_text, signed_in
+
+    upload(app, pool, "B-1\nB-2\nB-3")
+    connector(app, pool, "purchase", str(pool.product_id), 1, {}, "key-b")
+    browser, _ = signed_in(browser_for, pool.shop, pool.seller.email)
+    assert "Take back my unsold codes" in page_text(browser.get("/account/supply"))
+
+    done = browser.submit(
+        "/account/supply", {}, action=f"/account/supply/{pool.product_id}/take-back"
+    )
+
+    assert done.status_code == 302
+    assert "Took back 2 unsold codes" in page_text(browser.get("/account/supply"))
+    assert pool_statuses(app, pool) == {"available": 0, "sold": 1}
+    assert connector(app, pool, "offer", str(pool.product_id)).stock == 0
+    again = upload(app, pool, "B-1\nB-2\nB-3")  # B-1 was sold: held, not added
+    assert (again.added, again.duplicates) == (2, 1)
+    assert pool_statuses(app, pool) == {"available": 2, "sold": 1}
