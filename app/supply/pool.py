@@ -213,7 +213,8 @@ def upload_codes(
     account; ``NotFound`` for a product it is not a source of (another
     shop's included); ``ValidationFailed`` for a top-up product, an empty
     upload or more than ``MAX_UPLOAD`` codes. ``invalid``: items the
-    caller found unreadable already, added to the count. Audited; commits."""
+    caller found unreadable already, added to the count. Audited; commits;
+    then the source's stock follows the pool (``app.supply.sync``)."""
     _account(account_id)
     source, supplier = _source_for(account_id, product_id)
     kind = db.session.scalar(select(Product.kind).where(Product.id == product_id))
@@ -303,7 +304,17 @@ def upload_codes(
         invalid=invalid,
     )
     db.session.commit()
+    _follow(source.id)
     return UploadResult(len(fresh) + len(back), duplicates, invalid)
+
+
+def _follow(source_id: uuid.UUID) -> None:
+    """Let the source's stock, and its product's being on sale, follow the
+    pool now rather than at the next scheduled sync (no HTTP: the pool is
+    read here)."""
+    from app.supply import sync
+
+    sync.sync_source(source_id)
 
 
 def take_back_codes(account_id: uuid.UUID, product_id: uuid.UUID, *, actor: str) -> int:
@@ -332,6 +343,7 @@ def take_back_codes(account_id: uuid.UUID, product_id: uuid.UUID, *, actor: str)
         count=int(taken),
     )
     db.session.commit()
+    _follow(source.id)
     return int(taken)
 
 

@@ -689,3 +689,19 @@ def test_a_supplier_takes_back_its_unsold_codes_and_may_upload_them_again(app, p
     again = upload(app, pool, "B-1\nB-2\nB-3")  # B-1 was sold: held, not added
     assert (again.added, again.duplicates) == (2, 1)
     assert pool_statuses(app, pool) == {"available": 2, "sold": 1}
+
+
+def test_a_product_off_sale_for_want_of_codes_comes_back_when_the_supplier_uploads(app, pool):
+    from app.catalog.models import Product
+    from app.supply import sync
+
+    run_in_shop(app, pool.shop, sync.sync_source, pool.source_id)
+
+    def status():
+        return db.session.get(Product, pool.product_id).status
+
+    assert run_in_shop(app, pool.shop, status) == "off_sale"  # no own stock, an empty pool
+
+    upload(app, pool, "BACK-1")
+
+    assert run_in_shop(app, pool.shop, status) == "on_sale"
