@@ -59,6 +59,7 @@ def supply():
     account_id = current_principal().shop_account_id
     form = UploadForm()
     problem: dict[str, str] = {}
+    status = 200
     if request.method == "POST" and form.validate_on_submit():
         product_id = parse_uuid(form.product_id.data or "")
         try:
@@ -70,6 +71,7 @@ def supply():
         except KamengError as err:
             db.session.rollback()
             problem[str(product_id)] = err.user_message()
+            status = 422
         else:
             flash(
                 _(
@@ -87,9 +89,13 @@ def supply():
     page = requested_page(request.args.get("page"))
     sales, total = pool.sales_page(account_id, page=page, per_page=SALES_PER_PAGE)
     posted_for = form.product_id.data if request.method == "POST" else None
+    products = pool.supplied_products(account_id)
+    shown = {str(p.product_id) for p in products}
+    for key in [k for k in problem if k not in shown]:
+        flash(problem.pop(key), "error")  # no product's form to show it beside
     return render_shop(
         "account/supply.html",
-        products=pool.supplied_products(account_id),
+        products=products,
         sales=sales,
         pager=Pager(page, SALES_PER_PAGE, total),
         payable=pool.payable_of(account_id),
@@ -98,7 +104,7 @@ def supply():
         posted_for=posted_for,
         problem=problem,
         money=money_formatter(g.shop.currency),
-    ), (422 if problem else 200)
+    ), status
 
 
 @bp.post("/supply/<product_id>/take-back")

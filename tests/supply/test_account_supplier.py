@@ -705,3 +705,18 @@ def test_a_product_off_sale_for_want_of_codes_comes_back_when_the_supplier_uploa
     upload(app, pool, "BACK-1")
 
     assert run_in_shop(app, pool.shop, status) == "on_sale"
+
+
+def test_an_upload_for_a_product_not_supplied_is_refused_readably(
+    app, pool, browser_for, make_product
+):
+    from tests.agents.support import page_text, signed_in
+
+    other = make_product(pool.shop, name="Other", price=500)
+    browser, _ = signed_in(browser_for, pool.shop, pool.seller.email)
+
+    refused = browser.submit("/account/supply", {"product_id": str(other), "codes": "Q-1"})
+
+    assert refused.status_code == 422
+    assert "You do not supply this product" in page_text(refused)
+    assert pool_statuses(app, pool) == {"available": 0, "sold": 0}
