@@ -720,3 +720,22 @@ def test_an_upload_for_a_product_not_supplied_is_refused_readably(
     assert refused.status_code == 422
     assert "You do not supply this product" in page_text(refused)
     assert pool_statuses(app, pool) == {"available": 0, "sold": 0}
+
+
+def test_the_reconciliation_page_shows_supplier_payables(app, pool, browser_for):
+    from datetime import UTC, datetime
+
+    from tests.agents.money_support import set_shop
+    from tests.agents.support import page_text
+    from tests.console.support import console
+
+    set_shop(app, pool.shop, timezone="UTC")
+    sell(app, pool, 2)
+    owner = console(browser_for, pool.shop.host, pool.shop.owner_email)
+
+    page = owner.get(f"/console/reconciliation?day={datetime.now(UTC).date().isoformat()}")
+
+    shown = page_text(page)
+    assert page.status_code == 200
+    assert "Supplier codes sold (payable)" in shown and "¥12.00" in shown
+    assert "Supplier withdrawals paid" in shown and "No differences" in shown
