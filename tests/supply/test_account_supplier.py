@@ -233,17 +233,39 @@ def test_the_stock_sync_follows_the_pool(app, pool):
 # --- an order routed to the pool ----------------------------------------------------------
 
 
-def paid_card_order(app, pool: Pool, email: str = "buyer@example.com") -> uuid.UUID:
-    """A paid card order for one code whose hold ran out with the shop's
-    only own code gone to another buyer: fulfilment must buy from the
-    sources. Returns the order id."""
-    from tests.supply.test_routing import _late_card_order
+def paid_card_order(app, pool: Pool, email: str = "late@example.com") -> uuid.UUID:
+    """A paid card order for one code whose hold ran out while the shop's
+    only own code went to another buyer (掉单): fulfilment must buy it from
+    the sources. Returns the order id."""
+    from datetime import UTC, datetime, timedelta
 
-    class Docked:
-        shop = pool.shop
-        product_id = pool.product_id
+    from sqlalchemy import update
 
-    late, _other = _late_card_order(app, Docked, "OWN-CODE-0001")
+    from app.catalog.models import Card
+    from app.orders import checkout, payment
+    from app.orders.models import Order
+    from tests.factories import add_stock
+    from tests.supply.conftest import paid_order
+
+    add_stock(app, pool.shop, pool.product_id, ["OWN-CODE-0001"])
+
+    def late_order():
+        order, _ = checkout.create_order(
+            product_id=pool.product_id, quantity=1, email=email, inputs={}
+        )
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        db.session.execute(update(Card).values(reserved_until=past))  # the hold ran out
+        db.session.commit()
+        return order.id
+
+    late = run_in_shop(app, pool.shop, late_order)
+    other = paid_order(app, pool.shop, pool.product_id, email="other@example.com")
+    assert fulfil_now(app, pool.shop, other) == "delivered"  # took the shop's only code
+
+    def pay_late():
+        payment.pay_order(db.session.get(Order, late), "sandbox", buyer_id=None, actor="buyer")
+
+    run_in_shop(app, pool.shop, pay_late)
     return late
 
 
