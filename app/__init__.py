@@ -109,6 +109,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.platform.plans_views import bp as platform_plans_bp
     from app.platform.views import bp as platform_bp
     from app.storefront.views import bp as storefront_bp
+    from app.supply.portal_views import bp as supplier_portal_bp
 
     app.register_blueprint(platform_bp)
     app.register_blueprint(platform_admin_bp)
@@ -119,6 +120,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(agent_centre_bp)
     app.register_blueprint(orders_pages_bp)
     app.register_blueprint(withdrawals_pages_bp)
+    app.register_blueprint(supplier_portal_bp)
 
     @app.route("/")
     @app.route("/s/<code>")  # a sub-shop's home (分站): app.storefront.views

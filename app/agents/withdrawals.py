@@ -1,5 +1,9 @@
-"""Withdrawals (提现): an agent takes earned money out of its wallet, and the
-shop's owner pays it out or returns it.
+"""Withdrawals (提现): an agent takes earned money out of its wallet, or a
+supplier account what the shop owes it out of its payable (应付,
+``supplier:payable:<account>``, credited at cost for each code sold from
+its pool), and the shop's owner pays it out or returns it. Both go through
+the same rules below; the account a request draws on is its ``source``
+(``source_code``) and a rejection returns the money there.
 
 - ``request_withdrawal``: the amount leaves the agent's wallet at once and
   waits in ``withdrawals:pending`` (ledger ``withdrawal:<id>``: wallet −N,
@@ -36,7 +40,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import ROLE_AGENT, ShopAccount
+from app.accounts.models import ROLE_AGENT, ROLE_SUPPLIER, ShopAccount
 from app.agents.models import (
     WITHDRAWAL_APPROVED,
     WITHDRAWAL_REJECTED,
@@ -55,6 +59,24 @@ from app.ledger import services as ledger
 MAX_OPEN = 3
 MAX_TEXT = 200
 MAX_KEY = 64
+#: the roles that may withdraw, and the ledger account each draws on
+WITHDRAWING_ROLES = (ROLE_AGENT, ROLE_SUPPLIER)
+
+
+def source_code(role: str, account_id: uuid.UUID) -> str:
+    """The ledger account a withdrawal of an account of ``role`` draws on:
+    a supplier's payable, anyone else's wallet."""
+    if role == ROLE_SUPPLIER:
+        return ledger.supplier_payable_code(account_id)
+    return ledger.wallet_code(account_id)
+
+
+def withdrawable_balance(account_id: uuid.UUID, role: str | None = None) -> int:
+    """What the account may withdraw now: its payable (a supplier) or its
+    wallet (anyone else); ``role`` is read when not given."""
+    if role is None:
+        role = db.session.scalar(select(ShopAccount.role).where(ShopAccount.id == account_id))
+    return ledger.account_balance(source_code(role or "", account_id))
 
 
 class TooManyOpenWithdrawals(Conflict):
@@ -150,10 +172,10 @@ def request_withdrawal(
         )
         if earlier is not None:
             return _replayed(earlier, amount, payout_account)
-    if account.role != ROLE_AGENT or not account.is_active:
+    if account.role not in WITHDRAWING_ROLES or not account.is_active:
         raise Forbidden(
-            "Only the shop's agents can withdraw.",
-            message=_l("Only agents of this shop can withdraw money."),
+            "Only the shop's agents and suppliers can withdraw.",
+            message=_l("Only agents and suppliers of this shop can withdraw money."),
         )
     shop = terms()
     _check_request(amount, payout_account, shop)
@@ -195,12 +217,13 @@ def request_withdrawal(
         if earlier is None:
             raise
         return _replayed(earlier, amount, payout_account)
+    drawn_on = source_code(account.role, account.id)
     try:
         ledger.post(
             f"withdrawal:{withdrawal.id}",
             "withdrawal",
             [
-                ledger.Line(ledger.wallet_code(account.id), -amount),
+                ledger.Line(drawn_on, -amount),
                 ledger.Line(ledger.WITHDRAWALS_PENDING, amount),
             ],
             shop.currency,
@@ -208,7 +231,7 @@ def request_withdrawal(
         )
     except ledger.InsufficientFunds as err:
         db.session.rollback()
-        balance = ledger.wallet_balance(account_id)
+        balance = ledger.account_balance(drawn_on)
         raise ledger.InsufficientFunds(
             err.detail,
             errors={"amount": ["More than the balance."]},
@@ -325,17 +348,36 @@ def approve(withdrawal_id: uuid.UUID, reference: str, actor: str) -> Withdrawal:
     return get_withdrawal(withdrawal.id)
 
 
+def drawn_from(withdrawal: Withdrawal) -> str:
+    """The ledger account the request took its amount from (read from its
+    ``withdrawal:<id>`` posting, so a role changed since does not matter)."""
+    from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+
+    code = db.session.scalar(
+        select(LedgerAccount.code)
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerTransaction.idempotency_key == f"withdrawal:{withdrawal.id}",
+            LedgerEntry.amount < 0,
+        )
+        .limit(1)
+    )
+    return code or ledger.wallet_code(withdrawal.account_id)
+
+
 def reject(withdrawal_id: uuid.UUID, reason: str, actor: str) -> Withdrawal:
-    """Refuse the withdrawal: the whole amount returns to the agent's wallet,
-    with ``reason``. Atomic and decided once (``WithdrawalDecided`` on a
-    second call). On the audit record (``withdrawal.rejected``)."""
+    """Refuse the withdrawal: the whole amount returns to the account it was
+    drawn on (the agent's wallet, the supplier's payable), with ``reason``.
+    Atomic and decided once (``WithdrawalDecided`` on a second call). On the
+    audit record (``withdrawal.rejected``)."""
     withdrawal = _decide(withdrawal_id, WITHDRAWAL_REJECTED, reason, actor, "reason")
     ledger.post(
         f"withdrawal-returned:{withdrawal.id}",
         "withdrawal_returned",
         [
             ledger.Line(ledger.WITHDRAWALS_PENDING, -withdrawal.amount),
-            ledger.Line(ledger.wallet_code(withdrawal.account_id), withdrawal.amount),
+            ledger.Line(drawn_from(withdrawal), withdrawal.amount),
         ],
         withdrawal.currency,
         memo=f"withdrawal returned: {_clean(reason)}",
@@ -364,10 +406,12 @@ def get_withdrawal(withdrawal_id: uuid.UUID) -> Withdrawal:
 
 @dataclass(frozen=True)
 class WithdrawalRow:
-    """A withdrawal as a list shows it, with its agent's email."""
+    """A withdrawal as a list shows it, with its requester's email and role
+    (``agent`` or ``supplier``)."""
 
     withdrawal: Withdrawal
     email: str
+    role: str = ROLE_AGENT
 
 
 def list_withdrawals(
@@ -397,14 +441,14 @@ def list_withdrawals(
     )
     total = db.session.scalar(joined.where(*conditions)) or 0
     rows = db.session.execute(
-        select(Withdrawal, ShopAccount.email)
+        select(Withdrawal, ShopAccount.email, ShopAccount.role)
         .join(ShopAccount, ShopAccount.id == Withdrawal.account_id)
         .where(*conditions)
         .order_by(Withdrawal.created_at.desc(), Withdrawal.id.desc())
         .limit(per_page)
         .offset(offset_of(page, per_page))
     ).all()
-    return [WithdrawalRow(w, email) for w, email in rows], int(total)
+    return [WithdrawalRow(w, email, role) for w, email, role in rows], int(total)
 
 
 def open_count(account_id: uuid.UUID) -> int:

@@ -34,7 +34,6 @@ from app.agents.withdrawals_schemas import (
 )
 from app.core.ids import id_or_404
 from app.core.pagination import page_of
-from app.ledger import services as ledger
 
 blp = Blueprint("withdrawals_api", __name__, description="Agents' withdrawals (提现)")
 SECURED = [{"apiKey": []}]
@@ -47,7 +46,7 @@ IDEMPOTENCY_PARAM = {
 }
 
 
-def body(withdrawal, email: str | None = None) -> dict:
+def body(withdrawal, email: str | None = None, role: str | None = None) -> dict:
     out = {
         name: getattr(withdrawal, name)
         for name in (
@@ -67,6 +66,8 @@ def body(withdrawal, email: str | None = None) -> dict:
     out["payout"] = withdrawal.amount - withdrawal.fee
     if email is not None:
         out["email"] = email
+    if role is not None:
+        out["role"] = role
     return out
 
 
@@ -78,13 +79,13 @@ class MyWithdrawals(MethodView):
     @blp.alt_response(200, schema=WithdrawalSchema, description="A replay of the same request.")
     @blp.doc(parameters=[IDEMPOTENCY_PARAM], security=SECURED)
     def post(self, data):
-        """Ask to withdraw from the wallet (agents only).
+        """Ask to withdraw from the wallet (an agent) or the payable (a supplier).
 
         The amount leaves the wallet at once and waits for the shop's
         decision; the fee is fixed now. Below the shop's minimum: 422;
         more than the balance: 402 ``insufficient-funds``; already
         ``max_open`` requests waiting: 409 ``too-many-open-withdrawals``;
-        not an agent: 403."""
+        neither an agent nor a supplier: 403."""
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
         done = withdrawals.request_withdrawal(
             wallet_owner(), data["amount"], data["payout_account"], key=key
@@ -97,7 +98,8 @@ class MyWithdrawals(MethodView):
     @blp.doc(security=SECURED)
     def get(self, args):
         """The caller's withdrawal requests (newest first), the shop's terms
-        (minimum, fee) and the wallet's balance."""
+        (minimum, fee) and the balance one may withdraw (an agent's wallet,
+        a supplier's payable)."""
         account_id = wallet_owner()
         rows, total = withdrawals.list_withdrawals(
             status=args.get("status"),
@@ -109,7 +111,7 @@ class MyWithdrawals(MethodView):
         return {
             **page_of([body(r.withdrawal) for r in rows], total, args),
             "terms": terms,
-            "balance": ledger.wallet_balance(account_id),
+            "balance": withdrawals.withdrawable_balance(account_id),
         }
 
 
@@ -124,7 +126,7 @@ class Withdrawals(MethodView):
         rows, total = withdrawals.list_withdrawals(
             status=args.get("status"), page=args["page"], per_page=args["per_page"]
         )
-        return page_of([body(r.withdrawal, r.email) for r in rows], total, args)
+        return page_of([body(r.withdrawal, r.email, r.role) for r in rows], total, args)
 
 
 @blp.route("/withdrawals/<withdrawal_id>/approve")

@@ -64,7 +64,12 @@ class WithdrawalSchema(Schema):
 
 class OperatorWithdrawalSchema(WithdrawalSchema):
     account_id = fields.UUID()
-    email = fields.String(metadata={"description": "The agent's email."})
+    email = fields.String(metadata={"description": "The requester's email."})
+    role = fields.String(
+        metadata={
+            "description": "The requester's role: agent (its wallet) or supplier (its payable)."
+        }
+    )
     decided_by = fields.String(allow_none=True)
 
 

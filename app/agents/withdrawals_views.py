@@ -1,10 +1,11 @@
-"""The agent's withdrawal page on a shop host (``/account/withdrawals``,
-提现): the balance, the shop's minimum and fee, the request form, and the
-agent's requests with their state (the payout's reference once paid, the
-reason when refused).
+"""The withdrawal page on a shop host (``/account/withdrawals``, 提现): the
+balance, the shop's minimum and fee, the request form, and the account's
+requests with their state (the payout's reference once paid, the reason
+when refused). An agent withdraws from its wallet, a supplier account from
+its payable (what the shop owes it for codes sold from its pool).
 
-Only a signed-in shop account sees it; a buyer who is not an agent is told
-that withdrawals are for agents. The form carries its own key, so sending
+Only a signed-in shop account sees it; a buyer who is neither is told that
+withdrawals are for agents. The form carries its own key, so sending
 it twice asks once. A refusal (below the minimum, more than the balance,
 too many requests waiting) is shown beside its field with what was typed
 kept. The view parses, calls ``app.agents.withdrawals`` and renders.
@@ -18,7 +19,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from app.accounts.auth import require, wallet_owner
-from app.accounts.models import ROLE_AGENT
+from app.accounts.models import ROLE_SUPPLIER
 from app.accounts.services import get_shop_account
 from app.agents import withdrawals
 from app.agents.withdrawal_forms import WithdrawalForm
@@ -28,7 +29,6 @@ from app.core.pages import flash_error, only_on
 from app.core.pagination import Pager, requested_page
 from app.core.themes import render_shop
 from app.extensions import db
-from app.ledger import services as ledger
 
 bp = Blueprint("withdrawals_pages", __name__, url_prefix="/account")
 bp.before_request(only_on("shop"))
@@ -50,7 +50,8 @@ def withdrawals_page():
     terms = withdrawals.terms()
     money = money_formatter(terms.currency)
     form = WithdrawalForm()
-    is_agent = account.role == ROLE_AGENT
+    # ``is_agent`` (the theme contract's name): this account may withdraw
+    is_agent = account.role in withdrawals.WITHDRAWING_ROLES
     if request.method == "POST" and is_agent and form.validate_on_submit():
         if _ask(account_id, form, terms):
             return redirect(url_for(".withdrawals_page"))
@@ -62,10 +63,11 @@ def withdrawals_page():
         "account/withdrawals.html",
         form=form,
         is_agent=is_agent,
+        is_supplier=account.role == ROLE_SUPPLIER,
         terms=terms,
         fee_percent=percent_of_bps(terms.fee_bps),
         minimum_text=decimal_text(terms.minimum, terms.currency),
-        balance=ledger.wallet_balance(account_id),
+        balance=withdrawals.withdrawable_balance(account_id, account.role),
         open_count=withdrawals.open_count(account_id),
         withdrawals=[r.withdrawal for r in rows],
         pager=Pager(page, PER_PAGE, total),

@@ -45,6 +45,7 @@ def api_blueprints():
     from app.storefront.api import blp as shop_blp
     from app.supply.api import blp as supply_blp
     from app.supply.credentials_api import blp as supply_credentials_blp
+    from app.supply.portal_api import blp as supplier_self_blp
 
     return [
         shop_blp,
@@ -61,6 +62,7 @@ def api_blueprints():
         supply_blp,
         supply_credentials_blp,
         billing_blp,
+        supplier_self_blp,
     ]
 
 

@@ -5,6 +5,9 @@
   shop's threshold) and its status actions (vet, suspend, blacklist; each
   asks first); ``/new`` adds one, ``/<id>`` edits one. A secret is typed in
   and never shown back: left blank on an edit, the stored one stays.
+- ``/console/suppliers/<id>`` of a supplier account also shows its pool
+  (codes available, sold, withdrawn), what the shop owes it and its sales,
+  a page at a time (``app.supply.pool.operator_pool``).
 - ``/console/products/<id>/sources``: a product's sources with their last
   synced stock; add one under the list, ``/<source_id>`` edits one,
   removing asks first.
@@ -26,9 +29,9 @@ from app.core.errors import KamengError, NotFound
 from app.core.ids import id_or_404
 from app.core.money import money_formatter
 from app.core.pages import only_on
-from app.core.pagination import requested_page
+from app.core.pagination import Pager, requested_page
 from app.extensions import db
-from app.supply import sources, suppliers
+from app.supply import pool, sources, suppliers
 from app.supply.forms import (
     SourceForm,
     SupplierForm,
@@ -126,8 +129,18 @@ def _supplier_form(view=None):
         stray = show_refusal(form, read, err)
         status = err.status if err is not None and not read else 422
     form.prepare(suppliers.supplier_accounts(), editing=editing)
+    page = requested_page(request.args.get("page"))
+    account_pool = (
+        pool.operator_pool(view.supplier, page=page, per_page=PER_PAGE) if editing else None
+    )
     return render_template(
-        "console/supply/supplier.html", view=view, form=form, stray=stray, **_helpers()
+        "console/supply/supplier.html",
+        view=view,
+        form=form,
+        stray=stray,
+        account_pool=account_pool,
+        pager=Pager(page, PER_PAGE, account_pool.total) if account_pool else None,
+        **_helpers(),
     ), status
 
 

@@ -60,6 +60,7 @@ CONTRACT = (
     "account/agent_keys.html",
     "join.html",
     "account/withdrawals.html",
+    "account/supply.html",
     "404.html",
     "error.html",
     "suspended.html",

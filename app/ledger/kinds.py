@@ -18,6 +18,8 @@ KIND_LABELS = {
     "withdrawal_paid": _l("Withdrawal paid"),
     "withdrawal_returned": _l("Withdrawal returned"),
     "tier_fee": _l("Agent tier fee"),
+    "supply_payable": _l("Supplier codes sold (payable)"),
+    "supplier_deposit": _l("Supplier deposit"),
 }
 
 

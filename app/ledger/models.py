@@ -40,6 +40,19 @@ def wallet_code(shop_account_id: uuid.UUID) -> str:
     return f"wallet:{shop_account_id}"
 
 
+def supplier_payable_code(shop_account_id: uuid.UUID) -> str:
+    """The ledger account of what the shop owes a supplier account (应付):
+    credited at cost for each code sold from its pool, debited by its
+    withdrawals. Like a wallet, it caches its balance and never goes below
+    zero."""
+    return f"supplier:payable:{shop_account_id}"
+
+
+def supplier_deposit_code(supplier_id: uuid.UUID) -> str:
+    """The ledger account of the deposit (保证金) the shop holds for a supplier."""
+    return f"supplier:deposit:{supplier_id}"
+
+
 def clearing_code(provider: str) -> str:
     """The ledger account where a provider's collected money waits."""
     return f"clearing:{provider}"
@@ -57,9 +70,11 @@ class LedgerAccount(TenantOwned, db.Model):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
     #: ``wallet:<shop account id>``, ``sales``, ``clearing:<provider>``, ``refunds``
     code: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[str] = mapped_column(String(16))  # wallet | revenue | clearing | expense
+    #: wallet | payable | revenue | clearing | expense | liability
+    kind: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the shop account of a wallet
+    #: the shop account of a wallet or of a supplier's payable
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     #: a clawback took this wallet below zero once: it may show a debt
     may_owe: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -34,7 +34,18 @@ Checked as the books stand now (a balance has no history to compare):
 - ``commission_pending_balance``: the ``commission:pending`` account's
   balance against the sum of pending commissions;
 - ``withdrawals_pending_balance``: ``withdrawals:pending`` against the sum
-  of requested withdrawals.
+  of requested withdrawals;
+- ``supplier_payable_balance``: a supplier account's payable
+  (``supplier:payable:<account>``, by its entries and its cached balance)
+  against the cost of the codes sold from its pools less its withdrawals
+  waiting or paid;
+- ``supplier_deposit_balance``: a supplier's deposit account against the
+  deposit its record says the shop holds (0 for a supplier deleted since).
+
+The totals also show supplier payables accrued (codes sold from supplier
+accounts' pools, ``supply_payable``), supplier deposits taken or returned
+(``supplier_deposit``) and supplier withdrawals paid that day
+(``supplier_payouts``, decided that day).
 
 An amount of a transaction is what it moved: the sum of its positive
 entries. Reads only; every query is bounded by the day or aggregated in the
@@ -72,9 +83,13 @@ TOTAL_KINDS = (
     "withdrawal_returned",
     "adjustment",
     "tier_fee",
+    "supply_payable",
+    "supplier_deposit",
 )
 #: the day's fee income from withdrawals (entries of ``fees:withdrawal``)
 WITHDRAWAL_FEES_TOTAL = "withdrawal_fees"
+#: the day's approved withdrawals of supplier accounts (from their payables)
+SUPPLIER_PAYOUTS_TOTAL = "supplier_payouts"
 #: order states in which an order has been paid
 PAID_STATES = (
     "paid",
@@ -105,6 +120,10 @@ DIFFERENCE_LABELS = {
     "refund_amount": _l("An order's refund in the ledger differs from its total"),
     "commission_posting": _l("A commission whose posting is missing or differs"),
     "withdrawal_posting": _l("A withdrawal whose posting is missing or differs"),
+    "supplier_payable_balance": _l(
+        "A supplier's payable differs from its codes sold less its withdrawals"
+    ),
+    "supplier_deposit_balance": _l("A supplier's deposit in the ledger differs from its record"),
 }
 
 
@@ -116,6 +135,8 @@ def difference_label(code: str) -> str:
 def total_label(code: str) -> str:
     if code == WITHDRAWAL_FEES_TOTAL:
         return str(_l("Withdrawal fees"))
+    if code == SUPPLIER_PAYOUTS_TOTAL:
+        return str(_l("Supplier withdrawals paid"))
     return kind_label(code)
 
 
@@ -227,7 +248,25 @@ def day_totals(start: datetime, end: datetime) -> list[KindTotal]:
         )
     ).one()
     totals.append(KindTotal(WITHDRAWAL_FEES_TOTAL, int(fees[0]), int(fees[1])))
+    totals.append(_supplier_payouts(start, end))
     return totals
+
+
+def _supplier_payouts(start: datetime, end: datetime) -> KindTotal:
+    """Supplier accounts' withdrawals approved in ``[start, end)``."""
+    from app.accounts.models import ROLE_SUPPLIER, ShopAccount
+    from app.agents.models import WITHDRAWAL_APPROVED, Withdrawal
+
+    count, amount = db.session.execute(
+        select(func.count(Withdrawal.id), func.coalesce(func.sum(Withdrawal.amount), 0))
+        .join(ShopAccount, ShopAccount.id == Withdrawal.account_id)
+        .where(
+            ShopAccount.role == ROLE_SUPPLIER,
+            Withdrawal.status == WITHDRAWAL_APPROVED,
+            *_within(Withdrawal.decided_at, start, end),
+        )
+    ).one()
+    return KindTotal(SUPPLIER_PAYOUTS_TOTAL, int(count), int(amount))
 
 
 def find_differences(
@@ -239,6 +278,8 @@ def find_differences(
     yield from _unbalanced(start, end)
     yield from _wallets()
     yield from _holding_accounts()
+    yield from _supplier_payables()
+    yield from _supplier_deposits()
     yield from _payments(start, end)
     yield from _refunds(start, end)
     yield from _commissions(start, end)
@@ -354,6 +395,95 @@ def _holding_accounts() -> Iterator[Difference]:
     held = _account_total(WITHDRAWALS_PENDING)
     if held != requested:
         yield Difference("withdrawals_pending_balance", WITHDRAWALS_PENDING, requested, held)
+
+
+def _supplier_payables() -> Iterator[Difference]:
+    """Each supplier account's payable against its codes sold less its
+    withdrawals waiting or paid (a rejected one came back). Grouped
+    queries: payable accounts, sold cost per account, withdrawals per
+    account."""
+    from app.accounts.models import ROLE_SUPPLIER, ShopAccount
+    from app.agents.models import WITHDRAWAL_APPROVED, WITHDRAWAL_REQUESTED, Withdrawal
+    from app.supply.models import CODE_SOLD, KIND_ACCOUNT, Supplier, SupplierCode
+
+    total = func.coalesce(func.sum(LedgerEntry.amount), 0)
+    ledger_rows = db.session.execute(
+        select(LedgerAccount.owner_id, LedgerAccount.code, LedgerAccount.balance, total)
+        .outerjoin(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .where(LedgerAccount.kind == "payable")
+        .group_by(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.code)
+    ).all()
+    sold = dict(
+        db.session.execute(
+            select(Supplier.account_id, func.coalesce(func.sum(SupplierCode.cost), 0))
+            .join(Supplier, Supplier.id == SupplierCode.supplier_id)
+            .where(
+                SupplierCode.status == CODE_SOLD,
+                Supplier.kind == KIND_ACCOUNT,
+                Supplier.account_id.is_not(None),
+            )
+            .group_by(Supplier.account_id)
+        ).all()
+    )
+    withdrawn = dict(
+        db.session.execute(
+            select(Withdrawal.account_id, func.coalesce(func.sum(Withdrawal.amount), 0))
+            .join(ShopAccount, ShopAccount.id == Withdrawal.account_id)
+            .where(
+                ShopAccount.role == ROLE_SUPPLIER,
+                Withdrawal.status.in_((WITHDRAWAL_REQUESTED, WITHDRAWAL_APPROVED)),
+            )
+            .group_by(Withdrawal.account_id)
+        ).all()
+    )
+    held = {
+        owner: (code, int(cached), int(entries)) for owner, code, cached, entries in ledger_rows
+    }
+    owners = sorted({*held, *sold, *withdrawn}, key=str)
+    if not owners:
+        return
+    emails = dict(
+        db.session.execute(
+            select(ShopAccount.id, ShopAccount.email).where(ShopAccount.id.in_(owners))
+        ).all()
+    )
+    for owner in owners:
+        expected = int(sold.get(owner, 0)) - int(withdrawn.get(owner, 0))
+        code, cached, entries = held.get(owner, (f"supplier:payable:{owner}", 0, 0))
+        subject = emails.get(owner) or code
+        if entries != expected:
+            yield Difference(
+                "supplier_payable_balance", subject, expected, entries, account_id=owner
+            )
+        elif cached != entries:
+            yield Difference("wallet_balance", subject, entries, cached, account_id=owner)
+
+
+def _supplier_deposits() -> Iterator[Difference]:
+    """Each supplier's deposit account against its record (at most
+    ``MAX_SUPPLIERS`` suppliers; deposit accounts of deleted ones too)."""
+    from app.supply.models import Supplier
+
+    total = func.coalesce(func.sum(LedgerEntry.amount), 0)
+    held = {
+        code: int(amount)
+        for code, amount in db.session.execute(
+            select(LedgerAccount.code, total)
+            .outerjoin(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+            .where(LedgerAccount.code.like("supplier:deposit:%"))
+            .group_by(LedgerAccount.id, LedgerAccount.code)
+        ).all()
+    }
+    for ident, name, deposit in db.session.execute(
+        select(Supplier.id, Supplier.name, Supplier.deposit).order_by(Supplier.name)
+    ).all():
+        code = f"supplier:deposit:{ident}"
+        found = held.pop(code, 0)
+        if found != int(deposit or 0):
+            yield Difference("supplier_deposit_balance", name, int(deposit or 0), found)
+    for code, found in sorted(held.items()):
+        if found:
+            yield Difference("supplier_deposit_balance", code, 0, found)
 
 
 def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:

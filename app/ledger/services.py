@@ -24,6 +24,8 @@ from app.ledger.models import (  # noqa: F401 - the codes are part of this servi
     LedgerEntry,
     LedgerTransaction,
     clearing_code,
+    supplier_deposit_code,
+    supplier_payable_code,
     wallet_code,
 )
 
@@ -40,6 +42,12 @@ PAYOUTS = "payouts"
 #: the shop's income from withdrawal fees and tier fees
 WITHDRAWAL_FEES = "fees:withdrawal"
 TIER_FEES = "fees:tier"
+#: the shop's cost of codes bought from its supplier accounts (the other
+#: side of their payables)
+SUPPLY_COST = "supply:cost"
+#: kinds of account that cache their balance and never go below zero
+#: (unless ``allow_debt``): a shop account's wallet and a supplier's payable
+BALANCE_KINDS = ("wallet", "payable")
 
 
 class InsufficientFunds(KamengError):
@@ -68,7 +76,10 @@ _KINDS = {
     "withdrawals": "liability",
     PAYOUTS: "clearing",
     "fees": "revenue",
+    "supply": "expense",
 }
+#: ``supplier:<what>:<id>`` accounts
+_SUPPLIER_KINDS = {"payable": "payable", "deposit": "liability"}
 
 
 def get_or_create_account(code: str, currency: str) -> LedgerAccount:
@@ -78,9 +89,13 @@ def get_or_create_account(code: str, currency: str) -> LedgerAccount:
         return account
     prefix, _, rest = code.partition(":")
     kind = _KINDS.get(prefix)
+    owner = uuid.UUID(rest) if prefix == "wallet" else None
+    if prefix == "supplier":
+        what, _, ident = rest.partition(":")
+        kind = _SUPPLIER_KINDS.get(what)
+        owner = uuid.UUID(ident) if what == "payable" else None
     if kind is None:
         raise ValueError(f"unknown ledger account {code!r}")
-    owner = uuid.UUID(rest) if prefix == "wallet" else None
     account = LedgerAccount(code=code, kind=kind, currency=currency, owner_id=owner, balance=0)
     # A concurrent first use may insert the same code; the savepoint keeps
     # the caller's transaction alive and we read the winner's row.
@@ -128,7 +143,9 @@ def post(
     for code in codes:
         if code not in accounts:
             accounts[code] = get_or_create_account(code, currency)
-    wallets = sorted((a for a in accounts.values() if a.kind == "wallet"), key=lambda a: str(a.id))
+    wallets = sorted(
+        (a for a in accounts.values() if a.kind in BALANCE_KINDS), key=lambda a: str(a.id)
+    )
     if len(wallets) > 1:
         # Lock the wallet rows in one order, so two transactions moving money
         # between the same wallets cannot deadlock. (One wallet needs no
@@ -150,7 +167,7 @@ def post(
         )
     for code, delta in deltas.items():
         account = accounts[code]
-        if account.kind != "wallet" or delta == 0:
+        if account.kind not in BALANCE_KINDS or delta == 0:
             continue
         moved = db.session.execute(
             update(LedgerAccount)
@@ -185,6 +202,12 @@ def wallet_balance(shop_account_id: uuid.UUID) -> int:
     balance = db.session.scalar(
         select(LedgerAccount.balance).where(LedgerAccount.code == wallet_code(shop_account_id))
     )
+    return int(balance or 0)
+
+
+def account_balance(code: str) -> int:
+    """The cached balance of a wallet or payable account (0 when never used)."""
+    balance = db.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.code == code))
     return int(balance or 0)
 
 

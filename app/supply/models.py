@@ -217,3 +217,57 @@ class SyncPausedProduct(TenantOwned, db.Model):
         Uuid, ForeignKey("products.id", ondelete="CASCADE")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+CODE_AVAILABLE = "available"
+CODE_SOLD = "sold"
+CODE_WITHDRAWN = "withdrawn"
+CODE_STATUSES = (CODE_AVAILABLE, CODE_SOLD, CODE_WITHDRAWN)
+
+
+class SupplierCode(TenantOwned, db.Model):
+    """One code in an account supplier's pool (供货商卡池): uploaded by the
+    supplier for a product it is a source of, sealed and fingerprinted like
+    the shop's own cards (a code is held once across the pool and the
+    shop's cards). Sold to an order through the ``account`` connector under
+    routing's idempotency key, at the source's cost of that moment."""
+
+    __tablename__ = "supplier_codes"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "fingerprint"),
+        # the codes available for (supplier, product), oldest first
+        Index(
+            "ix_supplier_codes_tenant_supplier_product_status",
+            "tenant_id",
+            "supplier_id",
+            "product_id",
+            "status",
+            "id",
+        ),
+        Index("ix_supplier_codes_tenant_sold_key", "tenant_id", "sold_key"),
+        # the supplier's sales, newest first
+        Index("ix_supplier_codes_tenant_supplier_sold", "tenant_id", "supplier_id", "sold_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    supplier_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("suppliers.id", ondelete="CASCADE")
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("products.id", ondelete="CASCADE")
+    )
+    source_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("product_sources.id", ondelete="SET NULL")
+    )
+    key_id: Mapped[str] = mapped_column(String(8))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[str] = mapped_column(String(10), default=CODE_AVAILABLE)
+    #: routing's idempotency key the code was sold under
+    sold_key: Mapped[str | None] = mapped_column(String(120))
+    #: the order it was sold to (read from routing's key), when known
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: what the shop owes the supplier for it, minor units (the source's cost)
+    cost: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    sold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import services as audit
-from app.catalog.models import Product, StockAlert
+from app.catalog.models import KIND_CARD, Product, StockAlert
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.pricing import checks
@@ -130,15 +130,39 @@ def _clean(data: Mapping[str, Any], source: ProductSource | None) -> dict:
     return values
 
 
+def _fit_account(product: Product, values: dict, source: ProductSource | None) -> None:
+    """An account supplier's source: its SKU is the product's id (what the
+    ``account`` connector sells under), and only a card product may have one
+    (a supplier account uploads codes; it cannot top anything up)."""
+    supplier_id = values.get("supplier_id", source.supplier_id if source else None)
+    kind = db.session.scalar(select(Supplier.kind).where(Supplier.id == supplier_id))
+    if kind != KIND_ACCOUNT:
+        return
+    if product.kind != KIND_CARD:
+        raise ValidationFailed(
+            INVALID,
+            errors={
+                "supplier_id": [
+                    "A supplier account supplies card codes only: "
+                    "link a supplier reached through its API."
+                ]
+            },
+            message=_l(
+                "A supplier account uploads codes, so it can only supply a card product. "
+                "Link a supplier reached through its API instead."
+            ),
+        )
+    values["sku"] = str(product.id)
+
+
 def check_source(
     product_id: uuid.UUID, data: Mapping[str, Any], source_id: uuid.UUID | None = None
 ) -> None:
     """Judge ``data`` as ``add_source`` (or ``update_source``) would, writing
     nothing."""
     source = find_source(product_id, source_id) if source_id is not None else None
-    if source is None:
-        _product(product_id)
-    _clean(data, source)
+    product = _product(product_id)
+    _fit_account(product, _clean(data, source), source)
 
 
 def _taken() -> Conflict:
@@ -181,13 +205,15 @@ def _commit() -> None:
 
 
 def add_source(product_id: uuid.UUID, data: Mapping[str, Any], *, actor: str) -> ProductSource:
-    """Link the product to a supplier: ``supplier_id`` (not blacklisted),
-    ``sku`` (required unless the supplier is an account), ``cost`` (minor
+    """Link the product to a supplier: ``supplier_id`` (not blacklisted; an
+    account supplier only for a card product), ``sku`` (required unless the
+    supplier is an account, whose SKU is the product's id), ``cost`` (minor
     units), ``priority`` (0..1000, higher tried first), ``enabled``.
     ``Conflict`` for a pair the product has, or a product holding
     ``MAX_SOURCES_PER_PRODUCT``. Audited; commits."""
     product = _product(product_id)
     values = _clean(data, None)
+    _fit_account(product, values, None)
     held = db.session.scalar(
         select(func.count(ProductSource.id)).where(ProductSource.product_id == product.id)
     )
@@ -213,6 +239,7 @@ def update_source(
     writes nothing. Audited; commits."""
     source = find_source(product_id, source_id)
     values = _clean(data, source)
+    _fit_account(_product(product_id), values, source)
     _check_free(
         product_id,
         values.get("supplier_id", source.supplier_id),

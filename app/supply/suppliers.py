@@ -331,6 +331,30 @@ def _detail(supplier: Supplier) -> dict:
     }
 
 
+def _hold_deposit(supplier: Supplier, before: int) -> None:
+    """Post a change of the supplier's deposit (保证金) to the ledger: the
+    difference moves between ``supplier:deposit:<id>`` (what the shop holds
+    and owes back) and the shop's ``adjustments`` account, so the deposit
+    account's balance always equals ``Supplier.deposit`` (the daily
+    reconciliation checks it). The caller's transaction."""
+    from app.ledger import services as ledger
+    from tenants.models import current_shop_currency
+
+    delta = int(supplier.deposit or 0) - int(before or 0)
+    if delta == 0:
+        return
+    ledger.post(
+        f"supplier-deposit:{supplier.id}:{uuid7()}",
+        "supplier_deposit",
+        [
+            ledger.Line(ledger.supplier_deposit_code(supplier.id), delta),
+            ledger.Line(ledger.ADJUSTMENTS, -delta),
+        ],
+        current_shop_currency(),
+        memo=f"deposit of supplier {supplier.name}: {before} -> {supplier.deposit}",
+    )
+
+
 def _seal(supplier: Supplier, secret: str) -> None:
     cipher = get_cipher()
     supplier.secret = cipher.encrypt(supplier.id, secret)
@@ -368,6 +392,7 @@ def create_supplier(data: Mapping[str, Any], *, actor: str) -> SupplierView:
         _seal(supplier, secret)
     db.session.add(supplier)
     db.session.flush()
+    _hold_deposit(supplier, 0)
     audit.record(actor, "supplier.created", f"supplier:{supplier.id}", **_detail(supplier))
     _commit()
     return get_supplier(supplier.id)
@@ -376,9 +401,10 @@ def create_supplier(data: Mapping[str, Any], *, actor: str) -> SupplierView:
 def update_supplier(supplier_id: uuid.UUID, data: Mapping[str, Any], *, actor: str) -> SupplierView:
     """Change the given fields of a supplier: vet it (``status`` active),
     suspend or blacklist it, change its address, credentials, deposit or
-    note (a new ``secret`` replaces the sealed one; blank keeps it). A
-    change that changes nothing writes nothing. Audited (a status change
-    under its own action); commits."""
+    note (a new ``secret`` replaces the sealed one; blank keeps it; a new
+    ``deposit`` posts the difference to the supplier's deposit account in
+    the ledger). A change that changes nothing writes nothing. Audited (a
+    status change under its own action); commits."""
     supplier = find_supplier(supplier_id)
     values = _clean(data, supplier)
     if "name" in values:
@@ -395,6 +421,8 @@ def update_supplier(supplier_id: uuid.UUID, data: Mapping[str, Any], *, actor: s
     if not changed:
         db.session.rollback()
         return get_supplier(supplier_id)
+    if "deposit" in changed:
+        _hold_deposit(supplier, before["deposit"])
     subject = f"supplier:{supplier.id}"
     if "status" in changed:
         audit.record(
@@ -430,5 +458,7 @@ def delete_supplier(supplier_id: uuid.UUID, *, actor: str) -> None:
     ):
         db.session.delete(source)
     audit.record(actor, "supplier.deleted", f"supplier:{supplier.id}", **_detail(supplier))
+    deposit, supplier.deposit = supplier.deposit, 0
+    _hold_deposit(supplier, deposit)  # handed back with the supplier's record
     db.session.delete(supplier)
     db.session.commit()

@@ -28,6 +28,7 @@ from tests.storefront.support import (
     unpaid,
     use_theme,
 )
+from tests.supply.support import make_source, make_supplier
 
 ROOT = Path(__file__).resolve().parents[2]
 THEMES = themes.available_themes()
@@ -90,9 +91,18 @@ def world(app, make_shop, browser_for):
     agent_browser = english(browser_for(shop.host), shop)
     login = {"email": agent.email, "password": PASSWORD}
     assert agent_browser.submit("/account/login", login).status_code == 302
+    supplier = add_account(app, shop, "supplier@contract.example.com", "supplier")
+    supplier_id = make_supplier(
+        app, shop, name="Codes", kind="account", account_id=str(supplier.id), status="active"
+    )
+    make_source(app, shop, catalogue.steam, supplier_id, cost=900)
+    supplier_browser = english(browser_for(shop.host), shop)
+    login = {"email": supplier.email, "password": PASSWORD}
+    assert supplier_browser.submit("/account/login", login).status_code == 302
     return {
         "app": app,
         "shop": shop,
+        "supplier": supplier_browser,
         "catalogue": catalogue,
         "delivered": delivered,
         "waiting": waiting,
@@ -175,6 +185,12 @@ def _pages(world) -> dict[str, tuple]:
             "/account/withdrawals",
             200,
             ["Withdrawals are for agents", "Smallest withdrawal", "¥37.50"],
+        ),
+        "account/supply.html": (
+            "supplier",
+            "/account/supply",
+            200,
+            [STEAM, "¥9.00", 'name="codes"', 'name="file"', "Owed to you for codes sold"],
         ),
         "404.html": ("guest", f"/p/{uuid.uuid4()}", 404, ["Page not found"]),
         "error.html": ("guest", f"/p/{c.steam}", 405, ["405"]),  # a product page posted to

@@ -3,7 +3,8 @@ fulfilment router (``app.supply.routing``) and the stock sync
 (``app.supply.sync``) talk to a ``Connector`` and never know which kind it
 is. Kinds (``app.supply.connectors.registry``):
 
-- ``account``: a supplier account of this shop that uploads codes;
+- ``account``: a supplier account of this shop that uploads codes (its
+  pool, ``app.supply.pool``; no HTTP);
 - ``platform``: another Kameng shop, through its ``/supply/v1/`` HTTP API;
 - ``http``: an external API speaking the same protocol.
 

@@ -7,11 +7,11 @@ import importlib
 
 from app.supply.connectors.base import Connector
 
-#: kind → "module:factory"; the factory takes the ``Supplier`` row. The
-#: ``account`` kind (codes a supplier account uploads) has no connector yet:
-#: ``connector_for`` refuses it with a ``ValueError``, which routing and the
-#: stock sync record as a failed source and pass over.
+#: kind → "module:factory"; the factory takes the ``Supplier`` row. A kind
+#: missing here is refused by ``connector_for`` with a ``ValueError``, which
+#: routing and the stock sync record as a failed source and pass over.
 CONNECTORS = {
+    "account": "app.supply.connectors.account:AccountConnector",
     "http": "app.supply.connectors.http:HttpConnector",
     "platform": "app.supply.connectors.http:HttpConnector",
 }
