@@ -25,7 +25,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from app.catalog.models import KIND_CARD, Product
 from app.core.crypto import get_cipher
@@ -43,6 +44,16 @@ from app.supply.models import (
 
 #: how often a claim races another one for the same codes before giving up
 CLAIM_TRIES = 3
+
+
+def _lock_key(key: str) -> None:
+    """Hold a transaction-level lock on ``key`` (PostgreSQL advisory lock,
+    released at commit or rollback)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"supply-account:{key}"},
+        )
 
 
 def payable_key(key: str) -> str:
@@ -182,7 +193,15 @@ class AccountConnector:
 
     def _claim(self, source: ProductSource, quantity: int, key: str) -> list[SupplierCode] | None:
         """Claim and sell the codes, post the payable, commit; None when
-        another order took some of them first (nothing written)."""
+        another order took some of them first (nothing written). Asks under
+        one key wait for each other (a transaction lock on the key, on
+        PostgreSQL; SQLite serialises writers), so a second ask answers the
+        first's codes instead of locking codes of its own."""
+        _lock_key(key)
+        already = self._sold_under(key)
+        if already:
+            db.session.commit()
+            return already
         ids = list(
             db.session.scalars(
                 select(SupplierCode.id)
@@ -224,18 +243,24 @@ class AccountConnector:
         from tenants.models import current_shop_currency
 
         total = cost * quantity
-        if total:
-            ledger.post(
-                payable_key(key),
-                "supply_payable",
-                [
-                    ledger.Line(ledger.SUPPLY_COST, -total),
-                    ledger.Line(ledger.supplier_payable_code(self.account_id), total),
-                ],
-                current_shop_currency(),
-                memo=f"{quantity} codes sold from the supplier's pool",
-                order_id=_order_of(key),
-            )
-        db.session.commit()
+        try:
+            if total:
+                ledger.post(
+                    payable_key(key),
+                    "supply_payable",
+                    [
+                        ledger.Line(ledger.SUPPLY_COST, -total),
+                        ledger.Line(ledger.supplier_payable_code(self.account_id), total),
+                    ],
+                    current_shop_currency(),
+                    memo=f"{quantity} codes sold from the supplier's pool",
+                    order_id=_order_of(key),
+                )
+            db.session.commit()
+        except IntegrityError:
+            # A worker selling under the same key committed its posting
+            # while ours waited on it: its codes are the answer, ours go back.
+            db.session.rollback()
+            return self._sold_under(key) or None
         db.session.expire_all()
         return self._sold_under(key)
