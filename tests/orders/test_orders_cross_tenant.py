@@ -69,6 +69,10 @@ ENDPOINTS: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/orders/<number>/retry"): Case(
         "POST", "/api/v1/orders/{failed}/retry", operator=True
     ),
+    # The shop's own failed order has no source holding it: 409, not 404.
+    ("POST", "/api/v1/orders/<number>/switch-source"): Case(
+        "POST", "/api/v1/orders/{failed}/switch-source", operator=True, ok=409
+    ),
     ("POST", "/api/v1/orders/<number>/deliver"): Case(
         "POST", "/api/v1/orders/{failed}/deliver", body={"content": "BY-HAND"}, operator=True
     ),
