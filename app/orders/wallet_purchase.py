@@ -32,13 +32,15 @@ statements on PostgreSQL, BEGIN and COMMIT included:
 2. the order and its three history rows (created, paid, delivered): one
    INSERT with a data-modifying CTE, ``ON CONFLICT DO NOTHING`` claiming
    the Idempotency-Key;
-3. the cards: one ``UPDATE cards … WHERE id IN (SELECT … FOR UPDATE SKIP
-   LOCKED LIMIT n) RETURNING`` (available → sold);
-4. the product's stock counter (``RETURNING`` what the stock alert needs);
-5. the wallet debit (``balance >= amount``) with its ledger transaction and
-   both entries: one statement, CTEs again.
+3. the cards: one ``UPDATE cards … FROM (SELECT … LIMIT n FOR UPDATE SKIP
+   LOCKED) RETURNING`` (available → sold; the pick a materialized CTE);
+4. the wallet debit (``balance >= amount``) with its ledger transaction and
+   both entries: one statement, CTEs again;
+5. the product's stock counter (``RETURNING`` what the stock alert needs),
+   last, because every purchase of the product waits on that row until the
+   commit.
 
-SQLite has no data-modifying CTEs: steps 2 and 5 take two and three
+SQLite has no data-modifying CTEs: steps 2 and 4 take two and three
 statements there (10 in all, the embedded default's cost, not
 production's). More statements, by case:
 
@@ -52,10 +54,10 @@ Falls back to the two-step path (``checkout.create_order`` then
 ``payment.pay_order``, in the same request) for what this path does not
 do: a coupon, a sub-shop (分站), a top-up or manual product, a card product
 whose available codes are short (expired holds to reclaim, or sources to
-buy from: checkout owns that), a buyer or shop whose wallet or sales
-does not exist yet (it has never held money), an inactive buyer, and a key older than the
-window. On that path a failed payment cancels the order it created and
-returns its stock (the cancelled order stays in the history).
+buy from: checkout owns that, and says when it is sold out), a free
+purchase by a buyer whose wallet was never opened, and a key older than
+the window. On that path a payment that fails cancels the order it
+created and returns its stock (the cancelled order stays in the history).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.dml import OnConflictDoNothing
 
 from app.accounts.models import ShopAccount
 from app.catalog import stock_alerts
@@ -271,14 +273,24 @@ def _event_row(n: int, source, from_status, to_status, note):
     )
 
 
+class _OnConflictDoNothing(OnConflictDoNothing):
+    """``ON CONFLICT DO NOTHING``, for any unique index (both dialects
+    compile it). SQLAlchemy leaves statements with the dialects' own
+    ON CONFLICT clause out of its compiled cache (the clause may name a
+    target); this one never does, so its class is all there is to key on,
+    and the order's INSERT is compiled once, not per purchase."""
+
+    _traverse_internals: list = []
+
+
+def _order_insert():
+    statement = insert(_orders).values(_order_values()).returning(_orders.c.id)
+    statement._post_values_clause = _OnConflictDoNothing()
+    return statement
+
+
 def _order_statement_pg():
-    placed = (
-        postgresql.insert(_orders)
-        .values(_order_values())
-        .on_conflict_do_nothing()
-        .returning(_orders.c.id)
-        .cte("placed")
-    )
+    placed = _order_insert().cte("placed")
     rows = union_all(
         *(
             _event_row(n, placed.c.id, a, b, note).select_from(placed)
@@ -292,15 +304,6 @@ def _order_statement_pg():
         .cte("history")
     )
     return select(placed.c.id).add_cte(history)
-
-
-def _order_statement_sqlite():
-    return (
-        sqlite.insert(_orders)
-        .values(_order_values())
-        .on_conflict_do_nothing()
-        .returning(_orders.c.id)
-    )
 
 
 _EVENTS_INSERT = insert(_events).values(
@@ -445,12 +448,24 @@ _ENTRY_INSERT = insert(_entries).values(
 
 #: Built once: the compiled forms are cached per statement by SQLAlchemy.
 _READ = _read_statement()
-_PLACE = {"postgresql": _order_statement_pg(), "sqlite": _order_statement_sqlite()}
+_PLACE = {"postgresql": _order_statement_pg(), "sqlite": _order_insert()}
 _SELL = {
     "postgresql": _sell_statement(skip_locked=True),
     "sqlite": _sell_statement(skip_locked=False),
 }
 _PAY_PG = _payment_statement_pg()
+#: every statement a purchase may run (each must have a cache key)
+STATEMENTS = (
+    _READ,
+    *_PLACE.values(),
+    _EVENTS_INSERT,
+    *_SELL.values(),
+    _COUNTER,
+    _DEBIT,
+    _PAY_PG,
+    _TX_INSERT,
+    _ENTRY_INSERT,
+)
 
 
 # --- the service ------------------------------------------------------------------
@@ -626,11 +641,13 @@ def buy_with_wallet(
         ).all()
         if len(sold) < quantity:
             raise _Fallback  # expired holds to reclaim, sources to buy from, or sold out
+        _debit(connection, dialect, order, facts.wallet_id, sales_id, ids)
+        # Last: every purchase of the product waits on this row's lock
+        # until its commit.
         after, threshold = _run(
             connection, _COUNTER, {"product_id": product_id, "quantity": quantity}
         ).one()
         stock_alerts.record_crossing(tenant_id, product_id, after + quantity, after, threshold)
-        _debit(connection, dialect, order, facts.wallet_id, sales_id, ids)
         if facts.upline_id is not None:
             from app.agents import commission
 

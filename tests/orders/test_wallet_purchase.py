@@ -336,6 +336,15 @@ def test_a_plain_wallet_purchase_takes_at_most_8_statements(app, card_shop, make
         assert "tenant_id" in text, text
 
 
+def test_the_purchase_statements_are_compiled_once():
+    """Each statement has a cache key: SQLAlchemy compiles it once per
+    process, not once per purchase."""
+    from app.orders.wallet_purchase import STATEMENTS
+
+    for statement in STATEMENTS:
+        assert statement._generate_cache_key() is not None, statement
+
+
 def test_purchases_at_once_never_sell_a_code_twice(app, make_shop, make_account):
     from app.catalog.models import Card
     from app.catalog.stock import OutOfStock
