@@ -149,8 +149,8 @@ _AMOUNT = _bind("amount", type_=BigInteger)
 
 
 def _read_statement():
-    wallet = _ledger_accounts.alias("wallet")
-    sales = _ledger_accounts.alias("sales")
+    wallet = _ledger_accounts.alias("buyer_wallet")
+    sales = _ledger_accounts.alias("sales_account")
     earlier = exists(
         select(_orders.c.id).where(
             _orders.c.tenant_id == _TENANT,
