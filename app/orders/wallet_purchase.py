@@ -830,11 +830,13 @@ def _codes(sold) -> list[dict]:
 
 def _replay(key, caller, request_hash, provider, arguments) -> WalletPurchase:
     """The key is taken: this caller's earlier order under it (within the
-    window), or ``IdempotencyMismatch``; an older or clashing one takes the
-    two-step path, which frees an expired key and draws a new number."""
+    window), paid now if it waits for its payment, or
+    ``IdempotencyMismatch``."""
     earlier = checkout._earlier_order(key, caller.scope, request_hash)
-    if earlier is not None:
+    if earlier is not None and earlier.status != PENDING:
         return WalletPurchase(earlier, False)
+    # An order made under this key without paying is paid now; an expired
+    # key is freed and a clashing number drawn again, by checkout.
     return _two_steps(provider, **arguments)
 
 

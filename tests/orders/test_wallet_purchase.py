@@ -140,6 +140,23 @@ def test_a_replay_answers_the_same_order_and_another_body_is_refused(app, card_s
     assert ledger_state(app, card_shop.shop)["balances"][f"wallet:{account.id}"] == 4 * PRICE
 
 
+def test_an_order_made_unpaid_under_the_key_is_paid_by_the_purchase(app, card_shop, buyer):
+    account, browser, csrf = buyer
+    made = browser.post(
+        "/api/v1/orders",
+        json=order_body(card_shop.product_id, 1, email=account.email),
+        headers={"Idempotency-Key": "k-3", **csrf},
+    )
+    assert made.get_json()["status"] == "pending_payment"
+
+    paid = buy(browser, card_shop.product_id, email=account.email, key="k-3", headers=csrf)
+
+    assert paid.status_code == 200, paid.get_data(as_text=True)
+    assert paid.get_json()["number"] == made.get_json()["number"]
+    assert paid.get_json()["status"] == "delivered" and len(paid.get_json()["codes"]) == 1
+    assert orders_of(app, card_shop.shop) == [("delivered", 1)]
+
+
 def test_a_balance_too_low_is_402_and_keeps_nothing(app, card_shop, buyer):
     account, browser, csrf = buyer
     fund_wallet(app, card_shop.shop, account.id, -4 * PRICE)  # 100.00 left
