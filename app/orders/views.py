@@ -2,7 +2,10 @@
 
 ``/buy/<product>`` places the order (at the buyer's price, with a coupon
 code when one is typed) and sends the buyer to
-``/o/<number>/pay?t=<token>``; paying leads to ``/o/<number>?t=<token>``,
+``/o/<number>/pay?t=<token>``; a signed-in buyer may instead press "Pay
+from my balance", which buys, pays and delivers in that one request
+(``app.orders.wallet_purchase``) and goes straight to the order page;
+paying leads to ``/o/<number>?t=<token>``,
 which refreshes itself (a few lines of JS polling the order API, a meta
 refresh without JS) until the codes are there. The token in the address is
 the buyer's key to the order; the session also remembers the last orders a
