@@ -1,6 +1,7 @@
-"""``scripts/bench checkout``: wallet purchases end to end over HTTP (create →
-pay → delivered through gunicorn and the RQ worker) against a raw PostgreSQL
-transaction of the same shape written by hand.
+"""``scripts/bench checkout``: wallet purchases end to end over HTTP (one
+request creates, pays and delivers, through gunicorn; the RQ worker sends
+the delivery mails) against a raw PostgreSQL transaction of the same shape
+written by hand.
 
 Set-up (not timed):
 
@@ -22,12 +23,12 @@ Set-up (not timed):
 
 Measured: wrk ``-t 32 -c 32`` (one connection per wrk thread, so each
 thread is one buyer) runs ``scripts/wrk/checkout.lua``. Each buyer loops:
-``POST /api/v1/orders`` (quantity 1, session cookie, ``X-CSRFToken``, a fresh
-``Idempotency-Key``) → ``POST /api/v1/orders/<number>/pay`` with ``wallet``
-→ while the order is not delivered, ``GET /api/v1/orders/<number>`` (again
-after 20 ms, ×1.5 each time, at most 250 ms; a wallet payment delivers a
-card in the pay request itself, so today the pay answer ends the loop). A
-create answered 409 ``out-of-stock`` ends that buyer (``wrk.thread:stop()``);
+``POST /api/v1/orders`` with ``"pay": "wallet"`` (quantity 1, session
+cookie, ``X-CSRFToken``, a fresh ``Idempotency-Key``), whose answer is the
+delivered order with its code (``app.orders.wallet_purchase``); only if an
+answer were not delivered would it ask ``GET /api/v1/orders/<number>``
+(again after 20 ms, ×1.5 each time, at most 250 ms). A purchase answered
+409 ``out-of-stock`` ends that buyer (``wrk.thread:stop()``);
 when all 32 have ended this process interrupts wrk, whose ``-d`` is only an
 upper bound.
 

@@ -7,12 +7,20 @@ can be read. Production refuses to start without a ``MAIL_SERVER``
 (``app.config``). Mail to buyers is sent from the ``mail`` queue, never
 during their request; a staff invitation is the exception, sent while the
 owner waits so the page can say whether the mail server took it
-(``app.accounts.invitations``)."""
+(``app.accounts.invitations``).
+
+Each thread keeps one SMTP connection and reuses it from message to
+message (a worker process is one thread: one connection, across its jobs),
+so a queue of mails costs one connect, greeting and login, not one each.
+A connection idle past ``MAIL_KEEPALIVE_SECONDS`` (30 unless set) is
+closed and opened again before use; one the server has dropped is opened
+again and the message sent once more."""
 
 from __future__ import annotations
 
 import secrets
 import smtplib
+import threading
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -45,13 +53,75 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> str:
     server = cfg.get("MAIL_SERVER")
     if not server:
         return str(write_to_folder(message, Path(cfg["MAIL_FOLDER"])))
-    with smtplib.SMTP(server, int(cfg["MAIL_PORT"]), timeout=20) as smtp:
-        if cfg.get("MAIL_STARTTLS"):
-            smtp.starttls()
-        if cfg.get("MAIL_USERNAME"):
-            smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+    settings = (
+        server,
+        int(cfg["MAIL_PORT"]),
+        bool(cfg.get("MAIL_STARTTLS")),
+        cfg.get("MAIL_USERNAME") or "",
+        cfg.get("MAIL_PASSWORD") or "",
+    )
+    smtp, reused = _connection(settings, float(cfg.get("MAIL_KEEPALIVE_SECONDS", 30)))
+    try:
         smtp.send_message(message)
+    except (smtplib.SMTPServerDisconnected, OSError):
+        close_connection()
+        if not reused:
+            raise
+        # The server hung up on a connection kept from an earlier message:
+        # nothing was taken, so open a new one and send once more.
+        smtp, _ = _connection(settings, 0)
+        try:
+            smtp.send_message(message)
+        except Exception:
+            close_connection()
+            raise
+    except Exception:
+        close_connection()  # a refusal may leave the session in any state
+        raise
     return f"smtp:{server}"
+
+
+_held = threading.local()
+
+
+def _connection(settings: tuple, keepalive: float) -> tuple[smtplib.SMTP, bool]:
+    """This thread's connection for ``settings`` (opened when there is none,
+    it was idle past ``keepalive`` seconds, or the settings changed) and
+    whether it was kept from an earlier message."""
+    now = time.monotonic()
+    held = getattr(_held, "link", None)
+    if held is not None:
+        kept_settings, smtp, used = held
+        if kept_settings == settings and now - used < keepalive:
+            _held.link = (settings, smtp, now)
+            return smtp, True
+        close_connection()
+    server, port, starttls, username, password = settings
+    smtp = smtplib.SMTP(server, port, timeout=20)
+    try:
+        if starttls:
+            smtp.starttls()
+        if username:
+            smtp.login(username, password)
+    except Exception:
+        smtp.close()
+        raise
+    _held.link = (settings, smtp, now)
+    return smtp, False
+
+
+def close_connection() -> None:
+    """Close this thread's kept SMTP connection, if any (politely when the
+    server still listens)."""
+    held = getattr(_held, "link", None)
+    _held.link = None
+    if held is None:
+        return
+    smtp = held[1]
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def write_to_folder(message: EmailMessage, folder: Path) -> Path:

@@ -27,7 +27,7 @@ from flask_smorest import Blueprint
 from app.accounts.auth import current_principal, require
 from app.core.errors import NotFound
 from app.core.pagination import page_of
-from app.orders import checkout, lookups, payment, remedies, tickets
+from app.orders import checkout, lookups, payment, remedies, tickets, wallet_purchase
 from app.orders.limits import limit_create, limit_lookup
 from app.orders.lookups import OrderView
 from app.orders.schemas import (
@@ -212,10 +212,35 @@ class Orders(MethodView):
         ``coupon-not-applicable`` with its ``reason``. The price is the
         caller's (a signed-in agent's tier price, a sale, the coupon, a
         first-order discount); ``lines`` say how the total is made.
-        Rate-limited per client address (429), except for API keys."""
+        Rate-limited per client address (429), except for API keys.
+
+        With ``"pay": "wallet"`` (a signed-in buyer, or an agent's own API
+        key) the order is also paid from the balance and delivered, in one
+        request and one transaction: 201 with ``status: delivered`` and the
+        ``codes``; 402 ``insufficient-funds`` or 409 ``out-of-stock`` keep
+        nothing."""
         principal = current_principal()
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
         sub_shop = sub_shops.open_sub_shop(data["sub_shop"]) if data["sub_shop"] else None
+        if data["pay"]:
+            bought = wallet_purchase.buy_with_wallet(
+                product_id=data["product_id"],
+                quantity=data["quantity"],
+                email=data["email"],
+                inputs=data["inputs"],
+                buyer_id=principal.shop_account_id,
+                idempotency_key=key[:120] if key else None,
+                actor=principal.actor,
+                currency=g.shop.currency,
+                caller=checkout.Caller.of(principal, request.remote_addr),
+                coupon=data["coupon"],
+                sub_shop_id=sub_shop.id if sub_shop else None,
+            )
+            if bought.codes is not None:
+                body = render(lookups.purchase_view(bought.order, bought.history, bought.codes))
+            else:
+                body = buyer_body(bought.order)
+            return body, 201 if bought.created else 200
         order, created = checkout.create_order(
             product_id=data["product_id"],
             quantity=data["quantity"],

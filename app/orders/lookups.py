@@ -445,6 +445,22 @@ def buyer_view(
     )
 
 
+def purchase_view(order: Order, history: list[OrderEvent], codes: list[dict]) -> OrderView:
+    """A just-delivered purchase as its buyer sees it, from what the purchase
+    wrote (``app.orders.wallet_purchase``): the same view ``buyer_view``
+    gives, with no read."""
+    return OrderView(
+        order=order,
+        lookup_token=lookup_token(order.id),
+        operator=False,
+        history=history,
+        payment_options=[],
+        codes=codes,
+        expired=False,
+        waiting=False,
+    )
+
+
 def operator_view(
     order: Order, *, actor: str, may_see_codes: bool, show_codes: bool = True
 ) -> OrderView:

@@ -43,6 +43,8 @@ LINE_KINDS = (
 )
 
 PROVIDERS = registry.NAMES
+#: providers that pay from the buyer's balance: a purchase may be paid as it is made
+WALLET_PROVIDERS = [a.name for a in registry.ADAPTERS.values() if a.pays_from_wallet]
 
 
 class OrderCreate(Schema):
@@ -78,6 +80,18 @@ class OrderCreate(Schema):
         metadata={
             "description": "The code of the sub-shop (分站) the order is placed in: its "
             "prices, and the order is recorded as its sale (404 when no such sub-shop is open)."
+        },
+    )
+    pay = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(WALLET_PROVIDERS),
+        metadata={
+            "description": "`wallet`: pay from the signed-in buyer's (or the agent key's) "
+            "balance as the order is made. One request creates, pays and delivers: 201 with "
+            "`status: delivered` and the `codes`. Not enough balance: 402 insufficient-funds; "
+            "sold out: 409 out-of-stock; either way no order is kept. Without signing in: "
+            "422. Leave it out to pay later (`POST /api/v1/orders/{number}/pay`)."
         },
     )
 

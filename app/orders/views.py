@@ -2,7 +2,10 @@
 
 ``/buy/<product>`` places the order (at the buyer's price, with a coupon
 code when one is typed) and sends the buyer to
-``/o/<number>/pay?t=<token>``; paying leads to ``/o/<number>?t=<token>``,
+``/o/<number>/pay?t=<token>``; a signed-in buyer may instead press "Pay
+from my balance", which buys, pays and delivers in that one request
+(``app.orders.wallet_purchase``) and goes straight to the order page;
+paying leads to ``/o/<number>?t=<token>``,
 which refreshes itself (a few lines of JS polling the order API, a meta
 refresh without JS) until the codes are there. The token in the address is
 the buyer's key to the order; the session also remembers the last orders a
@@ -39,7 +42,7 @@ from app.core.pages import only_on
 from app.core.themes import render_shop
 from app.extensions import db
 from app.ledger import services as ledger
-from app.orders import checkout, lookups, payment
+from app.orders import checkout, lookups, payment, wallet_purchase
 from app.orders.limits import limit_create, limit_lookup
 from app.orders.models import CANCELLED, PENDING, Order
 from app.payments import registry
@@ -216,7 +219,7 @@ def buy(product_id: str, code: str | None = None):
             ]
         else:
             try:
-                order = _place(item, form, answers, principal, sub_shop_id)
+                order = _place(item, form, answers, principal, sub_shop_id, _pays_now(principal))
             except coupons.CouponRefused as err:
                 db.session.rollback()
                 form.coupon.errors = [err.user_message()]
@@ -236,11 +239,17 @@ def buy(product_id: str, code: str | None = None):
             except PlanLimitReached:  # the shop's monthly orders: the operator's matter
                 db.session.rollback()
                 problem = _("This shop is not taking orders right now. Please try again later.")
+            except (ledger.InsufficientFunds, ProviderUnavailable) as err:
+                db.session.rollback()
+                problem = _payment_message(err)
             else:
                 _remember(order)
+                if order.status != PENDING:
+                    return redirect(url_for(".order_page", number=order.number))
                 return redirect(url_for(".pay", number=order.number))
             # Stock may have moved meanwhile: show what is left now.
             item = browse.product_page(ident, audience)
+    wallet = _wallet_offered(principal)
     return render_shop(
         "product_buy.html",
         item=item,
@@ -248,13 +257,37 @@ def buy(product_id: str, code: str | None = None):
         answers=answers,
         input_errors=input_errors,
         problem=problem,
+        wallet=wallet,
+        balance=ledger.wallet_balance(principal.shop_account_id) if wallet else None,
         money=money_formatter(g.shop.currency),
     )
 
 
-def _place(item, form: BuyForm, answers: dict, principal, sub_shop_id=None) -> Order:
-    """Create the order; a resent form (same key, same answers) gives the
-    same order, a form changed and sent again a new one."""
+def _wallet_offered(principal):
+    """The balance adapter when this buyer may buy with their balance from
+    the buy form (a signed-in shop account, in a shop that takes it)."""
+    if principal.shop_account_id is None:
+        return None
+    return next((a for a in registry.available() if a.pays_from_wallet), None)
+
+
+def _pays_now(principal) -> bool:
+    """The buy form was sent with "pay from my balance": one request buys,
+    pays and delivers (``wallet_purchase``)."""
+    chosen = request.form.get("pay", "")
+    return (
+        bool(chosen)
+        and principal.shop_account_id is not None
+        and chosen == getattr(_wallet_offered(principal), "name", None)
+    )
+
+
+def _place(
+    item, form: BuyForm, answers: dict, principal, sub_shop_id=None, pay_now: bool = False
+) -> Order:
+    """Create the order (and with ``pay_now`` pay it from the balance and
+    deliver it, in one transaction); a resent form (same key, same
+    answers) gives the same order, a form changed and sent again a new one."""
     arguments = dict(
         product_id=item.id,
         quantity=form.quantity.data,
@@ -268,12 +301,20 @@ def _place(item, form: BuyForm, answers: dict, principal, sub_shop_id=None) -> O
         sub_shop_id=sub_shop_id,
     )
     key = (form.idempotency_key.data or "")[:120] or None
+    if pay_now:
+
+        def place(**kw) -> Order:
+            return wallet_purchase.buy_with_wallet(**kw).order
+    else:
+
+        def place(**kw) -> Order:
+            return checkout.create_order(**kw)[0]
+
     try:
-        order, _created = checkout.create_order(idempotency_key=key, **arguments)
+        return place(idempotency_key=key, **arguments)
     except checkout.IdempotencyMismatch:
         db.session.rollback()
-        order, _created = checkout.create_order(idempotency_key=uuid.uuid4().hex, **arguments)
-    return order
+        return place(idempotency_key=uuid.uuid4().hex, **arguments)
 
 
 def _form_errors(err: ValidationFailed, form: BuyForm, answers: dict, input_errors: dict):

@@ -13,19 +13,18 @@
 -- must be the one the session signed in with: the app's "strong" session
 -- protection drops a session whose client changed.
 --
--- Per order:
---   POST /api/v1/orders {product_id, quantity 1, email}  (Cookie, X-CSRFToken,
---        a fresh Idempotency-Key) -> "number"
---   POST /api/v1/orders/<number>/pay {"provider": "wallet"} -> the order
---   while the order is not delivered (a wallet payment delivers a card in
---   the pay request itself, so this only runs if that ever changes):
+-- Per order, one request (a wallet purchase creates, pays and delivers):
+--   POST /api/v1/orders {product_id, quantity 1, email, "pay": "wallet"}
+--        (Cookie, X-CSRFToken, a fresh Idempotency-Key) -> the order,
+--        "delivered", with its code
+--   while the order is not delivered (only if that ever changes):
 --        GET /api/v1/orders/<number>  (asked again after 20 ms, then x1.5
 --        each time, at most 250 ms)
 --
 -- create -> delivered is timed per order with CLOCK_MONOTONIC (LuaJIT ffi):
--- from building the create request to reading the answer that says
--- "delivered". A create answered 409 out-of-stock means the shelf is empty:
--- the thread writes its results and stops (wrk.thread:stop()).
+-- from building the purchase request to reading the answer that says
+-- "delivered". A purchase answered 409 out-of-stock means the shelf is
+-- empty: the thread writes its results and stops (wrk.thread:stop()).
 --
 -- Each thread writes <out dir>/thread-<id>.txt:
 --   start <t>                       monotonic seconds of its first create
@@ -98,8 +97,8 @@ function init(args)
   local line = read_line(args[1], id)
   cookie, csrf, email = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)$")
   out_dir, product_id = args[2], args[3]
-  create_body = ('{"product_id": "%s", "quantity": 1, "email": "%s"}'):format(product_id, email)
-  pay_body = '{"provider": "wallet"}'
+  create_body = ('{"product_id": "%s", "quantity": 1, "email": "%s", "pay": "wallet"}'):format(
+    product_id, email)
   math.randomseed(id * 7919 + math.floor(now() * 1e6) % 1000003)
 
   results = {}          -- "order <t> <seconds>" lines
@@ -167,10 +166,6 @@ function request()
     headers["X-CSRFToken"] = csrf
     headers["Idempotency-Key"] = key
     return wrk.format("POST", "/api/v1/orders", headers, create_body)
-  elseif state == "pay" then
-    headers["Content-Type"] = "application/json"
-    headers["X-CSRFToken"] = csrf
-    return wrk.format("POST", "/api/v1/orders/" .. number .. "/pay", headers, pay_body)
   else
     return wrk.format("GET", "/api/v1/orders/" .. number, headers)
   end
@@ -190,14 +185,9 @@ local function delivered_now()
 end
 
 local function not_yet()
-  -- Not delivered yet: ask again, at once after the payment (the GET waits
-  -- on the server where it can), then with a growing pause.
-  if state == "poll" then
-    pause = math.floor(backoff * 1000 + 0.5)
-    backoff = math.min(backoff * 1.5, 0.250)
-  else
-    pause = 0
-  end
+  -- Not delivered yet: ask again after a growing pause.
+  pause = math.floor(backoff * 1000 + 0.5)
+  backoff = math.min(backoff * 1.5, 0.250)
   state = "poll"
 end
 
@@ -219,26 +209,26 @@ function response(status, headers, body)
       sold_out = sold_out + 1
       finish("sold_out")
     elseif status == 201 or status == 200 then
+      -- 200: a replay of the same key (a reconnect) answers the same order.
       number = body:match('"number"%s*:%s*"([^"]+)"')
-      if number then
-        state, pause = "pay", 0
+      local order = order_status(body)
+      if number and order == "delivered" then
+        delivered_now()
+      elseif number and order and not FINAL_UNDELIVERED[order] then
+        not_yet()
       else
         give_up("create", status, body)
       end
     else
       give_up("create", status, body)
     end
-  else -- "pay" or "poll": both answer with the order
+  else -- "poll" answers with the order
     local order = status == 200 and order_status(body)
     if order == "delivered" then
       delivered_now()
     elseif order and FINAL_UNDELIVERED[order] then
       give_up(state, order, body)
     elseif order then
-      not_yet()
-    elseif state == "pay" and status == 409 and body:find("order-not-payable", 1, true) then
-      -- The payment went through on a connection that then broke and this
-      -- is its replay: the order is paid, follow it.
       not_yet()
     else
       give_up(state, status, body)
