@@ -66,6 +66,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import (
     BigInteger,
     Integer,
@@ -86,6 +87,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql.dml import OnConflictDoNothing
 
 from app.accounts.models import ShopAccount
+from app.billing import limits
+from app.billing.models import Plan, Subscription
 from app.catalog import stock_alerts
 from app.catalog.codes import split_card_secret
 from app.catalog.models import (
@@ -128,6 +131,8 @@ _ledger_accounts = LedgerAccount.__table__
 _transactions = LedgerTransaction.__table__
 _entries = LedgerEntry.__table__
 _tenants = Tenant.__table__
+_subscriptions = Subscription.__table__
+_plans = Plan.__table__
 
 
 def _bind(name: str, type_=None):
@@ -193,9 +198,15 @@ def _read_statement():
             _rules.c.ends_at.label("rule_ends_at"),
             _rules.c.priority.label("rule_priority"),
             _rules.c.allow_below_cost.label("rule_allow_below_cost"),
+            # The plan's monthly order cap (``app.billing.limits``), so an
+            # uncapped shop pays no statement for it.
+            _subscriptions.c.id.label("subscription_id"),
+            _plans.c.max_orders_month,
         )
         .select_from(_products)
         .join(_tenants, _tenants.c.id == _products.c.tenant_id)
+        .outerjoin(_subscriptions, _subscriptions.c.tenant_id == _TENANT)
+        .outerjoin(_plans, _plans.c.id == _subscriptions.c.plan_id)
         .outerjoin(_accounts, and_(_accounts.c.tenant_id == _TENANT, _accounts.c.id == _BUYER))
         .outerjoin(
             wallet,
@@ -578,6 +589,10 @@ def buy_with_wallet(
             )
         if facts.kind != KIND_CARD:
             raise _Fallback
+        if facts.max_orders_month is not None or (
+            facts.subscription_id is None and current_app.config.get("BILLING_DEFAULT_PLAN")
+        ):
+            limits.check("orders_month")  # the plan caps orders: count them
         priced = _quote(facts, rows, quantity, currency or facts.shop_currency, now)
         if facts.wallet_id is None:  # never held money
             if priced.total > 0:

@@ -525,3 +525,23 @@ def test_a_guest_sees_no_balance_button(app, card_shop, browser_for):
     page = browser_for(card_shop.host).get(f"/buy/{card_shop.product_id}")
     assert page.status_code == 200
     assert 'name="pay"' not in page.get_data(as_text=True)
+
+
+def test_a_plan_that_caps_orders_a_month_holds_the_one_request_purchase(app, card_shop, buyer):
+    """The one-request path reads the plan's monthly cap with the purchase
+    (no statement of its own) and, when the plan caps orders, refuses the
+    order past it like checkout does, keeping nothing."""
+    from tests.billing.support import free_pro_business, make_plan, put_on_plan
+
+    account, browser, csrf = buyer
+    free_pro_business(app)
+    make_plan(app, "two", max_orders_month=2)
+    put_on_plan(app, card_shop.shop, "two")
+
+    placed = [buy(browser, card_shop.product_id, email=account.email, headers=csrf) for _ in "ab"]
+    refused = buy(browser, card_shop.product_id, email=account.email, headers=csrf)
+
+    assert [r.status_code for r in placed] == [201, 201]
+    body = assert_problem(refused, 403, "plan-limit")
+    assert body["limit"] == "orders_month"
+    assert len(orders_of(app, card_shop.shop)) == 2
