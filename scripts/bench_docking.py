@@ -29,7 +29,8 @@ selling its reserved card; a docked order by buying the card upstream
 (``app.supply.routing``: one signed ``POST /supply/v1/purchases``, in which
 the upstream creates its order, pays it from the partner's wallet at the
 tier price and delivers the code) and storing that code as the order's
-sold card.
+sold card. The JSON also has each purchase's round trip as routing timed
+it (``upstream_purchase_ms``, from the supply attempts).
 
 Phase 1, throughput. With no worker running, the N own-stock orders'
 payments are confirmed, then the N docked orders'; then the worker starts
@@ -199,6 +200,9 @@ def check(app, seeded: dict, per_kind: int) -> dict:
                     select(SupplyAttempt.outcome, func.count()).group_by(SupplyAttempt.outcome)
                 ).all()
             )
+            asked_ms = [
+                ms_ / 1000 for ms_ in db.session.scalars(select(SupplyAttempt.latency_ms)).all()
+            ]
             down = books()
         with tenant_context(seeded["up"]):
             up_orders = db.session.execute(
@@ -217,6 +221,8 @@ def check(app, seeded: dict, per_kind: int) -> dict:
         "docked_cards_stored": docked_sold,
         "orders_with_other_than_one_card": own_odd + docked_odd + up_odd,
         "supply_attempts": {k: int(v) for k, v in attempts.items()},
+        # each purchase's round trip as routing timed it (request → answer)
+        "upstream_purchase_ms": ms(asked_ms),
         "upstream_orders_delivered": int(up_orders[0]),
         "upstream_paid_by_partner": int(up_orders[1]),
         "upstream_cards_sold": up_sold,
