@@ -16,13 +16,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-
 from app.catalog import services
-from app.catalog.categories import get_category, list_categories
-from app.catalog.models import STATUS_ON_SALE, Category, Product
+from app.catalog.categories import categories_with_counts, get_category
+from app.catalog.models import Category
 from app.core.pagination import Pager
-from app.extensions import db
 from app.pricing.rules import RETAIL, Audience
 from app.pricing.shown import Priced, priced, priced_one
 
@@ -49,19 +46,12 @@ class CategoryNode:
         return self.category.name
 
 
-def category_tree() -> list[CategoryNode]:
+def category_tree(counted: list[tuple[Category, int]] | None = None) -> list[CategoryNode]:
     """The shop's categories that have a product on sale (directly or in a
-    child), as a two-level tree in display order. Two queries."""
-    counts = dict(
-        db.session.execute(
-            select(Product.category_id, func.count(Product.id))
-            .where(Product.status == STATUS_ON_SALE, Product.category_id.is_not(None))
-            .group_by(Product.category_id)
-        ).all()
-    )
+    child), as a two-level tree in display order. One query, none when the
+    caller passes what ``categories_with_counts`` read."""
     tops: list[CategoryNode] = []
-    for category in list_categories():
-        own = int(counts.get(category.id, 0))
+    for category, own in categories_with_counts() if counted is None else counted:
         if category.parent_id is None:
             tops.append(CategoryNode(category, own))
         elif own and tops and tops[-1].category.id == category.parent_id:
@@ -84,12 +74,13 @@ class HomePage:
 def home_page(audience: Audience = RETAIL) -> HomePage:
     """What the shop's home page shows, at ``audience``'s prices. A fixed
     number of queries."""
-    sections = services.storefront_sections()
+    counted = categories_with_counts()
+    sections = services.storefront_sections([category for category, _ in counted])
     shown = iter(priced([p for s in sections for p in s.products], audience))
     sections = [
         services.Section(s.category, s.level, [next(shown) for _ in s.products]) for s in sections
     ]
-    return HomePage(sections, category_tree())
+    return HomePage(sections, category_tree(counted))
 
 
 def product_page(product_id: uuid.UUID, audience: Audience = RETAIL) -> Priced:

@@ -40,6 +40,29 @@ def list_categories() -> list[Category]:
     rows = db.session.scalars(
         select(Category).order_by(Category.sort, Category.name, Category.id)
     ).all()
+    return _in_display_order(rows)
+
+
+def categories_with_counts() -> list[tuple[Category, int]]:
+    """Every category in display order with how many of its own products
+    are on sale (children's not included): one query, for the storefront's
+    navigation and sections."""
+    from app.catalog.models import STATUS_ON_SALE
+
+    on_sale = (
+        select(func.count(Product.id))
+        .where(Product.category_id == Category.id, Product.status == STATUS_ON_SALE)
+        .correlate(Category)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Category, on_sale).order_by(Category.sort, Category.name, Category.id)
+    ).all()
+    counts = {category.id: int(count or 0) for category, count in rows}
+    return [(c, counts[c.id]) for c in _in_display_order([row[0] for row in rows])]
+
+
+def _in_display_order(rows) -> list[Category]:
     children: dict[uuid.UUID, list[Category]] = {}
     for row in rows:
         if row.parent_id is not None:

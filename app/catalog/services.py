@@ -82,10 +82,15 @@ class ProductView:
         return self.stock is not None and self.stock <= 0
 
 
-def _views(products: list[Product], stocks: list[tuple] | None = None) -> list[ProductView]:
+def _views(
+    products: list[Product],
+    stocks: list[tuple] | None = None,
+    pictures: dict[uuid.UUID, list[ProductImage]] | None = None,
+) -> list[ProductView]:
     """Views of many products in a fixed number of queries. ``stocks``, when
     the products were read with ``_with_stock`` (one pair per product),
-    saves the stock query: the products' counters are already loaded."""
+    saves the stock query: the products' counters are already loaded;
+    ``pictures``, when read with them, saves the images query."""
     if stocks is None:
         shown = stock.sellable_stock([p.id for p in products if p.kind == KIND_CARD])
     else:
@@ -93,7 +98,8 @@ def _views(products: list[Product], stocks: list[tuple] | None = None) -> list[P
             p.id: _shown_stock(p.stock_available, expired, sourced)
             for p, (expired, sourced) in zip(products, stocks, strict=True)
         }
-    pictures = image_store.images_of([p.id for p in products])
+    if pictures is None:
+        pictures = image_store.images_of([p.id for p in products])
     return [
         ProductView(
             p,
@@ -138,11 +144,20 @@ def _find_product(product_id: uuid.UUID, *, public: bool = False) -> Product:
 
 def get_product(product_id: uuid.UUID, *, public: bool = False) -> ProductView:
     """One product of the current shop; with ``public`` only if on sale
-    (``NotFound`` otherwise, as for another shop's id)."""
-    products, expired = _with_stock(_product_query(product_id, public=public))
-    if not products:
+    (``NotFound`` otherwise, as for another shop's id). One query: the
+    product, its stock and its images (a row per image) together."""
+    rows = db.session.execute(
+        _product_query(product_id, public=public)
+        .add_columns(stock.expired_holds_of(Product.id), sourced_stock_of(Product.id), ProductImage)
+        .outerjoin(ProductImage, ProductImage.product_id == Product.id)
+        .order_by(ProductImage.sort, ProductImage.id),
+        execution_options={"populate_existing": True},
+    ).all()
+    if not rows:
         raise NotFound("No such product.")
-    return _views(products, expired)[0]
+    product, expired, sourced = rows[0][0], rows[0][1], rows[0][2]
+    images = [row[3] for row in rows if row[3] is not None]
+    return _views([product], [(expired, sourced)], {product.id: images})[0]
 
 
 def list_products(
@@ -199,10 +214,11 @@ class Section:
     products: list[ProductView]
 
 
-def storefront_sections() -> list[Section]:
+def storefront_sections(categories: list[Category] | None = None) -> list[Section]:
     """The shop's products on sale grouped by category in display order,
     empty categories left out, uncategorised products last. At most
-    ``STOREFRONT_LIMIT`` products; a constant number of queries."""
+    ``STOREFRONT_LIMIT`` products; a constant number of queries (one fewer
+    when the caller passes the categories it read, in display order)."""
     products, expired = _with_stock(
         select(Product)
         .where(Product.status == STATUS_ON_SALE)
@@ -213,7 +229,7 @@ def storefront_sections() -> list[Section]:
     for view in _views(products, expired):
         by_category.setdefault(view.category_id, []).append(view)
     blocks: list[list[Section]] = []  # a top category and its children
-    for category in list_categories():
+    for category in list_categories() if categories is None else categories:
         items = by_category.pop(category.id, [])
         if category.parent_id is None:
             blocks.append([Section(category, 1, items)])
