@@ -222,26 +222,7 @@ class Orders(MethodView):
         principal = current_principal()
         key = (request.headers.get("Idempotency-Key") or "").strip() or None
         sub_shop = sub_shops.open_sub_shop(data["sub_shop"]) if data["sub_shop"] else None
-        if data["pay"]:
-            bought = wallet_purchase.buy_with_wallet(
-                product_id=data["product_id"],
-                quantity=data["quantity"],
-                email=data["email"],
-                inputs=data["inputs"],
-                buyer_id=principal.shop_account_id,
-                idempotency_key=key[:120] if key else None,
-                actor=principal.actor,
-                currency=g.shop.currency,
-                caller=checkout.Caller.of(principal, request.remote_addr),
-                coupon=data["coupon"],
-                sub_shop_id=sub_shop.id if sub_shop else None,
-            )
-            if bought.codes is not None:
-                body = render(lookups.purchase_view(bought.order, bought.history, bought.codes))
-            else:
-                body = buyer_body(bought.order)
-            return body, 201 if bought.created else 200
-        order, created = checkout.create_order(
+        arguments = dict(
             product_id=data["product_id"],
             quantity=data["quantity"],
             email=data["email"],
@@ -254,6 +235,14 @@ class Orders(MethodView):
             coupon=data["coupon"],
             sub_shop_id=sub_shop.id if sub_shop else None,
         )
+        if data["pay"]:
+            bought = wallet_purchase.buy_with_wallet(**arguments)
+            if bought.codes is not None:
+                body = render(lookups.purchase_view(bought.order, bought.history, bought.codes))
+            else:
+                body = buyer_body(bought.order)
+            return body, 201 if bought.created else 200
+        order, created = checkout.create_order(**arguments)
         return buyer_body(order), 201 if created else 200
 
     @require("orders.view")
