@@ -63,3 +63,10 @@ def card_details(form: ChangePlanForm) -> tuple[NewCard | None, dict[str, list[s
     if errors:
         return None, errors
     return NewCard(number, month, year, cvc), {}
+
+
+class ExtendGraceForm(FlaskForm):
+    """The platform owner gives a past-due shop more days of grace."""
+
+    shop = StringField(_l("Shop address (its slug)"))
+    days = StringField(_l("Days to add"), default="7")
