@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.audit import services as audit
+from app.billing import pause
 from app.billing.models import SUB_PAST_DUE, SUB_SUSPENDED, Subscription
 from app.billing.plans import find_shop, forget_cached_plans
 from app.core.errors import Conflict, ValidationFailed
@@ -99,6 +100,13 @@ def run_dunning(now: datetime | None = None, *, enqueue: bool = True) -> Dunning
 
 
 def _claim_reminder(row: Subscription, due: int) -> bool:
+    # In the shop's context, so the page cache's watch on ``subscriptions``
+    # makes only this shop's copies stale.
+    with tenant_context(row.tenant_id):
+        return _claim_in_shop(row, due)
+
+
+def _claim_in_shop(row: Subscription, due: int) -> bool:
     claimed = db.session.execute(
         update(Subscription)
         .where(
@@ -114,14 +122,16 @@ def _claim_reminder(row: Subscription, due: int) -> bool:
 
 
 def _suspend(row: Subscription, now: datetime) -> bool:
-    done = db.session.execute(
-        update(Subscription)
-        .where(Subscription.id == row.id, Subscription.status == SUB_PAST_DUE)
-        .values(status=SUB_SUSPENDED)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if done == 1:
-        with tenant_context(row.tenant_id):
+    with tenant_context(row.tenant_id):
+        done = db.session.execute(
+            update(Subscription)
+            .where(Subscription.id == row.id, Subscription.status == SUB_PAST_DUE)
+            .values(status=SUB_SUSPENDED)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done == 1:
+            db.session.refresh(row)
+            pause.sync(row)
             audit.record(
                 "platform",
                 "billing.suspended",
@@ -129,7 +139,9 @@ def _suspend(row: Subscription, now: datetime) -> bool:
                 past_due_since=row.past_due_since.isoformat(),
                 grace_days=grace_days(row),
             )
-            db.session.commit()
+        db.session.commit()
+    if done == 1:
+        pause.announce()
         log.info("shop %s suspended for non-payment", row.tenant_id)
     return done == 1
 
@@ -163,6 +175,7 @@ def extend_grace(slug: str, days: int, *, actor: str, now: datetime | None = Non
     if row.status == SUB_SUSPENDED and (suspends_at(row) or now) > now:
         row.status = SUB_PAST_DUE
         reopened = True
+    paused = pause.sync(row)
     with tenant_context(tenant):
         audit.record(
             actor,
@@ -174,6 +187,7 @@ def extend_grace(slug: str, days: int, *, actor: str, now: datetime | None = Non
             reopened=reopened,
         )
         db.session.commit()
+    pause.announce(paused)
     forget_cached_plans()
     return row
 

@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import services as audit
-from app.billing import subscriptions
+from app.billing import pause, subscriptions
 from app.billing.models import SUB_ACTIVE, Plan, Subscription
 from app.billing.plans import forget_cached_plans
 from app.core.errors import KamengError
@@ -46,6 +46,8 @@ from tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 PROVIDER = "stripe_billing"
+#: who the shop's audit log says acted on an event
+ACTOR = "Stripe Billing"
 SUBSCRIPTION_EVENTS = (
     "customer.subscription.created",
     "customer.subscription.updated",
@@ -131,7 +133,7 @@ def _handle(event: dict):
     obj = (event.get("data") or {}).get("object") or {}
     if not isinstance(obj, dict):
         return None, "ignored"
-    at = subscriptions._instant(event.get("created")) or datetime.now(UTC)
+    at = subscriptions.instant(event.get("created")) or datetime.now(UTC)
     if event.get("livemode") is not _live():
         return None, "wrong_mode"
     if kind == "checkout.session.completed":
@@ -168,16 +170,18 @@ def _at(row: Subscription, at: datetime, outcome: str) -> str:
 def _apply(row: Subscription, step) -> str:
     before = row.status
     outcome = step()
+    paused = pause.sync(row)
     if row.status != before:
         tenant = db.session.get(Tenant, row.tenant_id)
         with tenant_context(tenant):
             audit.record(
-                "stripe", "billing.status_changed", f"plan:{row.plan.code}",
+                ACTOR, "billing.status_changed", f"plan:{row.plan.code}",
                 before=before, status=row.status,
             )  # fmt: skip
             db.session.commit()
     else:
         db.session.commit()
+    pause.announce(paused)
     return outcome
 
 
@@ -257,10 +261,12 @@ def _checkout_completed(session: dict, at: datetime):
     row.stripe_synced_at = at
     if session.get("payment_status") in ("paid", "no_payment_required"):
         row.status = SUB_ACTIVE
-        subscriptions._paid_up(row)
+        subscriptions.paid_up(row)
+    paused = pause.sync(row)
     with tenant_context(tenant):
         audit.record(
-            "stripe", "billing.subscribed", f"plan:{plan.code}", plan=plan.code, before=before
+            ACTOR, "billing.subscribed", f"plan:{plan.code}", plan=plan.code, before=before
         )
         db.session.commit()
+    pause.announce(paused)
     return tenant_id, "checkout_completed"

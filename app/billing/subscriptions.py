@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.audit import services as audit
-from app.billing import stripe_billing
+from app.billing import pause, stripe_billing
 from app.billing.models import (
     SUB_ACTIVE,
     SUB_CANCELED,
@@ -64,7 +64,8 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _instant(seconds) -> datetime | None:
+def instant(seconds) -> datetime | None:
+    """Stripe's Unix seconds as an aware UTC instant; None for anything else."""
     if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
         return datetime.fromtimestamp(seconds, UTC)
     return None
@@ -205,11 +206,13 @@ def subscribe_with_card(
         )
     row.stripe_subscription_id = found["id"]
     apply_subscription(row, found, _now(), force=True)
+    paused = pause.sync(row)
     with tenant_context(tenant):
         audit.record(
             actor, "billing.subscribed", f"plan:{row.plan.code}", plan=row.plan.code, before=before
         )
         db.session.commit()
+    pause.announce(paused)
     forget_cached_plans()
     return row
 
@@ -294,10 +297,12 @@ def cancel(tenant_id: uuid.UUID, *, actor: str) -> Subscription:
     before = row.plan.code
     found = _provider(stripe_billing.cancel_subscription, row.stripe_subscription_id)
     apply_subscription(row, found, _now(), force=True)
+    paused = pause.sync(row)
     tenant = db.session.get(Tenant, tenant_id)
     with tenant_context(tenant):
         audit.record(actor, "billing.canceled", f"plan:{before}", plan=row.plan.code, before=before)
         db.session.commit()
+    pause.announce(paused)
     forget_cached_plans()
     return row
 
@@ -320,7 +325,7 @@ def apply_subscription(row: Subscription, obj: dict, at: datetime, *, force: boo
         plan = db.session.scalar(select(Plan).where(Plan.stripe_price_id == price))
         if plan is not None and plan.id != row.plan_id:
             row.plan_id, row.plan = plan.id, plan
-    end = _instant(obj.get("current_period_end")) or _instant(
+    end = instant(obj.get("current_period_end")) or instant(
         _first_item(obj).get("current_period_end")
     )
     if end is not None:
@@ -332,12 +337,12 @@ def apply_subscription(row: Subscription, obj: dict, at: datetime, *, force: boo
         if fallback is not None:
             row.plan_id, row.plan = fallback.id, fallback
         row.status = SUB_CANCELED
-        _paid_up(row)
+        paid_up(row)
         return "canceled"
     if state == SUB_PAST_DUE:
         return mark_past_due(row, at)
     row.status = state
-    _paid_up(row)
+    paid_up(row)
     return state
 
 
@@ -373,7 +378,8 @@ def _item_price(obj: dict) -> str | None:
     return None
 
 
-def _paid_up(row: Subscription) -> None:
+def paid_up(row: Subscription) -> None:
+    """Dunning starts over: nothing is owed. Does not commit."""
     row.past_due_since = None
     row.reminders_sent = 0
 
@@ -399,6 +405,6 @@ def mark_paid(row: Subscription, at: datetime) -> str:
     if row.status in (SUB_PAST_DUE, SUB_SUSPENDED, SUB_ACTIVE):
         restored = row.status != SUB_ACTIVE
         row.status = SUB_ACTIVE
-        _paid_up(row)
+        paid_up(row)
         return "restored" if restored else "paid"
     return "paid"

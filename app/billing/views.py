@@ -45,9 +45,13 @@ def stripe_webhook():
 
 def paused_gate():
     """Answer a suspended shop's storefront with the paused page (or a
-    ``shop-paused`` problem on the API); nothing else changes."""
+    ``shop-paused`` problem on the API); nothing else changes. The shop's
+    cached ``billing_paused`` says where to look; the subscription itself
+    confirms (a shop put back on a plan by hand opens at once)."""
     shop = g.get("shop")
-    if g.get("site") != "shop" or shop is None or request.path.startswith(OPEN_WHILE_PAUSED):
+    if g.get("site") != "shop" or shop is None or not getattr(shop, "billing_paused", False):
+        return None  # the host lookup (cached) says so: no query for an open shop
+    if request.path.startswith(OPEN_WHILE_PAUSED):
         return None
     subscription = plan_of(shop.id).subscription
     if subscription is None or subscription.status != SUB_SUSPENDED:

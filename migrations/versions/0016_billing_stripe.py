@@ -1,5 +1,6 @@
-"""billing: what Stripe Billing last said about a subscription, and dunning
-(when a shop's payment first failed, reminders sent)
+"""billing: what Stripe Billing last said about a subscription, dunning
+(when a shop's payment first failed, reminders sent) and the shop's
+storefront paused for an unpaid plan
 
 Revision ID: 0016
 Revises: 0015
@@ -18,6 +19,10 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('tenants') as batch:
+        batch.add_column(
+            sa.Column('billing_paused', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     with op.batch_alter_table('subscriptions') as batch:
         batch.add_column(sa.Column('stripe_synced_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('past_due_since', sa.DateTime(timezone=True), nullable=True))
@@ -31,3 +36,5 @@ def downgrade():
         batch.drop_column('reminders_sent')
         batch.drop_column('past_due_since')
         batch.drop_column('stripe_synced_at')
+    with op.batch_alter_table('tenants') as batch:
+        batch.drop_column('billing_paused')

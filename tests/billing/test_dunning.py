@@ -241,3 +241,34 @@ def test_only_platform_admins_reach_the_past_due_page(app, shop, platform, brows
     owner = console(browser_for, shop.host, shop.owner_email)
     assert owner.get("/admin/billing/past-due").status_code == 404  # not on a shop's host
     assert browser_for(shop.host).post("/admin/billing/past-due/extend").status_code in (400, 404)
+
+
+def test_a_copy_of_the_storefront_kept_before_the_pause_is_not_served_after(
+    app, shop, platform, browser_for, stripe_on
+):
+    sub = subscribed(app, shop)
+    invoice = fail_invoice(app, shop, platform, stripe_on, sub)
+    buyer = browser_for(shop.host)
+    assert buyer.get("/").status_code == 200
+    assert buyer.get("/").status_code == 200  # now a kept copy
+
+    run_dunning(app, datetime.now(UTC) + timedelta(days=8), enqueue=False)
+    assert browser_for(shop.host).get("/").status_code == 402
+
+    post_event(platform, event("invoice.paid", invoice, created=int(time.time()) + 5))
+    assert browser_for(shop.host).get("/").status_code == 200
+
+
+def test_a_paused_shop_put_on_a_plan_by_hand_opens_at_once(
+    app, shop, platform, browser_for, stripe_on
+):
+    from tests.billing.support import put_on_plan
+
+    sub = subscribed(app, shop)
+    fail_invoice(app, shop, platform, stripe_on, sub)
+    run_dunning(app, datetime.now(UTC) + timedelta(days=8), enqueue=False)
+    assert browser_for(shop.host).get("/").status_code == 402
+
+    put_on_plan(app, shop, "business")
+
+    assert browser_for(shop.host).get("/").status_code == 200

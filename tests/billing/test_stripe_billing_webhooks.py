@@ -61,7 +61,9 @@ def test_subscription_events_set_the_state_once_however_often_they_come(
     assert stored(app, shop)["past_due_since"] is not None
     events = stored_events(app, provider="stripe_billing")
     assert len(events) == 1 and events[0]["tenant_id"] == shop.id
-    assert ("stripe", "billing.status_changed") in [(w, a) for w, a, _, _ in audit_trail(app, shop)]
+    assert ("Stripe Billing", "billing.status_changed") in [
+        (w, a) for w, a, _, _ in audit_trail(app, shop)
+    ]
 
 
 def test_an_older_event_never_overwrites_a_newer_state(app, shop, platform, stripe_on):
@@ -203,7 +205,7 @@ def test_checkout_completed_puts_the_shop_on_the_plan_it_paid_for(app, shop, pla
     found = stored(app, shop)
     assert found["plan"] == "pro" and found["status"] == "active"
     assert found["customer"] == customer.id and found["subscription"] == "sub_from_checkout"
-    assert ("stripe", "billing.subscribed", "plan:pro") in [
+    assert ("Stripe Billing", "billing.subscribed", "plan:pro") in [
         (w, a, s) for w, a, s, _ in audit_trail(app, shop)
     ]
 
