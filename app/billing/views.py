@@ -66,7 +66,8 @@ def paused_gate():
                 "Orders already paid are safe; please come back later.",
                 shop=shop.name,
             ),
-        )
+        ),
+        template="suspended.html",  # the theme's page without buying links
     )
 
 
