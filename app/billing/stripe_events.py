@@ -205,7 +205,8 @@ def _customer_of(obj: dict) -> str | None:
 
 def _row(subscription_id, obj: dict) -> Subscription | None:
     """The shop's row of this Stripe subscription: by its id, else the row
-    of the shop named in metadata whose Stripe customer is the event's."""
+    of the shop named in metadata whose Stripe customer is the event's and
+    which has no other Stripe subscription."""
     if isinstance(subscription_id, str) and subscription_id:
         row = db.session.scalar(
             select(Subscription).where(Subscription.stripe_subscription_id == subscription_id)
@@ -220,6 +221,8 @@ def _row(subscription_id, obj: dict) -> Subscription | None:
     row = subscriptions.subscription_row(tenant_id)
     if row is None or row.stripe_customer_id != customer:
         return None
+    if row.stripe_subscription_id not in (None, subscription_id):
+        return None  # the shop's subscription is another one (an old one's late news)
     if isinstance(subscription_id, str) and obj.get("object") == "subscription":
         row.stripe_subscription_id = subscription_id
     return row

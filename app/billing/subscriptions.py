@@ -173,6 +173,7 @@ def subscribe_with_card(
     Stripe refuses (nothing of ours changes)."""
     plan = _paid_plan(plan_code)
     tenant = db.session.get(Tenant, tenant_id)
+    price = _price_of(plan)  # commits the plan's price id: before any row of ours changes
     row = _row_for(tenant, plan)
     if (
         row.stripe_subscription_id
@@ -181,7 +182,6 @@ def subscribe_with_card(
     ):
         return row  # already there: the same form sent again
     before = row.plan.code if row.plan_id else None
-    price = _price_of(plan)
     customer = _provider(stripe_billing.ensure_customer, tenant, email, row.stripe_customer_id)
     row.stripe_customer_id = customer
     _provider(stripe_billing.attach_card, customer, payment_method)
@@ -199,6 +199,7 @@ def subscribe_with_card(
         )
     if _state_of(found) is None:
         db.session.rollback()
+        _drop_unpaid(found)
         raise BillingProviderFailed(
             f"Stripe left subscription {found.get('id')} incomplete: the card was declined.",
             errors={"card": ["Declined."]},
@@ -215,6 +216,16 @@ def subscribe_with_card(
     pause.announce(paused)
     forget_cached_plans()
     return row
+
+
+def _drop_unpaid(found: dict) -> None:
+    """End a subscription Stripe made whose first payment failed (it would
+    otherwise wait there, unpaid, until Stripe expires it)."""
+    if found.get("id") and found.get("status") == "incomplete":
+        try:
+            stripe_billing.cancel_subscription(found["id"])
+        except stripe_billing.BillingUnavailable:
+            pass  # Stripe expires an incomplete subscription by itself
 
 
 @dataclass(frozen=True)

@@ -249,3 +249,34 @@ def test_an_older_checkout_event_does_not_undo_a_newer_state(app, shop, platform
 
     assert post_event(platform, body)[1]["outcome"] == "stale"
     assert stored(app, shop)["status"] == "past_due"
+
+
+def test_late_news_of_an_old_subscription_leaves_the_new_one_alone(app, shop, platform, stripe_on):
+    from app.billing import subscriptions
+    from app.extensions import db
+    from tests.factories import end_outer_transaction
+
+    old = subscribed(app, shop)
+    end_outer_transaction()
+    with app.app_context():
+        subscriptions.cancel(shop.id, actor="test")
+        subscriptions.subscribe_with_card(
+            shop.id,
+            "pro",
+            email=shop.owner_email,
+            payment_method="pm_card_visa",
+            attempt="second",
+            actor="test",
+        )
+        db.session.remove()
+    new = stored(app, shop)
+    assert new["subscription"] != old["subscription"] and new["status"] == "active"
+    obj = stripe_sub(stripe_on, old["subscription"])
+
+    answer = post_event(
+        platform, event("customer.subscription.deleted", obj, created=int(time.time()) + 60)
+    )
+
+    assert answer[1]["outcome"] == "unknown_subscription"
+    assert stored(app, shop)["status"] == "active"
+    assert stored(app, shop)["subscription"] == new["subscription"]

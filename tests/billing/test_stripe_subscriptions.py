@@ -293,3 +293,33 @@ def test_another_shops_session_cannot_change_this_shops_plan(app, shops, browser
     assert answer.status_code != 302 or "/console/login" in answer.headers["Location"]
     assert subscription(app, a)["plan"] == "free"
     assert subscription(app, b)["plan"] == "free"
+
+
+def test_a_declined_card_of_a_shop_with_no_subscription_leaves_none(app, shop, card_on_page):
+    from app.billing import subscriptions
+    from app.billing.models import Subscription
+
+    free_pro_business(app)
+    end_outer_transaction()
+    with app.app_context():
+        with pytest.raises(subscriptions.BillingProviderFailed):
+            subscriptions.subscribe_with_card(
+                shop.id,
+                "pro",
+                email=shop.owner_email,
+                payment_method="pm_card_visa_chargeDeclined",
+                attempt="declined",
+                actor="test",
+            )
+        db.session.rollback()
+        assert (
+            db.session.scalar(select(Subscription).where(Subscription.tenant_id == shop.id)) is None
+        )
+        db.session.remove()
+    listed = card_on_page.v1.subscriptions.list(params={"limit": 100, "status": "all"})
+    made = [
+        s
+        for s in listed.auto_paging_iter()
+        if (s.to_dict().get("metadata") or {}).get("kameng_tenant_id") == str(shop.id)
+    ]
+    assert all(s.status == "canceled" for s in made)  # none left waiting, unpaid
