@@ -55,6 +55,8 @@ def _page(form: ChangePlanForm | None = None, status: int = 200):
         payment=subscriptions.payment_state(g.shop.id),
         form=form,
         paid=paid,
+        # back from Stripe Checkout: its event, not this address, changes the plan
+        confirming=request.args.get("paid") == "1",
     )
     return body, status
 

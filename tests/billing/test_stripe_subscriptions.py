@@ -323,3 +323,14 @@ def test_a_declined_card_of_a_shop_with_no_subscription_leaves_none(app, shop, c
         if (s.to_dict().get("metadata") or {}).get("kameng_tenant_id") == str(shop.id)
     ]
     assert all(s.status == "canceled" for s in made)  # none left waiting, unpaid
+
+
+def test_back_from_checkout_the_page_says_stripe_is_confirming(app, shop, browser_for):
+    free_pro_business(app)
+    put_on_plan(app, shop, "free")
+    owner = console(browser_for, shop.host, shop.owner_email)
+
+    page = text_of(owner.get("/console/plan?paid=1"))
+
+    assert "Stripe is confirming the payment" in page
+    assert subscription(app, shop)["plan"] == "free"  # the event changes it, not the address
