@@ -186,6 +186,28 @@ def cancel_subscription(subscription_id: str) -> dict:
     return _call("subscription", _client().v1.subscriptions.cancel, subscription_id)
 
 
+def open_invoices(subscription_id: str) -> list[dict]:
+    """The subscription's invoices still to pay (``open``), oldest first."""
+    listed = _call(
+        "invoices",
+        _client().v1.invoices.list,
+        params={"subscription": subscription_id, "limit": 100},
+    )
+    found = [i for i in listed.get("data", []) if i.get("status") == "open"]
+    return sorted(found, key=lambda i: i.get("created") or 0)
+
+
+def pay_invoice(invoice_id: str, *, key: str) -> dict:
+    """Charge the invoice to the customer's default card now; the invoice
+    as Stripe answers it (``paid`` or still ``open``). Idempotent by ``key``."""
+    return _call(
+        "invoice",
+        _client().v1.invoices.pay,
+        invoice_id,
+        options={"idempotency_key": key},
+    )
+
+
 def checkout_session(
     tenant_id: uuid.UUID,
     customer_id: str,

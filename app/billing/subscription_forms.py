@@ -43,7 +43,21 @@ class ChangePlanForm(FlaskForm):
         return self
 
 
-def card_details(form: ChangePlanForm) -> tuple[NewCard | None, dict[str, list[str]]]:
+class PayDueForm(FlaskForm):
+    """Pay what a past-due shop owes with a card (where Checkout is off)."""
+
+    number = StringField(_l("Card number"))
+    expiry = StringField(_l("Expiry (MM/YY)"))
+    cvc = PasswordField(_l("Security code"))
+    attempt = HiddenField()
+
+    def prepare(self) -> PayDueForm:
+        if not self.attempt.data:
+            self.attempt.data = secrets.token_hex(12)
+        return self
+
+
+def card_details(form: ChangePlanForm | PayDueForm) -> tuple[NewCard | None, dict[str, list[str]]]:
     """The card typed on the form, or the per-field problems."""
     errors: dict[str, list[str]] = {}
     number = re.sub(r"[\s-]", "", form.number.data or "")

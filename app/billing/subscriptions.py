@@ -253,6 +253,60 @@ def subscribe_with_new_card(
     )
 
 
+def pay_due_with_new_card(
+    tenant_id: uuid.UUID, card: NewCard, *, attempt: str, actor: str
+) -> Subscription:
+    """Pay what a past-due (or paused) shop owes, with a card typed on the
+    plan page: the card becomes the customer's default and every open
+    invoice of the subscription is charged to it. When all are paid the
+    shop is active again at once (its storefront opens on the next
+    request; Stripe's ``invoice.paid`` events that follow change nothing).
+    Audited (``billing.paid``). Commits. ``Conflict`` when nothing is due;
+    ``BillingProviderFailed`` when the card is refused (the shop stays as
+    it was)."""
+    row = subscription_row(tenant_id)
+    if (
+        row is None
+        or row.status not in (SUB_PAST_DUE, SUB_SUSPENDED)
+        or not row.stripe_subscription_id
+        or not row.stripe_customer_id
+    ):
+        raise Conflict(
+            "The shop owes nothing.",
+            message=_l("Nothing is due: your plan is paid."),
+        )
+    method = _provider(
+        stripe_billing.create_card, card.number, card.exp_month, card.exp_year, card.cvc
+    )
+    _provider(stripe_billing.attach_card, row.stripe_customer_id, method)
+    due = _provider(stripe_billing.open_invoices, row.stripe_subscription_id)
+    for invoice in due:
+        paid = _provider(
+            stripe_billing.pay_invoice,
+            invoice["id"],
+            key=f"kameng-billing-pay-{invoice['id']}-{attempt}",
+        )
+        if paid.get("status") != "paid":
+            raise BillingProviderFailed(
+                f"Stripe did not collect invoice {invoice['id']}.",
+                errors={"card": ["Declined."]},
+                message=_l("The card was declined. Nothing was charged; try another card."),
+            )
+    before = row.status
+    mark_paid(row, _now())
+    row.stripe_synced_at = _now()
+    paused = pause.sync(row)
+    tenant = db.session.get(Tenant, tenant_id)
+    with tenant_context(tenant):
+        audit.record(
+            actor, "billing.paid", f"plan:{row.plan.code}", before=before, invoices=len(due)
+        )
+        db.session.commit()
+    pause.announce(paused)
+    forget_cached_plans()
+    return row
+
+
 def checkout_url(
     tenant_id: uuid.UUID, plan_code: str, *, email: str, success_url: str, cancel_url: str
 ) -> str:

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 
 from app.accounts.auth import current_principal, require
 from app.billing import limits, plans, subscriptions
-from app.billing.subscription_forms import ChangePlanForm, card_details
+from app.billing.subscription_forms import ChangePlanForm, PayDueForm, card_details
 from app.core.errors import KamengError
 from app.core.money import money_formatter
 from app.core.pages import flash_error, only_on
@@ -36,7 +36,9 @@ def plan():
     return _page()
 
 
-def _page(form: ChangePlanForm | None = None, status: int = 200):
+def _page(
+    form: ChangePlanForm | None = None, status: int = 200, pay_form: PayDueForm | None = None
+):
     report = limits.plan_report()
     current_id = report.plan.id if report.plan is not None else None
     offered = [p for p in plans.list_plans(active_only=True) if p.id != current_id]
@@ -54,6 +56,7 @@ def _page(form: ChangePlanForm | None = None, status: int = 200):
         percent=plans.percent_text,
         payment=subscriptions.payment_state(g.shop.id),
         form=form,
+        pay_form=pay_form or PayDueForm(formdata=None).prepare(),
         paid=paid,
         # back from Stripe Checkout: its event, not this address, changes the plan
         confirming=request.args.get("paid") == "1",
@@ -100,6 +103,30 @@ def subscribe():
 def _refused(form: ChangePlanForm, status: int = 422):
     form.cvc.data = ""
     return _page(form, status)
+
+
+@bp.post("/plan/pay")
+@require("shop.manage")
+def pay_due():
+    """Pay what is due with a card typed on the page (a past-due shop)."""
+    form = PayDueForm().prepare()
+    card, errors = card_details(form) if form.validate() else (None, {})
+    if card is None:
+        for name, messages in errors.items():
+            getattr(form, name).errors = messages
+        form.cvc.data = ""
+        return _page(status=422, pay_form=form)
+    try:
+        subscriptions.pay_due_with_new_card(
+            g.shop.id, card, attempt=form.attempt.data or "", actor=current_principal().actor
+        )
+    except KamengError as err:
+        db.session.rollback()
+        flash_error(form, err)
+        form.cvc.data = ""
+        return _page(status=err.status if err.status < 500 else 422, pay_form=form)
+    flash(_("Thank you: your plan is paid and your storefront is open."), "success")
+    return redirect(url_for("console_plan.plan"))
 
 
 @bp.post("/plan/checkout")

@@ -9,10 +9,12 @@ instant each dunning run is given, never by sleeping."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import stripe
 
 from app.extensions import db
 from tests.accounts.support import in_english
@@ -272,3 +274,83 @@ def test_a_paused_shop_put_on_a_plan_by_hand_opens_at_once(
     put_on_plan(app, shop, "business")
 
     assert browser_for(shop.host).get("/").status_code == 200
+
+
+def unpaid_renewal(app, stripe_client, sub: dict) -> dict:
+    """A renewal invoice of the subscription that the card on file failed to
+    pay, as localstripe makes it (the card now fails to charge)."""
+    stripe_client.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail", params={"customer": sub["customer"]}
+    )
+    stripe_client.v1.customers.update(
+        sub["customer"],
+        params={"invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"}},
+    )
+    stripe_client.v1.invoice_items.create(
+        params={"customer": sub["customer"], "amount": 9_900, "currency": "cny"}
+    )
+    invoice = stripe_client.v1.invoices.create(
+        params={"customer": sub["customer"], "subscription": sub["subscription"]}
+    )
+    with contextlib.suppress(stripe.StripeError):  # Stripe's answer to a failed charge
+        stripe_client.v1.invoices.pay(invoice.id)
+    invoice = stripe_client.v1.invoices.retrieve(invoice.id)
+    assert invoice.status == "open"
+    return as_dict(invoice)
+
+
+def test_the_owner_of_a_paused_shop_pays_on_the_plan_page_and_it_opens_at_once(
+    app, shop, platform, browser_for, stripe_on, monkeypatch
+):
+    monkeypatch.setitem(app.config, "BILLING_CHECKOUT", False)
+    sub = subscribed(app, shop)
+    invoice = unpaid_renewal(app, stripe_on, sub)
+    assert (
+        post_event(platform, event("invoice.payment_failed", invoice))[1]["outcome"] == "past_due"
+    )
+    run_dunning(app, datetime.now(UTC) + timedelta(days=8), enqueue=False)
+    assert browser_for(shop.host).get("/").status_code == 402
+    owner = console(browser_for, shop.host, shop.owner_email)
+    assert "Pay what is due" in text_of(owner.get("/console/plan"))
+
+    declined = owner.submit(
+        "/console/plan",
+        {"number": "4000 0000 0000 0341", "expiry": "12/34", "cvc": "123"},
+        action="/console/plan/pay",
+    )
+    assert declined.status_code in (402, 422)
+    assert "declined" in text_of(declined) or "did not accept" in text_of(declined)
+    assert 'value="4000 0000 0000 0341"' in text_of(declined)
+    assert stored(app, shop)["status"] == "suspended"
+
+    answer = owner.submit(
+        "/console/plan",
+        {"number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123"},
+        action="/console/plan/pay",
+    )
+
+    assert answer.status_code == 302, text_of(answer)
+    assert "your storefront is open" in text_of(owner.get("/console/plan"))
+    assert stored(app, shop)["status"] == "active"
+    assert browser_for(shop.host).get("/").status_code == 200
+    assert stripe_on.v1.invoices.retrieve(invoice["id"]).status == "paid"
+    assert ("billing.paid") in [a for _, a, _, _ in audit_trail(app, shop)]
+    # Stripe's news of the same payment, later, changes nothing.
+    paid = as_dict(stripe_on.v1.invoices.retrieve(invoice["id"]))
+    post_event(platform, event("invoice.paid", paid, created=int(time.time()) - 1))
+    assert stored(app, shop)["status"] == "active"
+
+
+def test_a_shop_that_owes_nothing_is_told_so(app, shop, browser_for, stripe_on, monkeypatch):
+    monkeypatch.setitem(app.config, "BILLING_CHECKOUT", False)
+    subscribed(app, shop)
+    owner = console(browser_for, shop.host, shop.owner_email)
+    assert "Pay what is due" not in text_of(owner.get("/console/plan"))
+
+    answer = owner.submit(
+        "/console/plan",
+        {"number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123"},
+        action="/console/plan/pay",
+    )
+
+    assert answer.status_code == 409 and "Nothing is due" in text_of(answer)
