@@ -14,7 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Each domain's module that registers its periodic jobs
 #: (``app.core.queues.register_periodic``); the scheduler imports them.
-JOB_MODULES = ("app.agents.jobs", "app.catalog.jobs", "app.orders.jobs", "app.supply.jobs")
+JOB_MODULES = (
+    "app.agents.jobs",
+    "app.billing.jobs",
+    "app.catalog.jobs",
+    "app.orders.jobs",
+    "app.supply.jobs",
+)
 #: Each domain's module that registers its encrypted columns
 #: (``app.core.crypto.register_sealed_column``); imported at app creation so
 #: key rotation covers them all.
@@ -103,9 +109,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.accounts.views import bp as accounts_bp
     from app.agents.centre_views import bp as agent_centre_bp
     from app.agents.withdrawals_views import bp as withdrawals_pages_bp
+    from app.billing.views import register as register_billing
     from app.console import register_console
     from app.orders.views import bp as orders_pages_bp
     from app.platform.admin_views import bp as platform_admin_bp
+    from app.platform.dunning_views import bp as platform_dunning_bp
     from app.platform.plans_views import bp as platform_plans_bp
     from app.platform.views import bp as platform_bp
     from app.storefront.views import bp as storefront_bp
@@ -114,6 +122,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(platform_bp)
     app.register_blueprint(platform_admin_bp)
     app.register_blueprint(platform_plans_bp)
+    app.register_blueprint(platform_dunning_bp)
     app.register_blueprint(storefront_bp)
     register_console(app)
     app.register_blueprint(accounts_bp)
@@ -121,6 +130,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(orders_pages_bp)
     app.register_blueprint(withdrawals_pages_bp)
     app.register_blueprint(supplier_portal_bp)
+    register_billing(app)
 
     @app.route("/")
     @app.route("/s/<code>")  # a sub-shop's home (分站): app.storefront.views

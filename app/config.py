@@ -141,6 +141,17 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "BILLING_DEFAULT_PLAN": (get("BILLING_DEFAULT_PLAN") or "").strip() or None,
         # No commission on a new shop's sales for its first days (the launch offer).
         "BILLING_LAUNCH_OFFER_DAYS": int(get("BILLING_LAUNCH_OFFER_DAYS", "30")),
+        # Plans sold through Stripe Billing (app/billing/stripe_billing.py):
+        # "on" sends operators to Stripe Checkout and the customer portal;
+        # "off" (or a Stripe double without Checkout) takes a card on the page.
+        "BILLING_CHECKOUT": (get("BILLING_CHECKOUT") or "on").strip().lower() != "off",
+        # The signing secret of the /billing/stripe/webhook endpoint (the
+        # payments endpoint's STRIPE_WEBHOOK_SECRET when unset).
+        "STRIPE_BILLING_WEBHOOK_SECRET": get("STRIPE_BILLING_WEBHOOK_SECRET", ""),
+        # Days after a failed payment on which the owners get a reminder.
+        "BILLING_REMINDER_DAYS": [
+            int(d) for d in (get("BILLING_REMINDER_DAYS") or "0,3,7").split(",") if d.strip()
+        ],
         "BABEL_DEFAULT_LOCALE": get("DEFAULT_LOCALE", "zh_CN"),
         "LANGUAGES": ["zh_CN", "en"],
         "TENANT_CACHE_SECONDS": int(get("TENANT_CACHE_SECONDS", "300")),
@@ -194,6 +205,7 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         # How often the scheduler (``flask cron``) enqueues each periodic job.
         "ORDER_EXPIRY_INTERVAL_SECONDS": int(get("ORDER_EXPIRY_INTERVAL_SECONDS", "30")),
         "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),
+        "BILLING_DUNNING_INTERVAL_SECONDS": int(get("BILLING_DUNNING_INTERVAL_SECONDS", "3600")),
         "COMMISSION_SETTLE_INTERVAL_SECONDS": int(get("COMMISSION_SETTLE_INTERVAL_SECONDS", "300")),
         "HOLD_RELEASE_INTERVAL_SECONDS": int(get("HOLD_RELEASE_INTERVAL_SECONDS", "60")),
         "SUPPLY_SYNC_INTERVAL_SECONDS": int(get("SUPPLY_SYNC_INTERVAL_SECONDS", "300")),

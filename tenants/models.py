@@ -59,6 +59,10 @@ class Tenant(db.Model):
     withdraw_fee_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: the shop's supply API (``/supply/v1/``) answers docking partners
     supply_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the storefront is paused for an unpaid plan (``app.billing.pause``);
+    #: the console stays open. Kept beside the subscription's ``suspended``
+    #: so a storefront request learns it from the cached host, with no query
+    billing_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()

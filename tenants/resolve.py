@@ -77,6 +77,8 @@ class ShopSnapshot:
     #: ``(name, value)`` pairs; read them through ``app.core.themes``
     #: (``theme_setting``: manifest defaults fill what is missing)
     theme_settings: tuple = ()
+    #: the storefront is paused for an unpaid plan (``app.billing.pause``)
+    billing_paused: bool = False
 
     @property
     def is_suspended(self) -> bool:
@@ -98,6 +100,7 @@ class ShopSnapshot:
             t.logo_file,
             t.banner_file,
             tuple(sorted(stored_settings(t.theme_settings, t.theme).items())),
+            bool(t.billing_paused),
         )
 
 

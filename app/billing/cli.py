@@ -3,7 +3,8 @@
 ``billing plans create NAME --price MINOR --interval month --commission-bps N
 --limit products=N [--limit …] [--trial-days N] [--code CODE]`` adds a plan;
 ``billing plans list`` prints them; ``billing assign SLUG PLAN`` puts a shop
-on a plan by hand (a comp or a migration), on the shop's audit record.
+on a plan by hand (a comp or a migration), on the shop's audit record;
+``billing extend SLUG --days N`` gives a past-due shop more grace (audited).
 
 Bad input (an unknown limit name, a negative number, an unknown shop or
 plan, a taken code) is one line on stderr and exit status 2; nothing is
@@ -165,3 +166,20 @@ def assign_command(slug: str, plan: str) -> None:
     except KamengError as err:
         _refuse(err)
     click.echo(f"{slug} is on plan {subscription.plan.code}")
+
+
+@billing_cli.command("extend")
+@click.argument("slug")
+@click.option("--days", type=int, required=True, help="Days of grace to add (1–365).")
+def extend_command(slug: str, days: int) -> None:
+    """Give the past-due shop SLUG DAYS more days before (or again after)
+    its storefront is paused, on its audit record."""
+    from app.billing import dunning
+
+    try:
+        row = dunning.extend_grace(slug, days, actor="platform command line")
+    except KamengError as err:
+        _refuse(err)
+    ends = dunning.suspends_at(row)
+    until = f", paused from {ends:%Y-%m-%d %H:%M} UTC unless paid" if ends else ""
+    click.echo(f"{slug}: {row.grace_days} days of grace ({row.status}){until}")

@@ -93,6 +93,13 @@ class Subscription(db.Model):
     grace_days: Mapped[int | None] = mapped_column(Integer)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64))
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: the ``created`` instant of the newest Stripe event applied to this row:
+    #: an older event never overwrites what a newer one said
+    stripe_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: when the shop's payment first failed (dunning counts from here)
+    past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: how many dunning reminders went out since ``past_due_since`` (0–3)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()

@@ -105,6 +105,7 @@ CACHEABLE_ENDPOINTS = frozenset(
 )
 WATCHED_TABLES = frozenset(
     {"products", "categories", "product_images", "cards", "tenants", "price_rules"}
+    | {"subscriptions"}  # a shop paused for non-payment (app.billing.views), or open again
 )
 #: Bytes of answers a shop may store in Redis per ``PAGE_CACHE_SECONDS``.
 SHOP_BYTES_PER_WINDOW = 8 * 1024 * 1024

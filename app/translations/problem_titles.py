@@ -65,6 +65,9 @@ ERROR_TITLES = (
     N_("The request body is too large"),
     # the platform's plans
     N_("The shop's plan does not allow this"),
+    # paying for plans (Stripe Billing) and dunning
+    N_("The payment provider refused or did not answer"),
+    N_("This shop is paused"),
 )
 
 PAGE_TITLES = (
