@@ -35,6 +35,7 @@ def mail_reminder(tenant_id: str, number: int) -> int:
     with the day its storefront pauses and a link to the plan page. The
     dunning run queues each reminder once; how many owners were mailed."""
     from app.billing.plans import plan_of
+    from app.core.dates import in_zone
     from app.core.links import shop_url
     from app.core.mail import send_mail
 
@@ -60,7 +61,8 @@ def mail_reminder(tenant_id: str, number: int) -> int:
             "suspended": row.status == "suspended",
             "link": shop_url(shop.slug, "/console/plan"),
         }
-        with force_locale(shop.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        locale = shop.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+        with force_locale(locale), in_zone(shop.timezone):
             subject = _("[%(shop)s] The payment for your plan failed", shop=shop.name)
             text = render_template("mail/billing_reminder.txt", **context)
             html = render_template("mail/billing_reminder.html", **context)

@@ -15,6 +15,8 @@ local time was meant.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -53,12 +55,34 @@ class UTCDateTime(TypeDecorator):
 # and these filters; templates never call ``strftime``.
 
 
+_FORCED_ZONE: ContextVar[str | None] = ContextVar("kameng_forced_zone", default=None)
+
+
 def shop_timezone() -> str:
-    """The request's time zone: its shop's, else UTC (Flask-Babel's selector)."""
+    """The request's time zone: its shop's, else UTC (Flask-Babel's selector).
+    Inside ``in_zone`` (a job rendering a shop's mail): that zone."""
     from flask import g, has_request_context
 
+    forced = _FORCED_ZONE.get()
+    if forced:
+        return forced
     shop = getattr(g, "shop", None) if has_request_context() else None
     return getattr(shop, "timezone", None) or "UTC"
+
+
+@contextmanager
+def in_zone(zone: str | None):
+    """Show times in ``zone`` inside the block: for work outside a shop's
+    request (a job rendering the shop's mail), where no shop sets it."""
+    from flask_babel import refresh
+
+    token = _FORCED_ZONE.set(zone or "UTC")
+    refresh()
+    try:
+        yield
+    finally:
+        _FORCED_ZONE.reset(token)
+        refresh()
 
 
 def _formatter(pattern: str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import stripe
@@ -44,6 +45,41 @@ def run_dunning(app, now: datetime, *, enqueue: bool = True):
     return done
 
 
+def shop_zone(app, shop) -> str:
+    from tenants.models import Tenant
+
+    end_outer_transaction()
+    with app.app_context():
+        zone = db.session.get(Tenant, shop.id).timezone
+        db.session.remove()
+    return zone
+
+
+def test_the_reminder_gives_the_pause_day_in_the_shops_time_zone(app, shop):
+    """Rendered by a job (no request), the mail's day is still the shop's:
+    an instant late on a UTC day is the next day in Shanghai."""
+    from flask import render_template
+    from flask_babel import force_locale
+
+    from app.core.dates import in_zone
+
+    instant = datetime(2026, 12, 7, 20, 30, tzinfo=UTC)
+    context = {
+        "shop_name": "S",
+        "plan": "Pro",
+        "number": 1,
+        "suspends_at": instant,
+        "suspended": False,
+        "link": "https://s.example/console/plan",
+    }
+    with app.app_context(), force_locale("en"):
+        with in_zone("Asia/Shanghai"):
+            shanghai = render_template("mail/billing_reminder.txt", **context)
+        with in_zone("America/New_York"):
+            new_york = render_template("mail/billing_reminder.txt", **context)
+    assert "2026-12-08" in shanghai and "2026-12-07" in new_york
+
+
 def set_locale(app, shop, locale: str) -> None:
     from tenants.models import Tenant
 
@@ -70,7 +106,9 @@ def test_a_failed_invoice_reminds_then_pauses_the_shop_and_a_paid_one_restores_i
     assert "The payment for your plan failed" in mail["Subject"]
     body = mail.get_body(preferencelist=("plain",)).get_content()
     assert "Pro" in body and "/console/plan" in body
-    assert (start + timedelta(days=7)).strftime("%Y-%m-%d") in body
+    # The day the storefront pauses, as a day of the shop's time zone.
+    local = (start + timedelta(days=7)).astimezone(ZoneInfo(shop_zone(app, shop)))
+    assert local.strftime("%Y-%m-%d") in body
 
     # Day 3: the second; the storefront still sells.
     assert run_dunning(app, start + timedelta(days=3)).reminders == [(shop.id, 2)]
