@@ -14,7 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Each domain's module that registers its periodic jobs
 #: (``app.core.queues.register_periodic``); the scheduler imports them.
-JOB_MODULES = ("app.agents.jobs", "app.catalog.jobs", "app.orders.jobs", "app.supply.jobs")
+JOB_MODULES = (
+    "app.agents.jobs",
+    "app.billing.jobs",
+    "app.catalog.jobs",
+    "app.orders.jobs",
+    "app.supply.jobs",
+)
 #: Each domain's module that registers its encrypted columns
 #: (``app.core.crypto.register_sealed_column``); imported at app creation so
 #: key rotation covers them all.

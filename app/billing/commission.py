@@ -18,15 +18,19 @@ from datetime import UTC, datetime
 
 from flask import current_app
 
-from app.billing.plans import plan_of
+from app.billing.plans import ShopPlan, plan_of
 from app.core.money import share_of
 
 
 def rate_for(tenant_id: uuid.UUID, at: datetime | None = None) -> int:
     """The platform's commission on the shop's sales at ``at`` (now when
     ``None``), in basis points. Reads only."""
-    at = at or datetime.now(UTC)
-    shop_plan = plan_of(tenant_id)
+    return rate_on(plan_of(tenant_id), at or datetime.now(UTC))
+
+
+def rate_on(shop_plan: ShopPlan, at: datetime) -> int:
+    """``rate_for`` with the shop's plan already read (a job rating a batch
+    of one shop's sales reads it once)."""
     if shop_plan.plan is None:
         return int(current_app.config["PLATFORM_FEE_BPS"])
     offer_ends = shop_plan.subscription.launch_offer_ends_at if shop_plan.subscription else None

@@ -18,6 +18,9 @@ KIND_LABELS = {
     "withdrawal_paid": _l("Withdrawal paid"),
     "withdrawal_returned": _l("Withdrawal returned"),
     "tier_fee": _l("Agent tier fee"),
+    "platform_commission": _l("Platform commission"),
+    "platform_commission_reversed": _l("Platform commission reversed"),
+    "platform_billed": _l("Platform commission billed"),
 }
 
 

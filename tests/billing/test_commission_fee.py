@@ -11,21 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.extensions import db
-from tests.billing.support import make_plan, put_on_plan
-from tests.factories import add_product, codes, end_outer_transaction, open_shop
+from tests.billing.support import launch_offer_ends, make_plan, put_on_plan
+from tests.factories import add_product, codes, open_shop
 from tests.payments.support import pay, place_order
 from tests.payments.test_stripe_connect import ACCOUNT, recorder  # noqa: F401 - a fixture
-
-
-def _launch_offer_ends(app, shop, at) -> None:
-    from app.billing.models import Subscription
-
-    end_outer_transaction()
-    with app.app_context():
-        sub = db.session.scalar(db.select(Subscription).where(Subscription.tenant_id == shop.id))
-        sub.launch_offer_ends_at = at
-        db.session.commit()
-        db.session.remove()
 
 
 def _fee_sent(app, recorder, shop, price: int) -> str | None:  # noqa: F811
@@ -40,7 +29,7 @@ def test_a_card_payment_on_a_connected_account_carries_the_plans_fee(app, record
     shop = open_shop(app, "fee-plan", stripe_account=ACCOUNT)
     make_plan(app, "pro", commission_bps=100)
     put_on_plan(app, shop, "pro")
-    _launch_offer_ends(app, shop, datetime.now(UTC) - timedelta(days=1))
+    launch_offer_ends(app, shop, datetime.now(UTC) - timedelta(days=1))
 
     assert _fee_sent(app, recorder, shop, 1999) == "20"  # 1 % of 19.99, rounded once
 
@@ -49,7 +38,7 @@ def test_no_fee_during_the_launch_offer(app, recorder):  # noqa: F811
     shop = open_shop(app, "fee-offer", stripe_account=ACCOUNT)
     make_plan(app, "pro", commission_bps=100)
     put_on_plan(app, shop, "pro")
-    _launch_offer_ends(app, shop, datetime.now(UTC) + timedelta(days=10))
+    launch_offer_ends(app, shop, datetime.now(UTC) + timedelta(days=10))
 
     assert _fee_sent(app, recorder, shop, 1999) == "0"
 
@@ -67,7 +56,7 @@ def test_rate_for_follows_the_plan_and_the_launch_offer(app):
     make_plan(app, "free", commission_bps=300)
     put_on_plan(app, shop, "free")
     ends = datetime.now(UTC) + timedelta(days=5)
-    _launch_offer_ends(app, shop, ends)
+    launch_offer_ends(app, shop, ends)
     with app.app_context():
         assert rate_for(shop.id, ends - timedelta(seconds=1)) == 0
         assert rate_for(shop.id, ends) == 300
