@@ -248,3 +248,17 @@ def owed_before(end: datetime) -> int:
         .where(LedgerAccount.code == ledger.PLATFORM_COMMISSION, LedgerEntry.created_at < end)
     )
     return int(total or 0)
+
+
+def shop_statement(slug: str, month_text: str | None) -> Statement:
+    """The statement of the shop ``slug`` for the month ``month_text``
+    (``YYYY-MM``), for the platform (the command line, the platform
+    console). ``NotFound`` for an unknown shop, ``ValidationFailed`` for a
+    bad month. Reads only."""
+    from app.billing.plans import find_shop
+    from tenants.context import tenant_context
+
+    month = parse_month(month_text)
+    tenant = find_shop(slug)
+    with tenant_context(tenant):
+        return statement(tenant.id, month)
