@@ -18,9 +18,10 @@ claims each fact, and every ledger posting has its own key):
 
 - every order delivered since the last run (by ``Order.delivered_at``,
   from the latest one counted, less ``OVERLAP`` for transactions that
-  committed late) with no sale row yet gets one: ``collected`` when paid by
-  card on the shop's connected Stripe account (Stripe took the fee as its
-  application fee; nothing is posted), else ``accrued``, posting
+  committed late) with no sale row yet gets one: ``collected`` when its
+  provider takes the platform's fee itself (a card payment on the shop's
+  connected Stripe account: the adapter's ``application_fee``; nothing is
+  posted), else ``accrued``, posting
   ``platform-commission:<order>`` (kind ``platform_commission``):
   ``sales −c``, ``platform:commission +c``. The rate is the shop's plan's
   at the delivery (``app.billing.commission``; 0 during the launch offer,
@@ -55,6 +56,7 @@ from app.core.money import share_of
 from app.extensions import db
 from app.ledger import services as ledger
 from app.orders.models import REFUNDED, Order, OrderEvent
+from app.payments import registry
 from tenants.context import current_tenant_id
 from tenants.models import Tenant
 
@@ -72,11 +74,12 @@ def accrue_shop(*, now: datetime | None = None, batch: int = BATCH) -> dict[str,
     now = now or datetime.now(UTC)
     added = {PC_ACCRUED: 0, PC_COLLECTED: 0, PC_REVERSED: 0, PC_COLLECTED_REFUNDED: 0}
     shop_plan = plan_of(tenant_id)
-    connected = bool(
-        db.session.scalar(select(Tenant.stripe_account_id).where(Tenant.id == tenant_id))
-    )
+    takes_fee: dict[str | None, bool] = {}
     for order in _new_deliveries(batch):
-        collected = connected and order.payment_provider == "stripe"
+        provider = order.payment_provider
+        if provider not in takes_fee:
+            takes_fee[provider] = _provider_takes_fee(tenant_id, provider)
+        collected = takes_fee[provider]
         rate = rate_on(shop_plan, order.delivered_at)
         row = PlatformCommission(
             order_id=order.id,
@@ -107,6 +110,13 @@ def accrue_shop(*, now: datetime | None = None, batch: int = BATCH) -> dict[str,
             added[row.kind] += 1
     db.session.commit()
     return added
+
+
+def _provider_takes_fee(tenant_id: uuid.UUID, provider: str | None) -> bool:
+    """Whether the provider takes the platform's fee itself on this shop's
+    payments (Stripe on a connected account: ``application_fee``)."""
+    found = registry.ADAPTERS.get(provider or "")
+    return found is not None and found.application_fee(tenant_id, 0) is not None
 
 
 def _new_deliveries(batch: int) -> list[Order]:
