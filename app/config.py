@@ -238,6 +238,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "METRICS_TOKEN": get("METRICS_TOKEN", ""),
         "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),
+        # Connect: the account type shops get, and the secret of the endpoint
+        # that receives their accounts' events (account.updated).
+        "STRIPE_CONNECT_ACCOUNT_TYPE": get("STRIPE_CONNECT_ACCOUNT_TYPE", "express"),
+        "STRIPE_CONNECT_WEBHOOK_SECRET": get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": get("STRIPE_API_BASE", ""),
         "STRIPE_PAYMENT_METHODS": [
             m.strip()

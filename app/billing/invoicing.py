@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.billing.plans import plan_of
@@ -70,7 +71,10 @@ def stripe_client():
 
     cfg = current_app.config
     if not cfg.get("STRIPE_SECRET_KEY"):
-        raise BillingUnavailable("Stripe is not configured on this platform.")
+        raise BillingUnavailable(
+            "Stripe is not configured on this platform.",
+            message=_l("Stripe is not configured on this platform."),
+        )
     return stripe.StripeClient(
         cfg["STRIPE_SECRET_KEY"],
         base_addresses={"api": cfg["STRIPE_API_BASE"]} if cfg.get("STRIPE_API_BASE") else None,
@@ -126,7 +130,8 @@ def bill_month(month: date, *, now: datetime | None = None) -> Bill:
         )
     except stripe.StripeError as exc:
         raise BillingUnavailable(
-            f"Stripe refused the invoice item: {exc.user_message or type(exc).__name__}"
+            f"Stripe refused the invoice item: {exc.user_message or type(exc).__name__}",
+            message=_l("Stripe did not accept the request. Try again later."),
         ) from exc
     ledger.post(
         key,

@@ -144,3 +144,26 @@ class PlatformCommission(TenantOwned, db.Model):
     #: when the order was delivered (or refunded): the rate's instant
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConnectAccount(db.Model):
+    """A shop's Stripe Connect account while and after it is onboarded
+    (platform table, one row a shop at most). The payment adapter uses
+    ``Tenant.stripe_account_id``, which is set once Stripe says the
+    account can take charges (``charges_enabled``), so buyers never pay an
+    account that cannot receive money."""
+
+    __tablename__ = "connect_accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), unique=True
+    )
+    account_id: Mapped[str] = mapped_column(String(64), unique=True)
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
+    )

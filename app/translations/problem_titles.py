@@ -65,6 +65,7 @@ ERROR_TITLES = (
     N_("The request body is too large"),
     # the platform's plans
     N_("The shop's plan does not allow this"),
+    N_("Stripe billing is not available"),
 )
 
 PAGE_TITLES = (

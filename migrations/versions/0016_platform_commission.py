@@ -1,6 +1,7 @@
 """billing: the platform's commission on each delivered or refunded order
 (platform_commissions), one row per shop, order and kind; orders get an
-index on their delivery time for the accrual job
+index on their delivery time for the accrual job; each shop's Stripe
+Connect account while it is onboarded (connect_accounts)
 
 Revision ID: 0016
 Revises: 0015
@@ -18,6 +19,20 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('connect_accounts',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('account_id', sa.String(length=64), nullable=False),
+    sa.Column('charges_enabled', sa.Boolean(), nullable=False),
+    sa.Column('details_submitted', sa.Boolean(), nullable=False),
+    sa.Column('payouts_enabled', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_connect_accounts_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_connect_accounts')),
+    sa.UniqueConstraint('account_id', name=op.f('uq_connect_accounts_account_id')),
+    sa.UniqueConstraint('tenant_id', name=op.f('uq_connect_accounts_tenant_id'))
+    )
     op.create_table('platform_commissions',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('order_id', sa.Uuid(), nullable=False),
@@ -48,3 +63,4 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_platform_commissions_tenant_id'))
         batch_op.drop_index('ix_platform_commissions_tenant_booked')
     op.drop_table('platform_commissions')
+    op.drop_table('connect_accounts')
