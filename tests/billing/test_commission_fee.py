@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from app.extensions import db
 from tests.billing.support import launch_offer_ends, make_plan, put_on_plan
 from tests.factories import add_product, codes, open_shop
+from tests.payments.conftest import live_server  # noqa: F401 - a fixture
 from tests.payments.support import pay, place_order
 from tests.payments.test_stripe_connect import ACCOUNT, recorder  # noqa: F401 - a fixture
 
@@ -61,3 +62,41 @@ def test_rate_for_follows_the_plan_and_the_launch_offer(app):
         assert rate_for(shop.id, ends - timedelta(seconds=1)) == 0
         assert rate_for(shop.id, ends) == 300
         db.session.remove()
+
+
+def test_a_payment_started_in_the_launch_offer_is_confirmed_after_it_ended(
+    app,
+    recorder,  # noqa: F811
+    live_server,  # noqa: F811
+):
+    from tests.payments.support import order_status, post_webhook, sign, stripe_event
+
+    shop = open_shop(app, "fee-offer-ends", stripe_account=ACCOUNT)
+    make_plan(app, "pro", commission_bps=100)
+    put_on_plan(app, shop, "pro")
+    launch_offer_ends(app, shop, datetime.now(UTC) + timedelta(days=1))
+    order = place_order(app, shop, add_product(app, shop, price=2500, stock=codes("END", 3)))
+    started = pay(app, shop, order.id, "stripe")
+    sent = [r for r in recorder.requests if r.path == "/v1/payment_intents"][-1]
+    assert sent.form["application_fee_amount"] == "0"
+    launch_offer_ends(app, shop, datetime.now(UTC) - timedelta(seconds=1))
+
+    intent = {
+        "id": started.details["payment_intent"],
+        "object": "payment_intent",
+        "amount": 2500,
+        "amount_received": 2500,
+        "currency": "cny",
+        "status": "succeeded",
+        "application_fee_amount": 0,
+        "metadata": {
+            "kameng_tenant_id": str(shop.id),
+            "kameng_purpose": "order",
+            "kameng_order_id": str(order.id),
+            "kameng_payment_id": sent.form["metadata[kameng_payment_id]"],
+        },
+    }
+    event = stripe_event("payment_intent.succeeded", intent, account=ACCOUNT)
+
+    assert post_webhook(live_server, event, sign(event))[1]["outcome"] == "order_paid"
+    assert order_status(app, shop, order.id) in ("paid", "delivered")

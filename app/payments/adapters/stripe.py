@@ -52,13 +52,14 @@ EVENT_KINDS = {
 SUBJECT_KEYS = {"order": "kameng_order_id", "recharge": "kameng_payment_id"}
 
 
-def platform_fee(tenant_id: uuid.UUID, amount: int) -> int:
+def platform_fee(tenant_id: uuid.UUID, amount: int, at=None) -> int:
     """The platform's fee on the shop's Stripe payment of ``amount`` minor
-    units: its plan's commission, none during its launch offer,
-    ``PLATFORM_FEE_BPS`` with no plan (``app.billing.commission``)."""
+    units started at ``at`` (now when ``None``): its plan's commission,
+    none during its launch offer, ``PLATFORM_FEE_BPS`` with no plan
+    (``app.billing.commission``)."""
     from app.billing.commission import commission_on
 
-    return commission_on(tenant_id, amount)
+    return commission_on(tenant_id, amount, at)
 
 
 class StripeAdapter(PaymentAdapter):
@@ -91,9 +92,10 @@ class StripeAdapter(PaymentAdapter):
         key = current_app.config.get("STRIPE_SECRET_KEY") or ""
         return key.startswith(("sk_live_", "rk_live_"))
 
-    def application_fee(self, tenant_id: uuid.UUID, amount: int) -> int | None:
-        """``platform_fee(tenant_id, amount)`` on a connected account; None on ours."""
-        return platform_fee(tenant_id, amount) if _connected_account(tenant_id) else None
+    def application_fee(self, tenant_id: uuid.UUID, amount: int, at=None) -> int | None:
+        """``platform_fee(tenant_id, amount, at)`` on a connected account;
+        None on ours."""
+        return platform_fee(tenant_id, amount, at) if _connected_account(tenant_id) else None
 
     def start(self, charge: Charge) -> PaymentStart:
         """Create the PaymentIntent, idempotent at Stripe by our payment row
