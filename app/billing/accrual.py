@@ -18,7 +18,10 @@ claims each fact, and every ledger posting has its own key):
 
 - every order delivered since the last run (by ``Order.delivered_at``,
   from the latest one counted, less ``OVERLAP`` for transactions that
-  committed late) with no sale row yet gets one: ``collected`` when its
+  committed late; on a shop's first run, from an ``OVERLAP`` ago, so its
+  history before the job ran is never charged after the fact; the price
+  is that a first sale made while the job was down longer than that is
+  not counted) with no sale row yet gets one: ``collected`` when its
   provider takes the platform's fee itself (a card payment on the shop's
   connected Stripe account: the adapter's ``application_fee``; nothing is
   posted), else ``accrued``, posting
@@ -75,7 +78,7 @@ def accrue_shop(*, now: datetime | None = None, batch: int = BATCH) -> dict[str,
     added = {PC_ACCRUED: 0, PC_COLLECTED: 0, PC_REVERSED: 0, PC_COLLECTED_REFUNDED: 0}
     shop_plan = plan_of(tenant_id)
     takes_fee: dict[str | None, bool] = {}
-    for order in _new_deliveries(batch):
+    for order in _new_deliveries(batch, now):
         provider = order.payment_provider
         if provider not in takes_fee:
             takes_fee[provider] = _provider_takes_fee(tenant_id, provider)
@@ -119,21 +122,24 @@ def _provider_takes_fee(tenant_id: uuid.UUID, provider: str | None) -> bool:
     return found is not None and found.application_fee(tenant_id, 0) is not None
 
 
-def _new_deliveries(batch: int) -> list[Order]:
+def _new_deliveries(batch: int, now: datetime) -> list[Order]:
     latest = db.session.scalar(
         select(func.max(PlatformCommission.occurred_at)).where(
             PlatformCommission.kind.in_(SALE_KINDS)
         )
     )
+    # A shop's first run starts from now: sales made before the platform
+    # took commission on them are not charged after the fact.
+    latest = latest if latest is not None else now
     counted = (
         select(PlatformCommission.id)
         .where(PlatformCommission.order_id == Order.id, PlatformCommission.kind.in_(SALE_KINDS))
         .correlate(Order)
         .exists()
     )
-    query = select(Order).where(Order.delivered_at.is_not(None), ~counted)
-    if latest is not None:
-        query = query.where(Order.delivered_at >= latest - OVERLAP)
+    query = select(Order).where(
+        Order.delivered_at.is_not(None), ~counted, Order.delivered_at >= latest - OVERLAP
+    )
     return list(db.session.scalars(query.order_by(Order.delivered_at, Order.id).limit(batch)))
 
 

@@ -164,3 +164,13 @@ def test_the_accrual_job_runs_on_the_sync_queue(app):
     [job] = [j for j in _PERIODIC.values() if j.path.endswith("accrue_platform_commission")]
     assert (job.queue, job.interval_setting) == ("sync", "PLATFORM_COMMISSION_INTERVAL_SECONDS")
     assert app.config["PLATFORM_COMMISSION_INTERVAL_SECONDS"] == 60
+
+
+def test_sales_made_before_a_shops_first_run_are_not_charged_after_the_fact(app):
+    shop = open_shop(app, "accrue-history")
+    on_plan_past_offer(app, shop, "free", 300)
+    _wallet_sale(app, shop, 1999)
+
+    added = accrue(app, shop, now=datetime.now(UTC) + timedelta(hours=2))
+
+    assert added["accrued"] == 0 and commission_rows(app, shop) == []
