@@ -132,7 +132,11 @@ def refresh_status(tenant_id: uuid.UUID) -> ConnectStatus:
         account = stripe_client().v1.accounts.retrieve(row.account_id)
     except stripe.StripeError as exc:
         raise _stripe_error(exc) from exc
-    _apply(row, account.to_dict() if hasattr(account, "to_dict") else dict(account), "stripe")
+    _apply(
+        row,
+        account.to_dict() if hasattr(account, "to_dict") else dict(account),
+        "stripe account check",
+    )
     return status_of(tenant_id)
 
 
