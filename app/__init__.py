@@ -113,6 +113,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.console import register_console
     from app.orders.views import bp as orders_pages_bp
     from app.platform.admin_views import bp as platform_admin_bp
+    from app.platform.billing_views import bp as platform_billing_bp
     from app.platform.dunning_views import bp as platform_dunning_bp
     from app.platform.plans_views import bp as platform_plans_bp
     from app.platform.views import bp as platform_bp
@@ -123,6 +124,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(platform_admin_bp)
     app.register_blueprint(platform_plans_bp)
     app.register_blueprint(platform_dunning_bp)
+    app.register_blueprint(platform_billing_bp)
     app.register_blueprint(storefront_bp)
     register_console(app)
     app.register_blueprint(accounts_bp)

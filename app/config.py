@@ -207,6 +207,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "ORDER_SWEEP_INTERVAL_SECONDS": int(get("ORDER_SWEEP_INTERVAL_SECONDS", "15")),
         "BILLING_DUNNING_INTERVAL_SECONDS": int(get("BILLING_DUNNING_INTERVAL_SECONDS", "3600")),
         "COMMISSION_SETTLE_INTERVAL_SECONDS": int(get("COMMISSION_SETTLE_INTERVAL_SECONDS", "300")),
+        "PLATFORM_COMMISSION_INTERVAL_SECONDS": int(
+            get("PLATFORM_COMMISSION_INTERVAL_SECONDS", "60")
+        ),
+        "BILLING_INVOICE_INTERVAL_SECONDS": int(get("BILLING_INVOICE_INTERVAL_SECONDS", "3600")),
         "HOLD_RELEASE_INTERVAL_SECONDS": int(get("HOLD_RELEASE_INTERVAL_SECONDS", "60")),
         "SUPPLY_SYNC_INTERVAL_SECONDS": int(get("SUPPLY_SYNC_INTERVAL_SECONDS", "300")),
         "SUPPLY_SYNC_MAX_BACKOFF_SECONDS": int(get("SUPPLY_SYNC_MAX_BACKOFF_SECONDS", "21600")),
@@ -246,6 +250,10 @@ def load_config(instance_path: str, overrides: dict | None = None, checks=()) ->
         "METRICS_TOKEN": get("METRICS_TOKEN", ""),
         "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),
+        # Connect: the account type shops get, and the secret of the endpoint
+        # that receives their accounts' events (account.updated).
+        "STRIPE_CONNECT_ACCOUNT_TYPE": get("STRIPE_CONNECT_ACCOUNT_TYPE", "express"),
+        "STRIPE_CONNECT_WEBHOOK_SECRET": get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": get("STRIPE_API_BASE", ""),
         "STRIPE_PAYMENT_METHODS": [
             m.strip()

@@ -69,9 +69,10 @@ def api_blueprints():
 def platform_blueprints():
     """Endpoints outside the shop gate: they answer on every host and
     authenticate themselves (a provider's webhook checks its signature)."""
+    from app.billing.connect_webhook import blp as connect_events_blp
     from app.payments.webhooks import blp as webhooks_blp
 
-    return [webhooks_blp]
+    return [webhooks_blp, connect_events_blp]
 
 
 def init_api(app: Flask, api: Api, csrf) -> None:

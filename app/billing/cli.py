@@ -5,6 +5,8 @@
 ``billing plans list`` prints them; ``billing assign SLUG PLAN`` puts a shop
 on a plan by hand (a comp or a migration), on the shop's audit record;
 ``billing extend SLUG --days N`` gives a past-due shop more grace (audited).
+``billing statement SLUG --month YYYY-MM [--csv]`` prints a shop's monthly
+statement of the platform's fees.
 
 Bad input (an unknown limit name, a negative number, an unknown shop or
 plan, a taken code) is one line on stderr and exit status 2; nothing is
@@ -183,3 +185,38 @@ def extend_command(slug: str, days: int) -> None:
     ends = dunning.suspends_at(row)
     until = f", paused from {ends:%Y-%m-%d %H:%M} UTC unless paid" if ends else ""
     click.echo(f"{slug}: {row.grace_days} days of grace ({row.status}){until}")
+
+
+@billing_cli.command("statement")
+@click.argument("slug")
+@click.option("--month", required=True, help="The month, as YYYY-MM (in the shop's time zone).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the statement as CSV.")
+def statement_command(slug: str, month: str, as_csv: bool) -> None:
+    """The shop SLUG's statement of the platform's fees for a month: sales
+    by provider, commission collected, accrued and reversed, the plan's
+    fee, the total due, and whether it matches the ledger."""
+    from app.billing import statements
+    from app.billing.statement_csv import fee_lines, statement_csv
+    from app.core.money import format_money
+
+    try:
+        st = statements.shop_statement(slug, month)
+    except KamengError as err:
+        _refuse(err)
+    with force_locale("en"):
+        if as_csv:
+            click.echo(statement_csv(st).lstrip("\ufeff"), nl=False)
+            return
+        click.echo(f"{st.shop_name} ({st.slug}) {st.month:%Y-%m} {st.timezone} {st.currency}")
+        click.echo(f"plan: {st.plan_name or 'none'}")
+        for line in st.sales:
+            click.echo(
+                f"{line.provider}\t{line.orders} orders\t{format_money(line.sold, st.currency)}"
+                f"\t{line.refunds} refunds\t{format_money(line.refunded, st.currency)}"
+            )
+        if not st.sales:
+            click.echo("no sales")
+        for label, value in fee_lines(st):
+            shown = "-" if value is None else format_money(value, st.currency)
+            click.echo(f"{label}: {shown}")
+        click.echo(f"matches the ledger: {'yes' if st.matches_ledger else 'NO'}")

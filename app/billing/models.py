@@ -1,5 +1,6 @@
 """Plans and subscriptions: platform-level tables (not tenant-owned), like
-``tenants``. A plan's limits are columns, ``NULL`` meaning unlimited; a
+``tenants``; the platform's commission on each sale is the shop's
+(``platform_commissions``, tenant-owned). A plan's limits are columns, ``NULL`` meaning unlimited; a
 shop with no subscription row is on the platform's default plan
 (``BILLING_DEFAULT_PLAN``; none: unlimited)."""
 
@@ -12,8 +13,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
+    UniqueConstraint,
     Uuid,
     func,
     true,
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.dates import UTCDateTime
 from app.core.ids import uuid7
 from app.extensions import db
+from tenants.guard import TenantOwned
 
 INTERVAL_MONTH = "month"
 INTERVAL_YEAR = "year"
@@ -106,3 +110,67 @@ class Subscription(db.Model):
     )
 
     plan: Mapped[Plan] = relationship(lazy="joined")
+
+
+#: a sale the platform's commission was accrued on in the shop's ledger
+PC_ACCRUED = "accrued"
+#: an accrued commission undone by the order's refund
+PC_REVERSED = "reversed"
+#: a card sale on the shop's connected Stripe account: Stripe took the fee
+PC_COLLECTED = "collected"
+#: a collected fee Stripe returned with the refund
+PC_COLLECTED_REFUNDED = "collected_refunded"
+PLATFORM_COMMISSION_KINDS = (PC_ACCRUED, PC_REVERSED, PC_COLLECTED, PC_COLLECTED_REFUNDED)
+
+
+class PlatformCommission(TenantOwned, db.Model):
+    """The platform's commission on one order, as the accrual job counted
+    it (``app.billing.accrual``): one row per (shop, order, kind), which
+    is what makes the job safe to run twice. ``amount`` is 0 on a sale
+    during the launch offer (the sale is still counted on the statement).
+    ``booked_at`` is the instant of its ledger transaction (and of the
+    statement month it falls in)."""
+
+    __tablename__ = "platform_commissions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "order_id", "kind"),
+        Index("ix_platform_commissions_tenant_booked", "tenant_id", "booked_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(20))
+    #: how the buyer paid (``Order.payment_provider``)
+    provider: Mapped[str] = mapped_column(String(16))
+    #: the sale (the order's total), positive on a sale, negative on its refund
+    sale_amount: Mapped[int] = mapped_column(BigInteger)
+    rate_bps: Mapped[int] = mapped_column(Integer)
+    #: the commission, positive when the shop owes it, negative when undone
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: when the order was delivered (or refunded): the rate's instant
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConnectAccount(db.Model):
+    """A shop's Stripe Connect account while and after it is onboarded
+    (platform table, one row a shop at most). The payment adapter uses
+    ``Tenant.stripe_account_id``, which is set once Stripe says the
+    account can take charges (``charges_enabled``), so buyers never pay an
+    account that cannot receive money."""
+
+    __tablename__ = "connect_accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), unique=True
+    )
+    account_id: Mapped[str] = mapped_column(String(64), unique=True)
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
+    )

@@ -24,6 +24,8 @@ PAGE_MODULES = (
     "app.console.supply_views",
     "app.console.supply_api_views",
     "app.console.plan_views",
+    "app.console.billing_views",
+    "app.console.connect_views",
 )
 
 

@@ -42,6 +42,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("console_supply_api.credentials_page", _l("Supply API"), "supply.view"),
     NavEntry("console_settings.settings", _l("Settings"), "shop.manage", "console_settings."),
     NavEntry("console_plan.plan", _l("Plan"), "shop.manage"),
+    NavEntry("console_billing.statement", _l("Statements"), "ledger.view", "console_billing."),
     NavEntry("console_staff.staff", _l("Staff"), "members.view", "console_staff."),
     NavEntry("console.api_keys", _l("API keys"), "apikeys.manage"),
     NavEntry("console_audit.audit", _l("Audit log"), "shop.manage", "console_audit."),

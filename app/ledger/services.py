@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 
@@ -48,6 +49,9 @@ SUPPLY_COST = "supply:cost"
 #: kinds of account that cache their balance and never go below zero
 #: (unless ``allow_debt``): a shop account's wallet and a supplier's payable
 BALANCE_KINDS = ("wallet", "payable")
+#: the platform's commission on sales not paid through Stripe: what the
+#: shop owes the platform until it is billed (``app.billing.accrual``)
+PLATFORM_COMMISSION = "platform:commission"
 
 
 class InsufficientFunds(KamengError):
@@ -77,6 +81,7 @@ _KINDS = {
     PAYOUTS: "clearing",
     "fees": "revenue",
     "supply": "expense",
+    "platform": "liability",
 }
 #: ``supplier:<what>:<id>`` accounts
 _SUPPLIER_KINDS = {"payable": "payable", "deposit": "liability"}
@@ -118,12 +123,16 @@ def post(
     memo: str = "",
     order_id: uuid.UUID | None = None,
     allow_debt: bool = False,
+    at: datetime | None = None,
 ) -> LedgerTransaction:
     """Record one balanced transaction (see module doc for the guarantees).
 
     ``allow_debt``: a wallet may go below zero by this transaction. Only a
     commission clawback passes it (``app.agents.commission``): the agent
-    owes the shop what it already withdrew or spent, shown as a debt."""
+    owes the shop what it already withdrew or spent, shown as a debt.
+
+    ``at``: the transaction's instant when the caller keeps it elsewhere
+    too (the platform's commission rows); the database's clock otherwise."""
     if not lines or sum(line.amount for line in lines) != 0:
         raise Unbalanced(f"entries of {key} do not sum to zero")
     if any(not isinstance(line.amount, int) or isinstance(line.amount, bool) for line in lines):
@@ -157,13 +166,20 @@ def post(
             .with_for_update()
         ).all()
     tx = LedgerTransaction(idempotency_key=key, kind=kind, memo=memo[:200], order_id=order_id)
+    if at is not None:
+        tx.created_at = at
     db.session.add(tx)
     db.session.flush()
     deltas: dict[str, int] = {}
     for line in lines:
         deltas[line.code] = deltas.get(line.code, 0) + line.amount
         db.session.add(
-            LedgerEntry(transaction_id=tx.id, account_id=accounts[line.code].id, amount=line.amount)
+            LedgerEntry(
+                transaction_id=tx.id,
+                account_id=accounts[line.code].id,
+                amount=line.amount,
+                **({"created_at": at} if at is not None else {}),
+            )
         )
     for code, delta in deltas.items():
         account = accounts[code]

@@ -258,7 +258,9 @@ def _not_ours(adapter, event: WebhookEvent) -> str | None:
         return "names no pending payment of ours for it"
     if event.amount != payment.amount or event.currency != payment.currency:
         return f"amount {event.amount} {event.currency}, asked {payment.amount} {payment.currency}"
-    fee = adapter.application_fee(payment.tenant_id, payment.amount)
+    # The fee as it was when the payment was started (a launch offer may
+    # have ended since).
+    fee = adapter.application_fee(payment.tenant_id, payment.amount, at=payment.created_at)
     if event.application_fee != fee:
         return f"application fee {event.application_fee}, charged {fee}"
     return None

@@ -85,11 +85,12 @@ HOSTILE_NUMBERS = ("quantity", "amount", "price", "cost", "sort")
 def fuzz_shop(app, shops, make_product, browser_for, monkeypatch):
     """The shop ``alpha`` as fuzzing finds it: a card product on sale with
     stock and one unpaid order (the stateful phase places and pays more), the rate limits out of the way (the fuzzer is
-    not a flood; the limits have their own tests) and Stripe's webhook secret
-    set, so its endpoint checks signatures as deployed."""
+    not a flood; the limits have their own tests) and Stripe's webhook secrets
+    set, so their endpoints check signatures as deployed."""
     monkeypatch.setitem(app.config, "ORDER_CREATE_RATE_LIMIT", "100000 per minute")
     monkeypatch.setitem(app.config, "ORDER_LOOKUP_RATE_LIMIT", "100000 per minute")
     monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", "whsec_fuzz")
+    monkeypatch.setitem(app.config, "STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_fuzz_connect")
     alpha = shops["alpha"]
     product_id = str(make_product(alpha["tenant"], stock=[f"FUZZ-{i}" for i in range(20)]))
     order = (

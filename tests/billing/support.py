@@ -55,3 +55,52 @@ def free_pro_business(app) -> None:
         sub_shops=False,
     )
     make_plan(app, "business", price=49_900, commission_bps=50)
+
+
+def launch_offer_ends(app, shop, at) -> None:
+    """Move the shop's launch offer's end to ``at`` (``None``: no offer)."""
+    from app.billing.models import Subscription
+
+    end_outer_transaction()
+    with app.app_context():
+        sub = db.session.scalar(db.select(Subscription).where(Subscription.tenant_id == shop.id))
+        sub.launch_offer_ends_at = at
+        db.session.commit()
+        db.session.remove()
+
+
+def on_plan_past_offer(app, shop, code: str, commission_bps: int) -> None:
+    """Put ``shop`` on a new plan ``code`` with this commission, its launch
+    offer over."""
+    from datetime import UTC, datetime, timedelta
+
+    make_plan(app, code, commission_bps=commission_bps)
+    put_on_plan(app, shop, code)
+    launch_offer_ends(app, shop, datetime.now(UTC) - timedelta(days=1))
+
+
+def accrue(app, shop, **kwargs) -> dict:
+    """One run of the accrual job for ``shop``."""
+    from app.billing import accrual
+    from tests.factories import run_in_shop
+
+    return run_in_shop(app, shop, lambda: accrual.accrue_shop(**kwargs))
+
+
+def commission_rows(app, shop) -> list[tuple[str, str, int, int]]:
+    """The shop's platform commission rows: (kind, provider, sale, amount)."""
+    from app.billing.models import PlatformCommission
+    from tests.factories import run_in_shop
+
+    return run_in_shop(
+        app,
+        shop,
+        lambda: [
+            (r.kind, r.provider, r.sale_amount, r.amount)
+            for r in db.session.scalars(
+                db.select(PlatformCommission).order_by(
+                    PlatformCommission.booked_at, PlatformCommission.kind
+                )
+            )
+        ],
+    )

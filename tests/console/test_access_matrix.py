@@ -47,6 +47,8 @@ PAGES = (
     "/console/products/{product}/sources",
     "/console/supply/credentials",
     "/console/plan",
+    "/console/billing/statements",
+    "/console/settings/card-payments",
 )
 OWN_ROWS = ("{product}", "{order}", "{customer}", "{agent}")
 

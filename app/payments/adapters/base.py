@@ -161,9 +161,10 @@ class PaymentAdapter:
         (its notifications must say the same)."""
         return False
 
-    def application_fee(self, tenant_id: uuid.UUID, amount: int) -> int | None:
+    def application_fee(self, tenant_id: uuid.UUID, amount: int, at=None) -> int | None:
         """The platform's fee the provider takes on a payment of ``amount``
-        to the shop ``tenant_id``, or None when it takes none."""
+        to the shop ``tenant_id`` started at ``at`` (now when ``None``), or
+        None when it takes none."""
         return None
 
     def start(self, charge: Charge) -> PaymentStart:

@@ -2,8 +2,9 @@
 
 With a connected account (``Tenant.stripe_account_id``) the intent is made
 on that account (``Stripe-Account`` header) with the platform's fee as
-``application_fee_amount``; without one the platform's own account takes
-the payment and no fee applies. The buyer pays with the intent's
+``application_fee_amount`` (the shop's plan's commission, none during its
+launch offer: ``app.billing.commission``); without one the platform's own
+account takes the payment and no fee applies. The buyer pays with the intent's
 ``client_secret`` (Stripe.js); the verified webhook confirms.
 
 Every intent carries ``metadata.kameng_tenant_id`` (where the webhook
@@ -24,7 +25,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.ids import parse_uuid
-from app.core.money import share_of
 from app.extensions import db
 from app.payments.adapters.base import (
     PAYMENT_FAILED,
@@ -52,10 +52,14 @@ EVENT_KINDS = {
 SUBJECT_KEYS = {"order": "kameng_order_id", "recharge": "kameng_payment_id"}
 
 
-def platform_fee(amount: int) -> int:
-    """The platform's fee on a Stripe payment of ``amount`` minor units
-    (``PLATFORM_FEE_BPS``, rounded once by ``core.money.share_of``)."""
-    return share_of(amount, current_app.config["PLATFORM_FEE_BPS"])
+def platform_fee(tenant_id: uuid.UUID, amount: int, at=None) -> int:
+    """The platform's fee on the shop's Stripe payment of ``amount`` minor
+    units started at ``at`` (now when ``None``): its plan's commission,
+    none during its launch offer, ``PLATFORM_FEE_BPS`` with no plan
+    (``app.billing.commission``)."""
+    from app.billing.commission import commission_on
+
+    return commission_on(tenant_id, amount, at)
 
 
 class StripeAdapter(PaymentAdapter):
@@ -88,9 +92,10 @@ class StripeAdapter(PaymentAdapter):
         key = current_app.config.get("STRIPE_SECRET_KEY") or ""
         return key.startswith(("sk_live_", "rk_live_"))
 
-    def application_fee(self, tenant_id: uuid.UUID, amount: int) -> int | None:
-        """``platform_fee(amount)`` on a connected account; None on ours."""
-        return platform_fee(amount) if _connected_account(tenant_id) else None
+    def application_fee(self, tenant_id: uuid.UUID, amount: int, at=None) -> int | None:
+        """``platform_fee(tenant_id, amount, at)`` on a connected account;
+        None on ours."""
+        return platform_fee(tenant_id, amount, at) if _connected_account(tenant_id) else None
 
     def start(self, charge: Charge) -> PaymentStart:
         """Create the PaymentIntent, idempotent at Stripe by our payment row
