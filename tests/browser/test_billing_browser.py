@@ -84,3 +84,28 @@ def test_the_statement_page_fits_a_phone(chromium, live_server, app, tmp_path):
         assert refused == []
     finally:
         context.close()
+
+
+def test_the_platform_billing_page_fits_a_phone(chromium, live_server, app):
+    """The chart and the months' table stay inside a phone's width: the
+    table scrolls in its own frame, the page does not scroll sideways."""
+    from app.accounts import services
+
+    shop = open_shop(app, "phone-billing")
+    on_plan_past_offer(app, shop, "free", 300)
+    _wallet_sale(app, shop, 2500)
+    accrue(app, shop, now=datetime.now(UTC))
+    with app.app_context():
+        services.set_platform_admin("phone-root@example.com", PASSWORD)
+    context = chromium.new_context(locale="en-US", viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url("/login?lang=en"))
+        page.get_by_label("Email").fill("phone-root@example.com")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(live_server.url("/admin/billing"))
+        expect(page.locator("#commission-chart canvas")).to_have_count(1)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()
