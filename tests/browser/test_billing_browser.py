@@ -81,6 +81,9 @@ def test_the_statement_page_fits_a_phone(chromium, live_server, app, tmp_path):
         expect(page.get_by_text("Commission accrued")).to_be_visible()
         page.screenshot(path=tmp_path / "statement-phone.png", full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        # The fees' amounts are in view, not scrolled off in a frame.
+        amount = page.locator("table.statement-fees td").first.bounding_box()
+        assert amount and amount["x"] + amount["width"] <= 375
         assert refused == []
     finally:
         context.close()
