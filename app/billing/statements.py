@@ -130,6 +130,19 @@ def previous_month(month: date) -> date:
     return date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
 
 
+def month_asked(typed: str | None, zone: str) -> tuple[date, str, object | None]:
+    """The month a page was asked for (``?month=YYYY-MM``, in ``zone``):
+    ``(month, what to show in the field, why it could not be read)``; an
+    unreadable month shows this month, with the reason for the page."""
+    typed = (typed or "").strip()[:20]
+    current = this_month(zone)
+    try:
+        month = parse_month(typed, default=current)
+    except ValidationFailed:
+        return current, typed, _l("Use a month like 2026-05. This month is shown.")
+    return month, typed or f"{month:%Y-%m}", None
+
+
 def this_month(zone: str, now: datetime | None = None) -> date:
     """The month it is now in time zone ``zone``."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -9,13 +9,11 @@ Owner only (``ledger.view``). The view parses the month, calls
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, render_template, request
-from flask_babel import gettext as _
 
 from app.accounts.auth import require
 from app.billing import statements
 from app.billing.statement_csv import fee_lines, statement_csv
 from app.core.dates import shop_timezone
-from app.core.errors import ValidationFailed
 from app.core.money import money_formatter
 from app.core.pages import only_on
 from app.payments.registry import title as provider_title
@@ -25,15 +23,8 @@ bp.before_request(only_on("shop"))
 
 
 def _wanted_month(zone: str):
-    """The month asked for (``?month=YYYY-MM``), what was typed, and why it
-    could not be read (then this month is shown)."""
-    typed = (request.args.get("month") or "").strip()[:20]
-    current = statements.this_month(zone)
-    try:
-        month = statements.parse_month(typed, default=current)
-    except ValidationFailed:
-        return current, typed, _("Use a month like 2026-05. This month is shown.")
-    return month, typed or f"{month:%Y-%m}", None
+    """The month asked for (``statements.month_asked``)."""
+    return statements.month_asked(request.args.get("month"), zone)
 
 
 @bp.get("/billing/statements")

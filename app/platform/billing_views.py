@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from app.accounts.auth import require
 from app.billing import revenue, statements
 from app.billing.statement_csv import fee_lines, statement_csv
-from app.core.errors import ValidationFailed
 from app.core.money import minor_digits, money_formatter
 from app.core.pages import only_on
 from app.core.pagination import Pager, requested_page
@@ -32,13 +31,7 @@ PLATFORM_CURRENCY = "CNY"
 
 
 def _wanted_month(zone: str = "UTC"):
-    typed = (request.args.get("month") or "").strip()[:20]
-    current = statements.this_month(zone)
-    try:
-        month = statements.parse_month(typed, default=current)
-    except ValidationFailed:
-        return current, typed, _("Use a month like 2026-05. This month is shown.")
-    return month, typed or f"{month:%Y-%m}", None
+    return statements.month_asked(request.args.get("month"), zone)
 
 
 @bp.get("/billing")
