@@ -35,6 +35,19 @@ def list_members() -> list[Membership]:
     )
 
 
+def owner_emails() -> list[str]:
+    """The email addresses of the current shop's owners, for the mail the
+    shop's business sends them (stock alerts, billing reminders)."""
+    return list(
+        db.session.scalars(
+            select(PlatformUser.email)
+            .join(Membership, Membership.user_id == PlatformUser.id)
+            .where(Membership.role == ROLE_OWNER)
+            .order_by(PlatformUser.email)
+        )
+    )
+
+
 def get_member(member_id: uuid.UUID) -> Membership:
     """A membership of the current shop; ``NotFound`` for any other id."""
     member = db.session.scalar(select(Membership).where(Membership.id == member_id))

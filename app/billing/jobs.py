@@ -18,9 +18,8 @@ import uuid
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from app.accounts.models import ROLE_OWNER, Membership, PlatformUser
+from app.accounts.members import owner_emails
 from app.billing import accrual, dunning, invoicing, statements
 from app.billing.plans import plan_of
 from app.core.queues import register_periodic
@@ -56,14 +55,7 @@ def mail_reminder(tenant_id: str, number: int) -> int:
         if row is None:
             return 0
         with tenant_context(shop.id):
-            owners = list(
-                db.session.scalars(
-                    select(PlatformUser.email)
-                    .join(Membership, Membership.user_id == PlatformUser.id)
-                    .where(Membership.role == ROLE_OWNER)
-                    .order_by(PlatformUser.email)
-                )
-            )
+            owners = owner_emails()
         context = {
             "shop_name": shop.name,
             "plan": row.plan.name,

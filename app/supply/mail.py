@@ -18,7 +18,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.accounts.models import ROLE_OWNER, Membership, PlatformUser
+from app.accounts.members import owner_emails
 from app.core.links import shop_url
 from app.core.mail import send_mail
 from app.core.queues import get_queue
@@ -55,14 +55,7 @@ def mail_stock_change(tenant_id: str, product_id: str, kind: str) -> int:
             if product is None:
                 return 0
             shop = db.session.get(Tenant, uuid.UUID(tenant_id))
-            owners = list(
-                db.session.scalars(
-                    select(PlatformUser.email)
-                    .join(Membership, Membership.user_id == PlatformUser.id)
-                    .where(Membership.role == ROLE_OWNER)
-                    .order_by(PlatformUser.email)
-                )
-            )
+            owners = owner_emails()
             supplied = db.session.scalar(
                 select(func.coalesce(func.sum(ProductSource.stock), 0)).where(
                     ProductSource.product_id == product.id, ProductSource.enabled.is_(True)
