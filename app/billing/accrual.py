@@ -31,7 +31,7 @@ claims each fact, and every ledger posting has its own key):
   when the row is kept and nothing is posted);
 - every refunded order with a sale row and no reversal gets one:
   ``reversed`` posting ``platform-commission-reverse:<order>`` (kind
-  ``platform_commission_reversed``): ``platform:commission −c``,
+  ``platform_fee_reversed``): ``platform:commission −c``,
   ``sales +c``; or ``collected_refunded`` (Stripe returns its fee with the
   refund: ``refund_application_fee``).
 
@@ -193,7 +193,7 @@ def _post(row: PlatformCommission, number: str) -> None:
         key, kind = f"platform-commission:{row.order_id}", "platform_commission"
         memo = f"Platform commission on order {number}"
     else:
-        key, kind = f"platform-commission-reverse:{row.order_id}", "platform_commission_reversed"
+        key, kind = f"platform-commission-reverse:{row.order_id}", "platform_fee_reversed"
         memo = f"Platform commission reversed: order {number} refunded"
     ledger.post(
         key,

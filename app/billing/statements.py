@@ -241,14 +241,14 @@ def _ledger_month(start: datetime, end: datetime) -> tuple[int, int]:
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .where(
             LedgerAccount.code == ledger.PLATFORM_COMMISSION,
-            LedgerTransaction.kind.in_(("platform_commission", "platform_commission_reversed")),
+            LedgerTransaction.kind.in_(("platform_commission", "platform_fee_reversed")),
             LedgerTransaction.created_at >= start,
             LedgerTransaction.created_at < end,
         )
         .group_by(LedgerTransaction.kind)
     ).all()
     sums = {kind: int(total) for kind, total in rows}
-    return sums.get("platform_commission", 0), -sums.get("platform_commission_reversed", 0)
+    return sums.get("platform_commission", 0), -sums.get("platform_fee_reversed", 0)
 
 
 def owed_before(end: datetime) -> int:

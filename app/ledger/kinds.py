@@ -21,7 +21,7 @@ KIND_LABELS = {
     "supply_payable": _l("Supplier codes sold (payable)"),
     "supplier_deposit": _l("Supplier deposit"),
     "platform_commission": _l("Platform commission"),
-    "platform_commission_reversed": _l("Platform commission reversed"),
+    "platform_fee_reversed": _l("Platform commission reversed"),
     "platform_billed": _l("Platform commission billed"),
 }
 

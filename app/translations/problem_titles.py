@@ -68,6 +68,7 @@ ERROR_TITLES = (
     # paying for plans (Stripe Billing) and dunning
     N_("The payment provider refused or did not answer"),
     N_("This shop is paused"),
+    N_("Stripe billing is not available"),
 )
 
 PAGE_TITLES = (

@@ -67,7 +67,7 @@ def test_a_months_statement_matches_the_ledger_to_the_cent(app):
     start = datetime(2026, 10, 31, 16, tzinfo=UTC)  # 1 November, 00:00 in Shanghai
     end = datetime(2026, 11, 30, 16, tzinfo=UTC)
     assert nov.accrued == _ledger_sum(app, shop, "platform_commission", start, end) == 67 + 33 + 26
-    assert nov.reversed == -_ledger_sum(app, shop, "platform_commission_reversed", start, end) == 33
+    assert nov.reversed == -_ledger_sum(app, shop, "platform_fee_reversed", start, end) == 33
     assert nov.matches_ledger
     [wallet] = nov.sales
     assert (wallet.provider, wallet.orders, wallet.sold) == ("wallet", 3, 1999 + 1001 + 777)
