@@ -26,13 +26,14 @@ claims each fact, and every ledger posting has its own key):
   connected Stripe account: the adapter's ``application_fee``; nothing is
   posted), else ``accrued``, posting
   ``platform-commission:<order>`` (kind ``platform_commission``):
-  ``sales −c``, ``platform:commission +c``. The rate is the shop's plan's
+  ``costs:platform −c`` (the shop's expense: its ``sales`` stay the gross
+  sales), ``platform:commission +c``. The rate is the shop's plan's
   at the delivery (``app.billing.commission``; 0 during the launch offer,
   when the row is kept and nothing is posted);
 - every refunded order with a sale row and no reversal gets one:
   ``reversed`` posting ``platform-commission-reverse:<order>`` (kind
   ``platform_fee_reversed``): ``platform:commission −c``,
-  ``sales +c``; or ``collected_refunded`` (Stripe returns its fee with the
+  ``costs:platform +c``; or ``collected_refunded`` (Stripe returns its fee with the
   refund: ``refund_application_fee``).
 
 At most ``batch`` orders of each kind a run; the rest wait for the next.
@@ -198,7 +199,7 @@ def _post(row: PlatformCommission, number: str) -> None:
     ledger.post(
         key,
         kind,
-        [ledger.Line(ledger.SALES, -c), ledger.Line(ledger.PLATFORM_COMMISSION, c)],
+        [ledger.Line(ledger.PLATFORM_FEES, -c), ledger.Line(ledger.PLATFORM_COMMISSION, c)],
         row.currency,
         memo=memo,
         order_id=row.order_id,

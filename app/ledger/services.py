@@ -52,6 +52,9 @@ BALANCE_KINDS = ("wallet", "payable")
 #: the platform's commission on sales not paid through Stripe: what the
 #: shop owes the platform until it is billed (``app.billing.accrual``)
 PLATFORM_COMMISSION = "platform:commission"
+#: the shop's cost of the platform's commission (an expense: its ``sales``
+#: stay the gross sales)
+PLATFORM_FEES = "costs:platform"
 
 
 class InsufficientFunds(KamengError):
@@ -81,6 +84,7 @@ _KINDS = {
     PAYOUTS: "clearing",
     "fees": "revenue",
     "supply": "expense",
+    "costs": "expense",
     "platform": "liability",
 }
 #: ``supplier:<what>:<id>`` accounts

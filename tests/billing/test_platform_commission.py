@@ -52,7 +52,8 @@ def test_a_wallet_sale_accrues_the_plans_commission_once(app):
     assert commission_rows(app, shop) == [("accrued", "wallet", 1999, 60)]
     balances = _balances(app, shop)
     assert balances["platform:commission"] == 60
-    assert balances["sales"] == 1999 - 60
+    assert balances["sales"] == 1999  # the gross sale stays; the fee is a cost
+    assert balances["costs:platform"] == -60
     assert_ledgers_balanced(app)
 
 
