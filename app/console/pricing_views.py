@@ -32,7 +32,7 @@ from app.core.dates import shop_timezone
 from app.core.errors import Conflict, KamengError
 from app.core.ids import id_or_404, parse_uuid
 from app.core.money import money_formatter
-from app.core.pages import only_on
+from app.core.pages import attempt_save, only_on
 from app.core.pagination import requested_page
 from app.core.redirects import safe_local_target
 from app.extensions import db
@@ -70,19 +70,6 @@ def _refused(err: KamengError) -> str:
     return err.user_message()
 
 
-def _attempt(save, check, read: dict):
-    """Save (when everything could be read) or only check the rest; the
-    saved result, or ``(None, the service's refusal or None)``."""
-    try:
-        if read:
-            check()
-            return None, None
-        return save(), None
-    except KamengError as err:
-        db.session.rollback()
-        return None, err
-
-
 def _status(read: dict, err: KamengError | None) -> int:
     return err.status if err is not None and not read else 422
 
@@ -100,7 +87,7 @@ def tiers():
     if request.method == "POST":
         authorize(current_principal(), "pricing.manage")
         data, read = tier_data(form, g.shop.currency)
-        made, err = _attempt(
+        made, err = attempt_save(
             lambda: admin.create_tier(data, actor=_actor()), lambda: admin.check_tier(data), read
         )
         if made is not None:
@@ -129,7 +116,7 @@ def tier(tier_id: str):
         authorize(current_principal(), "pricing.manage")
         form = TierForm()
         data, read = tier_data(form, g.shop.currency)
-        saved, err = _attempt(
+        saved, err = attempt_save(
             lambda: admin.update_tier(view.id, data, actor=_actor()),
             lambda: admin.check_tier(data, view.id),
             read,
@@ -237,7 +224,7 @@ def rule_new():
     if found is not None:
         return _rule_page(form, found=found)
     data, read = rule_data(form, g.shop.currency, shop_timezone())
-    made, err = _attempt(
+    made, err = attempt_save(
         lambda: rule_admin.create_rule(data, actor=_actor()),
         lambda: rule_admin.check_rule(data),
         read,
@@ -269,7 +256,7 @@ def rule(rule_id: str):
     if found is not None:
         return _rule_page(form, found_rule, found=found)
     data, read = rule_data(form, g.shop.currency, shop_timezone())
-    saved, err = _attempt(
+    saved, err = attempt_save(
         lambda: rule_admin.update_rule(found_rule.id, data, actor=_actor()),
         lambda: rule_admin.check_rule(data, found_rule.id),
         read,
@@ -346,7 +333,7 @@ def coupon_new():
     if found is not None:
         return _coupon_page(form, found=found)
     data, read = coupon_data(form, g.shop.currency, shop_timezone())
-    made, err = _attempt(
+    made, err = attempt_save(
         lambda: coupon_admin.create_coupon(data, actor=_actor()),
         lambda: coupon_admin.check_coupon(data),
         read,
@@ -371,7 +358,7 @@ def coupon(coupon_id: str):
     if found is not None:
         return _coupon_page(form, view, found=found)
     data, read = coupon_data(form, g.shop.currency, shop_timezone())
-    saved, err = _attempt(
+    saved, err = attempt_save(
         lambda: coupon_admin.update_coupon(view.id, data, actor=_actor()),
         lambda: coupon_admin.check_coupon(data, view.id),
         read,

@@ -28,7 +28,7 @@ from app.accounts.auth import authorize, current_principal, require
 from app.core.errors import KamengError, NotFound
 from app.core.ids import id_or_404
 from app.core.money import money_formatter
-from app.core.pages import only_on
+from app.core.pages import attempt_save, only_on
 from app.core.pagination import Pager, requested_page
 from app.extensions import db
 from app.supply import pool, sources, suppliers
@@ -53,19 +53,6 @@ PER_PAGE = 50
 
 def _actor() -> str:
     return current_principal().actor
-
-
-def _attempt(save, check, read: dict):
-    """Save (when everything could be read) or only check the rest; the
-    saved result, or ``(None, the service's refusal or None)``."""
-    try:
-        if read:
-            check()
-            return None, None
-        return save(), None
-    except KamengError as err:
-        db.session.rollback()
-        return None, err
 
 
 def _helpers() -> dict:
@@ -112,13 +99,13 @@ def _supplier_form(view=None):
             form.kind.data = view.kind
         data, read = supplier_data(form, g.shop.currency, editing=editing)
         if editing:
-            saved, err = _attempt(
+            saved, err = attempt_save(
                 lambda: suppliers.update_supplier(view.id, data, actor=_actor()),
                 lambda: suppliers.check_supplier(data, view.id),
                 read,
             )
         else:
-            saved, err = _attempt(
+            saved, err = attempt_save(
                 lambda: suppliers.create_supplier(data, actor=_actor()),
                 lambda: suppliers.check_supplier(data),
                 read,
@@ -228,7 +215,7 @@ def product_sources(product_id: str):
     if request.method == "POST":
         authorize(current_principal(), "supply.manage")
         data, read = source_data(form, g.shop.currency)
-        made, err = _attempt(
+        made, err = attempt_save(
             lambda: sources.add_source(ident, data, actor=_actor()),
             lambda: sources.check_source(ident, data),
             read,
@@ -255,7 +242,7 @@ def product_source(product_id: str, source_id: str):
         authorize(current_principal(), "supply.manage")
         form = SourceForm()
         data, read = source_data(form, g.shop.currency)
-        saved, err = _attempt(
+        saved, err = attempt_save(
             lambda: sources.update_source(ident, source.id, data, actor=_actor()),
             lambda: sources.check_source(ident, data, source.id),
             read,

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from flask import abort, flash, g, make_response
 
 from app.core.errors import KamengError
+from app.extensions import db
 
 
 def only_on(site: str):
@@ -89,3 +90,16 @@ def typed_day_span(typed: dict, errors: dict) -> tuple[datetime | None, datetime
     if first is False or last is False:
         return None, None
     return day_range(first or None, last or None, shop_timezone())
+
+
+def attempt_save(save, check, read: dict):
+    """A form page's save: save (when everything could be read) or only check the rest; the
+    saved result, or ``(None, the service's refusal or None)``."""
+    try:
+        if read:
+            check()
+            return None, None
+        return save(), None
+    except KamengError as err:
+        db.session.rollback()
+        return None, err
