@@ -11,19 +11,12 @@
 
   var holder = document.getElementById('sales-chart');
   var source = document.getElementById('sales-chart-data');
-  if (!holder || !source || !window.echarts) { return; }
+  if (!holder || !source || !window.echarts || !window.KamengMoney) { return; }
   var data = JSON.parse(source.textContent);
   if (!data) { return; }
 
-  // 12345 minor units with 2 digits -> "123.45"; whole numbers only.
   function majorText(minor) {
-    var digits = data.digits;
-    var value = Math.round(minor);
-    var sign = value < 0 ? '-' : '';
-    var text = String(Math.abs(value));
-    if (!digits) { return sign + text; }
-    while (text.length <= digits) { text = '0' + text; }
-    return sign + text.slice(0, -digits) + '.' + text.slice(-digits);
+    return window.KamengMoney.majorText(minor, data.digits);
   }
 
   function tooltip(items) {
