@@ -36,7 +36,11 @@ db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=_limit_key, default_limits=[], headers_enabled=True)
+# No X-RateLimit headers on every answer: writing them asks Redis twice more
+# per limited request (the window's count and its expiry), on the purchase
+# path too. A refused request gets them, with Retry-After, from the 429
+# handler (``app.core.problems.rate_limit_headers``).
+limiter = Limiter(key_func=_limit_key, default_limits=[], headers_enabled=False)
 api = ProblemApi()
 
 

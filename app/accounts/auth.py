@@ -27,7 +27,7 @@ from flask_login import current_user, login_user, logout_user
 from app.accounts import services
 from app.accounts.models import PlatformUser, ShopAccount
 from app.accounts.permissions import ANONYMOUS, Principal, authorize, member_grants
-from app.core.errors import Forbidden, NotFound, Unauthorized
+from app.core.errors import Forbidden, Unauthorized
 from app.extensions import csrf, limiter, login_manager
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def principal_for_platform_user(user: PlatformUser) -> Principal:
     return Principal("platform_user", user.id, frozenset(roles), user.email, grants=grants)
 
 
-def principal_for_shop_account(account: ShopAccount) -> Principal:
+def principal_for_shop_account(account: ShopAccount | services.SessionAccount) -> Principal:
     return Principal("shop_account", account.id, frozenset({account.role}), account.email)
 
 
@@ -133,11 +133,8 @@ def _load_user(user_id: str) -> SessionUser | None:
             return None  # no longer a member of this shop
         return SessionUser(principal, user, sign_in_id)
     if kind == "s" and shop is not None:
-        try:
-            account = services.get_shop_account(ident)
-        except NotFound:  # the account is gone
-            return None
-        if not account.is_active:
+        account = services.session_account(ident)
+        if account is None or not account.is_active:  # gone, or switched off
             return None
         return SessionUser(principal_for_shop_account(account), account, sign_in_id)
     return None

@@ -13,7 +13,7 @@ from typing import NamedTuple, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from app.accounts.models import (
     MEMBER_ROLES,
@@ -268,6 +268,45 @@ def get_shop_account(account_id: uuid.UUID) -> ShopAccount:
     if account is None:
         raise NotFound("No such account.")
     return account
+
+
+class SessionAccount(NamedTuple):
+    """What a signed-in shop account's session needs of its row, read on
+    every request: who, in which role, whether it may still sign in."""
+
+    id: uuid.UUID
+    role: str
+    email: str
+    is_active: bool
+
+
+_shop_accounts = ShopAccount.__table__
+#: Built once: a Core read of four columns costs a fraction of loading the
+#: ORM row, and every signed-in buyer's request makes it. The shop is bound
+#: by hand (the ORM tenant guard does not see Core statements).
+_SESSION_ACCOUNT = select(
+    _shop_accounts.c.id,
+    _shop_accounts.c.role,
+    _shop_accounts.c.email,
+    _shop_accounts.c.is_active,
+).where(
+    _shop_accounts.c.tenant_id == bindparam("tenant_id"),
+    _shop_accounts.c.id == bindparam("account_id"),
+)
+
+
+def session_account(account_id: uuid.UUID) -> SessionAccount | None:
+    """The current shop's account ``account_id`` as its session needs it
+    (``None`` when the shop has no such account)."""
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise RuntimeError("a shop account is read in its shop's context")
+    row = (
+        db.session.connection()
+        .execute(_SESSION_ACCOUNT, {"tenant_id": tenant_id, "account_id": account_id})
+        .first()
+    )
+    return SessionAccount(*row) if row is not None else None
 
 
 def list_shop_accounts(

@@ -13,6 +13,7 @@ the request id, not a traceback.
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
@@ -180,12 +181,32 @@ def handle_http_exception(exc: HTTPException):
         }
     else:
         problem = _http_problem(exc)
+    headers = rate_limit_headers() if exc.code == 429 else {}
     if wants_json():
-        headers = {}
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return problem_response(problem, headers)
-    return _page(problem, message=CSRF_MESSAGE if isinstance(exc, CSRFError) else None)
+    body, status = _page(problem, message=CSRF_MESSAGE if isinstance(exc, CSRFError) else None)
+    return body, status, headers
+
+
+def rate_limit_headers() -> dict[str, str]:
+    """For a request refused by a rate limit: when to try again
+    (``Retry-After``, seconds) and the limit itself (``X-RateLimit-*``).
+    Only refusals carry them, so an allowed request asks Redis nothing more
+    than the count it adds to."""
+    from app.extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return {"Retry-After": "60"}
+    reset_at = current.reset_at
+    return {
+        "Retry-After": str(max(1, int(reset_at - time.time()))),
+        "X-RateLimit-Limit": str(current.limit.amount),
+        "X-RateLimit-Remaining": str(current.remaining),
+        "X-RateLimit-Reset": str(reset_at),
+    }
 
 
 def handle_unexpected(exc: Exception):

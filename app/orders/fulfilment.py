@@ -223,9 +223,18 @@ def fulfil(order_id: uuid.UUID, actor: str = "fulfilment", upstream: bool = True
 def notify_delivered(order_id: uuid.UUID) -> None:
     """Queue the delivery mail (after the commit that delivered)."""
     try:
-        get_queue("mail").enqueue(
-            MAIL_JOB, str(current_tenant_id()), str(order_id), job_id=f"mail-{order_id}"
-        )
+        queue = get_queue("mail")
+        # One round trip to Redis: the job's hash, its queue and the
+        # queues' set in one pipeline (without one RQ sends two).
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue(
+                MAIL_JOB,
+                str(current_tenant_id()),
+                str(order_id),
+                job_id=f"mail-{order_id}",
+                pipeline=pipe,
+            )
+            pipe.execute()
     except Exception:  # noqa: BLE001 - the order page shows the codes regardless
         log.warning("order %s: delivery mail not enqueued", order_id)
 

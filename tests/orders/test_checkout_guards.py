@@ -313,6 +313,14 @@ def test_order_creation_is_rate_limited_per_client_address_across_api_and_buy_pa
     assert page.status_code == 429
     assert elsewhere.status_code == 201
     assert integration.status_code == 201
+    # Only a refusal says when to try again and what the limit is; an
+    # allowed request asks Redis nothing beyond its count.
+    for refused in (answers[3], page):
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["X-RateLimit-Limit"] == "3"
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert "X-RateLimit-Limit" not in answers[0].headers
+    assert "Retry-After" not in answers[0].headers
 
 
 # --- the short hold until a payment starts ------------------------------------------
