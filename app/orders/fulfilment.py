@@ -239,6 +239,25 @@ def notify_delivered(order_id: uuid.UUID) -> None:
         log.warning("order %s: delivery mail not enqueued", order_id)
 
 
+def stamp_mailed(order_ids: list[uuid.UUID], *, only_unstamped: bool = False) -> None:
+    """Record that the delivery mails of ``order_ids`` were taken by the mail
+    server (``mailed_at`` now, an earlier error cleared), in one UPDATE;
+    ``only_unstamped`` leaves orders already stamped as they are. Not a
+    transition: the status is untouched. Commits (when there is any)."""
+    if not order_ids:
+        return
+    condition = Order.id.in_(order_ids)
+    if only_unstamped:
+        condition &= Order.mailed_at.is_(None)
+    db.session.execute(
+        update(Order)
+        .where(condition)
+        .values(mailed_at=datetime.now(UTC), mail_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def record_delivery_mail(order_id: uuid.UUID, error: str | None = None) -> None:
     """Record how the order's delivery mail went: taken by the mail server
     (``error`` None: ``mailed_at`` is stamped, an earlier error cleared) or

@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
+from itertools import groupby
 
 from flask import render_template
 from sqlalchemy import distinct, select
 
+from app.core.errors import NotFound
 from app.core.queues import register_periodic
 from app.core.redisconn import get_redis
 from app.extensions import db
@@ -45,21 +47,54 @@ def fulfil_order(tenant_id: str, order_id: str) -> str:
 #: How many delivery mails queued behind it one job sends (``mail_delivery``).
 MAIL_BATCH = 50
 
+#: Takes each listed job off the queue if it is still waiting there (a
+#: worker that popped it meanwhile runs it and finds its mail sent), and
+#: deletes the taken ones' hashes. KEYS: the queue, then each job's hash,
+#: dependents and dependencies keys; ARGV: the job ids. Returns how many.
+_TAKE_JOBS = """
+local taken = 0
+for i, id in ipairs(ARGV) do
+  if redis.call('LREM', KEYS[1], 1, id) == 1 then
+    local k = 2 + (i - 1) * 3
+    redis.call('DEL', KEYS[k], KEYS[k + 1], KEYS[k + 2])
+    taken = taken + 1
+  end
+end
+return taken
+"""
+
 
 def mail_delivery(tenant_id: str, order_id: str) -> str:
     """``mail`` queue: email the buyer their codes, once, in the shop's
-    language (text and HTML, with a link back to the order page); then the
-    delivery mails queued behind it, up to ``MAIL_BATCH``."""
-    outcome = _mail_order(tenant_id, order_id)
-    mail_queued_deliveries(MAIL_BATCH)
-    return outcome
+    language (text and HTML, with a link back to the order page); with it,
+    the delivery mails queued behind it, up to ``MAIL_BATCH``, in one batch
+    (their jobs are taken off the queue once their mails are sent). A
+    failure to send its own mail fails the job (RQ keeps it among the
+    failed ones); a failure on a queued one ends the batch there and leaves
+    the rest to their own jobs."""
+    own = (tenant_id, order_id)
+    queue, jobs = _queued_mail_jobs(MAIL_BATCH)
+    others = [job for job in jobs if tuple(job.args) != own]
+    outcomes = _send_delivery_mails([own] + [tuple(job.args) for job in others], raise_first=True)
+    finished = [job for job in jobs if tuple(job.args) == own] + others[: len(outcomes) - 1]
+    _take_off(queue, finished)
+    return outcomes[0]
 
 
 def mail_queued_deliveries(limit: int) -> int:
     """Send the delivery mails of the next ``limit`` jobs waiting on the
-    ``mail`` queue, and take each job off the queue once its mail is sent
-    (and marked). Stops at the first failure: that job and the rest run
+    ``mail`` queue, and take those jobs off the queue once their mails are
+    sent and marked. Stops at the first failure: that job and the rest run
     on their own. Returns how many jobs it took."""
+    queue, jobs = _queued_mail_jobs(limit)
+    if not jobs:
+        return 0
+    outcomes = _send_delivery_mails([tuple(job.args) for job in jobs], raise_first=False)
+    return _take_off(queue, jobs[: len(outcomes)])
+
+
+def _queued_mail_jobs(limit: int) -> tuple:
+    """The ``mail`` queue and its next delivery-mail jobs (up to ``limit``)."""
     from rq.job import Job
 
     from app.core.queues import get_queue
@@ -67,23 +102,71 @@ def mail_queued_deliveries(limit: int) -> int:
     queue = get_queue("mail")
     waiting = [i for i in queue.get_job_ids(0, limit - 1) if i.startswith("mail-")]
     if not waiting:
+        return queue, []
+    jobs = [
+        job
+        for job in Job.fetch_many(waiting, connection=queue.connection)
+        if job is not None and job.func_name == fulfilment.MAIL_JOB and len(job.args) == 2
+    ]
+    return queue, jobs
+
+
+def _take_off(queue, jobs: list) -> int:
+    """Take ``jobs`` off ``queue`` where they still wait (one round trip);
+    how many were."""
+    if not jobs:
         return 0
-    taken = 0
-    for job in Job.fetch_many(waiting, connection=queue.connection):
-        if job is None or job.func_name != fulfilment.MAIL_JOB or len(job.args) != 2:
-            continue
-        try:
-            _mail_order(*job.args)
-        except Exception:  # noqa: BLE001 - its own job retries it and reports the failure
-            log.warning("delivery mail %s left to its job", job.id)
-            break
-        if queue.remove(job.id):  # still waiting: nobody else will run it
-            job.delete(remove_from_queue=False)
-            taken += 1
-    return taken
+    keys = [queue.key]
+    for job in jobs:
+        keys += [job.key, job.dependents_key, job.dependencies_key]
+    take = queue.connection.register_script(_TAKE_JOBS)
+    return int(take(keys=keys, args=[job.id for job in jobs]))
 
 
-def _mail_order(tenant_id: str, order_id: str) -> str:
+def _marker(order_id: str) -> str:
+    return f"kameng:mailed:{order_id}"
+
+
+def _send_delivery_mails(items: list[tuple[str, str]], *, raise_first: bool) -> list[str]:
+    """Send the delivery mail of each ``(shop id, order id)`` not sent yet,
+    in order, over the worker's one SMTP connection; the outcome of each
+    (``sent``, ``already sent``), as far as it got.
+
+    The work is shared across a shop's orders in the batch: whether each
+    was sent is asked of Redis in one round trip, the shop, its orders and
+    their codes are read in three statements, the shop's language is set
+    once, and ``mailed_at`` is stamped for all of them in one UPDATE and
+    one commit. Each mail is marked sent in Redis as soon as the server
+    took it (so a job that runs again does not send it twice); an order
+    marked but not stamped (a worker killed in between) is stamped by
+    whichever job finds the marker.
+
+    A mail the server refuses is recorded on its order (``mail_error``)
+    and ends the batch there: the outcomes stop before it. With
+    ``raise_first`` a failure on the first item is raised instead."""
+    redis = get_redis()
+    with redis.pipeline(transaction=False) as pipe:
+        for _tenant, order_id in items:
+            pipe.exists(_marker(order_id))
+        marked = [bool(m) for m in pipe.execute()]
+    outcomes: list[str] = []
+    position = 0
+    for tenant_id, group in groupby(items, key=lambda item: item[0]):
+        order_ids = [order_id for _tenant, order_id in group]
+        flags = marked[position : position + len(order_ids)]
+        first_group = position == 0
+        position += len(order_ids)
+        outcomes += _send_for_shop(tenant_id, order_ids, flags, raise_first and first_group)
+        if len(outcomes) < position:
+            break  # stopped at a failure
+    return outcomes
+
+
+def _send_for_shop(
+    tenant_id: str, order_ids: list[str], marked: list[bool], raise_first: bool
+) -> list[str]:
+    """``_send_delivery_mails`` for one shop's run of the batch; with
+    ``raise_first`` a failure on its first order is raised."""
     from urllib.parse import urlencode
 
     from flask import current_app
@@ -95,42 +178,71 @@ def _mail_order(tenant_id: str, order_id: str) -> str:
     from app.core.money import format_money
     from tenants.models import Tenant
 
-    marker = f"kameng:mailed:{order_id}"
-    redis = get_redis()
-    if redis.exists(marker):
-        return "already sent"
+    outcomes: list[str] = []
+    sent: list[uuid.UUID] = []
     try:
         with tenant_context(uuid.UUID(tenant_id)):
-            order = lookups.get_order_by_id(uuid.UUID(order_id))
-            shop = db.session.get(Tenant, order.tenant_id)
-            token = lookups.lookup_token(order.id)
-            context = {
-                "order": order,
-                "shop": shop,
-                "codes": lookups.delivered_codes(order),
-                "token": token,
-                "total": format_money(order.total, order.currency),
-                "page_url": shop_url(shop.slug, f"/o/{order.number}?{urlencode({'t': token})}"),
-            }
-            with force_locale(shop.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-                subject = _(
-                    "[%(shop)s] Your order %(number)s is delivered",
-                    shop=shop.name,
-                    number=order.number,
-                )
-                text = render_template("mail/delivery.txt", **context)
-                html = render_template("mail/delivery.html", **context)
-            try:
-                send_mail(order.email, subject, text, html)
-            except (smtplib.SMTPException, OSError) as exc:
-                db.session.rollback()
-                fulfilment.record_delivery_mail(order.id, f"{type(exc).__name__}: {exc}")
-                raise  # RQ keeps the job among the failed ones
-            fulfilment.record_delivery_mail(order.id)
-        redis.set(marker, "1", ex=MAILED_MARKER_SECONDS)
-        return "sent"
+            to_send = [uuid.UUID(i) for i, done in zip(order_ids, marked, strict=True) if not done]
+            if not to_send:
+                fulfilment.stamp_mailed([uuid.UUID(i) for i in order_ids], only_unstamped=True)
+                return ["already sent"] * len(order_ids)
+            shop = db.session.get(Tenant, uuid.UUID(tenant_id))
+            orders = lookups.orders_by_id(to_send)
+            codes = lookups.codes_by_order(list(orders.values()))
+            locale = shop.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+            with force_locale(locale):
+                for order_id, done in zip(order_ids, marked, strict=True):
+                    if done:
+                        outcomes.append("already sent")
+                        continue
+                    order = orders.get(uuid.UUID(order_id))
+                    if order is None:  # not this shop's, or gone
+                        if raise_first and not outcomes:
+                            raise NotFound("No such order.")
+                        break
+                    token = lookups.lookup_token(order.id)
+                    context = {
+                        "order": order,
+                        "shop": shop,
+                        "codes": codes[order.id],
+                        "token": token,
+                        "total": format_money(order.total, order.currency),
+                        "page_url": shop_url(
+                            shop.slug, f"/o/{order.number}?{urlencode({'t': token})}"
+                        ),
+                    }
+                    subject = _(
+                        "[%(shop)s] Your order %(number)s is delivered",
+                        shop=shop.name,
+                        number=order.number,
+                    )
+                    text = render_template("mail/delivery.txt", **context)
+                    html = render_template("mail/delivery.html", **context)
+                    try:
+                        send_mail(order.email, subject, text, html)
+                    except (smtplib.SMTPException, OSError) as exc:
+                        _stamp(order_ids, marked, sent)
+                        fulfilment.record_delivery_mail(order.id, f"{type(exc).__name__}: {exc}")
+                        if raise_first and not outcomes:
+                            raise  # RQ keeps the job among the failed ones
+                        log.warning("delivery mail of order %s left to its job", order.id)
+                        return outcomes
+                    get_redis().set(_marker(order_id), "1", ex=MAILED_MARKER_SECONDS)
+                    sent.append(order.id)
+                    outcomes.append("sent")
+            _stamp(order_ids, marked, sent)
+        return outcomes
     finally:
         db.session.remove()
+
+
+def _stamp(order_ids: list[str], marked: list[bool], sent: list[uuid.UUID]) -> None:
+    """Stamp ``mailed_at`` on the orders just sent, and on the ones found
+    marked sent that never were stamped (a worker killed in between)."""
+    fulfilment.stamp_mailed(sent)
+    earlier = [uuid.UUID(i) for i, done in zip(order_ids, marked, strict=True) if done]
+    if earlier:
+        fulfilment.stamp_mailed(earlier, only_unstamped=True)
 
 
 def _due_shops(condition) -> list[uuid.UUID]:

@@ -369,24 +369,43 @@ def delivered_codes(order: Order) -> list[dict]:
     """The codes delivered to the order, decrypted for its buyer (callers show
     them only to the buyer: token, session or audited operator view). Never
     logged."""
+    return codes_by_order([order])[order.id]
+
+
+def codes_by_order(orders: list[Order]) -> dict[uuid.UUID, list[dict]]:
+    """``delivered_codes`` of several orders of the shop, read in one
+    statement: each order's codes by its id."""
     cipher = get_cipher()
-    codes = []
-    for card in db.session.scalars(
-        select(Card)
-        .where(Card.order_id == order.id, Card.status.in_(("sold", "void")))
-        .order_by(Card.id)
-    ):
-        number, password = split_card_secret(cipher.decrypt(card.id, card.key_id, card.secret))
-        codes.append({"code": number, "password": password, "void": card.status == "void"})
-    if order.manual_secret is not None:
-        codes.append(
-            {
-                "code": cipher.decrypt(order.id, order.manual_key_id, order.manual_secret),
-                "password": None,
-                "void": False,
-            }
+    found: dict[uuid.UUID, list[dict]] = {order.id: [] for order in orders}
+    if found:
+        cards = db.session.scalars(
+            select(Card)
+            .where(Card.order_id.in_(list(found)), Card.status.in_(("sold", "void")))
+            .order_by(Card.order_id, Card.id)
         )
-    return codes
+        for card in cards:
+            number, password = split_card_secret(cipher.decrypt(card.id, card.key_id, card.secret))
+            found[card.order_id].append(
+                {"code": number, "password": password, "void": card.status == "void"}
+            )
+    for order in orders:
+        if order.manual_secret is not None:
+            found[order.id].append(
+                {
+                    "code": cipher.decrypt(order.id, order.manual_key_id, order.manual_secret),
+                    "password": None,
+                    "void": False,
+                }
+            )
+    return found
+
+
+def orders_by_id(order_ids: list[uuid.UUID]) -> dict[uuid.UUID, Order]:
+    """The shop's orders among ``order_ids``, in one statement (an id of
+    another shop, or of none, is simply absent)."""
+    if not order_ids:
+        return {}
+    return {o.id: o for o in db.session.scalars(select(Order).where(Order.id.in_(order_ids)))}
 
 
 def codes_for_operator(order: Order, actor: str) -> list[dict]:
