@@ -102,9 +102,7 @@ def test_a_top_up_answers_pending(app, docking):
     assert_problem(missing, 422, "validation-failed")
 
 
-def test_not_enough_balance_is_402_keeps_nothing_and_the_same_key_buys_once_topped_up(
-    app, docking
-):
+def test_not_enough_balance_is_402_keeps_nothing_and_the_same_key_buys_once_topped_up(app, docking):
     partner, shop = docking["partner"], docking["shop"]
     request = {"sku": str(docking["card"]), "quantity": 1, "key": "poor-0001"}
     # Spend the wallet down to 5.00 on top-ups first.
