@@ -29,7 +29,7 @@ fulfilment``, the production worker) delivers: an own-stock order by
 selling its reserved card; a docked order by buying the card upstream
 (``app.supply.routing``: one signed ``POST /supply/v1/purchases``, in which
 the upstream creates its order, pays it from the partner's wallet at the
-tier price and delivers the code) and storing that code as the order's
+tier price and delivers the code, in one transaction) and storing that code as the order's
 sold card. The JSON also has each purchase's round trip as routing timed
 it (``upstream_purchase_ms``, from the supply attempts).
 
