@@ -2,10 +2,14 @@
 
 A purchase is an ordinary order of the credential's shop account: priced by
 ``app.pricing`` for that account (its agent tier), paid from that account's
-wallet, delivered by the order's usual path (cards in the request, top-ups
-and manual goods later). ``SupplyPurchase`` maps the caller's idempotency
-key to the order, so asking again with the same key answers the same order
-and moves no more money.
+wallet. A card from the shop's own stock is bought as a signed-in buyer
+buys with its balance (``app.orders.wallet_purchase``): created, paid and
+delivered in one transaction, the key's record with it. Anything else
+(top-ups, manual goods, cards bought from the product's sources) takes the
+two steps, created then paid, and is delivered by the order's usual path
+(top-ups and manual goods later). ``SupplyPurchase`` maps the caller's
+idempotency key to the order, so asking again with the same key answers
+the same order and moves no more money.
 
 Every function works in the current shop.
 """

@@ -251,13 +251,13 @@ class Purchases(MethodView):
         Idempotent by ``key``: the same key and body answer the first
         purchase (200) and pay nothing more; another body with that key is
         409 ``idempotency-key-reused``. Not enough balance: 402
-        ``insufficient-funds``; sold out: 409 ``out-of-stock`` (the same key
-        buys once the wallet is topped up: a card purchase that failed keeps
-        nothing, other goods wait under the key and are paid when asked
-        again). Cards answer ``delivered`` with their codes, created, paid
-        and delivered in one transaction; top-ups and manual goods answer
-        ``pending`` and follow by callback or
-        ``GET /supply/v1/purchases/{ref}``."""
+        ``insufficient-funds``, and the same key buys once the wallet is
+        topped up (a card from stock keeps nothing; other goods wait under
+        the key and are paid when asked again). Sold out: 409
+        ``out-of-stock``, nothing kept. Cards from stock are created, paid
+        and delivered in one transaction and answer ``delivered`` with
+        their codes; top-ups and manual goods answer ``pending`` and follow
+        by callback or ``GET /supply/v1/purchases/{ref}``."""
         found, created = purchases.buy(
             g.supply_credential,
             sku=data["sku"],
