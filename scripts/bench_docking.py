@@ -17,7 +17,8 @@ production settings):
   purchase), and a docked card product with no codes whose one source is a
   ``platform`` supplier at ``http://upstream.bench.localhost:<port>/supply/v1``
   (the same gunicorn, reached on loopback with the shop's name in
-  ``Host``) holding the partner's credential; both sell at 1.00.
+  ``Host``; ``OUTBOUND_PRIVATE_ALLOWED=true`` lets the production
+  settings reach it) holding the partner's credential; both sell at 1.00.
 
 Every order is a guest order of one card (``orders.checkout.create_order``,
 in this process, 4 threads) whose payment is confirmed as a provider's
@@ -28,7 +29,7 @@ fulfilment``, the production worker) delivers: an own-stock order by
 selling its reserved card; a docked order by buying the card upstream
 (``app.supply.routing``: one signed ``POST /supply/v1/purchases``, in which
 the upstream creates its order, pays it from the partner's wallet at the
-tier price and delivers the code) and storing that code as the order's
+tier price and delivers the code, in one transaction) and storing that code as the order's
 sold card. The JSON also has each purchase's round trip as routing timed
 it (``upstream_purchase_ms``, from the supply attempts).
 
@@ -283,7 +284,9 @@ def run(ctx: Context) -> Outcome:
     redis = Redis.from_url(ctx.redis_url())
     port = bc.free_port()
 
-    env = bc.app_env(ctx, url)
+    # The upstream is the same gunicorn on loopback, an address production
+    # refuses to reach by default (``app.core.outbound``).
+    env = bc.app_env(ctx, url, OUTBOUND_PRIVATE_ALLOWED="true")
     with bc.migrated_app(env) as app:
         began = time.monotonic()
         print(f"==> seeding an upstream and a docking shop, {n + m:,} codes each", flush=True)

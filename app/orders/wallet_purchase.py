@@ -1,8 +1,10 @@
 """Buying with the balance in one request (余额购买): create, pay and deliver
 a card order in one transaction.
 
-``buy_with_wallet`` is what ``POST /api/v1/orders`` with ``"pay": "wallet"``
-and the buy page's "pay with my balance" call. Its guarantees:
+``buy_with_wallet`` is what ``POST /api/v1/orders`` with ``"pay": "wallet"``,
+the buy page's "pay with my balance" and a docking partner's
+``POST /supply/v1/purchases`` (``app.supply.purchases``) call. Its
+guarantees:
 
 - **atomic**: the order, its history, the sold cards, the stock counter, the
   wallet debit and its ledger transaction commit together or not at all.
@@ -63,6 +65,7 @@ created and returns its stock (the cancelled order stays in the history).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -528,10 +531,20 @@ def buy_with_wallet(
     caller: checkout.Caller = checkout.GUEST,
     coupon: str | None = None,
     sub_shop_id: uuid.UUID | None = None,
+    before_commit: Callable[[Order], None] | None = None,
+    two_steps: Callable[[], WalletPurchase] | None = None,
 ) -> WalletPurchase:
     """Create, pay from ``buyer_id``'s balance and deliver an order in the
     current shop, in one transaction (see the module doc for what is
     guaranteed and which purchases take the two-step path). Commits.
+
+    A surface with rows of its own to keep with the order passes
+    ``before_commit``: it is called with the new order in the purchase's
+    transaction, once the purchase is written (what it adds to the session
+    commits with the order, or is rolled back with it). ``two_steps``
+    replaces the two-step path for the purchases this one does not make
+    (the supply API keeps its own: ``app.supply.purchases``); it runs after
+    this path's transaction is rolled back, and its result is returned.
 
     Raises what checkout raises for a bad request (``NotFound``,
     ``ValidationFailed``, ``IdempotencyMismatch``, ``CouponRefused``…),
@@ -561,8 +574,13 @@ def buy_with_wallet(
         coupon=coupon,
         sub_shop_id=sub_shop_id,
     )
+    if two_steps is None:
+
+        def two_steps() -> WalletPurchase:
+            return _two_steps(adapter.name, **arguments)
+
     if coupon is not None or sub_shop_id is not None:
-        return _two_steps(adapter.name, **arguments)
+        return two_steps()
     request_hash = checkout._request_hash(product_id, quantity, email, inputs, buyer_id)
     connection = db.session.connection()
     dialect = connection.dialect.name
@@ -648,7 +666,7 @@ def buy_with_wallet(
         ]
         if not _place(connection, dialect, order, history):
             db.session.rollback()
-            return _replay(idempotency_key, caller, request_hash, adapter.name, arguments)
+            return _replay(idempotency_key, caller, request_hash, two_steps)
         sold = _run(
             connection,
             _SELL[dialect],
@@ -667,10 +685,12 @@ def buy_with_wallet(
             from app.agents import commission
 
             commission.accrue(order_id, now=now)
+        if before_commit is not None:
+            before_commit(order)
         db.session.commit()
     except _Fallback:
         db.session.rollback()
-        return _two_steps(adapter.name, **arguments)
+        return two_steps()
     except BaseException:
         db.session.rollback()
         raise
@@ -843,7 +863,7 @@ def _codes(sold) -> list[dict]:
     return codes
 
 
-def _replay(key, caller, request_hash, provider, arguments) -> WalletPurchase:
+def _replay(key, caller, request_hash, two_steps) -> WalletPurchase:
     """The key is taken: this caller's earlier order under it (within the
     window), paid now if it waits for its payment, or
     ``IdempotencyMismatch``."""
@@ -852,7 +872,7 @@ def _replay(key, caller, request_hash, provider, arguments) -> WalletPurchase:
         return WalletPurchase(earlier, False)
     # An order made under this key without paying is paid now; an expired
     # key is freed and a clashing number drawn again, by checkout.
-    return _two_steps(provider, **arguments)
+    return two_steps()
 
 
 def _two_steps(provider: str, **arguments) -> WalletPurchase:

@@ -69,7 +69,15 @@ def watch(order_id: uuid.UUID, to: str) -> None:
         .limit(1)
     )
     if wanted is not None:
-        db.session.info.setdefault(_PENDING, set()).add((current_tenant_id(), order_id))
+        tell_after_commit(order_id)
+
+
+def tell_after_commit(order_id: uuid.UUID) -> None:
+    """Queue ``order_id``'s callback once the current transaction commits
+    (never if it is rolled back). For a caller that already knows the order
+    is a supply purchase whose credential has a callback URL (``watch``, or
+    a purchase delivered in the request that bought it)."""
+    db.session.info.setdefault(_PENDING, set()).add((current_tenant_id(), order_id))
 
 
 @event.listens_for(Session, "after_commit")

@@ -275,6 +275,20 @@ def credential_for_key(key_id: str) -> SupplyCredential | None:
     )
 
 
+def credential_and_open(key_id: str) -> tuple[SupplyCredential | None, bool]:
+    """``credential_for_key`` and whether the current shop's supply API is
+    open (``supply_open``), in one read: what the supply API's gate asks of
+    every request. ``(None, False)`` for an unknown or revoked key."""
+    row = db.session.execute(
+        select(SupplyCredential, Tenant.supply_open)
+        .join(Tenant, Tenant.id == SupplyCredential.tenant_id)
+        .where(SupplyCredential.key_id == key_id, SupplyCredential.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None, False
+    return row[0], bool(row[1])
+
+
 def touch(credential: SupplyCredential) -> None:
     """Note that the credential was used now (at most once a minute, so a
     busy partner costs no write per request). Commits."""

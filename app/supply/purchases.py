@@ -2,10 +2,14 @@
 
 A purchase is an ordinary order of the credential's shop account: priced by
 ``app.pricing`` for that account (its agent tier), paid from that account's
-wallet, delivered by the order's usual path (cards in the request, top-ups
-and manual goods later). ``SupplyPurchase`` maps the caller's idempotency
-key to the order, so asking again with the same key answers the same order
-and moves no more money.
+wallet. A card from the shop's own stock is bought as a signed-in buyer
+buys with its balance (``app.orders.wallet_purchase``): created, paid and
+delivered in one transaction, the key's record with it. Anything else
+(top-ups, manual goods, cards bought from the product's sources) takes the
+two steps, created then paid, and is delivered by the order's usual path
+(top-ups and manual goods later). ``SupplyPurchase`` maps the caller's
+idempotency key to the order, so asking again with the same key answers
+the same order and moves no more money.
 
 Every function works in the current shop.
 """
@@ -17,7 +21,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import ShopAccount
@@ -25,7 +29,7 @@ from app.catalog import services as catalog
 from app.catalog.models import KIND_CARD, KIND_MANUAL
 from app.core.errors import Conflict, NotFound
 from app.extensions import db
-from app.orders import checkout, lookups
+from app.orders import checkout, lookups, wallet_purchase
 from app.orders import payment as order_payment
 from app.orders.models import (
     CANCELLED,
@@ -160,10 +164,36 @@ def _earlier(credential_id: uuid.UUID, key: str) -> SupplyPurchase | None:
     )
 
 
+def _partner_and_earlier(credential: SupplyCredential, key: str):
+    """The credential's account (``email``, ``is_active``) and the purchase
+    made earlier with ``key`` (``order_id``, ``request_hash``; None when
+    there is none), in one read; None when the account is gone."""
+    return db.session.execute(
+        select(
+            ShopAccount.email,
+            ShopAccount.is_active,
+            SupplyPurchase.order_id,
+            SupplyPurchase.request_hash,
+        )
+        .select_from(ShopAccount)
+        .outerjoin(
+            SupplyPurchase,
+            and_(SupplyPurchase.credential_id == credential.id, SupplyPurchase.caller_key == key),
+        )
+        .where(ShopAccount.id == credential.account_id)
+    ).first()
+
+
 def _wallet_provider() -> str:
     """The payment provider that pays from a buyer's balance (the registry
     names it; a docking partner always pays from its balance here)."""
     return next(a.name for a in registry.ADAPTERS.values() if a.pays_from_wallet)
+
+
+def _key_reused() -> SupplyKeyReused:
+    return SupplyKeyReused(
+        "This key was used for another purchase; use a new key for a new purchase."
+    )
 
 
 def buy(
@@ -179,60 +209,100 @@ def buy(
 
     Idempotent by (credential, ``key``): the same request again answers the
     first purchase (``created`` False) and pays nothing more; another
-    request with that key → ``SupplyKeyReused`` (409). A purchase whose
-    payment failed (not enough balance: ``InsufficientFunds``, 402) is paid
-    when asked again with the same key. Cards are delivered in the request;
-    top-up and manual goods answer ``pending``. Commits.
+    request with that key → ``SupplyKeyReused`` (409). Commits.
+
+    A card product sold from the shop's own stock is created, paid and
+    delivered in one transaction with the key's record
+    (``app.orders.wallet_purchase``): not enough balance
+    (``InsufficientFunds``, 402) or too few cards (``OutOfStock``, 409)
+    keep nothing, so the same key buys once the wallet is topped up. Any
+    other purchase (top-ups, manual goods, cards bought from the product's
+    sources) is created with the key's record, then paid: a payment that
+    failed (402) is paid when asked again with the same key. Cards are
+    delivered in the request; top-up and manual goods answer ``pending``.
     """
     request_hash = _request_hash(sku, quantity, inputs)
-    account = db.session.get(ShopAccount, credential.account_id)
-    if account is None or not account.is_active:
-        raise NotFound("The credential's account is gone.")
+    # Plain values: a rolled-back attempt expires the credential's row.
+    credential_id, account_id = credential.id, credential.account_id
+    tells = credential.callback_url is not None and credential.revoked_at is None
     actor = f"supply {credential.key_id}"
-    earlier = _earlier(credential.id, key)
-    created = earlier is None
-    if earlier is not None:
-        if earlier.request_hash != request_hash:
-            raise SupplyKeyReused(
-                "This key was used for another purchase; use a new key for a new purchase."
-            )
-        order = lookups.get_order_by_id(earlier.order_id)
-    else:
-        product_id = _product_id(sku)
-        order, _ = checkout.create_order(
-            product_id=product_id,
-            quantity=quantity,
-            email=account.email,
-            inputs=inputs,
-            buyer_id=account.id,
-            actor=actor,
-            caller=checkout.Caller("shop_account", account.id),
-        )
+    found = _partner_and_earlier(credential, key)
+    if found is None or not found.is_active:
+        raise NotFound("The credential's account is gone.")
+    if found.order_id is not None:
+        if found.request_hash != request_hash:
+            raise _key_reused()
+        return _settled(found.order_id, key, account_id, actor), False
+    product_id = _product_id(sku)
+
+    def record(order: Order) -> None:
         db.session.add(
             SupplyPurchase(
-                credential_id=credential.id,
+                credential_id=credential_id,
                 caller_key=key,
                 request_hash=request_hash,
                 order_id=order.id,
             )
         )
-        try:
-            db.session.commit()
-        except IntegrityError:
-            # A twin request with the same key won; the order made here stays
-            # unpaid and expires, returning its stock.
-            db.session.rollback()
-            twin = _earlier(credential.id, key)
-            if twin is None or twin.request_hash != request_hash:
-                raise SupplyKeyReused(
-                    "This key was used for another purchase; use a new key for a new purchase."
-                ) from None
-            order = lookups.get_order_by_id(twin.order_id)
-            created = False
+
+    def delivered_here(order: Order) -> None:
+        # Delivered in this transaction, past ``state.transition``'s watch.
+        record(order)
+        if tells:
+            from app.supply import callbacks  # it reads this module
+
+            callbacks.tell_after_commit(order.id)
+
+    def create_then_pay() -> wallet_purchase.WalletPurchase:
+        order, created = checkout.create_order(**arguments)
+        record(order)
+        db.session.commit()
+        # A payment that fails leaves the order waiting under the key.
+        return wallet_purchase.WalletPurchase(_paid(order, account_id, actor), created)
+
+    arguments = dict(
+        product_id=product_id,
+        quantity=quantity,
+        email=found.email,
+        inputs=inputs,
+        buyer_id=account_id,
+        actor=actor,
+        caller=checkout.Caller("shop_account", account_id),
+    )
+    try:
+        bought = wallet_purchase.buy_with_wallet(
+            **arguments, before_commit=delivered_here, two_steps=create_then_pay
+        )
+    except IntegrityError:
+        # A twin request with the same key won. Nothing of this purchase is
+        # kept (an order the two-step path made stays unpaid and expires,
+        # returning its stock).
+        db.session.rollback()
+        twin = _earlier(credential_id, key)
+        if twin is None:
+            raise
+        if twin.request_hash != request_hash:
+            raise _key_reused() from None
+        return _settled(twin.order_id, key, account_id, actor), False
+    if bought.codes is not None:
+        codes = [{"code": c["code"], "password": c["password"]} for c in bought.codes]
+        return PurchaseView(bought.order, key, STATUS_DELIVERED, codes), True
+    return purchase_view(bought.order, key), True
+
+
+def _settled(order_id: uuid.UUID, key: str, account_id: uuid.UUID, actor: str) -> PurchaseView:
+    """The purchase of ``order_id`` made with ``key``, paid first if it
+    still waits for its payment."""
+    return purchase_view(_paid(lookups.get_order_by_id(order_id), account_id, actor), key)
+
+
+def _paid(order: Order, account_id: uuid.UUID, actor: str) -> Order:
+    """``order``, paid from the partner's wallet first when it still waits
+    for its payment (``InsufficientFunds`` when it cannot be). Commits."""
     if order.status == PENDING and not lookups.is_expired(order):
-        order_payment.pay_order(order, _wallet_provider(), buyer_id=account.id, actor=actor)
+        order_payment.pay_order(order, _wallet_provider(), buyer_id=account_id, actor=actor)
         order = lookups.get_order_by_id(order.id)
-    return purchase_view(order, key), created
+    return order
 
 
 def find_purchase(

@@ -170,7 +170,7 @@ def _authenticate():
         signed = signing.read_headers(request.headers)
     except signing.SignatureProblem as problem:
         return _refuse(PROBLEMS[problem.reason](problem.detail))
-    credential = credentials.credential_for_key(signed.key_id)
+    credential, supply_open = credentials.credential_and_open(signed.key_id)
     if credential is None:
         return _refuse(KeyUnknown("No live supply credential of this shop has this key."))
     try:
@@ -187,7 +187,7 @@ def _authenticate():
         return _refuse(
             RateLimited(f"At most {allowed} requests a minute per supply key; wait a little.")
         )
-    if not credentials.supply_open():
+    if not supply_open:
         return _refuse(SupplyClosed("The shop has not opened its supply API."))
     credentials.touch(credential)
     g.supply_credential = credential
@@ -251,10 +251,13 @@ class Purchases(MethodView):
         Idempotent by ``key``: the same key and body answer the first
         purchase (200) and pay nothing more; another body with that key is
         409 ``idempotency-key-reused``. Not enough balance: 402
-        ``insufficient-funds`` (the same key pays once the wallet is topped
-        up). Cards answer ``delivered`` with their codes; top-ups and manual
-        goods answer ``pending`` and follow by callback or
-        ``GET /supply/v1/purchases/{ref}``."""
+        ``insufficient-funds``, and the same key buys once the wallet is
+        topped up (a card from stock keeps nothing; other goods wait under
+        the key and are paid when asked again). Sold out: 409
+        ``out-of-stock``, nothing kept. Cards from stock are created, paid
+        and delivered in one transaction and answer ``delivered`` with
+        their codes; top-ups and manual goods answer ``pending`` and follow
+        by callback or ``GET /supply/v1/purchases/{ref}``."""
         found, created = purchases.buy(
             g.supply_credential,
             sku=data["sku"],

@@ -102,7 +102,7 @@ def test_a_top_up_answers_pending(app, docking):
     assert_problem(missing, 422, "validation-failed")
 
 
-def test_not_enough_balance_is_402_and_the_same_key_pays_once_topped_up(app, docking):
+def test_not_enough_balance_is_402_keeps_nothing_and_the_same_key_buys_once_topped_up(app, docking):
     partner, shop = docking["partner"], docking["shop"]
     request = {"sku": str(docking["card"]), "quantity": 1, "key": "poor-0001"}
     # Spend the wallet down to 5.00 on top-ups first.
@@ -117,14 +117,18 @@ def test_not_enough_balance_is_402_and_the_same_key_pays_once_topped_up(app, doc
             },
         )
     assert balance(app, shop, partner.account_id) == 2_000
+    orders = order_count(app, shop)
     fill = {"sku": str(docking["card"]), "quantity": 3, "key": "poor-0002"}
     refused = partner.post("/supply/v1/purchases", fill)
     assert_problem(refused, 402, "insufficient-funds")
     assert balance(app, shop, partner.account_id) == 2_000
+    # Cards from own stock: no order, no held cards, the key not taken.
+    assert order_count(app, shop) == orders
+    assert partner.get("/supply/v1/purchases?key=poor-0002").status == 404
 
     fill_wallet(app, shop, partner.account_id, 5_000)
     paid = partner.post("/supply/v1/purchases", fill)
-    assert paid.status == 200, paid.body
+    assert paid.status == 201, paid.body
     assert paid.json["status"] == "delivered" and len(paid.json["codes"]) == 3
     assert balance(app, shop, partner.account_id) == 7_000 - 3_000
     assert partner.post("/supply/v1/purchases", request).status == 201
