@@ -30,6 +30,7 @@ from app.accounts.permissions import member_grants
 from app.billing import limits
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import offset_of
+from app.core.prepared import Prepared
 from app.core.security import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -281,17 +282,19 @@ class SessionAccount(NamedTuple):
 
 
 _shop_accounts = ShopAccount.__table__
-#: Built once: a Core read of four columns costs a fraction of loading the
-#: ORM row, and every signed-in buyer's request makes it. The shop is bound
+#: Prepared once (``app.core.prepared``): a Core read of four columns costs a
+#: fraction of loading the ORM row, and every signed-in buyer's request makes it. The shop is bound
 #: by hand (the ORM tenant guard does not see Core statements).
-_SESSION_ACCOUNT = select(
-    _shop_accounts.c.id,
-    _shop_accounts.c.role,
-    _shop_accounts.c.email,
-    _shop_accounts.c.is_active,
-).where(
-    _shop_accounts.c.tenant_id == bindparam("tenant_id"),
-    _shop_accounts.c.id == bindparam("account_id"),
+_SESSION_ACCOUNT = Prepared(
+    select(
+        _shop_accounts.c.id,
+        _shop_accounts.c.role,
+        _shop_accounts.c.email,
+        _shop_accounts.c.is_active,
+    ).where(
+        _shop_accounts.c.tenant_id == bindparam("tenant_id"),
+        _shop_accounts.c.id == bindparam("account_id"),
+    )
 )
 
 
@@ -301,11 +304,9 @@ def session_account(account_id: uuid.UUID) -> SessionAccount | None:
     tenant_id = current_tenant_id()
     if tenant_id is None:
         raise RuntimeError("a shop account is read in its shop's context")
-    row = (
-        db.session.connection()
-        .execute(_SESSION_ACCOUNT, {"tenant_id": tenant_id, "account_id": account_id})
-        .first()
-    )
+    row = _SESSION_ACCOUNT.run(
+        db.session.connection(), {"tenant_id": tenant_id, "account_id": account_id}
+    ).first()
     return SessionAccount(*row) if row is not None else None
 
 

@@ -81,6 +81,7 @@ from sqlalchemy import (
     exists,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -106,6 +107,7 @@ from app.core.crypto import get_cipher
 from app.core.dates import UTCDateTime
 from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import uuid7_bytes
+from app.core.prepared import Prepared
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction, wallet_code
@@ -163,7 +165,8 @@ def _read_statement():
         select(_orders.c.id).where(
             _orders.c.tenant_id == _TENANT,
             _orders.c.buyer_id == _BUYER,
-            _orders.c.status.in_(_COUNTED),
+            # Written out: an IN list of parameters cannot be prepared once.
+            _orders.c.status.in_([literal_column(f"'{status}'") for status in _COUNTED]),
         )
     )
     p = _products.c
@@ -507,9 +510,17 @@ def _run(connection, statement, params: dict | list[dict]):
     tenant_id = current_tenant_id()
     if tenant_id is None:
         raise RuntimeError("a wallet purchase runs in a shop's context")
+    prepared = _PREPARED.get(id(statement))
+    if prepared is None:
+        prepared = _PREPARED.setdefault(id(statement), Prepared(statement))
     if isinstance(params, list):
-        return connection.execute(statement, [_prefixed(p, tenant_id) for p in params])
-    return connection.execute(statement, _prefixed(params, tenant_id))
+        return prepared.run(connection, [_prefixed(p, tenant_id) for p in params])
+    return prepared.run(connection, _prefixed(params, tenant_id))
+
+
+#: Each statement of this module, prepared once (``app.core.prepared``);
+#: keyed by the statement object, which lives as long as the module.
+_PREPARED: dict[int, Prepared] = {}
 
 
 def _prefixed(params: dict, tenant_id: uuid.UUID) -> dict:

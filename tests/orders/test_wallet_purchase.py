@@ -348,18 +348,28 @@ def test_a_plain_wallet_purchase_takes_at_most_8_statements(app, card_shop, make
     limit = 8 if dialect == "postgresql" else 10
     assert len(seen) <= limit, "\n".join(seen)
     assert seen[0].startswith("BEGIN") and seen[-1] == "COMMIT"
+    # Every statement is heard, the prepared ones (app.core.prepared) too.
+    sent = "\n".join(seen)
+    for part in ("INSERT INTO orders", "UPDATE cards", "UPDATE products", "ledger_entries"):
+        assert part in sent, sent
     # The shop is in every statement, by construction.
     for text in seen[1:-1]:
         assert "tenant_id" in text, text
 
 
 def test_the_purchase_statements_are_compiled_once():
-    """Each statement has a cache key: SQLAlchemy compiles it once per
-    process, not once per purchase."""
+    """Each statement can be prepared once for PostgreSQL (no parameter list
+    that changes its SQL), and has a cache key for SQLite, where SQLAlchemy
+    compiles it once per process, not once per purchase."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    from app.core.prepared import _Plan
     from app.orders.wallet_purchase import STATEMENTS
 
+    postgresql = dialect()
     for statement in STATEMENTS:
         assert statement._generate_cache_key() is not None, statement
+        assert "tenant_id" in _Plan(statement, postgresql).sql
 
 
 def test_purchases_at_once_never_sell_a_code_twice(app, make_shop, make_account):
