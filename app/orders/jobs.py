@@ -5,10 +5,13 @@ once the mail server took it: a worker killed mid-send leaves no marker, so
 the next run sends it. Mail is at least once, never lost: a rare second
 copy beats a buyer who never hears of their codes.
 
-Delivery mails that queue up behind one another are sent by the first of
-them to run, over the worker's one SMTP connection (``app.core.mail``): each
-job it sends for is taken off the queue only after its mail was sent and
-marked, so a worker killed mid-batch leaves the rest to their own jobs."""
+A delivery joins a Redis list of pending mails (``fulfilment.notify_delivered``)
+and ``drain_delivery_mails`` sends them in batches over the worker's one
+SMTP connection (``app.core.mail``), taking each off the list only after
+its mail was sent and marked, so a worker killed mid-batch leaves the rest
+to the next drain. A mail that fails gets a job of its own
+(``mail_delivery``), which also sends the per-order mail jobs queued
+behind it."""
 
 from __future__ import annotations
 
@@ -62,6 +65,66 @@ for i, id in ipairs(ARGV) do
 end
 return taken
 """
+
+
+#: While one worker drains the pending delivery mails, no other does (the
+#: lock expires if that worker dies; it is renewed after every batch).
+DRAIN_LOCK_KEY = "kameng:mail:draining"
+DRAIN_LOCK_SECONDS = 300
+
+
+def drain_delivery_mails() -> int:
+    """``mail`` queue: send the pending delivery mails
+    (``fulfilment.MAIL_PENDING_KEY``), ``MAIL_BATCH`` at a time over the
+    worker's one SMTP connection, until none is left; how many were sent.
+
+    An entry leaves the list only once its mail was sent and marked (or it
+    was handed on), so a worker killed mid-batch leaves them to the next
+    drain: the scheduler runs one every ``ORDER_SWEEP_INTERVAL_SECONDS``,
+    and the next purchase into an empty list queues one. A mail the server
+    refuses (or an order that is gone) is handed to a job of its own
+    (``mail_delivery``), which tries again and reports a failure the way
+    every job does; the drain goes on with the rest. One drain runs at a
+    time (a Redis lock): another finds the lock taken and leaves."""
+    redis = get_redis()
+    sent = 0
+    while True:
+        if not redis.set(DRAIN_LOCK_KEY, "1", nx=True, ex=DRAIN_LOCK_SECONDS):
+            return sent  # the holder drains what is pending
+        try:
+            sent += _drain(redis)
+        finally:
+            redis.delete(DRAIN_LOCK_KEY)
+        # An entry pushed after the holder's last look, while it still held
+        # the lock, queued a drain that left at once: look again.
+        if not redis.llen(fulfilment.MAIL_PENDING_KEY):
+            return sent
+
+
+def _drain(redis) -> int:
+    from app.core.queues import get_queue
+
+    sent = 0
+    while True:
+        entries = redis.lrange(fulfilment.MAIL_PENDING_KEY, 0, MAIL_BATCH - 1)
+        if not entries:
+            return sent
+        items = []
+        for entry in entries:
+            tenant_id, _, order_id = entry.decode().partition(":")
+            items.append((tenant_id, order_id))
+        outcomes = _send_delivery_mails(items, raise_first=False)
+        done = len(outcomes)
+        sent += outcomes.count("sent")
+        if done < len(items):
+            get_queue("mail").enqueue(
+                fulfilment.MAIL_JOB, *items[done], job_id=f"mail-{items[done][1]}"
+            )
+            done += 1
+        with redis.pipeline() as pipe:
+            pipe.ltrim(fulfilment.MAIL_PENDING_KEY, done, -1)
+            pipe.expire(DRAIN_LOCK_KEY, DRAIN_LOCK_SECONDS)
+            pipe.execute()
 
 
 def mail_delivery(tenant_id: str, order_id: str) -> str:
@@ -305,6 +368,8 @@ def finish_stale_refunds() -> int:
 
 
 register_periodic(expire_orders, "default", "ORDER_EXPIRY_INTERVAL_SECONDS")
+# The safety net of the pending delivery mails (a drain killed mid-batch).
+register_periodic(drain_delivery_mails, "mail", "ORDER_SWEEP_INTERVAL_SECONDS")
 register_periodic(sweep_orders, "fulfilment", "ORDER_SWEEP_INTERVAL_SECONDS")
 # Runs as often as the sweeper; the age that makes a refund stale is its own
 # setting (read with a default, so the job needs no new interval setting).

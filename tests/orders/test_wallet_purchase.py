@@ -109,19 +109,31 @@ def test_one_request_creates_pays_and_delivers_with_the_codes(app, card_shop, bu
 
 
 def test_the_delivery_mail_is_queued_after_the_purchase(app, card_shop, buyer):
+    from rq.job import Job
+
     from app.core.queues import get_queue
+    from app.core.redisconn import get_redis
+    from app.orders.fulfilment import DRAIN_JOB, MAIL_PENDING_KEY
 
     account, browser, csrf = buyer
-    body = buy(browser, card_shop.product_id, email=account.email, headers=csrf).get_json()
+    first = buy(browser, card_shop.product_id, email=account.email, headers=csrf).get_json()
+    second = buy(browser, card_shop.product_id, email=account.email, headers=csrf).get_json()
 
     with app.app_context():
-        queued = get_queue("mail").get_job_ids()
-        number = run_in_shop(
+        queue = get_queue("mail")
+        queued = [Job.fetch(i, connection=queue.connection) for i in queue.get_job_ids()]
+        pending = [e.decode() for e in get_redis().lrange(MAIL_PENDING_KEY, 0, -1)]
+        ids = run_in_shop(
             app,
             card_shop.shop,
-            lambda: __import__("app.orders.lookups", fromlist=["x"]).get_order(body["number"]).id,
+            lambda: [
+                __import__("app.orders.lookups", fromlist=["x"]).get_order(b["number"]).id
+                for b in (first, second)
+            ],
         )
-    assert f"mail-{number}" in queued
+    # Both wait in the list; the first purchase queued the one job that drains it.
+    assert pending == [f"{card_shop.shop.id}:{i}" for i in ids]
+    assert [job.func_name for job in queued] == [DRAIN_JOB]
 
 
 def test_a_replay_answers_the_same_order_and_another_body_is_refused(app, card_shop, buyer):
