@@ -124,7 +124,8 @@ class Prepared:
                 cursor.executemany(plan.sql, values)
             else:
                 cursor.execute(plan.sql, values, prepare=True)
-            raw = cursor.fetchall() if plan.returns_rows and cursor.description else []
+            # (``cursor.description`` would build its column objects anew.)
+            raw = cursor.fetchall() if plan.returns_rows else []
             if listening:
                 connection.dispatch.after_cursor_execute(
                     connection, cursor, plan.sql, values, None, many
