@@ -181,7 +181,7 @@ def handle_http_exception(exc: HTTPException):
         }
     else:
         problem = _http_problem(exc)
-    headers = rate_limit_headers() if exc.code == 429 else {}
+    headers = rate_limit_headers(exc) if exc.code == 429 else {}
     if wants_json():
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
@@ -190,12 +190,17 @@ def handle_http_exception(exc: HTTPException):
     return body, status, headers
 
 
-def rate_limit_headers() -> dict[str, str]:
+def rate_limit_headers(exc: HTTPException) -> dict[str, str]:
     """For a request refused by a rate limit: when to try again
     (``Retry-After``, seconds) and the limit itself (``X-RateLimit-*``).
     Only refusals carry them, so an allowed request asks Redis nothing more
-    than the count it adds to."""
+    than the count it adds to. ``app.core.ratelimits`` knows them already;
+    Flask-Limiter's are read back from its storage."""
     from app.extensions import limiter
+
+    known = getattr(exc, "limit_headers", None)
+    if known:
+        return dict(known)
 
     current = limiter.current_limit
     if current is None:

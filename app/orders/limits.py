@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
+from app.core.ratelimits import fixed_window
 from app.extensions import limiter
 
 
@@ -40,11 +41,8 @@ limit_lookup = limiter.shared_limit(
     lookup_rate_limit, scope="order-lookup", key_func=client_and_shop, methods=["POST"]
 )
 
-#: Placing an order (the API and the buy page).
-limit_create = limiter.shared_limit(
-    create_rate_limit,
-    scope="order-create",
-    key_func=client_and_shop,
-    methods=["POST"],
-    exempt_when=_by_api_key,
+#: Placing an order (the API and the buy page): on the purchase path, so
+#: counted in one Redis call (``app.core.ratelimits``), not by Flask-Limiter.
+limit_create = fixed_window(
+    "order-create", create_rate_limit, client_and_shop, exempt_when=_by_api_key
 )
