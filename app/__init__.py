@@ -30,12 +30,35 @@ SECRET_MODULES = ("app.catalog.secrets", "app.orders.secrets", "app.supply.secre
 METRICS_MODULES = ("app.orders.metrics", "app.payments.metrics")
 
 
+class KamengFlask(Flask):
+    """Flask, remembering which functions are plain (not coroutines):
+    ``ensure_sync`` runs for every before- and after-request function of
+    every request, and Flask asks ``inspect`` each time (about 30 times a
+    request). Remembered by code object, so a closure made per request
+    (``after_this_request``) adds nothing: one entry per ``def``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain: dict = {}
+
+    def ensure_sync(self, func):
+        code = getattr(func, "__code__", None)
+        if code is None:
+            return super().ensure_sync(func)
+        plain = self._plain.get(code)
+        if plain is None:
+            plain = self._plain[code] = super().ensure_sync(func) is func
+        return func if plain else super().ensure_sync(func)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app. ``overrides`` win over the environment (tests, scripts)."""
     import os
 
     instance = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
-    app = Flask(__name__, instance_path=str(instance or ROOT / "instance"), static_folder=None)
+    app = KamengFlask(
+        __name__, instance_path=str(instance or ROOT / "instance"), static_folder=None
+    )
     from app.payments.registry import configuration_problems
 
     app.config.update(load_config(app.instance_path, overrides, checks=(configuration_problems,)))

@@ -192,7 +192,9 @@ def ticket_view(ticket, number: str | None) -> dict:
 class Orders(MethodView):
     decorators = [limit_create]
 
-    @blp.arguments(OrderCreate)
+    # An instance: given the class, webargs builds the schema (deep-copying
+    # its fields) on every request, on the purchase path.
+    @blp.arguments(OrderCreate())
     @blp.response(201, OrderSchema)
     @blp.alt_response(200, schema=OrderSchema, description="A replay of the same request.")
     @blp.doc(

@@ -37,7 +37,7 @@ the facts for a product and a buyer.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.core.money import share_of
@@ -113,7 +113,22 @@ class Quote:
     tier_id: str | None = None
 
     def snapshot(self) -> dict:
-        return asdict(self)
+        """The quote as plain data (what an order keeps), written out:
+        ``dataclasses.asdict`` deep-copies every value, on the purchase path."""
+        return {
+            "currency": self.currency,
+            "unit_price": self.unit_price,
+            "quantity": self.quantity,
+            "total": self.total,
+            "lines": [
+                {"label": line.label, "amount": line.amount, "kind": line.kind, "ref": line.ref}
+                for line in self.lines
+            ],
+            "subtotal": self.subtotal,
+            "coupon": self.coupon,
+            "coupon_discount": self.coupon_discount,
+            "tier_id": self.tier_id,
+        }
 
 
 class CouponNotApplicable(ValueError):

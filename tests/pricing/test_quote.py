@@ -113,3 +113,24 @@ def test_prices_and_quantities_that_are_not_whole_and_in_range_are_refused(
 ):
     with pytest.raises(error):
         quote(unit_price=unit_price, quantity=quantity, currency="CNY", product_name="Card")
+
+
+def test_the_snapshot_an_order_keeps_has_every_field_of_the_quote():
+    """``Quote.snapshot`` is written out by hand (no deep copy on the
+    purchase path): it must stay the quote's every field, lines included."""
+    from dataclasses import asdict
+
+    priced = Quote(
+        currency="CNY",
+        unit_price=900,
+        quantity=2,
+        total=1700,
+        lines=[QuoteLine("Steam ¥100 × 2", 1800, ref="r-1"), QuoteLine("SAVE", -100, "coupon")],
+        subtotal=1800,
+        coupon="SAVE",
+        coupon_discount=100,
+        tier_id="gold",
+    )
+
+    assert priced.snapshot() == asdict(priced)
+    assert json.loads(json.dumps(priced.snapshot())) == asdict(priced)
