@@ -257,34 +257,100 @@ def counting(app):
         event.remove(engine, "before_cursor_execute", count)
 
 
+#: Statements a transaction's bounds add (SQLite's ``BEGIN IMMEDIATE``);
+#: PostgreSQL's driver begins without one.
+BOUNDS = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+def selects_only(seen: list[str]) -> list[str]:
+    """The SELECTs among ``seen``; fails on any other statement but a
+    transaction's bounds (a read page writes nothing)."""
+    words = [s.lstrip().split(None, 1)[0].upper() for s in seen]
+    assert all(w in ("SELECT", "WITH", *BOUNDS) for w in words), seen
+    return [s for s, w in zip(seen, words, strict=True) if w not in BOUNDS]
+
+
 @pytest.mark.parametrize("theme", ["default", "classic", "grid"])
-def test_list_pages_take_the_same_statements_for_few_or_many_products(
+def test_list_pages_take_two_selects_for_few_or_many_products(
     app, shop, browser_for, theme, monkeypatch
 ):
+    """Uncached, each list page runs at most two SELECTs whatever the shop
+    holds: the category tree with its counts, and the page of products with
+    their stock, images, total and price rules (the API's list: that one)."""
     from app.catalog import categories
 
     monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)  # count the app's own work
     use_theme(app, shop, theme)
     cards = run_in_shop(app, shop, lambda: categories.create_category({"name": "月卡"}).id)
     guest = english(browser_for(shop.host), shop)
-    paths = ("/", f"/c/{cards}", "/search?q=VIP")
+    paths = (
+        "/",
+        f"/c/{cards}",
+        "/search?q=VIP",
+        "/api/v1/products",
+        f"/api/v1/products?category_id={cards}&q=VIP&page=2&per_page=2",
+    )
 
-    def statements() -> dict[str, int]:
+    def statements(*extra: str) -> dict[str, int]:
         found = {}
-        for path in paths:
+        for path in paths + extra:
             guest.get(path)  # warm the host cache
             with counting(app) as seen:
                 assert guest.get(path).status_code == 200
-            found[path] = len(seen)
+            found[path] = len(selects_only(seen))
         return found
 
     add_products(app, shop, 3, category=cards)
     few = statements()
-    add_products(app, shop, 40, category=cards, start=3)
-    many = statements()
+    add_products(app, shop, 60, category=cards, start=3)  # two pages in every theme
+    many = statements(f"/c/{cards}?page=2", "/search?q=VIP&page=2")
+    beyond = statements(f"/c/{cards}?page=90")[f"/c/{cards}?page=90"]
 
-    assert many == few
-    assert max(few.values()) <= 8, few  # one of them reads the shop's price rules
+    assert {p: many[p] for p in paths} == few
+    assert max(many.values()) <= 2, many
+    assert beyond == 3  # no row to carry the total: one count more
+    assert many["/api/v1/products"] == 1, many
+
+
+def test_list_pages_show_rule_prices_and_totals_read_in_their_one_statement(
+    app, shop, browser_for, monkeypatch
+):
+    """The rules read inside the page's statement price the page as a
+    product page does: a product's rule, a category's, a sale for the
+    whole shop; the total counts every match, not the page's."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.catalog import categories, services
+    from tests.pricing.support import add_rule
+
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
+    cards = run_in_shop(app, shop, lambda: categories.create_category({"name": "月卡"}).id)
+    add_products(app, shop, 30, category=cards)  # 100 … 129 fen
+    add_products(app, shop, 2, name="Loose")  # no category: 100, 101
+    ids = run_in_shop(
+        app, shop, lambda: {v.name: v.id for v in services.list_products(per_page=100)[0]}
+    )
+    now = datetime.now(UTC)
+    add_rule(app, shop, product_id=ids["VIP 月卡 000"], price=55)
+    add_rule(app, shop, category_id=cards, percent_off=10)
+    hour = timedelta(hours=1)
+    add_rule(app, shop, percent_off=50, starts_at=now - hour, ends_at=now + hour)
+    guest = english(browser_for(shop.host), shop)
+
+    listed = guest.get(f"/api/v1/products?category_id={cards}&per_page=2").get_json()
+    loose = guest.get("/api/v1/products?q=Loose").get_json()
+    page = text(guest.get(f"/c/{cards}"))
+    searched = text(guest.get("/search?q=VIP+月卡+001"))
+    shown = {item["name"]: item["price"] for item in listed["items"] + loose["items"]}
+
+    assert listed["total"] == 30 and len(listed["items"]) == 2
+    assert shown["VIP 月卡 000"] < 55 and shown["Loose 000"] == 50  # the sale on top
+    assert shown["VIP 月卡 001"] < shown["Loose 001"] < 101  # the category's too
+    for name in ("VIP 月卡 000", "VIP 月卡 001", "Loose 000", "Loose 001"):
+        single = guest.get(f"/api/v1/products/{ids[name]}").get_json()
+        assert single["price"] == shown[name], name  # as the product's own read prices it
+    assert f"¥{shown['VIP 月卡 000'] / 100:.2f}" in page and "1–24 of 30" in page
+    assert f"¥{shown['VIP 月卡 001'] / 100:.2f}" in searched
 
 
 @pytest.mark.parametrize("theme", ["default", "classic", "grid"])
@@ -313,8 +379,7 @@ def test_the_product_page_reads_the_product_and_its_prices_in_two_selects(
     with counting(app) as seen:
         page = guest.get(path)
     assert page.status_code == 200 and "Steam 100" in page.get_data(as_text=True)
-    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 2, seen
+    assert len(selects_only(seen)) == 2, seen
     from app.catalog import browse
 
     shown = run_in_shop(app, shop, lambda: [i.id for i in browse.product_page(product).images])
