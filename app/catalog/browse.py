@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from app.catalog import services
 from app.catalog.categories import categories_with_counts
 from app.catalog.models import Category
-from app.catalog.shelf import shelf
+from app.catalog.shelf import product_on_sale, shelf
 from app.core.errors import NotFound
 from app.core.pagination import Pager
 from app.pricing.rules import RETAIL, Audience
-from app.pricing.shown import Priced, priced, priced_one
+from app.pricing.shown import Priced, priced
 
 #: Longest search a buyer may type; a longer one is refused, not cut.
 MAX_SEARCH = 100
@@ -104,8 +104,10 @@ def home_page(audience: Audience = RETAIL) -> HomePage:
 
 def product_page(product_id: uuid.UUID, audience: Audience = RETAIL) -> Priced:
     """A product on sale at ``audience``'s price; ``NotFound`` unless it is
-    this shop's and on sale."""
-    return priced_one(services.get_product(product_id, public=True), audience)
+    this shop's and on sale. One statement (the product, its stock, images
+    and price rules); one more only when a category rule needs the tree."""
+    view, rules = product_on_sale(product_id)
+    return priced([view], audience, rules=rules)[0]
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
 """A page of products on sale in one statement: what the storefront's list
-pages and the public product list show.
+pages and the public product list show; and a product page's product in
+one statement too.
 
 One SELECT gives the page's products, each with its stock (expired holds
 and its sources' stock beside the row), its images (a row per image), the
 total that match (``count(*) over ()`` on the page's ids, worked out before
 the LIMIT) and, on one row, the price rules that may touch them
 (``app.pricing.rules.rules_touching``). A page past the last one has no row
-to carry the total, and asks for it with one more count.
+to carry the total, and asks for it with one more count. A product page's
+statement is the same without the paging: the product on sale, its stock,
+its images and its rules.
 
 The statements are built once per process, one per filter (none, a
 category and its children, a search of the name), with bind parameters for
@@ -29,11 +32,13 @@ from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Category, Product, Pro
 from app.catalog.services import ProductView, _shown_stock
 from app.catalog.stock import expired_holds_of
 from app.core.dates import UTCDateTime
+from app.core.errors import NotFound
 from app.core.pagination import offset_of
 from app.extensions import db
 from app.pricing.quote import Rule
 from app.pricing.rules import rules_from_rows, rules_touching
 from app.supply.availability import sourced_stock_of
+from tenants.guard import built_once
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ def _statements(by_category: bool, by_name: bool):
         .order_by(Product.sort, Product.id, ProductImage.sort, ProductImage.id)
     )
     count = select(func.count()).select_from(Product).where(*conditions)
-    return rows, count
+    return built_once(rows), built_once(count)
 
 
 def shelf(
@@ -137,3 +142,40 @@ def shelf(
         for p in products
     ]
     return Shelf(items, int(total), rules_from_rows(found_rules))
+
+
+@functools.cache
+def _product_statement():
+    wanted = bindparam("product_id", type_=Uuid())
+    rules = case((func.row_number().over() == 1, rules_touching([wanted])))
+    return built_once(
+        select(
+            Product,
+            expired_holds_of(Product.id, bindparam("now", type_=UTCDateTime())),
+            sourced_stock_of(Product.id),
+            ProductImage,
+            rules,
+        )
+        .where(Product.id == wanted, Product.status == STATUS_ON_SALE)
+        .outerjoin(ProductImage, ProductImage.product_id == Product.id)
+        .order_by(ProductImage.sort, ProductImage.id)
+    )
+
+
+def product_on_sale(product_id: uuid.UUID) -> tuple[ProductView, list[Rule]]:
+    """The current shop's product ``product_id`` if it is on sale, with its
+    stock and images, and the price rules that may touch it; ``NotFound``
+    otherwise (another shop's id too). One statement."""
+    rows = db.session.execute(
+        _product_statement(),
+        {"product_id": product_id, "now": datetime.now(UTC)},
+        execution_options={"populate_existing": True},
+    ).all()
+    if not rows:
+        raise NotFound("No such product.")
+    product, expired, sourced = rows[0][0], rows[0][1], rows[0][2]
+    images = [row[3] for row in rows if row[3] is not None]
+    found_rules = next((row[4] for row in rows if row[4] is not None), None)
+    stock = _shown_stock(product.stock_available, expired, sourced)
+    view = ProductView(product, stock if product.kind == KIND_CARD else None, images)
+    return view, rules_from_rows(found_rules)

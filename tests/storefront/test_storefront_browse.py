@@ -354,11 +354,11 @@ def test_list_pages_show_rule_prices_and_totals_read_in_their_one_statement(
 
 
 @pytest.mark.parametrize("theme", ["default", "classic", "grid"])
-def test_the_product_page_reads_the_product_and_its_prices_in_two_selects(
+def test_the_product_page_reads_the_product_and_its_prices_in_one_select(
     app, shop, browser_for, theme, monkeypatch, make_product
 ):
-    """Uncached, a product page runs two SELECTs: the product with its stock,
-    its sources' stock and its images; and the shop's price rules."""
+    """Uncached, a product page runs one SELECT: the product with its stock,
+    its sources' stock, its images and the price rules that may touch it."""
     from app.catalog import images
 
     monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
@@ -379,7 +379,7 @@ def test_the_product_page_reads_the_product_and_its_prices_in_two_selects(
     with counting(app) as seen:
         page = guest.get(path)
     assert page.status_code == 200 and "Steam 100" in page.get_data(as_text=True)
-    assert len(selects_only(seen)) == 2, seen
+    assert len(selects_only(seen)) == 1, seen
     from app.catalog import browse
 
     shown = run_in_shop(app, shop, lambda: [i.id for i in browse.product_page(product).images])
@@ -424,3 +424,30 @@ def test_a_category_tree_counts_products_on_sale_and_leaves_out_empty_ones(app, 
 def test_pages_link_the_search_with_the_query_in_one_spelling(shop, catalogue, guest):
     page = guest.get("/search?q=Steam").get_data(as_text=True)
     assert re.search(r'<input type="search" name="q" value="Steam"', page)
+
+
+@pytest.mark.critical
+def test_statements_built_once_are_bound_to_each_shop_in_turn(app, shops, browser_for, monkeypatch):
+    """The list and product statements are built once per process and kept
+    guarded per shop (``tenants.guard.built_once``): asked of one shop, then
+    the other, then the first again, each answer holds that shop's products
+    only, and another shop's product is not found."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
+    alpha, bravo = shops["alpha"], shops["bravo"]
+    add_products(app, alpha, 2, name="Alpha card")
+    add_products(app, bravo, 3, name="Bravo card")
+    guests = {s.slug: english(browser_for(s.host), s) for s in (alpha, bravo)}
+
+    def listed(slug: str) -> set[str]:
+        return {i["name"] for i in guests[slug].get("/api/v1/products").get_json()["items"]}
+
+    def ids(slug: str) -> list[str]:
+        return [i["id"] for i in guests[slug].get("/api/v1/products").get_json()["items"]]
+
+    for slug, other in (("alpha", "bravo"), ("bravo", "alpha"), ("alpha", "bravo")):
+        names = listed(slug)
+        assert names and all(n.lower().startswith(slug) for n in names), names
+        assert guests[slug].get(f"/p/{ids(slug)[0]}").status_code == 200
+        assert guests[slug].get(f"/p/{ids(other)[0]}").status_code == 404
+        page = text(guests[slug].get("/search?q=card"))
+        assert other.capitalize() + " card" not in page and slug.capitalize() + " card" in page
