@@ -4,8 +4,8 @@ one statement too.
 
 One SELECT gives the page's products, each with its stock (expired holds
 and its sources' stock beside the row), its images (a row per image), the
-total that match (``count(*) over ()`` on the page's ids, worked out before
-the LIMIT) and, on one row, the price rules that may touch them
+total that match (a count subquery beside the page's ids, worked out once)
+and, on one row, the price rules that may touch them
 (``app.pricing.rules.rules_touching``). A page past the last one has no row
 to carry the total, and asks for it with one more count. A product page's
 statement is the same without the paging: the product on sale, its stock,
@@ -66,8 +66,11 @@ def _statements(by_category: bool, by_name: bool):
         conditions.append(Product.category_id.in_(family))
     if by_name:
         conditions.append(Product.name.ilike(bindparam("needle", type_=String()), escape="\\"))
+    count = select(func.count()).select_from(Product).where(*conditions)
+    # The total as a subquery worked out once (an index-only count), not as
+    # ``count(*) over ()``, which buffers every matching row to count them.
     page = (
-        select(Product.id, func.count().over().label("total"))
+        select(Product.id, count.correlate(None).scalar_subquery().label("total"))
         .where(*conditions)
         .order_by(Product.sort, Product.id)
         .limit(bindparam("limit", type_=Integer()))
@@ -88,7 +91,6 @@ def _statements(by_category: bool, by_name: bool):
         .outerjoin(ProductImage, ProductImage.product_id == Product.id)
         .order_by(Product.sort, Product.id, ProductImage.sort, ProductImage.id)
     )
-    count = select(func.count()).select_from(Product).where(*conditions)
     return built_once(rows), built_once(count)
 
 
