@@ -1,6 +1,7 @@
 """``scripts/bench storefront``: what a buyer's browser and an API client get
-from one shop with 10,000 products, against a bare Flask app on the same
-web server.
+from one shop with 10,000 products, against a same-shape app (the same SQL
+and template without the platform's layers) and a bare Flask app on the
+same web server.
 
 Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
 
@@ -359,6 +360,11 @@ def run(ctx: bc.Context) -> bc.Outcome:
             },
         )
         rendering = render_alone(app, ids[0])
+    print(
+        f"  migrated in {migrated - began:.1f} s; seeded {PRODUCTS:,} products "
+        f"({STOCKED} with {CODES_PER_PRODUCT} codes) in {seed_seconds:.1f} s",
+        flush=True,
+    )
     spec = {
         "dsn": ctx.dsn(DATABASE),
         "shop": {
@@ -384,11 +390,6 @@ def run(ctx: bc.Context) -> bc.Outcome:
         f"  a template render alone (product.html, mean of {RENDERS}): "
         f"platform {rendering['platform_ms']:.2f} ms ({rendering['platform_bytes']:,} bytes), "
         f"plain Jinja {rendering['plain_jinja_ms']:.2f} ms ({rendering['plain_bytes']:,} bytes)",
-        flush=True,
-    )
-    print(
-        f"  migrated in {migrated - began:.1f} s; seeded {PRODUCTS:,} products "
-        f"({STOCKED} with {CODES_PER_PRODUCT} codes) in {seed_seconds:.1f} s",
         flush=True,
     )
 

@@ -45,13 +45,12 @@ def current_translations():
     Flask-Babel's own per-context namespace with the locale and domain it
     was found for, so ``force_locale`` (a new locale object) or a domain
     change finds the right one."""
-    from flask.globals import _cv_app
+    from flask import g, has_app_context
     from flask_babel import get_translations
 
-    app_context = _cv_app.get(None)
-    if app_context is None:
+    if not has_app_context():
         return get_translations()
-    space = getattr(app_context.g, "_flask_babel", None)
+    space = g.get("_flask_babel")
     if space is not None:
         known = getattr(space, "kameng_translations", None)
         if (
@@ -61,7 +60,7 @@ def current_translations():
         ):
             return known[2]
     found = get_translations()
-    space = getattr(app_context.g, "_flask_babel", None)
+    space = g.get("_flask_babel")
     if space is not None:
         locale = getattr(space, "babel_locale", None)
         space.kameng_translations = (locale, getattr(space, "babel_domain", None), found)

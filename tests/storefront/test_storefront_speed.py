@@ -92,3 +92,21 @@ def test_theme_settings_are_read_once_per_request_and_follow_a_change(app, shop,
 
     assert first.count('<tr class="row') == 10
     assert second.count('<tr class="row') == 12
+
+
+def test_templates_translate_in_the_locale_in_force_each_time(app):
+    """The templates' translations are looked up once per request and
+    locale: a ``force_locale`` inside a request (a mail in the shop's
+    language) still gets its own language, and the request's comes back."""
+    import flask_babel
+
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        template = app.jinja_env.from_string("{{ _('Sold out') }}")
+        before = template.render()
+        with flask_babel.force_locale("zh_CN"):
+            forced = template.render()
+            expected = flask_babel.gettext("Sold out")
+        after = template.render()
+
+    assert before == after == "Sold out"
+    assert forced == expected and forced != "Sold out"
