@@ -11,7 +11,7 @@ only, and takes a fixed number of queries whatever the shop's size: lists
 are paged in the database (``app.catalog.shelf``: a page of products, their
 stock, images, total and price rules in one statement), and a page with
 the navigation reads the category tree, with its counts, once: two
-statements a list page, two a product page.
+statements a list page, one a product page.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def _views(
         shown = stock.sellable_stock([p.id for p in products if p.kind == KIND_CARD])
     else:
         shown = {
-            p.id: _shown_stock(p.stock_available, expired, sourced)
+            p.id: shown_stock(p.stock_available, expired, sourced)
             for p, (expired, sourced) in zip(products, stocks, strict=True)
         }
     if pictures is None:
@@ -110,7 +110,7 @@ def _views(
     ]
 
 
-def _shown_stock(available: int, expired: int | None, sourced: int | None) -> int | None:
+def shown_stock(available: int, expired: int | None, sourced: int | None) -> int | None:
     """Own sellable cards plus what the sources last said they had; None
     (not counted, never sold out) when a source has not said."""
     if sourced is None:

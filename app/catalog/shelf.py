@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Integer, String, Uuid, bindparam, case, func, or_, select
 
 from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Category, Product, ProductImage
-from app.catalog.services import ProductView, _shown_stock
+from app.catalog.services import ProductView, shown_stock
 from app.catalog.stock import expired_holds_of
 from app.core.dates import UTCDateTime
 from app.core.errors import NotFound
@@ -138,7 +138,7 @@ def shelf(
     items = [
         ProductView(
             p,
-            _shown_stock(p.stock_available, *stocks[p.id]) if p.kind == KIND_CARD else None,
+            shown_stock(p.stock_available, *stocks[p.id]) if p.kind == KIND_CARD else None,
             pictures[p.id],
         )
         for p in products
@@ -178,6 +178,6 @@ def product_on_sale(product_id: uuid.UUID) -> tuple[ProductView, list[Rule]]:
     product, expired, sourced = rows[0][0], rows[0][1], rows[0][2]
     images = [row[3] for row in rows if row[3] is not None]
     found_rules = next((row[4] for row in rows if row[4] is not None), None)
-    stock = _shown_stock(product.stock_available, expired, sourced)
+    stock = shown_stock(product.stock_available, expired, sourced)
     view = ProductView(product, stock if product.kind == KIND_CARD else None, images)
     return view, rules_from_rows(found_rules)
