@@ -194,6 +194,8 @@ def _products(rows, cols: _Columns) -> list[SimpleNamespace]:
     products: dict = {}
     for row in rows:
         pid = row[at["id"]]
+        if pid is None:  # a page past the last: the total's row alone
+            continue
         item = products.get(pid)
         if item is None:
             sourced = row[cols.sourced]

@@ -6,8 +6,8 @@ One SELECT gives the page's products, each with its stock (expired holds
 and its sources' stock beside the row), its images (a row per image), the
 total that match (a count subquery beside the page's ids, worked out once)
 and, on one row, the price rules that may touch them
-(``app.pricing.rules.rules_touching``). A page past the last one has no row
-to carry the total, and asks for it with one more count. A product page's
+(``app.pricing.rules.rules_touching``); a page past the last one is a
+single row with the total and no product. A product page's
 statement is the same without the paging: the product on sale, its stock,
 its images and its rules.
 
@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Integer, String, Uuid, bindparam, case, func, or_, select
+from sqlalchemy import Integer, String, Uuid, bindparam, case, func, or_, select, true
 
 from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Category, Product, ProductImage
 from app.catalog.services import ProductView, shown_stock
@@ -58,7 +58,7 @@ def _escaped(text: str) -> str:
 
 @functools.cache
 def _statements(by_category: bool, by_name: bool):
-    """The page statement and its fallback count for one filter."""
+    """The page statement for one filter."""
     conditions = [Product.status == STATUS_ON_SALE]
     if by_category:
         wanted = bindparam("category_id", type_=Uuid())
@@ -68,9 +68,12 @@ def _statements(by_category: bool, by_name: bool):
         conditions.append(Product.name.ilike(bindparam("needle", type_=String()), escape="\\"))
     count = select(func.count()).select_from(Product).where(*conditions)
     # The total as a subquery worked out once (an index-only count), not as
-    # ``count(*) over ()``, which buffers every matching row to count them.
+    # ``count(*) over ()``, which buffers every matching row to count them;
+    # its one row is the statement's first table, so a page past the last
+    # still answers it (one row with no product).
+    totals = select(count.scalar_subquery().label("total")).cte("totals")
     page = (
-        select(Product.id, count.correlate(None).scalar_subquery().label("total"))
+        select(Product.id)
         .where(*conditions)
         .order_by(Product.sort, Product.id)
         .limit(bindparam("limit", type_=Integer()))
@@ -78,20 +81,21 @@ def _statements(by_category: bool, by_name: bool):
         .cte("page")
     )
     rules = case((func.row_number().over() == 1, rules_touching(select(page.c.id))))
-    rows = (
+    return built_once(
         select(
             Product,
             expired_holds_of(Product.id, bindparam("now", type_=UTCDateTime())),
             sourced_stock_of(Product.id),
-            page.c.total,
+            totals.c.total,
             ProductImage,
             rules,
         )
-        .join(page, page.c.id == Product.id)
+        .select_from(totals)
+        .outerjoin(page, true())
+        .outerjoin(Product, Product.id == page.c.id)
         .outerjoin(ProductImage, ProductImage.product_id == Product.id)
         .order_by(Product.sort, Product.id, ProductImage.sort, ProductImage.id)
     )
-    return built_once(rows), built_once(count)
 
 
 def shelf(
@@ -103,17 +107,16 @@ def shelf(
 ) -> Shelf:
     """A page of the current shop's products on sale in display order:
     ``category_id`` of a top category includes its children's; ``q`` is a
-    case-insensitive substring of the name. One statement (two for a page
-    past the last)."""
+    case-insensitive substring of the name. One statement."""
     text = (q or "").strip()
-    rows_statement, count_statement = _statements(category_id is not None, bool(text))
+    statement = _statements(category_id is not None, bool(text))
     params: dict = {"limit": per_page, "offset": offset_of(page, per_page)}
     if category_id is not None:
         params["category_id"] = category_id
     if text:
         params["needle"] = _escaped(text)
     rows = db.session.execute(
-        rows_statement,
+        statement,
         {**params, "now": datetime.now(UTC)},
         execution_options={"populate_existing": True},
     ).all()
@@ -123,18 +126,17 @@ def shelf(
     total = 0
     found_rules = None
     for product, expired, sourced, count, image, rules in rows:
+        total = count
+        if product is None:  # a page past the last: the total alone
+            continue
         if product.id not in stocks:
             products.append(product)
             stocks[product.id] = (expired, sourced)
             pictures[product.id] = []
-            total = count
         if image is not None:
             pictures[product.id].append(image)
         if rules is not None:
             found_rules = rules
-    if not rows and page > 1:
-        del params["limit"], params["offset"]
-        total = db.session.scalar(count_statement, params) or 0
     items = [
         ProductView(
             p,
