@@ -320,6 +320,7 @@ def _locale_name(config) -> str:
 
 def _init_babel(app: Flask, babel) -> None:
     from app.core.dates import TIME_FILTERS, shop_timezone, zone_label
+    from app.core.locales import install_template_gettext
 
     babel.init_app(
         app,
@@ -329,6 +330,7 @@ def _init_babel(app: Flask, babel) -> None:
     )
     app.jinja_env.filters.update(TIME_FILTERS)
     app.jinja_env.globals["zone_label"] = zone_label
+    install_template_gettext(app.jinja_env)
 
 
 def _end_session(exc: BaseException | None) -> None:

@@ -33,7 +33,10 @@ from bench_common import (
 
 #: name -> (module, what it measures); run in this order.
 SCENARIOS = {
-    "storefront": ("bench_storefront", "product page and product list vs a bare Flask endpoint"),
+    "storefront": (
+        "bench_storefront",
+        "product page and product list vs the same SQL and template (uncached) and bare Flask",
+    ),
     "checkout": ("bench_checkout", "wallet purchases end to end vs a raw psycopg transaction"),
     "fulfilment": ("bench_fulfilment", "paid -> delivered through RQ vs an empty RQ job"),
     "docking": ("bench_docking", "card purchases docked from another shop vs from own stock"),

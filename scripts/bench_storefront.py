@@ -1,6 +1,7 @@
 """``scripts/bench storefront``: what a buyer's browser and an API client get
-from one shop with 10,000 products, against a bare Flask app on the same
-web server.
+from one shop with 10,000 products, against a same-shape app (the same SQL
+and template without the platform's layers) and a bare Flask app on the
+same web server.
 
 Set-up (not timed; the seconds go to the JSON as ``seed_seconds``):
 
@@ -39,12 +40,30 @@ the same load (2 s quick, 5 s otherwise) that is not counted:
   (1 to 500), each category (top categories include their children) and a
   few name searches, picked at random per request.
 
-The ceiling is ``scripts/bench_bare.py``: a Flask app with one route that
-returns a small HTML page, no database, served by the same gunicorn
-settings (``scripts/gunicorn.conf.py``: gthread workers, two per core,
-4 threads each) and measured with the same wrk settings after the same
-warm-up, while the platform's gunicorn is stopped (the two never compete
-for the CPU). Every figure is held to ``>= 60 %`` of that ceiling.
+Two ceilings, each measured with the same wrk settings after the same
+warm-up, on the same gunicorn settings (``scripts/gunicorn.conf.py``:
+gthread workers, two per core, 4 threads each), while the platform's
+gunicorn is stopped (the two never compete for the CPU):
+
+- **same shape** (``scripts/bench_sameshape.py``), the ceiling of the
+  uncached rows: a bare Flask app that runs, per request, the very SQL the
+  platform runs for that page (captured from the platform itself before the
+  load) through psycopg, and renders the same theme template
+  (``product.html`` with its base) in a plain Jinja environment, or builds
+  the same JSON by hand. The ratio says what the platform's own layers
+  (tenant resolution and guard, ORM, session, pricing, Babel, the page
+  cache's bookkeeping, visit counting) cost on top of the database and the
+  template. Target: ``>= 50 %``.
+- **bare Flask** (``scripts/bench_bare.py``), the ceiling of the cached
+  rows (a cache hit reads no database and renders nothing, the shape of a
+  bare endpoint), and a reference row: one route returning a small HTML
+  page, no database. Target: ``>= 60 %``.
+
+Also measured, outside the load: **a template render alone**, the
+milliseconds of one render of ``product.html`` inside the platform
+(``render_shop`` in a request context of the shop, the product read once),
+beside the same template in the same-shape app's plain environment (mean
+of ``RENDERS`` renders after a warm-up).
 
 Both servers run with ``bench_common.app_env`` (``ENV=production``,
 PostgreSQL, Redis). wrk counts any non-2xx/3xx answer or socket error as an
@@ -71,7 +90,9 @@ PRODUCTS = 10_000
 STOCKED = 20
 CODES_PER_PRODUCT = 25
 CONNECTIONS = 32
-TARGET = 0.60
+TARGET = 0.60  # cached rows, against bare Flask
+SAME_SHAPE_TARGET = 0.50  # uncached rows, against the same-shape app
+RENDERS = 500
 #: The platform as deployed (the anonymous page cache on, ``app/storefront/pagecache.py``),
 #: then with it off: what a request costs when it is not cached.
 MODES = (("on", {}), ("off", {"PAGE_CACHE_SECONDS": "0"}))
@@ -238,6 +259,81 @@ def bare_ceiling(ctx: bc.Context, env: dict, timed: float, warm: float) -> dict:
         return measure(base, "bare.bench.localhost", timed, warm, path="/")
 
 
+def same_shape_ceiling(
+    ctx: bc.Context, env: dict, timed: float, warm: float, lines: dict[str, Path], ids: list
+) -> dict:
+    """The same-shape app (``scripts/bench_sameshape.py``) under the loads
+    of the uncached rows."""
+    host = host_of(SLUG)
+    with bc.gunicorn(
+        env, ctx.work, app="bench_sameshape:make_app()", name="sameshape", pythonpath=SCRIPTS
+    ) as (_server, base):
+        status, body = get(base, host, f"/p/{ids[0]}")
+        if status != 200 or b"Card 00000" not in body:
+            raise RuntimeError(f"same-shape product page answered {status}")
+        return {
+            "product_page": measure(
+                base, host, timed, warm, path=f"/p/{ids[0]}", lines=lines["pages"]
+            ),
+            "products_api": measure(base, host, timed, warm, path="/api/v1/products"),
+            "products_api_browsing": measure(
+                base, host, timed, warm, path="/api/v1/products", lines=lines["browse"]
+            ),
+            "product_page_bytes": len(get(base, host, f"/p/{ids[-1]}")[1]),
+        }
+
+
+def render_alone(app, product_id) -> dict:
+    """Milliseconds of one render of ``product.html``: inside the platform
+    (``render_shop`` in a request context of the shop, after its
+    before-request hooks; the product read once) and in the same-shape
+    app's plain Jinja environment with the same product."""
+    import bench_sameshape
+    from flask import g
+
+    from app.catalog import browse
+    from app.core.money import money_formatter
+    from app.core.themes import render_shop
+
+    def timed(render) -> float:
+        for _ in range(20):
+            render()
+        began = time.perf_counter()
+        for _ in range(RENDERS):
+            render()
+        return (time.perf_counter() - began) * 1000 / RENDERS
+
+    with app.test_request_context(f"/p/{product_id}", headers={"Host": host_of(SLUG)}):
+        app.preprocess_request()
+        item = browse.product_page(product_id)
+        money = money_formatter(g.shop.currency)
+        platform_ms = timed(lambda: render_shop("product.html", item=item, money=money))
+        html = render_shop("product.html", item=item, money=money)
+        shop = {"name": g.shop.name, "theme": "default", "brand_color": None}
+        shop.update(logo_file=None, announcement=None, is_suspended=False)
+        from types import SimpleNamespace
+
+        plain = bench_sameshape._environment().get_template("product.html")
+        shown = SimpleNamespace(
+            **{
+                name: getattr(item, name)
+                for name in ("id", "name", "description", "price", "compare_at", "stock")
+                + ("sold_out", "min_quantity", "max_quantity", "input_fields", "images")
+            }
+        )
+        context = {"item": shown, "money": bench_sameshape._money}
+        context["shop"] = SimpleNamespace(**shop)
+        plain_ms = timed(lambda: plain.render(**context))
+        plain_html = plain.render(**context)
+    return {
+        "renders": RENDERS,
+        "platform_ms": round(platform_ms, 3),
+        "plain_jinja_ms": round(plain_ms, 3),
+        "platform_bytes": len(html.encode()),
+        "plain_bytes": len(plain_html.encode()),
+    }
+
+
 def run(ctx: bc.Context) -> bc.Outcome:
     timed, warm = seconds_of(ctx)
     url = ctx.new_database(DATABASE)
@@ -248,16 +344,56 @@ def run(ctx: bc.Context) -> bc.Outcome:
     with bc.migrated_app(env) as app:
         migrated = time.monotonic()
         seeded = seed_shop(app, SLUG, products=PRODUCTS)
-    vacuum_analyze(ctx, DATABASE)
-    seed_seconds = time.monotonic() - migrated
+        seed_seconds = time.monotonic() - migrated
+        vacuum_analyze(ctx, DATABASE)
+        import bench_sameshape
+
+        ids = seeded["product_ids"]
+        captured = bench_sameshape.capture(
+            app,
+            host_of(SLUG),
+            {
+                "product": f"/p/{ids[0]}",
+                "list": "/api/v1/products",
+                "list_category": f"/api/v1/products?category_id={seeded['top_categories'][0]}",
+                "list_search": "/api/v1/products?q=0042",
+            },
+        )
+        rendering = render_alone(app, ids[0])
     print(
         f"  migrated in {migrated - began:.1f} s; seeded {PRODUCTS:,} products "
         f"({STOCKED} with {CODES_PER_PRODUCT} codes) in {seed_seconds:.1f} s",
         flush=True,
     )
+    spec = {
+        "dsn": ctx.dsn(DATABASE),
+        "shop": {
+            "name": f"Bench shop {SLUG}",
+            "theme": "default",
+            "brand_color": None,
+            "logo_file": None,
+            "announcement": None,
+            "is_suspended": False,
+        },
+        "product_id": str(ids[0]),
+        "pages": captured,
+    }
+    spec_file = ctx.work / "storefront-sameshape.json"
+    spec_file.write_text(json.dumps(spec, ensure_ascii=False, indent=1))
+    print(
+        "  captured the platform's SQL: "
+        + ", ".join(f"{name} {len(page['statements'])}" for name, page in captured.items())
+        + " statements",
+        flush=True,
+    )
+    print(
+        f"  a template render alone (product.html, mean of {RENDERS}): "
+        f"platform {rendering['platform_ms']:.2f} ms ({rendering['platform_bytes']:,} bytes), "
+        f"plain Jinja {rendering['plain_jinja_ms']:.2f} ms ({rendering['plain_bytes']:,} bytes)",
+        flush=True,
+    )
 
     host = host_of(SLUG)
-    ids = seeded["product_ids"]
     pages = write_lines(ctx.work / "storefront-product-pages.txt", [f"/p/{i}" for i in ids])
     browse = [f"/api/v1/products?page={n}" for n in range(1, PRODUCTS // 20 + 1)]
     browse += [
@@ -308,47 +444,91 @@ def run(ctx: bc.Context) -> bc.Outcome:
 
     bare = bare_ceiling(ctx, env, timed, warm)
     print(f"  bare Flask: {describe(bare)}", flush=True)
+    same = same_shape_ceiling(
+        ctx,
+        {**env, "SAMESHAPE_SPEC": str(spec_file)},
+        timed,
+        warm,
+        {"pages": pages, "browse": browse_file},
+        ids,
+    )
+    data["sameshape_product_page_bytes"] = same.pop("product_page_bytes")
+    for name, result in same.items():
+        print(f"  same shape, {name.replace('_', ' ')}: {describe(result)}", flush=True)
 
     named = {f"{name}_cache_{mode}": r for mode, rs in measured.items() for name, r in rs.items()}
     data.update(
         {
             **named,
             "bare_flask": bare,
+            **{f"sameshape_{name}": r for name, r in same.items()},
+            "sameshape_statements": {
+                name: [st["sql"] for st in page["statements"]] for name, page in captured.items()
+            },
+            "render_alone": rendering,
             "web_worker_peaks_mb": [round(p, 1) for p in peaks],
             "web_worker_peak_mb": round(max(peaks, default=0.0), 1),
         }
     )
-    for key, result in [*named.items(), ("bare_flask", bare)]:
+    checked = [*named.items(), ("bare_flask", bare)]
+    checked += [(f"sameshape_{name}", r) for name, r in same.items()]
+    for key, result in checked:
         if result["errors"] or result["requests"] == 0:
             problems.append(f"{key}: {result['errors']:,} errors in {result['requests']:,}")
     data["problems"] = problems
     for problem in problems:
         print(f"  PROBLEM: {problem}", flush=True)
 
-    ceiling = f"bare Flask {bc.fmt_rate(bare['rps'], 'req/s')}, p99 {bare['p99_ms']:,.0f} ms"
-
-    def row(figure: str, result: dict) -> bc.Row:
-        ratio = result["rps"] / bare["rps"] if bare["rps"] else None
+    def row(figure: str, result: dict, ceiling: dict, name: str, target: float) -> bc.Row:
+        ratio = result["rps"] / ceiling["rps"] if ceiling["rps"] else None
         return bc.Row(
             "storefront",
             figure,
             describe(result),
-            ceiling,
+            f"{name} {bc.fmt_rate(ceiling['rps'], 'req/s')}, p99 {ceiling['p99_ms']:,.0f} ms",
             ratio,
-            f">= {TARGET:.0%}".replace("%", " %"),
-            None if ratio is None else ratio >= TARGET,
+            f">= {target:.0%}".replace("%", " %"),
+            None if ratio is None else ratio >= target,
         )
 
-    rows = []
-    for mode, _extra in MODES:
-        results = measured[mode]
-        suffix = "" if mode == "on" else ", page cache off"
-        rows += [
-            row(f"product page (random of {PRODUCTS:,}){suffix}", results["product_page"]),
-            row(f"GET /api/v1/products (page 1){suffix}", results["products_api"]),
-            row(
-                f"GET /api/v1/products (pages 1-500, filters){suffix}",
-                results["products_api_browsing"],
-            ),
-        ]
+    labels = {
+        "product_page": f"product page (random of {PRODUCTS:,})",
+        "products_api": "GET /api/v1/products (page 1)",
+        "products_api_browsing": "GET /api/v1/products (pages 1-500, filters)",
+    }
+    rows = [
+        row(label, measured["on"][key], bare, "bare Flask", TARGET) for key, label in labels.items()
+    ]
+    rows += [
+        row(
+            f"{label}, page cache off",
+            measured["off"][key],
+            same[key],
+            "same shape",
+            SAME_SHAPE_TARGET,
+        )
+        for key, label in labels.items()
+    ]
+    rows.append(
+        bc.Row(
+            "storefront",
+            "bare Flask (reference, no database)",
+            describe(bare),
+            "",
+            None,
+            "",
+        )
+    )
+    rows.append(
+        bc.Row(
+            "storefront",
+            "product.html render alone",
+            f"{rendering['platform_ms']:.2f} ms ({rendering['platform_bytes']:,} bytes)",
+            f"plain Jinja {rendering['plain_jinja_ms']:.2f} ms ({rendering['plain_bytes']:,} bytes)",
+            rendering["plain_jinja_ms"] / rendering["platform_ms"]
+            if rendering["platform_ms"]
+            else None,
+            "",
+        )
+    )
     return bc.Outcome(rows=rows, data=data, ok=not problems)

@@ -156,6 +156,37 @@ class _Scan:
             self._visit(child, covered)
 
 
+#: What ``_Scan`` found in each statement marked ``built_once``, by identity.
+_scans: dict[int, tuple[Any, _Scan]] = {}
+#: A ``built_once`` SELECT as guarded for one shop: (id, shop) → (it, guarded).
+_guarded: dict[tuple[int, uuid.UUID], tuple[Any, Any]] = {}
+#: Shops' guarded copies kept at most (a bound on memory; past it, they start over).
+MAX_GUARDED = 4096
+_BUILT_ONCE = "kameng_built_once"
+
+
+def built_once(statement):
+    """``statement`` marked as built once for the process's life (a module
+    constant or a cached builder's result): the guard walks it once and
+    remembers what it found, and keeps its guarded copy for each shop (the
+    same criteria as any statement's: every tenant-owned table bound to the
+    shop), so SQLAlchemy finds the copy's cache key already worked out
+    instead of walking the statement again on every execution. The
+    statement must not be built anew per call (each copy would be kept)."""
+    return statement.execution_options(**{_BUILT_ONCE: True})
+
+
+def _scan_of(statement) -> _Scan:
+    if not statement._execution_options.get(_BUILT_ONCE):
+        return _Scan(statement)
+    known = _scans.get(id(statement))
+    if known is not None and known[0] is statement:
+        return known[1]
+    scan = _Scan(statement)
+    _scans[id(statement)] = (statement, scan)
+    return scan
+
+
 def _involves_tenant_owned(state: ORMExecuteState) -> bool:
     return any(issubclass(m.class_, TenantOwned) for m in state.all_mappers)
 
@@ -253,7 +284,7 @@ def _on_execute(state: ORMExecuteState) -> None:
     if is_all_tenants():
         return
     statement = state.statement
-    scan = _Scan(statement)
+    scan = _scan_of(statement)
     tid = current_tenant_id()
     if tid is None:
         models = {m.class_.__name__ for m in state.all_mappers if issubclass(m.class_, TenantOwned)}
@@ -285,13 +316,28 @@ def _on_execute(state: ORMExecuteState) -> None:
         statement = statement.where(*(f.c.tenant_id == tid for f in scan.top_implicit))
     if state.is_update and state.is_executemany:
         _refuse_foreign_primary_keys(state)
-    state.statement = statement.options(
+    keep = (
+        state.is_select
+        and statement is state.statement
+        and _BUILT_ONCE in (statement._execution_options)
+    )
+    if keep:
+        known = _guarded.get((id(statement), tid))
+        if known is not None and known[0] is statement:
+            state.statement = known[1]
+            return
+    guarded = statement.options(
         with_loader_criteria(
             TenantOwned,
             lambda cls: cls.tenant_id == tid,
             include_aliases=True,
         )
     )
+    if keep:
+        if len(_guarded) >= MAX_GUARDED:
+            _guarded.clear()
+        _guarded[(id(statement), tid)] = (statement, guarded)
+    state.statement = guarded
 
 
 def _on_flush(session: Session, flush_context, instances) -> None:

@@ -21,7 +21,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.auth import current_principal, require
-from app.catalog import categories, images, services
+from app.catalog import browse, categories, images, services
 from app.catalog.schemas import (
     CategoryList,
     CategorySchema,
@@ -35,11 +35,12 @@ from app.catalog.schemas import (
     ProductWrite,
     PublicProductPage,
     PublicProductSchema,
+    public_product,
 )
 from app.core.ids import id_or_404
 from app.core.pagination import page_of
 from app.pricing.rules import Audience, audience_for
-from app.pricing.shown import priced, priced_one
+from app.pricing.shown import priced_one
 from app.storefront import sub_shops
 
 blp = Blueprint("catalog_api", __name__, description="Categories, products and images")
@@ -125,18 +126,24 @@ class Products(MethodView):
         Without operator rights: only products on sale, without cost.
         ``price`` is the caller's (an agent's tier price), ``retail_price``
         the list price."""
-        operator = _sees_everything()
-        audience = None if operator else _audience(args.get("sub_shop"))
+        if not _sees_everything():
+            items, total = browse.public_products(
+                page=args["page"],
+                per_page=args["per_page"],
+                category_id=args.get("category_id"),
+                q=args.get("q"),
+                audience=_audience(args.get("sub_shop")),
+            )
+            page = page_of([public_product(item) for item in items], total, args)
+            return jsonify(page)
         items, total = services.list_products(
             page=args["page"],
             per_page=args["per_page"],
             category_id=args.get("category_id"),
             q=args.get("q"),
             status=args.get("status"),
-            public=not operator,
         )
-        page = page_of(items if operator else priced(items, audience), total, args)
-        return jsonify((ProductPage() if operator else PublicProductPage()).dump(page))
+        return jsonify(ProductPage().dump(page_of(items, total, args)))
 
     @require("catalog.manage")
     @blp.arguments(ProductWrite)

@@ -8,7 +8,10 @@ its images), each with the price of the viewer's ``audience``
 (``app.pricing.shown.Priced``: a guest's, an agent's tier price, a
 sub-shop's). Every function works in the current shop's context, reads
 only, and takes a fixed number of queries whatever the shop's size: lists
-are paged in the database, and their prices asked for in one batch.
+are paged in the database (``app.catalog.shelf``: a page of products, their
+stock, images, total and price rules in one statement), and a page with
+the navigation reads the category tree, with its counts, once: two
+statements a list page, one a product page.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 
 from app.catalog import services
-from app.catalog.categories import categories_with_counts, get_category
+from app.catalog.categories import categories_with_counts
 from app.catalog.models import Category
+from app.catalog.shelf import product_on_sale, shelf
+from app.core.errors import NotFound
 from app.core.pagination import Pager
 from app.pricing.rules import RETAIL, Audience
-from app.pricing.shown import Priced, priced, priced_one
+from app.pricing.shown import Priced, priced
 
 #: Longest search a buyer may type; a longer one is refused, not cut.
 MAX_SEARCH = 100
@@ -71,12 +76,26 @@ class HomePage:
     categories: list[CategoryNode]
 
 
+def _parents(counted: list[tuple[Category, int]]) -> dict:
+    """Category id → parent id, for category price rules (saves their query)."""
+    return {category.id: category.parent_id for category, _ in counted}
+
+
 def home_page(audience: Audience = RETAIL) -> HomePage:
-    """What the shop's home page shows, at ``audience``'s prices. A fixed
-    number of queries."""
+    """What the shop's home page shows, at ``audience``'s prices. Two
+    statements: the category tree, and the products (at most
+    ``services.STOREFRONT_LIMIT``) with their stock, images and rules."""
     counted = categories_with_counts()
-    sections = services.storefront_sections([category for category, _ in counted])
-    shown = iter(priced([p for s in sections for p in s.products], audience))
+    found = shelf(page=1, per_page=services.STOREFRONT_LIMIT)
+    sections = services.storefront_sections([category for category, _ in counted], found.items)
+    shown = iter(
+        priced(
+            [p for s in sections for p in s.products],
+            audience,
+            rules=found.rules,
+            parents=_parents(counted),
+        )
+    )
     sections = [
         services.Section(s.category, s.level, [next(shown) for _ in s.products]) for s in sections
     ]
@@ -85,8 +104,10 @@ def home_page(audience: Audience = RETAIL) -> HomePage:
 
 def product_page(product_id: uuid.UUID, audience: Audience = RETAIL) -> Priced:
     """A product on sale at ``audience``'s price; ``NotFound`` unless it is
-    this shop's and on sale."""
-    return priced_one(services.get_product(product_id, public=True), audience)
+    this shop's and on sale. One statement (the product, its stock, images
+    and price rules); one more only when a category rule needs the tree."""
+    view, rules = product_on_sale(product_id)
+    return priced([view], audience, rules=rules)[0]
 
 
 @dataclass(frozen=True)
@@ -113,13 +134,15 @@ def category_page(
     """A page of the category's products on sale (a top category's include
     its children's), in display order. ``NotFound`` for an id that is not
     one of this shop's categories; an empty category is shown empty (a link
-    to it may be older than its last product)."""
-    category = get_category(category_id)
-    tree = category_tree()
-    items, total = services.list_products(
-        page=page, per_page=per_page, category_id=category.id, public=True
-    )
-    items = priced(items, audience)
+    to it may be older than its last product). Two statements: the tree
+    (which holds the category itself) and the page."""
+    counted = categories_with_counts()
+    category = next((c for c, _ in counted if c.id == category_id), None)
+    if category is None:
+        raise NotFound("No such category.")
+    tree = category_tree(counted)
+    found = shelf(page=page, per_page=per_page, category_id=category.id)
+    items = priced(found.items, audience, rules=found.rules, parents=_parents(counted))
     parent = None
     children: list[CategoryNode] = []
     for node in tree:
@@ -127,7 +150,7 @@ def category_page(
             children = node.children
         elif node.id == category.parent_id:
             parent = node
-    return ProductList(items, Pager(page, per_page, total), tree, category, parent, children)
+    return ProductList(items, Pager(page, per_page, found.total), tree, category, parent, children)
 
 
 def search_products(
@@ -138,9 +161,27 @@ def search_products(
     nothing; one longer than ``MAX_SEARCH`` characters is refused
     (``problem`` says so) rather than cut."""
     text = (query or "").strip()
-    tree = category_tree()
+    counted = categories_with_counts()
+    tree = category_tree(counted)
     if not text or len(text) > MAX_SEARCH:
         problem = "too-long" if len(text) > MAX_SEARCH else None
         return ProductList([], Pager(1, per_page, 0), tree, query=text, problem=problem)
-    items, total = services.list_products(page=page, per_page=per_page, q=text, public=True)
-    return ProductList(priced(items, audience), Pager(page, per_page, total), tree, query=text)
+    found = shelf(page=page, per_page=per_page, q=text)
+    items = priced(found.items, audience, rules=found.rules, parents=_parents(counted))
+    return ProductList(items, Pager(page, per_page, found.total), tree, query=text)
+
+
+def public_products(
+    *,
+    page: int,
+    per_page: int,
+    category_id: uuid.UUID | None = None,
+    q: str | None = None,
+    audience: Audience = RETAIL,
+) -> tuple[list[Priced], int]:
+    """A page of the products on sale (the public product list of the API)
+    at ``audience``'s prices, and the total that match: ``category_id`` of a
+    top category includes its children's, ``q`` searches the name. One
+    statement (one more only when a category price rule needs the tree)."""
+    found = shelf(page=page, per_page=per_page, category_id=category_id, q=q)
+    return priced(found.items, audience, rules=found.rules), found.total

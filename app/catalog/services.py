@@ -95,7 +95,7 @@ def _views(
         shown = stock.sellable_stock([p.id for p in products if p.kind == KIND_CARD])
     else:
         shown = {
-            p.id: _shown_stock(p.stock_available, expired, sourced)
+            p.id: shown_stock(p.stock_available, expired, sourced)
             for p, (expired, sourced) in zip(products, stocks, strict=True)
         }
     if pictures is None:
@@ -110,7 +110,7 @@ def _views(
     ]
 
 
-def _shown_stock(available: int, expired: int | None, sourced: int | None) -> int | None:
+def shown_stock(available: int, expired: int | None, sourced: int | None) -> int | None:
     """Own sellable cards plus what the sources last said they had; None
     (not counted, never sold out) when a source has not said."""
     if sourced is None:
@@ -214,19 +214,24 @@ class Section:
     products: list[ProductView]
 
 
-def storefront_sections(categories: list[Category] | None = None) -> list[Section]:
+def storefront_sections(
+    categories: list[Category] | None = None, products: list[ProductView] | None = None
+) -> list[Section]:
     """The shop's products on sale grouped by category in display order,
     empty categories left out, uncategorised products last. At most
-    ``STOREFRONT_LIMIT`` products; a constant number of queries (one fewer
-    when the caller passes the categories it read, in display order)."""
-    products, expired = _with_stock(
-        select(Product)
-        .where(Product.status == STATUS_ON_SALE)
-        .order_by(Product.sort, Product.id)
-        .limit(STOREFRONT_LIMIT)
-    )
+    ``STOREFRONT_LIMIT`` products; a constant number of queries (none when
+    the caller passes the categories, in display order, and the products on
+    sale, in display order, that it read)."""
+    if products is None:
+        rows, expired = _with_stock(
+            select(Product)
+            .where(Product.status == STATUS_ON_SALE)
+            .order_by(Product.sort, Product.id)
+            .limit(STOREFRONT_LIMIT)
+        )
+        products = _views(rows, expired)
     by_category: dict[uuid.UUID | None, list[ProductView]] = {}
-    for view in _views(products, expired):
+    for view in products:
         by_category.setdefault(view.category_id, []).append(view)
     blocks: list[list[Section]] = []  # a top category and its children
     for category in list_categories() if categories is None else categories:

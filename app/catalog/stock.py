@@ -253,18 +253,19 @@ def counts(product_id: uuid.UUID) -> dict[str, int]:
     return result
 
 
-def expired_holds_of(product_id_column):
+def expired_holds_of(product_id_column, now=None):
     """A correlated count of a product's expired holds, to select beside the
     product rows: what a buyer can have now is ``Product.stock_available``
     plus this (a hold past its time counts as available, whether or not the
     tidy-up job has run). Lets a page read products and their stock in one
-    query."""
+    query. ``now``: the moment (a bind parameter, for a statement built
+    once), else the current time."""
     return (
         select(func.count(Card.id))
         .where(
             Card.product_id == product_id_column,
             Card.status == CARD_RESERVED,
-            Card.reserved_until < _now(),
+            Card.reserved_until < (_now() if now is None else now),
         )
         .correlate_except(Card)
         .scalar_subquery()

@@ -228,10 +228,21 @@ def with_theme_settings(
     return kept
 
 
+#: Each manifest's parsed settings, by the manifest's identity (manifests
+#: are read once, ``theme_manifest``): no JSON written per call.
+_specs: dict[int, tuple[dict, tuple[ThemeSetting, ...]]] = {}
+
+
 def theme_settings_spec(theme: str) -> tuple[ThemeSetting, ...]:
     """The settings ``theme`` declares (none for an unknown theme)."""
     manifest = theme_manifest(theme) or {}
-    return parse_spec(json.dumps(manifest.get("settings") or [], sort_keys=True))
+    known = _specs.get(id(manifest))
+    if known is not None and known[0] is manifest:
+        return known[1]
+    spec = parse_spec(json.dumps(manifest.get("settings") or [], sort_keys=True))
+    if manifest:
+        _specs[id(manifest)] = (manifest, spec)
+    return spec
 
 
 @lru_cache(maxsize=64)
@@ -309,9 +320,13 @@ def theme_setting(name: str, default: object = None) -> object:
     shop = getattr(g, "shop", None)
     if shop is None:
         return default
-    theme = shop.theme if theme_manifest(shop.theme) else DEFAULT_THEME
-    values = theme_settings_of(theme, dict(getattr(shop, "theme_settings", ()) or ()))
-    return values.get(name, default)
+    # Worked out once per request and shop (a list page asks per row).
+    known = g.get("_theme_values")
+    if known is None or known[0] is not shop:
+        theme = shop.theme if theme_manifest(shop.theme) else DEFAULT_THEME
+        values = theme_settings_of(theme, dict(getattr(shop, "theme_settings", ()) or ()))
+        known = g._theme_values = (shop, values)
+    return known[1].get(name, default)
 
 
 def current_theme() -> str:

@@ -7,7 +7,10 @@ API, the order's snapshot and the ledger agree.
 
 Costs: one query for the rules that could touch the products (none match in
 a shop without rules), one for the categories when a category rule exists,
-one for the buyer's tier when a buyer is signed in (``Audience.of``).
+one for the buyer's tier when a buyer is signed in (``Audience.of``). A
+list page may read the rules inside its own statement (``rules_touching``,
+read back with ``rules_from_rows``) and pass them, and the categories it
+read, to ``prices_of``: then no query at all.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select
 
 from app.core.money import share_of
+from app.core.sqljson import json_rows
 from app.extensions import db
 from app.pricing.models import PriceRule
 from app.pricing.quote import CouponTerms, Quote, Rule, audience_price, quote
@@ -95,12 +99,75 @@ def rules_for(product_ids: list[uuid.UUID]) -> list[Rule]:
     return [_facts(row) for row in rows]
 
 
-def category_chains(rules: list[Rule], category_ids: set) -> dict:
+#: A rule's facts in ``Rule``'s order, as ``rules_touching`` reads them.
+_RULE_COLUMNS = (
+    PriceRule.id,
+    PriceRule.product_id,
+    PriceRule.category_id,
+    PriceRule.tier_id,
+    PriceRule.price,
+    PriceRule.percent_off,
+    PriceRule.min_quantity,
+    PriceRule.starts_at,
+    PriceRule.ends_at,
+    PriceRule.priority,
+    PriceRule.allow_below_cost,
+)
+
+
+def rules_touching(product_ids):
+    """A scalar subquery to select beside a page's rows: the rules that may
+    touch the products whose ids ``product_ids`` (a select) gives, with every
+    category and shop-wide rule, as ``json_rows`` (NULL when there are none).
+    The same rules as ``rules_for``, read inside the page's own statement."""
+    return (
+        select(json_rows(*_RULE_COLUMNS))
+        .where(or_(PriceRule.product_id.is_(None), PriceRule.product_id.in_(product_ids)))
+        .scalar_subquery()
+    )
+
+
+def _uuid(value) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))
+
+
+def _instant(value) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:  # SQLite keeps UTC without a zone
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def rules_from_rows(rows: list | None) -> list[Rule]:
+    """The rules ``rules_touching`` read, as ``quote`` reads them."""
+    return [
+        Rule(
+            id=_uuid(row[0]),
+            product_id=_uuid(row[1]),
+            category_id=_uuid(row[2]),
+            tier_id=_uuid(row[3]),
+            price=None if row[4] is None else int(row[4]),
+            percent_off=None if row[5] is None else int(row[5]),
+            min_quantity=int(row[6]),
+            starts_at=_instant(row[7]),
+            ends_at=_instant(row[8]),
+            priority=int(row[9]),
+            allow_below_cost=bool(row[10]),
+        )
+        for row in rows or ()
+    ]
+
+
+def category_chains(rules: list[Rule], category_ids: set, parents: dict | None = None) -> dict:
     """Each category id → itself and its ancestors, read only when a category
-    rule (or markup) may need it."""
+    rule (or markup) may need it (no query when the caller passes every
+    category's ``parents``: id → parent id)."""
     from app.catalog.models import Category
 
-    parents = dict(db.session.execute(select(Category.id, Category.parent_id)).all())
+    if parents is None:
+        parents = dict(db.session.execute(select(Category.id, Category.parent_id)).all())
     chains = {}
     for start in category_ids:
         chain, seen, node = [], set(), start
@@ -145,18 +212,29 @@ def _unit(product, quantity: int, audience: Audience, rules, chain: tuple, now) 
     return unit
 
 
-def prices_of(products: list, audience: Audience = RETAIL, *, now: datetime | None = None) -> dict:
+def prices_of(
+    products: list,
+    audience: Audience = RETAIL,
+    *,
+    now: datetime | None = None,
+    rules: list[Rule] | None = None,
+    parents: dict | None = None,
+) -> dict:
     """Product id → the unit price ``audience`` pays for one unit (or the
-    product's minimum quantity), for a list page or an API answer."""
+    product's minimum quantity), for a list page or an API answer. A caller
+    that read the ``rules`` (``rules_touching``) and the categories'
+    ``parents`` (id → parent id) passes them and saves their queries."""
     if not products:
         return {}
     now = now or datetime.now(UTC)
-    rules = rules_for([p.id for p in products])
+    if rules is None:
+        rules = rules_for([p.id for p in products])
     if not rules and not audience.in_sub_shop:
         return {p.id: p.price for p in products}
     chains = None
     if _needs_chains(rules, audience):
-        chains = category_chains(rules, {p.category_id for p in products if p.category_id})
+        category_ids = {p.category_id for p in products if p.category_id}
+        chains = category_chains(rules, category_ids, parents)
     return {
         p.id: _unit(p, max(1, p.min_quantity), audience, rules, _chain(p, chains), now)
         for p in products

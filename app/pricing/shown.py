@@ -40,13 +40,22 @@ class Priced:
         return getattr(self.item, name)
 
 
-def priced(items: list, audience: Audience = RETAIL, *, now: datetime | None = None) -> list:
+def priced(
+    items: list,
+    audience: Audience = RETAIL,
+    *,
+    now: datetime | None = None,
+    rules: list | None = None,
+    parents: dict | None = None,
+) -> list:
     """``items`` (products or ``ProductView``s, in their order) as
-    ``Priced`` for ``audience``: one batch price query for the whole list."""
+    ``Priced`` for ``audience``: one batch price query for the whole list,
+    none when the caller passes the ``rules`` and categories' ``parents``
+    it read (``app.pricing.rules.prices_of``)."""
     bare = [item.item if isinstance(item, Priced) else item for item in items]
     if not bare:
         return []
-    prices = prices_of(bare, audience, now=now)
+    prices = prices_of(bare, audience, now=now, rules=rules, parents=parents)
     compare = not audience.in_sub_shop
     shown = []
     for item in bare:

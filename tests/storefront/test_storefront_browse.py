@@ -257,17 +257,42 @@ def counting(app):
         event.remove(engine, "before_cursor_execute", count)
 
 
+#: Statements a transaction's bounds add (SQLite's ``BEGIN IMMEDIATE``);
+#: PostgreSQL's driver begins without one.
+BOUNDS = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+def selects_only(seen: list[str]) -> list[str]:
+    """The SELECTs among ``seen``; fails on any other statement but a
+    transaction's bounds (a read page writes nothing)."""
+    words = [s.lstrip().split(None, 1)[0].upper() for s in seen]
+    assert all(w in ("SELECT", "WITH", *BOUNDS) for w in words), seen
+    return [s for s, w in zip(seen, words, strict=True) if w not in BOUNDS]
+
+
 @pytest.mark.parametrize("theme", ["default", "classic", "grid"])
-def test_list_pages_take_the_same_statements_for_few_or_many_products(
+def test_list_pages_take_two_selects_for_few_or_many_products(
     app, shop, browser_for, theme, monkeypatch
 ):
+    """Uncached, each list page runs at most two SELECTs whatever the shop
+    holds: the category tree with its counts, and the page of products with
+    their stock, images, total and price rules (the API's list: that one)."""
     from app.catalog import categories
 
     monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)  # count the app's own work
     use_theme(app, shop, theme)
     cards = run_in_shop(app, shop, lambda: categories.create_category({"name": "月卡"}).id)
     guest = english(browser_for(shop.host), shop)
-    paths = ("/", f"/c/{cards}", "/search?q=VIP")
+    paths = (
+        "/",
+        f"/c/{cards}",
+        f"/c/{cards}?page=2",  # past the last page with few products
+        "/search?q=VIP",
+        "/search?q=VIP&page=2",
+        "/api/v1/products",
+        f"/api/v1/products?category_id={cards}&q=VIP&page=2&per_page=2",
+        "/api/v1/products?page=90",
+    )
 
     def statements() -> dict[str, int]:
         found = {}
@@ -275,24 +300,68 @@ def test_list_pages_take_the_same_statements_for_few_or_many_products(
             guest.get(path)  # warm the host cache
             with counting(app) as seen:
                 assert guest.get(path).status_code == 200
-            found[path] = len(seen)
+            found[path] = len(selects_only(seen))
         return found
 
     add_products(app, shop, 3, category=cards)
     few = statements()
-    add_products(app, shop, 40, category=cards, start=3)
+    add_products(app, shop, 60, category=cards, start=3)  # two pages in every theme
     many = statements()
 
     assert many == few
-    assert max(few.values()) <= 8, few  # one of them reads the shop's price rules
+    assert max(many.values()) <= 2, many
+    assert many["/api/v1/products"] == many["/api/v1/products?page=90"] == 1, many
+    past = guest.get("/api/v1/products?page=90").get_json()
+    assert past["items"] == [] and past["total"] == 63  # the total, even past the last page
+
+
+def test_list_pages_show_rule_prices_and_totals_read_in_their_one_statement(
+    app, shop, browser_for, monkeypatch
+):
+    """The rules read inside the page's statement price the page as a
+    product page does: a product's rule, a category's, a sale for the
+    whole shop; the total counts every match, not the page's."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.catalog import categories, services
+    from tests.pricing.support import add_rule
+
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
+    cards = run_in_shop(app, shop, lambda: categories.create_category({"name": "月卡"}).id)
+    add_products(app, shop, 30, category=cards)  # 100 … 129 fen
+    add_products(app, shop, 2, name="Loose")  # no category: 100, 101
+    ids = run_in_shop(
+        app, shop, lambda: {v.name: v.id for v in services.list_products(per_page=100)[0]}
+    )
+    now = datetime.now(UTC)
+    add_rule(app, shop, product_id=ids["VIP 月卡 000"], price=55)
+    add_rule(app, shop, category_id=cards, percent_off=10)
+    hour = timedelta(hours=1)
+    add_rule(app, shop, percent_off=50, starts_at=now - hour, ends_at=now + hour)
+    guest = english(browser_for(shop.host), shop)
+
+    listed = guest.get(f"/api/v1/products?category_id={cards}&per_page=2").get_json()
+    loose = guest.get("/api/v1/products?q=Loose").get_json()
+    page = text(guest.get(f"/c/{cards}"))
+    searched = text(guest.get("/search?q=VIP+月卡+001"))
+    shown = {item["name"]: item["price"] for item in listed["items"] + loose["items"]}
+
+    assert listed["total"] == 30 and len(listed["items"]) == 2
+    assert shown["VIP 月卡 000"] < 55 and shown["Loose 000"] == 50  # the sale on top
+    assert shown["VIP 月卡 001"] < shown["Loose 001"] < 101  # the category's too
+    for name in ("VIP 月卡 000", "VIP 月卡 001", "Loose 000", "Loose 001"):
+        single = guest.get(f"/api/v1/products/{ids[name]}").get_json()
+        assert single["price"] == shown[name], name  # as the product's own read prices it
+    assert f"¥{shown['VIP 月卡 000'] / 100:.2f}" in page and "1–24 of 30" in page
+    assert f"¥{shown['VIP 月卡 001'] / 100:.2f}" in searched
 
 
 @pytest.mark.parametrize("theme", ["default", "classic", "grid"])
-def test_the_product_page_reads_the_product_and_its_prices_in_two_selects(
+def test_the_product_page_reads_the_product_and_its_prices_in_one_select(
     app, shop, browser_for, theme, monkeypatch, make_product
 ):
-    """Uncached, a product page runs two SELECTs: the product with its stock,
-    its sources' stock and its images; and the shop's price rules."""
+    """Uncached, a product page runs one SELECT: the product with its stock,
+    its sources' stock, its images and the price rules that may touch it."""
     from app.catalog import images
 
     monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
@@ -313,8 +382,7 @@ def test_the_product_page_reads_the_product_and_its_prices_in_two_selects(
     with counting(app) as seen:
         page = guest.get(path)
     assert page.status_code == 200 and "Steam 100" in page.get_data(as_text=True)
-    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 2, seen
+    assert len(selects_only(seen)) == 1, seen
     from app.catalog import browse
 
     shown = run_in_shop(app, shop, lambda: [i.id for i in browse.product_page(product).images])
@@ -359,3 +427,30 @@ def test_a_category_tree_counts_products_on_sale_and_leaves_out_empty_ones(app, 
 def test_pages_link_the_search_with_the_query_in_one_spelling(shop, catalogue, guest):
     page = guest.get("/search?q=Steam").get_data(as_text=True)
     assert re.search(r'<input type="search" name="q" value="Steam"', page)
+
+
+@pytest.mark.critical
+def test_statements_built_once_are_bound_to_each_shop_in_turn(app, shops, browser_for, monkeypatch):
+    """The list and product statements are built once per process and kept
+    guarded per shop (``tenants.guard.built_once``): asked of one shop, then
+    the other, then the first again, each answer holds that shop's products
+    only, and another shop's product is not found."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
+    alpha, bravo = shops["alpha"], shops["bravo"]
+    add_products(app, alpha, 2, name="Alpha card")
+    add_products(app, bravo, 3, name="Bravo card")
+    guests = {s.slug: english(browser_for(s.host), s) for s in (alpha, bravo)}
+
+    def listed(slug: str) -> set[str]:
+        return {i["name"] for i in guests[slug].get("/api/v1/products").get_json()["items"]}
+
+    def ids(slug: str) -> list[str]:
+        return [i["id"] for i in guests[slug].get("/api/v1/products").get_json()["items"]]
+
+    for slug, other in (("alpha", "bravo"), ("bravo", "alpha"), ("alpha", "bravo")):
+        names = listed(slug)
+        assert names and all(n.lower().startswith(slug) for n in names), names
+        assert guests[slug].get(f"/p/{ids(slug)[0]}").status_code == 200
+        assert guests[slug].get(f"/p/{ids(other)[0]}").status_code == 404
+        page = text(guests[slug].get("/search?q=card"))
+        assert other.capitalize() + " card" not in page and slug.capitalize() + " card" in page
