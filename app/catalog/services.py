@@ -153,11 +153,18 @@ def get_product(product_id: uuid.UUID, *, public: bool = False) -> ProductView:
         .order_by(ProductImage.sort, ProductImage.id),
         execution_options={"populate_existing": True},
     ).all()
+    product, expired, sourced, images = product_rows(rows)
+    return _views([product], [(expired, sourced)], {product.id: images})[0]
+
+
+def product_rows(rows) -> tuple[Product, int | None, int | None, list[ProductImage]]:
+    """A product read with its stock and images, a row per image (product,
+    expired holds, sourced stock, image): the product, its two stock
+    figures and its images. ``NotFound`` for no rows."""
     if not rows:
         raise NotFound("No such product.")
     product, expired, sourced = rows[0][0], rows[0][1], rows[0][2]
-    images = [row[3] for row in rows if row[3] is not None]
-    return _views([product], [(expired, sourced)], {product.id: images})[0]
+    return product, expired, sourced, [row[3] for row in rows if row[3] is not None]
 
 
 def list_products(

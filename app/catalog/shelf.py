@@ -29,10 +29,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Integer, String, Uuid, bindparam, case, func, or_, select, true
 
 from app.catalog.models import KIND_CARD, STATUS_ON_SALE, Category, Product, ProductImage
-from app.catalog.services import ProductView, shown_stock
+from app.catalog.services import ProductView, product_rows, shown_stock
 from app.catalog.stock import expired_holds_of
 from app.core.dates import UTCDateTime
-from app.core.errors import NotFound
 from app.core.pagination import offset_of
 from app.extensions import db
 from app.pricing.quote import Rule
@@ -175,10 +174,7 @@ def product_on_sale(product_id: uuid.UUID) -> tuple[ProductView, list[Rule]]:
         {"product_id": product_id, "now": datetime.now(UTC)},
         execution_options={"populate_existing": True},
     ).all()
-    if not rows:
-        raise NotFound("No such product.")
-    product, expired, sourced = rows[0][0], rows[0][1], rows[0][2]
-    images = [row[3] for row in rows if row[3] is not None]
+    product, expired, sourced, images = product_rows(rows)
     found_rules = next((row[4] for row in rows if row[4] is not None), None)
     stock = shown_stock(product.stock_available, expired, sourced)
     view = ProductView(product, stock if product.kind == KIND_CARD else None, images)
