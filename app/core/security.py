@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -20,6 +21,14 @@ FAST_PARAMETERS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 _hasher = PasswordHasher(**DEFAULT_PARAMETERS)
 _dummy_hash: str | None = None
+
+#: One hash at a time per process. argon2 releases the GIL, so every thread
+#: of a web worker could hold 19 MiB at once during a burst of sign-ins, and
+#: the C allocator keeps what it handed out: 32 buyers signing in at once
+#: left each 4-thread worker at ~196 MB where serving needs ~120
+#: (``scripts/bench checkout``, setup). A sign-in waits at most a few
+#: others' ~50 ms.
+_hashing = threading.BoundedSemaphore(1)
 
 
 def configure_password_hashing(profile: str) -> None:
@@ -43,18 +52,21 @@ def _dummy() -> str:
     where it cost every process a start-up spike of the default's memory)."""
     global _dummy_hash
     if _dummy_hash is None:
-        _dummy_hash = _hasher.hash(secrets.token_hex(16))
+        _dummy_hash = hash_password(secrets.token_hex(16))
     return _dummy_hash
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; constant-time-ish for unknown users."""
+    against = password_hash or _dummy()
     try:
-        return _hasher.verify(password_hash or _dummy(), password) and bool(password_hash)
+        with _hashing:
+            return _hasher.verify(against, password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
