@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.extensions import db
@@ -105,18 +106,29 @@ def _fresh_schema(app) -> None:
 def _empty_tables() -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     db.session.rollback()
+    if db.engine.dialect.name == "postgresql":
+        # The page-view flusher (app.storefront.visits, a thread of this
+        # process) may be writing when a test ends; PostgreSQL then picks
+        # one of the two as a deadlock's victim. When it is the TRUNCATE,
+        # the flusher's transaction has ended by the time it runs again.
+        for attempt in range(3):
+            try:
+                with db.engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+                return
+            except OperationalError as exc:
+                if "deadlock detected" not in str(exc) or attempt == 2:
+                    raise
+                time.sleep(0.2)
     with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-        else:
-            # Self-references (categories) and row order make per-row checks
-            # fail mid-way; checked once at commit, the empty tables pass.
-            conn.execute(text("PRAGMA defer_foreign_keys=ON"))
-            # A category's parent is RESTRICT, which SQLite checks at once
-            # even with deferred keys: cut the tree first.
-            conn.execute(text("UPDATE categories SET parent_id = NULL"))
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+        # Self-references (categories) and row order make per-row checks
+        # fail mid-way; checked once at commit, the empty tables pass.
+        conn.execute(text("PRAGMA defer_foreign_keys=ON"))
+        # A category's parent is RESTRICT, which SQLite checks at once
+        # even with deferred keys: cut the tree first.
+        conn.execute(text("UPDATE categories SET parent_id = NULL"))
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
 
 
 def _limiter_state() -> tuple:
